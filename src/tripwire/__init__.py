@@ -1,0 +1,54 @@
+"""tripwire: if-then safety commitments for AI development, as software.
+
+A register of models and evaluation results, scaling-law fits, capability forecasts, a policy
+engine that decides levels and gates actions, and a tamper-evident record of every decision.
+"""
+
+from tripwire.errors import (
+    Blocked,
+    ConflictError,
+    InputError,
+    InsufficientEvidence,
+    IntegrityError,
+    PolicyError,
+    RegisterError,
+    TripwireError,
+)
+from tripwire.model import (
+    Attestation,
+    Benchmark,
+    Determination,
+    EvalResult,
+    EvidenceRef,
+    LossObservation,
+    Model,
+    SampleScore,
+    SourceFile,
+    ThresholdState,
+    Variant,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Attestation",
+    "Benchmark",
+    "Blocked",
+    "ConflictError",
+    "Determination",
+    "EvalResult",
+    "EvidenceRef",
+    "InputError",
+    "InsufficientEvidence",
+    "IntegrityError",
+    "LossObservation",
+    "Model",
+    "PolicyError",
+    "RegisterError",
+    "SampleScore",
+    "SourceFile",
+    "ThresholdState",
+    "TripwireError",
+    "Variant",
+    "__version__",
+]

@@ -1,0 +1,19 @@
+"""The `tripwire` command line: one module per command group, all on one typer app.
+
+Commands parse arguments, make one library call and render the result; they never decide.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from tripwire.cli import register_cmds  # noqa: F401  (init, ingest, alias, models, evals, demo)
+from tripwire.cli import compute_cmds  # noqa: F401  (compute)
+from tripwire.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app(standalone_mode=True))

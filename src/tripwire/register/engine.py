@@ -1,0 +1,107 @@
+"""Where the register lives and how to talk to it: URL resolution, engines, migrations.
+
+SQLite is the default (a file, WAL mode, foreign keys on, writers serialised by
+BEGIN IMMEDIATE and a long busy timeout); PostgreSQL is reached by URL.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+
+from tripwire.errors import RegisterError
+
+DEFAULT_PATH = "tripwire.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 60_000
+
+
+def resolve_url(db: str | None) -> str:
+    """`--db` / `TRIPWIRE_DB` / ./tripwire.db -> a SQLAlchemy URL (a bare path means SQLite)."""
+    db = db or os.environ.get("TRIPWIRE_DB") or DEFAULT_PATH
+    if "://" in db:
+        if db.startswith("postgresql://") or db.startswith("postgres://"):
+            db = "postgresql+psycopg://" + db.split("://", 1)[1]
+        return db
+    return "sqlite:///" + str(Path(db).expanduser().resolve())
+
+
+def display_url(url: str) -> str:
+    """The URL with any password hidden, fit for messages."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        return u.database or ":memory:"
+    return u.render_as_string(hide_password=True)
+
+
+def _sqlite_events(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see below)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):  # type: ignore[no-untyped-def]
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for a resolved URL; SQLite gets WAL, foreign keys and immediate writes."""
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        _sqlite_events(engine)
+        return engine
+    if backend == "postgresql":
+        return sa.create_engine(url, pool_pre_ping=True)
+    raise RegisterError(
+        f"unsupported register URL {display_url(url)!r}",
+        hint="use a SQLite path or a postgresql+psycopg:// URL",
+    )
+
+
+def _alembic_config(connection: sa.Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration shipped with this version of tripwire."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(conn: sa.Connection) -> str | None:
+    """The migration a register is at (None for an empty database)."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema in place with Alembic; existing rows are kept."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Two processes initialising one database must not both create tables.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261934)")
+        command.upgrade(_alembic_config(conn), revision)

@@ -22,7 +22,8 @@ from typer.core import TyperGroup
 
 from tripwire.errors import TripwireError
 
-stdout = Console(soft_wrap=True)
+# Piped output keeps whole table rows (rich would fold them to 80 columns).
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 180)
 stderr = Console(stderr=True, soft_wrap=True)
 
 

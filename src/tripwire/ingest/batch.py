@@ -26,6 +26,8 @@ class Batch:
     loss: list[LossObservation] = field(default_factory=list)
     samples: dict[int, list[SampleScore]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    model_lines: list[int] = field(default_factory=list)
+    """Source line of each entry of `models` (for messages), when the reader knows it."""
     skipped: str | None = None
 
     @property

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 MODEL_FIELDS = ("organization", "family", "release_date", "params", "tokens", "compute_flop",
                 "compute_method", "multiplier", "cost_usd", "parent", "variant", "source")
+# Fields whose disagreement is a conflict; the others (provenance, how C was obtained) follow
+# whichever file filled them first, or the newest with --update.
+CHECKED_FIELDS = ("organization", "family", "release_date", "params", "tokens", "compute_flop",
+                  "multiplier", "cost_usd", "parent", "variant")
 
 
 @dataclass
@@ -170,16 +174,17 @@ class Register:
                 new_rows.append(dict(name=m.name, source_file_id=file_id, updated_at=now,
                                      **values))
                 continue
-            differ = [f for f in MODEL_FIELDS
+            differ = [f for f in CHECKED_FIELDS
                       if values[f] is not None and getattr(old, f) is not None
                       and not _same(values[f], getattr(old, f))]
             if differ and not update:
                 f = differ[0]
+                line = batch.model_lines[i] if i < len(batch.model_lines) else None
                 raise ConflictError(
-                    f"model {m.name!r} is already registered with {f} = {getattr(old, f)!r}, "
-                    f"this file says {values[f]!r}"
+                    f"model {m.name!r} is already registered with {f} = "
+                    f"{_show(getattr(old, f))}, this file says {_show(values[f])}"
                     + (f" (also differs: {', '.join(differ[1:])})" if differ[1:] else ""),
-                    source=batch.path, where=f"model {i + 1}",
+                    source=batch.path, where=str(line) if line else f"model {i + 1}",
                     hint="pass --update to replace the stored values")
             changes = values if update else {f: v for f, v in values.items()
                                              if v is not None and getattr(old, f) is None}
@@ -384,6 +389,10 @@ class Register:
             names = sa.inspect(conn).get_table_names()
             return {n: conn.execute(sa.text(f'SELECT COUNT(*) FROM "{n}"')).scalar_one()
                     for n in sorted(names) if n != "alembic_version"}
+
+
+def _show(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else repr(v)
 
 
 def _known_name(name: str, known: dict[str, int]) -> str:

@@ -1,0 +1,76 @@
+"""`tripwire compute`: training compute, effective compute and cost, for one run or the register."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tripwire import compute
+from tripwire.cli.app import DbOpt, JsonOpt, app, print_json, render
+from tripwire.cli.register_cmds import model_rows
+from tripwire.register import open_register
+
+
+@app.command("compute")
+def compute_cmd(
+    model: Annotated[str | None, typer.Argument(help="A register model (default: all).")] = None,
+    params: Annotated[float | None, typer.Option(help="Parameters N, e.g. 7e9.")] = None,
+    tokens: Annotated[float | None, typer.Option(help="Training tokens D, e.g. 2e12.")] = None,
+    accelerator: Annotated[str | None, typer.Option(help="e.g. H100, A100, TPU v5p.")] = None,
+    count: Annotated[float | None, typer.Option(help="Number of accelerators.")] = None,
+    hours: Annotated[float | None, typer.Option(help="Wall-clock training hours.")] = None,
+    utilization: Annotated[float, typer.Option(
+        help="Model-FLOP utilisation, 0-1.")] = compute.DEFAULT_UTILIZATION,
+    price: Annotated[float | None, typer.Option(
+        help="USD per accelerator-hour (default: the cited list price).")] = None,
+    multiplier: Annotated[float, typer.Option(
+        help="Declared algorithmic multiplier.")] = 1.0,
+    accelerators: Annotated[bool, typer.Option(
+        "--accelerators", help="List the accelerator table with sources.")] = False,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Estimate training compute (6ND or hardware-time), effective compute and cost.
+
+    With --params/--tokens or --accelerator/--count/--hours it computes one run; otherwise it
+    lists the register's models, estimating C where only N and D are known."""
+    if accelerators:
+        render([dict(name=a.name, peak_flops=a.peak_flops, precision=a.precision,
+                     source=a.source, usd_per_hour=a.price_per_hour, price_source=a.price_source)
+                for a in compute.ACCELERATORS.values()], as_json=json, title="accelerators")
+        return
+    if params is not None or tokens is not None or accelerator is not None:
+        out: dict = {}
+        if params is not None or tokens is not None:
+            out["compute_6nd_flop"] = compute.compute_6nd(params, tokens)  # type: ignore[arg-type]
+        if accelerator is not None:
+            acc = compute.accelerator(accelerator)
+            out["accelerator"] = acc.name
+            out["compute_hardware_flop"] = compute.compute_from_hardware(
+                accelerator, count, hours, utilization)  # type: ignore[arg-type]
+            out["accelerator_hours"] = count * hours  # type: ignore[operator]
+            if price is not None or acc.price_per_hour is not None:
+                out["cost_usd"] = compute.training_cost(accelerator, count, hours, price)  # type: ignore[arg-type]
+                out["price_per_hour"] = price if price is not None else acc.price_per_hour
+                out["price_source"] = "given" if price is not None else acc.price_source
+        c = out.get("compute_hardware_flop", out.get("compute_6nd_flop"))
+        out["effective_compute_flop"] = compute.effective_compute(c, multiplier)
+        out["regulatory_lines"] = [label for _, label in compute.lines_passed(c)]
+        if json:
+            print_json(out)
+        else:
+            render([{"quantity": k, "value": v} for k, v in out.items()], title="compute")
+        return
+    reg = open_register(db)
+    models = [reg.get_model(model)] if model else reg.models()
+    models = [compute.with_estimates(m) for m in models]
+    rows = model_rows(models)
+    if json:
+        print_json([{k: v for k, v in r.items() if k != "lines"} for r in rows])
+        return
+    for r in rows:
+        r["method"] = r["compute_method"]
+    render(rows, title="training compute", columns=[
+        "name", "params", "tokens", "compute_flop", "method", "multiplier",
+        "effective_compute_flop", "cost_usd", "lines"])

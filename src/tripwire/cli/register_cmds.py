@@ -1,0 +1,164 @@
+"""Register commands: init, ingest, alias, models, evals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tripwire import compute, ingest
+from tripwire.cli.app import DbOpt, JsonOpt, app, info, make_app, print_json, render, stderr, warn
+from tripwire.errors import TripwireError
+from tripwire.register import IngestOutcome, head_revision, open_register
+
+
+@app.command()
+def init(db: DbOpt = None) -> None:
+    """Create the register, or upgrade an existing one in place (nothing is recreated)."""
+    reg = open_register(db, create=True)
+    info(f"register ready at {reg.display} (schema {head_revision()})")
+
+
+@app.command("ingest")
+def ingest_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (walked recursively).")],
+    format: Annotated[str | None, typer.Option(
+        "--format", help="Skip detection: csv, models-csv, evals-csv, loss-csv, epoch-csv, "
+                         "inspect, lm-eval, lm-eval-samples.")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="Attribute every result to this register model.")] = None,
+    samples: Annotated[bool, typer.Option("--samples", help="Store per-sample scores.")] = False,
+    update: Annotated[bool, typer.Option(
+        "--update", help="Replace stored model fields that the file contradicts.")] = False,
+    keep_going: Annotated[bool, typer.Option(
+        "--keep-going", help="Go on past files that fail (exit code is still 2).")] = False,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Read model tables, eval results, loss points and eval logs into the register.
+
+    Each file is stored whole or not at all; the same bytes twice are stored once."""
+    reg = open_register(db)
+    files = ingest.walk(paths)
+    outcomes: list[IngestOutcome] = []
+    failures: list[tuple[str, str]] = []
+    progress = Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("{task.description}"),
+                        console=stderr, transient=True, disable=len(files) < 5 or json)
+    with progress:
+        task = progress.add_task("", total=len(files))
+        for f in files:
+            progress.update(task, description=f.name[:40])
+            try:
+                batch = ingest.read_file(f, format=format, samples=samples)
+                outcomes.append(reg.ingest(batch, update=update, model_override=model))
+            except TripwireError as e:
+                failures.append((str(f), str(e)))
+                if not keep_going:
+                    break
+            finally:
+                progress.advance(task)
+    for o in outcomes:
+        for w in o.warnings:
+            warn(f"{o.path}: {w}")
+        if o.status == "unchanged":
+            info(f"{o.path}: already in the register (same sha256 {o.sha256[:12]}); "
+                 "nothing added")
+        elif o.status == "skipped":
+            warn(f"{o.path}: skipped: {o.reason}")
+    for _, msg in failures:
+        typer.echo(f"error: {msg}", err=True)
+    summary = dict(
+        files=len(files), stored=sum(o.status == "stored" for o in outcomes),
+        unchanged=sum(o.status == "unchanged" for o in outcomes),
+        skipped=sum(o.status == "skipped" for o in outcomes), failed=len(failures),
+        models=sum(o.models for o in outcomes), results=sum(o.results for o in outcomes),
+        loss_points=sum(o.loss for o in outcomes), samples=sum(o.samples for o in outcomes))
+    if json:
+        print_json(dict(summary=summary, files=[
+            dict(path=o.path, kind=o.kind, sha256=o.sha256, status=o.status, version=o.version,
+                 models=o.models, results=o.results, loss_points=o.loss, samples=o.samples,
+                 warnings=o.warnings, reason=o.reason) for o in outcomes],
+            failures=[dict(path=p, error=m) for p, m in failures]))
+    else:
+        typer.echo("ingest: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.items()
+                                          if v or k in ("files", "failed")))
+    if failures:
+        if not keep_going and len(outcomes) + len(failures) < len(files):
+            info(f"stopped at the first failure; {len(files) - len(outcomes) - len(failures)} "
+                 "file(s) not read (use --keep-going to go on)")
+        raise typer.Exit(2)
+
+
+alias_app = make_app("Map names as written in logs to register models and benchmarks.")
+app.add_typer(alias_app, name="alias")
+
+
+@alias_app.command("add")
+def alias_add(
+    name: Annotated[str, typer.Argument(help="The name as logs write it.")],
+    target: Annotated[str, typer.Argument(help="The register model (or benchmark) it means.")],
+    benchmark: Annotated[bool, typer.Option("--benchmark", help="Alias a benchmark.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Add an alias: NAME (as in a log) means TARGET (as in the register)."""
+    reg = open_register(db)
+    reg.add_alias("benchmark" if benchmark else "model", name, target)
+    info(f"{name} -> {target}")
+
+
+@alias_app.command("list")
+def alias_list(db: DbOpt = None, json: JsonOpt = False) -> None:
+    """List aliases."""
+    render(open_register(db).aliases(), as_json=json, title="aliases",
+           columns=["kind", "alias", "target"])
+
+
+def model_rows(models: list) -> list[dict]:
+    """Models as table rows: compute, how it was obtained, effective compute, lines passed."""
+    return [dict(
+        name=m.name, organization=m.organization, release_date=m.release_date, params=m.params,
+        tokens=m.tokens, compute_flop=m.compute_flop,
+        compute_method=m.compute_method, estimated=m.compute_estimated if m.compute_flop else None,
+        multiplier=m.multiplier, effective_compute_flop=m.effective_compute_flop,
+        cost_usd=m.cost_usd, family=m.family, parent=m.parent, variant=m.variant,
+        regulatory_lines=[label for _, label in compute.lines_passed(m.compute_flop)],
+        lines=" ".join(f"{line:.0e}" for line, _ in compute.lines_passed(m.compute_flop)))
+        for m in models]
+
+
+@app.command()
+def models(db: DbOpt = None, json: JsonOpt = False) -> None:
+    """List registered models with compute, release date and the compute lines they pass."""
+    rows = model_rows(open_register(db).models())
+    if json:
+        print_json([{k: v for k, v in r.items() if k != "lines"} for r in rows])
+        return
+    for r in rows:
+        r["C (FLOP)"] = r["compute_flop"] and (
+            f"{r['compute_flop']:.3g}" + (" (est.)" if r["estimated"] else ""))
+    render(rows, title="models", columns=["name", "organization", "release_date", "params",
+                                           "tokens", "C (FLOP)", "effective_compute_flop",
+                                           "cost_usd", "lines"])
+
+
+@app.command()
+def evals(
+    model: Annotated[str | None, typer.Option("--model", help="Only this model.")] = None,
+    benchmark: Annotated[str | None, typer.Option("--benchmark", help="Only this one.")] = None,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """List evaluation results with their uncertainty and source file."""
+    res = open_register(db).results(model=model, benchmark=benchmark)
+    if json:
+        print_json(res)
+        return
+    rows = [dict(id=r.id, model=r.model, benchmark=r.benchmark, metric=r.metric, value=r.value,
+                 stderr=r.stderr, samples=r.samples,
+                 file=Path(r.source_file).name if r.source_file else None,
+                 sha256=(r.source_sha256 or "")[:12]) for r in res]
+    render(rows, title="evaluation results")
+

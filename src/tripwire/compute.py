@@ -1,0 +1,140 @@
+"""Training compute, effective compute and training cost: pure functions, no storage.
+
+Conventions: compute in FLOP, throughput in FLOP/s, time in hours, cost in US dollars.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from tripwire.errors import InputError
+from tripwire.model import ComputeMethod, Model
+
+DEFAULT_UTILIZATION = 0.4
+"""Model-FLOP utilisation assumed for hardware-time estimates. Large dense runs report 30-50 %:
+PaLM 540B 46.2 % (Chowdhery et al. 2022, arXiv 2204.02311), Llama 3 405B 38-43 % in BF16
+(Llama Team 2024, arXiv 2407.21783)."""
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """One accelerator's dense peak throughput, with where the figure comes from."""
+
+    name: str
+    peak_flops: float
+    """Dense (no structured sparsity) peak, FLOP/s, at `precision`."""
+    precision: str
+    source: str
+    price_per_hour: float | None
+    """Indicative on-demand cloud price per accelerator-hour, USD (None: no public list price
+    we can cite; pass --price)."""
+    price_source: str | None
+
+
+ACCELERATORS: dict[str, Accelerator] = {a.name: a for a in [
+    Accelerator("V100", 125e12, "fp16 tensor", "NVIDIA Tesla V100 datasheet (SXM2)",
+                24.48 / 8, "AWS p3.16xlarge on-demand, us-east-1: $24.48/h for 8 GPUs"),
+    Accelerator("A100", 312e12, "bf16 dense", "NVIDIA A100 Tensor Core GPU datasheet (2020)",
+                32.77 / 8, "AWS p4d.24xlarge on-demand, us-east-1: $32.77/h for 8 GPUs"),
+    Accelerator("H100", 989.4e12, "bf16 dense",
+                "NVIDIA H100 Tensor Core GPU datasheet, SXM5 (1,979 TFLOP/s with sparsity)",
+                98.32 / 8, "AWS p5.48xlarge on-demand, us-east-1, 2023 list: $98.32/h for 8 GPUs"),
+    Accelerator("H200", 989.4e12, "bf16 dense",
+                "NVIDIA H200 Tensor Core GPU datasheet, SXM (same tensor cores as H100 SXM)",
+                None, None),
+    Accelerator("B200", 2.25e15, "bf16 dense",
+                "NVIDIA HGX B200 datasheet (4.5 PFLOP/s BF16 with sparsity, per GPU)", None, None),
+    Accelerator("TPU v3", 123e12, "bf16", "Google Cloud TPU v3 documentation (per chip)",
+                None, None),
+    Accelerator("TPU v4", 275e12, "bf16", "Google Cloud TPU v4 documentation (per chip)",
+                3.22, "Google Cloud TPU pricing, v4 on-demand: $3.22 per chip-hour"),
+    Accelerator("TPU v5p", 459e12, "bf16", "Google Cloud TPU v5p documentation (per chip)",
+                4.20, "Google Cloud TPU pricing, v5p on-demand: $4.20 per chip-hour"),
+    Accelerator("MI300X", 1307.4e12, "bf16 dense", "AMD Instinct MI300X datasheet", None, None),
+]}
+
+_PATTERNS = [  # (regex over a normalised hardware name, accelerator key)
+    (r"\bb200\b", "B200"), (r"\bh200\b", "H200"), (r"\bh100\b", "H100"),
+    (r"\ba100\b", "A100"), (r"\bv100\b", "V100"), (r"mi300x", "MI300X"),
+    (r"tpu ?v5p", "TPU v5p"), (r"tpu ?v4", "TPU v4"), (r"tpu ?v3", "TPU v3"),
+]
+
+REGULATORY_LINES: list[tuple[float, str]] = [
+    (1e25, "EU AI Act: GPAI model with systemic risk presumed (Art. 51(2))"),
+    (1e26, "California SB 53: frontier model (training compute > 10^26 FLOP)"),
+]
+"""Training-compute lines drawn in regulation, FLOP."""
+
+
+def accelerator(name: str) -> Accelerator:
+    """Find an accelerator by its short name or a vendor's full name (e.g. Epoch AI's
+    `NVIDIA H100 SXM5 80GB`); an unknown one lists what is known."""
+    key = name.strip()
+    if key in ACCELERATORS:
+        return ACCELERATORS[key]
+    low = key.lower().replace("-", " ")
+    for pattern, k in _PATTERNS:
+        if re.search(pattern, low):
+            return ACCELERATORS[k]
+    raise InputError(f"unknown accelerator {name!r}",
+                     hint="known: " + ", ".join(ACCELERATORS))
+
+
+def _positive(name: str, value: float) -> float:
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise InputError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def compute_6nd(params: float, tokens: float) -> float:
+    """Training compute of a dense transformer, C = 6·N·D FLOP (Kaplan et al. 2020,
+    arXiv 2001.08361: ~2 FLOP per parameter per token forward, ~4 backward)."""
+    return 6.0 * _positive("params", params) * _positive("tokens", tokens)
+
+
+def compute_from_hardware(accelerator_name: str, count: float, hours: float,
+                          utilization: float = DEFAULT_UTILIZATION) -> float:
+    """C = accelerators x hours x 3600 x peak FLOP/s x utilisation."""
+    acc = accelerator(accelerator_name)
+    u = _positive("utilization", utilization)
+    if u > 1:
+        raise InputError(f"utilization is a fraction of peak (0-1], got {u}")
+    return _positive("count", count) * _positive("hours", hours) * 3600.0 * acc.peak_flops * u
+
+
+def effective_compute(compute_flop: float, multiplier: float = 1.0) -> float:
+    """Effective compute = physical compute x declared algorithmic multiplier."""
+    return _positive("compute", compute_flop) * _positive("multiplier", multiplier)
+
+
+def training_cost(accelerator_name: str, count: float, hours: float,
+                  price_per_hour: float | None = None) -> float:
+    """Cost = accelerator-hours x price per accelerator-hour, USD (default: the cited list
+    price of that accelerator)."""
+    acc = accelerator(accelerator_name)
+    price = price_per_hour if price_per_hour is not None else acc.price_per_hour
+    if price is None:
+        raise InputError(f"no cited default price for {acc.name}",
+                         hint="pass --price USD per accelerator-hour")
+    return _positive("count", count) * _positive("hours", hours) * _positive("price", price)
+
+
+def with_estimates(model: Model) -> Model:
+    """The model with C filled in from 6·N·D when the source gave none (marked estimated)."""
+    if model.compute_flop is None and model.params and model.tokens:
+        return model.model_copy(update=dict(
+            compute_flop=compute_6nd(model.params, model.tokens),
+            compute_method=ComputeMethod.SIX_N_D.value))
+    if model.compute_flop is not None and model.compute_method is None:
+        return model.model_copy(update=dict(compute_method=ComputeMethod.GIVEN.value))
+    return model
+
+
+def lines_passed(compute_flop: float | None) -> list[tuple[float, str]]:
+    """The regulatory compute lines a training run at `compute_flop` exceeds (both texts say
+    "greater than")."""
+    if compute_flop is None:
+        return []
+    return [(line, label) for line, label in REGULATORY_LINES if compute_flop > line]

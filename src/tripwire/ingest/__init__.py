@@ -1,0 +1,116 @@
+"""Readers: one per source format, each turning one file into a `Batch` of model types.
+
+Formats are told by content (the first bytes, a CSV header, a log's keys), not by extension
+alone; `--format` overrides. Readers know nothing of storage or policies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from tripwire.errors import InputError
+from tripwire.ingest.batch import Batch
+from tripwire.ingest.csv import READERS as CSV_KINDS
+from tripwire.ingest.csv import read_csv
+
+__all__ = ["FORMATS", "Batch", "detect_format", "read_file", "walk"]
+
+# format -> (module, function); log readers load lazily so optional extras stay optional.
+FORMATS: dict[str, tuple[str, str]] = {
+    "csv": ("tripwire.ingest.csv", "read_csv"),
+    **{k: ("tripwire.ingest.csv", "read_csv") for k in CSV_KINDS},
+    "inspect": ("tripwire.ingest.inspect_log", "read_inspect"),
+    "lm-eval": ("tripwire.ingest.lmeval", "read_lmeval_results"),
+    "lm-eval-samples": ("tripwire.ingest.lmeval", "read_lmeval_samples"),
+}
+
+LOG_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl", ".eval"}
+
+
+def detect_format(path: Path, head: bytes) -> str | None:
+    """The format of a file from its first bytes (and, as a tie-breaker, its name)."""
+    if head.startswith(b"PK\x03\x04"):
+        return "inspect"  # Inspect's .eval logs are zip archives
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"{"):
+        if b'"eval"' in head and (b'"status"' in head or b'"version"' in head):
+            return "inspect"
+        if b'"doc_id"' in head and b"\n{" in head or (path.name.startswith("samples_")
+                                                      and path.suffix == ".jsonl"):
+            return "lm-eval-samples"
+        if b'"results"' in head:
+            return "lm-eval"
+        if path.suffix == ".jsonl" and b'"doc_id"' in head:
+            return "lm-eval-samples"
+        return None
+    if path.suffix.lower() in (".csv", ".tsv") or (b"," in text.split(b"\n", 1)[0]
+                                                   or b";" in text.split(b"\n", 1)[0]):
+        if b"\x00" not in head[:4096]:
+            return "csv"
+    return None
+
+
+def walk(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, and files under folders named (recursively, sorted, hidden ones skipped)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(
+                Path(root) / f for root, dirs, files in os.walk(p)
+                for f in files if not f.startswith(".")
+                and (Path(f).suffix.lower() in LOG_SUFFIXES)
+                if not any(part.startswith(".") for part in Path(root).relative_to(p).parts))
+            if not found:
+                raise InputError("the folder holds no CSV, JSON or .eval files", source=str(p))
+            out += found
+        elif p.exists():
+            out.append(p)
+        else:
+            raise InputError("no such file or folder", source=str(p))
+    return out
+
+
+def read_file(path: str | Path, *, format: str | None = None, samples: bool = False) -> Batch:
+    """Read one file into a Batch (its sha256 and size set); errors name the file."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except IsADirectoryError:
+        raise InputError("is a folder; pass it to `tripwire ingest` to walk it",
+                         source=str(p)) from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", source=str(p)) from None
+    if not data.strip():
+        raise InputError("the file is empty", source=str(p))
+    fmt = format or detect_format(p, data[:65536])
+    if fmt is None:
+        raise InputError("not a format tripwire reads (CSV, Inspect log, lm-eval results or "
+                         "samples)", source=str(p), hint="pass --format to say which")
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}", hint="known: " + ", ".join(FORMATS))
+    module, func = FORMATS[fmt]
+    sha = hashlib.sha256(data).hexdigest()
+    reader = getattr(importlib.import_module(module), func)
+    if module.endswith(".csv"):
+        batch = reader(p, data, kind=fmt if fmt != "csv" else None, sha256=sha)
+    else:
+        batch = reader(p, data, samples=samples)
+    batch.sha256, batch.size = sha, len(data)
+    batch.path = str(p.resolve())
+    return batch
+
+
+def parse_json(path: str, data: bytes) -> object:
+    """json.loads with an error that names the file, line and column."""
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text (bad byte at offset {e.start})", source=path) from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"invalid JSON: {e.msg}", source=path,
+                         where=f"{e.lineno}:{e.colno}") from None

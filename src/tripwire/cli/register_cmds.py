@@ -162,3 +162,39 @@ def evals(
                  sha256=(r.source_sha256 or "")[:12]) for r in res]
     render(rows, title="evaluation results")
 
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Option(
+        "--dir", help="Folder for the demo's register and outputs.")] = Path("tripwire-demo"),
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Use this register instead of a fresh file in --dir.")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Run the whole loop on the bundled public data: register, ingest, compute lines."""
+    from tripwire.demo import run_demo
+
+    run = run_demo(folder, db)
+    models = model_rows(run.register.models())
+    if json:
+        print_json(dict(folder=run.folder, register=run.register.display,
+                        ingested=[dict(path=o.path, status=o.status, models=o.models,
+                                       results=o.results, loss_points=o.loss)
+                                  for o in run.ingested],
+                        models=[{k: v for k, v in r.items() if k != "lines"} for r in models]))
+        return
+    info(f"register: {run.register.display}")
+    for o in run.ingested:
+        info(f"ingested {Path(o.path).name}: {o.models} models, {o.results} results, "
+             f"{o.loss} loss points")
+    for r in models:
+        r["C (FLOP)"] = r["compute_flop"] and (
+            f"{r['compute_flop']:.3g}" + (" (est.)" if r["estimated"] else ""))
+    render(models, title="models and the regulatory compute lines they pass",
+           columns=["name", "organization", "release_date", "params", "tokens", "C (FLOP)",
+                    "lines"])
+    over = {line: sum(1 for r in models if r["compute_flop"] and r["compute_flop"] > line)
+            for line in (1e25, 1e26)}
+    typer.echo(f"{over[1e25]} of {len(models)} models exceed 1e25 FLOP (EU AI Act), "
+               f"{over[1e26]} exceed 1e26 FLOP (California SB 53)")

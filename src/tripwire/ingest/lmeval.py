@@ -1,0 +1,640 @@
+"""Readers for EleutherAI lm-evaluation-harness output: `results_*.json` and
+`samples_<task>_<timestamp>.jsonl`.
+
+Two results layouts are read:
+
+- v0.4 (lm-eval >= 0.4): `results`, `groups`, `group_subtasks`, `configs`, `versions`, `n-shot`,
+  `n-samples`, `higher_is_better`, `config` (with `model_args`, `model_num_parameters`),
+  `model_name`, `date`. Metric keys are `name,filter` pairs (`acc,none`) with `_stderr`
+  companions (`acc_stderr,none`). Group results (`mmlu`, `mmlu_stem`) and subtask results are
+  both kept; `group_subtasks` gives each benchmark its parent.
+- v0.3 (as in EleutherAI's Pythia evals): `results`, `versions`, `config`; plain metric keys
+  (`acc`, `acc_stderr`); the model only in `config.model_args`
+  (`pretrained=EleutherAI/pythia-v1.1-12b,revision=step143000`).
+
+Naming (see `benchmark_id` and `model_name`): benchmark ids are the task name, lowercased,
+without any package prefix; a model is the name lm-eval would give it (`model_name`, else the
+`pretrained`/`model`/`path`/`engine` argument), with `@revision` appended when a revision other
+than `main` was evaluated, so that training checkpoints stay distinct models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tripwire.errors import InputError
+from tripwire.ingest.batch import Batch
+from tripwire.model import Benchmark, EvalResult, SampleScore
+
+__all__ = [
+    "KIND_RESULTS",
+    "KIND_SAMPLES",
+    "benchmark_id",
+    "model_name",
+    "read_lmeval_results",
+    "read_lmeval_samples",
+    "sniff_lmeval",
+    "sniff_lmeval_samples",
+]
+
+KIND_RESULTS = "lm-eval"
+KIND_SAMPLES = "lm-eval-samples"
+SOURCE = "lm-evaluation-harness"
+
+# Keys of a task's result object that are not metrics.
+_NOT_METRICS = {"alias", "name", "sample_len", "samples", "group", "task"}
+# Metrics lm-eval registers as lower-is-better; v0.3 files do not say so themselves.
+_LOWER_IS_BETTER = {
+    "ppl",
+    "perplexity",
+    "word_perplexity",
+    "byte_perplexity",
+    "bits_per_byte",
+    "ter",
+    "brier_score",
+}
+# Metrics whose lm-eval aggregation is the mean of the per-sample values, so a samples file
+# alone gives the task score (others, e.g. perplexity, f1, mcc, bleu, aggregate otherwise).
+_MEAN_METRICS = {"acc", "acc_norm", "acc_mutual_info", "exact_match", "mc1", "mc2"}
+# Arguments lm-eval's EvaluationTracker takes the model name from, in its order.
+_NAME_ARGS = ("peft", "delta", "pretrained", "model", "path", "engine")
+
+_RESULTS_HEAD = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"results"\s*:\s*\{')
+_SORTED_HEAD = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"config"\s*:\s*\{')
+_SAMPLES_HEAD = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"doc_id"\s*:')
+_SAMPLES_NAME = re.compile(r"\Asamples_(?P<task>.+)_(?P<ts>\d{4}-\d\d-\d\dT[\d.-]+)\.jsonl\Z")
+_RESULTS_NAME = re.compile(r"results_(?P<ts>\d{4}-\d\d-\d\dT[\d.-]+)\.json\Z")
+
+
+# -- naming --------------------------------------------------------------------------------------
+
+
+def benchmark_id(task: str) -> str:
+    """A register benchmark id from a harness task name.
+
+    The package or registry prefix is dropped (`inspect_evals/mmlu_0_shot` -> `mmlu_0_shot`),
+    the rest lowercased with runs of whitespace as `_` (`hendrycksTest-anatomy` ->
+    `hendrycksTest-anatomy`.lower()). Shot counts and variants in the name are kept: 0-shot and
+    5-shot MMLU are different measurements. Cross-harness identities (`mmlu` vs
+    `mmlu_0_shot`) are the alias table's job, not a guess made here.
+    """
+    name = task.strip().rsplit("/", 1)[-1].strip()
+    return re.sub(r"\s+", "_", name).lower() or task
+
+
+def _parse_model_args(args: Any) -> dict[str, str]:
+    """`pretrained=x,revision=y` (or an already parsed dict) as a dict of strings."""
+    if isinstance(args, Mapping):
+        return {str(k): str(v) for k, v in args.items() if v is not None}
+    out: dict[str, str] = {}
+    if isinstance(args, str):
+        for part in args.split(","):
+            key, sep, value = part.partition("=")
+            if sep and key.strip():
+                out[key.strip()] = value.strip()
+    return out
+
+
+def model_name(
+    config: Mapping[str, Any], top_name: str | None = None, *, source: str | None = None
+) -> tuple[str, str | None]:
+    """(model name, revision) as lm-eval names the model, from `model_name` or `model_args`.
+
+    The revision (`revision=step143000`, or v0.4's `config.model_revision`) is appended as
+    `name@revision` unless it is `main`: Pythia's 154 checkpoints of one run are distinct
+    models with distinct training tokens.
+    """
+    args = _parse_model_args(config.get("model_args"))
+    name = next((args[k] for k in _NAME_ARGS if args.get(k)), None)
+    if top_name and not name:
+        name = top_name
+    if not name:
+        kind = config.get("model")
+        raise InputError(
+            "no model name: `config.model_args` has none of "
+            + ", ".join(_NAME_ARGS)
+            + (f" (model type {kind!r})" if kind else ""),
+            source=source,
+            where="config.model_args",
+            hint="pass --model NAME to say which model this is",
+        )
+    revision = args.get("revision") or config.get("model_revision")
+    if isinstance(revision, str) and revision and revision != "main":
+        return f"{name}@{revision}", revision
+    return name, None
+
+
+# -- detection -----------------------------------------------------------------------------------
+
+
+def sniff_lmeval(head: bytes, path: Path | None = None) -> bool:
+    """True when the first bytes of a file look like an lm-eval results JSON.
+
+    lm-eval writes `results` first (v0.3 and v0.4); a re-saved file with sorted keys starts
+    with `config`, whose `model_args` is lm-eval's own field.
+    """
+    if _RESULTS_HEAD.match(head):
+        return True
+    return bool(_SORTED_HEAD.match(head)) and b'"model_args"' in head
+
+
+def sniff_lmeval_samples(head: bytes, path: Path | None = None) -> bool:
+    """True when the first bytes look like an lm-eval samples JSONL (lines open with doc_id)."""
+    if _SAMPLES_HEAD.match(head):
+        return True
+    return (
+        path is not None
+        and _SAMPLES_NAME.match(path.name) is not None
+        and head.lstrip().startswith(b"{")
+    )
+
+
+# -- the results file schema ---------------------------------------------------------------------
+
+
+class _NSamples(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    original: int | None = None
+    effective: int | None = None
+
+
+class _ResultsFile(BaseModel):
+    """The parts of an lm-eval results file tripwire reads (v0.3 files have only the first
+    three; unknown keys are ignored so later lm-eval versions stay readable)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    results: dict[str, dict[str, Any]]
+    versions: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict)
+    configs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    group_subtasks: dict[str, list[str]] = Field(default_factory=dict)
+    n_shot: dict[str, Any] = Field(default_factory=dict, alias="n-shot")
+    n_samples: dict[str, _NSamples] = Field(default_factory=dict, alias="n-samples")
+    higher_is_better: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    model_name: str | None = None
+    date: float | None = None
+    lm_eval_version: str | None = None
+
+
+# -- shared helpers ------------------------------------------------------------------------------
+
+
+def _new_batch(path: Path, data: bytes, kind: str) -> Batch:
+    return Batch(path=str(path), kind=kind, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+
+
+def _text(path: Path, data: bytes) -> str:
+    """The file as text, or an InputError saying it is empty or binary."""
+    if not data.strip():
+        raise InputError("the file is empty", source=str(path))
+    if b"\x00" in data[:8192]:
+        raise InputError("is a binary file, not lm-eval JSON", source=str(path))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"not UTF-8 text (bad byte at offset {e.start})", source=str(path)
+        ) from None
+
+
+def _load_json(path: Path, text: str, *, line: int | None = None) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        where = f"line {line}" if line is not None else f"line {e.lineno} column {e.colno}"
+        raise InputError(f"invalid JSON: {e.msg}", source=str(path), where=where) from None
+
+
+def _number(value: Any) -> float | None:
+    """A finite float from a JSON number, else None (lm-eval writes "N/A" for missing ones)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    f = float(value)
+    return f if math.isfinite(f) else None
+
+
+def _sample_value(value: Any) -> float | None:
+    """A per-sample metric value as a float (booleans count 1/0); None when not a scalar."""
+    if isinstance(value, bool):
+        return float(value)
+    return _number(value)
+
+
+def _split_key(key: str) -> tuple[str, str | None]:
+    """`acc,none` -> (`acc`, `none`); v0.3's `acc` -> (`acc`, None)."""
+    name, sep, filt = key.partition(",")
+    return name, (filt if sep else None)
+
+
+def _metrics(task_result: Mapping[str, Any]) -> Iterator[tuple[str, str, str | None, Any, Any]]:
+    """(key, metric, filter, value, stderr) for each metric of one task's result object."""
+    for key, value in task_result.items():
+        if key in _NOT_METRICS:
+            continue
+        name, filt = _split_key(key)
+        if name.endswith("_stderr"):
+            continue
+        stderr_key = f"{name}_stderr,{filt}" if filt is not None else f"{name}_stderr"
+        yield key, name, filt, value, task_result.get(stderr_key)
+
+
+def _created(date: float | None) -> dt.datetime | None:
+    if date is None or not math.isfinite(date):
+        return None
+    try:
+        return dt.datetime.fromtimestamp(date, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _ts(path: Path, pattern: re.Pattern[str]) -> str | None:
+    m = pattern.search(path.name)
+    return m.group("ts") if m else None
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+def read_lmeval_results(path: Path, data: bytes, *, samples: bool = False) -> Batch:
+    """One lm-eval `results_*.json` (v0.4 or v0.3) as a Batch: a benchmark per task or group
+    and an EvalResult per metric and filter, with stderr, sample count, shots and time.
+
+    With `samples`, the per-sample scores in the `samples_<task>_<timestamp>.jsonl` files that
+    lm-eval wrote beside it (same folder, same timestamp) are attached to their results.
+    """
+    path = Path(path)
+    raw = _load_json(path, _text(path, data))
+    if not isinstance(raw, dict):
+        raise InputError(
+            f"not an lm-eval results file: the top level is a {type(raw).__name__}, not an object",
+            source=str(path),
+        )
+    if "results" not in raw:
+        raise InputError(
+            "not an lm-eval results file: no `results` object", source=str(path), where="results"
+        )
+    try:
+        doc = _ResultsFile.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or None
+        raise InputError(
+            f"not an lm-eval results file: {err['msg'].lower()}", source=str(path), where=where
+        ) from None
+    model, revision = model_name(doc.config, doc.model_name, source=str(path))
+    batch = _new_batch(path, data, KIND_RESULTS)
+    created = _created(doc.date)
+    params = _number(doc.config.get("model_num_parameters"))
+    parent = {
+        sub: group for group, subs in doc.group_subtasks.items() for sub in subs if sub != group
+    }
+    groups = set(doc.groups) | {g for g, subs in doc.group_subtasks.items() if subs}
+    global_shots = doc.config.get("num_fewshot")
+    index: dict[tuple[str, str, str | None], int] = {}
+
+    def n_effective(task: str, seen: frozenset[str] = frozenset()) -> int | None:
+        ns = doc.n_samples.get(task)
+        if ns is not None and ns.effective is not None:
+            return ns.effective
+        subs = [s for s in doc.group_subtasks.get(task, []) if s not in seen and s != task]
+        if not subs:
+            n = doc.results.get(task, {}).get("sample_len")
+            return n if isinstance(n, int) and not isinstance(n, bool) else None
+        counts = [n_effective(s, seen | {task}) for s in subs]
+        return None if any(c is None for c in counts) else sum(c for c in counts if c)
+
+    tasks = dict(doc.results)
+    for group, res in doc.groups.items():  # groups are in `results` too, except in some 0.4.x
+        tasks.setdefault(group, res)
+    for task, res in tasks.items():
+        bid = benchmark_id(task)
+        hib = doc.higher_is_better.get(task, {})
+        shots = _shots(task, doc, global_shots)
+        first_metric: str | None = None
+        for key, metric, filt, value, stderr in _metrics(res):
+            v = _number(value)
+            if v is None:
+                if not (isinstance(value, str) and value.strip().upper() == "N/A"):
+                    batch.warnings.append(f"{task} {key}: {value!r} is not a number; not stored")
+                continue
+            first_metric = first_metric or metric
+            up = hib.get(metric)
+            higher = up if isinstance(up, bool) else metric not in _LOWER_IS_BETTER
+            extra: dict[str, Any] = {"higher_is_better": higher}
+            if isinstance(shots, int) and not isinstance(shots, bool):
+                extra["n_shot"] = shots
+            if task in doc.versions:
+                extra["task_version"] = doc.versions[task]
+            if task in groups:
+                extra["group"] = True
+            if revision:
+                extra["revision"] = revision
+            if params:
+                extra["model_num_parameters"] = int(params)
+            index[(task, metric, filt)] = len(batch.results)
+            batch.results.append(
+                EvalResult(
+                    model=model,
+                    benchmark=bid,
+                    metric=metric,
+                    value=v,
+                    stderr=_number(stderr),
+                    samples=n_effective(task),
+                    source_file=str(path),
+                    source_sha256=batch.sha256,
+                    created_at=created,
+                    original_model=model,
+                    original_benchmark=task,
+                    filter=filt,
+                    extra=extra,
+                )
+            )
+        cfg = doc.configs.get(task, {})
+        up = hib.get(first_metric) if first_metric else None
+        batch.benchmarks.append(
+            Benchmark(
+                id=bid,
+                name=task,
+                metric=first_metric,
+                higher_is_better=up
+                if isinstance(up, bool)
+                else first_metric not in _LOWER_IS_BETTER,
+                chance=_chance(task, first_metric, doc.configs, doc.group_subtasks),
+                parent=benchmark_id(parent[task]) if task in parent else None,
+                dataset=_dataset(cfg),
+                samples=_n_original(task, doc),
+                source=SOURCE,
+            )
+        )
+    if not batch.results:
+        batch.skipped = "the results file holds no numeric metrics"
+        return batch
+    if samples:
+        _attach_sibling_samples(path, batch, index)
+    return batch
+
+
+def _shots(task: str, doc: _ResultsFile, default: Any, seen: frozenset[str] = frozenset()) -> Any:
+    """Few-shot count of a task; a group's is its subtasks' when they agree (lm-eval writes
+    0 for a group even when every subtask ran 5-shot)."""
+    subs = [s for s in doc.group_subtasks.get(task, []) if s not in seen and s != task]
+    if subs:
+        counts = {_shots(s, doc, default, seen | {task}) for s in subs}
+        if len(counts) == 1:
+            return counts.pop()
+    return doc.n_shot.get(task, default)
+
+
+def _dataset(cfg: Mapping[str, Any]) -> str | None:
+    """`dataset_path` (`:dataset_name` when set), as the task config names its data."""
+    dpath = cfg.get("dataset_path")
+    if not isinstance(dpath, str) or not dpath:
+        return None
+    dname = cfg.get("dataset_name")
+    return f"{dpath}:{dname}" if isinstance(dname, str) and dname else dpath
+
+
+def _n_original(task: str, doc: _ResultsFile, seen: frozenset[str] = frozenset()) -> int | None:
+    """Size of the task's evaluation set (before any `--limit`); a group's is its subtasks'."""
+    ns = doc.n_samples.get(task)
+    if ns is not None and ns.original is not None:
+        return ns.original
+    subs = [s for s in doc.group_subtasks.get(task, []) if s not in seen and s != task]
+    if not subs:
+        return None
+    counts = [_n_original(s, doc, seen | {task}) for s in subs]
+    return None if any(c is None for c in counts) else sum(c for c in counts if c)
+
+
+def _chance(
+    task: str,
+    metric: str | None,
+    configs: Mapping[str, Mapping[str, Any]],
+    group_subtasks: Mapping[str, list[str]],
+    seen: frozenset[str] = frozenset(),
+) -> float | None:
+    """Accuracy of uniform guessing for a multiple-choice task whose choices the config lists
+    literally (1/k for k choices); a group's when all its subtasks share one. Otherwise None
+    (choices built per document by a template cannot be counted from the file)."""
+    if metric not in ("acc", "acc_norm"):
+        return None
+    cfg = configs.get(task)
+    if cfg is not None:
+        choices = cfg.get("doc_to_choice")
+        if (
+            cfg.get("output_type") == "multiple_choice"
+            and isinstance(choices, list)
+            and len(choices) > 1
+        ):
+            return 1.0 / len(choices)
+        return None
+    subs = [s for s in group_subtasks.get(task, []) if s not in seen and s != task]
+    levels = {_chance(s, metric, configs, group_subtasks, seen | {task}) for s in subs}
+    if len(levels) == 1:
+        return levels.pop()
+    return None
+
+
+# -- samples -------------------------------------------------------------------------------------
+
+
+def _sample_lines(path: Path, data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
+    text = _text(path, data)
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        obj = _load_json(path, line, line=n)
+        if not isinstance(obj, dict) or "doc_id" not in obj:
+            raise InputError(
+                "not an lm-eval samples line: expected an object with `doc_id`",
+                source=str(path),
+                where=f"line {n}",
+            )
+        yield n, obj
+
+
+def _sample_scores(
+    path: Path,
+    data: bytes,
+) -> tuple[dict[tuple[str, str | None], list[SampleScore]], set[str]]:
+    """(metric, filter) -> per-sample scores, and the metrics whose values are not scalars.
+
+    Lines name their metrics in `metrics` (lm-eval >= 0.4.3) and their filter in `filter`;
+    older lines carry the metric keys alone, found as the keys that are not lm-eval's fixed
+    ones.
+    """
+    fixed = {
+        "doc_id",
+        "doc",
+        "target",
+        "arguments",
+        "resps",
+        "filtered_resps",
+        "filter",
+        "metrics",
+        "doc_hash",
+        "prompt_hash",
+        "target_hash",
+    }
+    scores: dict[tuple[str, str | None], list[SampleScore]] = {}
+    not_scalar: set[str] = set()
+    for _, obj in _sample_lines(path, data):
+        names = obj.get("metrics")
+        if not isinstance(names, list):
+            names = [k for k in obj if k not in fixed]
+        filt = obj.get("filter")
+        sid = str(obj["doc_id"])
+        for name in names:
+            if name not in obj:
+                continue
+            value = _sample_value(obj[name])
+            if value is None:
+                not_scalar.add(name)
+                continue
+            scores.setdefault((name, filt if isinstance(filt, str) else None), []).append(
+                SampleScore(sample_id=sid, epoch=1, score=value)
+            )
+    for name in not_scalar:
+        for key in [k for k in scores if k[0] == name]:
+            del scores[key]
+    return scores, not_scalar
+
+
+def _attach_sibling_samples(
+    path: Path, batch: Batch, index: Mapping[tuple[str, str, str | None], int]
+) -> None:
+    ts = _ts(path, _RESULTS_NAME)
+    if ts is None:
+        batch.warnings.append(
+            "per-sample scores not read: the file name has no lm-eval "
+            "timestamp (results_<timestamp>.json) to find its samples files by"
+        )
+        return
+    tasks = {t for t, _, _ in index}
+    found = 0
+    for spath in sorted(path.parent.glob(f"samples_*_{ts}.jsonl")):
+        m = _SAMPLES_NAME.match(spath.name)
+        if m is None or m.group("task") not in tasks:
+            continue
+        task = m.group("task")
+        try:
+            sdata = spath.read_bytes()
+        except OSError as e:
+            raise InputError(
+                f"cannot read the samples file: {e.strerror}", source=str(spath)
+            ) from None
+        scores, not_scalar = _sample_scores(spath, sdata)
+        found += 1
+        for (metric, filt), rows in scores.items():
+            i = index.get((task, metric, filt if filt is not None else "none"))
+            if i is None:
+                i = index.get((task, metric, filt))
+            if i is not None:
+                batch.samples[i] = rows
+        for name in sorted(not_scalar):
+            batch.warnings.append(
+                f"{spath.name}: per-sample values of {name} are not scores "
+                f"(a corpus-level metric); not stored"
+            )
+    if not found:
+        batch.warnings.append(
+            f"no samples_<task>_{ts}.jsonl beside the file; no per-sample "
+            "scores stored (lm-eval writes them with --log_samples)"
+        )
+
+
+def read_lmeval_samples(path: Path, data: bytes, *, samples: bool = True) -> Batch:
+    """One lm-eval `samples_<task>_<timestamp>.jsonl` as a Batch.
+
+    When the results file of the same run lies beside it, that file is the record of the
+    run: this one is skipped (its scores are attached to those results by
+    `read_lmeval_results(..., samples=True)`), so no result is stored twice. A samples file on
+    its own gives one result per metric whose lm-eval aggregation is the mean (acc, acc_norm,
+    exact_match, ...), with stderr = sample standard deviation / sqrt(n) as lm-eval computes
+    it; the model is the folder name, which lm-eval's output layout makes the sanitised model
+    name (`org__name`).
+    """
+    path = Path(path)
+    m = _SAMPLES_NAME.match(path.name)
+    scores, not_scalar = _sample_scores(path, data)
+    if m is None:
+        raise InputError(
+            "cannot tell the task: lm-eval names samples files samples_<task>_<timestamp>.jsonl",
+            source=str(path),
+            hint="keep the name lm-eval gave the file",
+        )
+    task, ts = m.group("task"), m.group("ts")
+    batch = _new_batch(path, data, KIND_SAMPLES)
+    for rpath in sorted(path.parent.glob(f"*results_{ts}.json")):
+        batch.skipped = (
+            f"per-sample scores of {rpath.name}; they are stored with it "
+            "(ingest that file with --samples)"
+        )
+        return batch
+    folder = path.parent.name
+    if not folder:
+        raise InputError(
+            "no results file beside this samples file and no folder name to take the model from",
+            source=str(path),
+            hint="pass --model NAME",
+        )
+    model = folder.replace("__", "/")
+    batch.warnings.append(
+        f"no results_{ts}.json beside this file: model {model!r} taken from "
+        "the folder name (use --model to override)"
+    )
+    bid = benchmark_id(task)
+    first: str | None = None
+    for (metric, filt), rows in sorted(scores.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        if metric not in _MEAN_METRICS:
+            batch.warnings.append(
+                f"{metric}: lm-eval does not aggregate it as a mean; its "
+                "score needs the results file; not stored"
+            )
+            continue
+        values = [s.score for s in rows if s.score is not None]
+        n = len(values)
+        mean = math.fsum(values) / n
+        stderr = (
+            math.sqrt(math.fsum((x - mean) ** 2 for x in values) / (n - 1) / n) if n > 1 else None
+        )
+        first = first or metric
+        if samples:
+            batch.samples[len(batch.results)] = rows
+        batch.results.append(
+            EvalResult(
+                model=model,
+                benchmark=bid,
+                metric=metric,
+                value=mean,
+                stderr=stderr,
+                samples=n,
+                source_file=str(path),
+                source_sha256=batch.sha256,
+                original_model=model,
+                original_benchmark=task,
+                filter=filt or "none",
+                extra={"higher_is_better": True, "from_samples": True},
+            )
+        )
+    for name in sorted(not_scalar):
+        batch.warnings.append(
+            f"per-sample values of {name} are not scores (a corpus-level metric); not stored"
+        )
+    if not batch.results:
+        batch.skipped = (
+            "no metric in this samples file is a per-sample mean; ingest its results file instead"
+        )
+        return batch
+    batch.benchmarks.append(Benchmark(id=bid, name=task, metric=first, samples=None, source=SOURCE))
+    return batch

@@ -21,8 +21,10 @@ PG_ENV = "TRIPWIRE_TEST_PG"
 def shared_data() -> Path:
     """The real public datasets beside the checkout (../shared/data); skip where absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real public data not found at {SHARED_DATA} (it sits beside the "
-                    "checkout in CI; see shared/data/SOURCES.md)")
+        pytest.skip(
+            f"real public data not found at {SHARED_DATA} (it sits beside the "
+            "checkout in CI; see shared/data/SOURCES.md)"
+        )
     return SHARED_DATA
 
 
@@ -30,10 +32,13 @@ def _pg_admin_url() -> str | None:
     url = os.environ.get(PG_ENV)
     if not url:
         if os.environ.get("TRIPWIRE_REQUIRE_PG"):
-            pytest.fail(f"{PG_ENV} is not set but TRIPWIRE_REQUIRE_PG is: PostgreSQL tests "
-                        "must run here")
-        pytest.skip(f"PostgreSQL tests need a server: set {PG_ENV} to a URL such as "
-                    "postgresql+psycopg://postgres:pw@localhost:5432/postgres")
+            pytest.fail(
+                f"{PG_ENV} is not set but TRIPWIRE_REQUIRE_PG is: PostgreSQL tests must run here"
+            )
+        pytest.skip(
+            f"PostgreSQL tests need a server: set {PG_ENV} to a URL such as "
+            "postgresql+psycopg://postgres:pw@localhost:5432/postgres"
+        )
     return url
 
 
@@ -81,9 +86,3 @@ def sqlite_register(tmp_path: Path) -> Iterator[Register]:
     reg = open_register(str(tmp_path / "tripwire.db"), create=True)
     yield reg
     reg.close()
-
-
-def write(path: Path, text: str) -> Path:
-    """Write a small test file and return its path."""
-    path.write_text(text, encoding="utf-8")
-    return path

@@ -33,32 +33,82 @@ class Accelerator:
     price_source: str | None
 
 
-ACCELERATORS: dict[str, Accelerator] = {a.name: a for a in [
-    Accelerator("V100", 125e12, "fp16 tensor", "NVIDIA Tesla V100 datasheet (SXM2)",
-                24.48 / 8, "AWS p3.16xlarge on-demand, us-east-1: $24.48/h for 8 GPUs"),
-    Accelerator("A100", 312e12, "bf16 dense", "NVIDIA A100 Tensor Core GPU datasheet (2020)",
-                32.77 / 8, "AWS p4d.24xlarge on-demand, us-east-1: $32.77/h for 8 GPUs"),
-    Accelerator("H100", 989.4e12, "bf16 dense",
-                "NVIDIA H100 Tensor Core GPU datasheet, SXM5 (1,979 TFLOP/s with sparsity)",
-                98.32 / 8, "AWS p5.48xlarge on-demand, us-east-1, 2023 list: $98.32/h for 8 GPUs"),
-    Accelerator("H200", 989.4e12, "bf16 dense",
-                "NVIDIA H200 Tensor Core GPU datasheet, SXM (same tensor cores as H100 SXM)",
-                None, None),
-    Accelerator("B200", 2.25e15, "bf16 dense",
-                "NVIDIA HGX B200 datasheet (4.5 PFLOP/s BF16 with sparsity, per GPU)", None, None),
-    Accelerator("TPU v3", 123e12, "bf16", "Google Cloud TPU v3 documentation (per chip)",
-                None, None),
-    Accelerator("TPU v4", 275e12, "bf16", "Google Cloud TPU v4 documentation (per chip)",
-                3.22, "Google Cloud TPU pricing, v4 on-demand: $3.22 per chip-hour"),
-    Accelerator("TPU v5p", 459e12, "bf16", "Google Cloud TPU v5p documentation (per chip)",
-                4.20, "Google Cloud TPU pricing, v5p on-demand: $4.20 per chip-hour"),
-    Accelerator("MI300X", 1307.4e12, "bf16 dense", "AMD Instinct MI300X datasheet", None, None),
-]}
+ACCELERATORS: dict[str, Accelerator] = {
+    a.name: a
+    for a in [
+        Accelerator(
+            "V100",
+            125e12,
+            "fp16 tensor",
+            "NVIDIA Tesla V100 datasheet (SXM2)",
+            24.48 / 8,
+            "AWS p3.16xlarge on-demand, us-east-1: $24.48/h for 8 GPUs",
+        ),
+        Accelerator(
+            "A100",
+            312e12,
+            "bf16 dense",
+            "NVIDIA A100 Tensor Core GPU datasheet (2020)",
+            32.77 / 8,
+            "AWS p4d.24xlarge on-demand, us-east-1: $32.77/h for 8 GPUs",
+        ),
+        Accelerator(
+            "H100",
+            989.4e12,
+            "bf16 dense",
+            "NVIDIA H100 Tensor Core GPU datasheet, SXM5 (1,979 TFLOP/s with sparsity)",
+            98.32 / 8,
+            "AWS p5.48xlarge on-demand, us-east-1, 2023 list: $98.32/h for 8 GPUs",
+        ),
+        Accelerator(
+            "H200",
+            989.4e12,
+            "bf16 dense",
+            "NVIDIA H200 Tensor Core GPU datasheet, SXM (same tensor cores as H100 SXM)",
+            None,
+            None,
+        ),
+        Accelerator(
+            "B200",
+            2.25e15,
+            "bf16 dense",
+            "NVIDIA HGX B200 datasheet (4.5 PFLOP/s BF16 with sparsity, per GPU)",
+            None,
+            None,
+        ),
+        Accelerator(
+            "TPU v3", 123e12, "bf16", "Google Cloud TPU v3 documentation (per chip)", None, None
+        ),
+        Accelerator(
+            "TPU v4",
+            275e12,
+            "bf16",
+            "Google Cloud TPU v4 documentation (per chip)",
+            3.22,
+            "Google Cloud TPU pricing, v4 on-demand: $3.22 per chip-hour",
+        ),
+        Accelerator(
+            "TPU v5p",
+            459e12,
+            "bf16",
+            "Google Cloud TPU v5p documentation (per chip)",
+            4.20,
+            "Google Cloud TPU pricing, v5p on-demand: $4.20 per chip-hour",
+        ),
+        Accelerator("MI300X", 1307.4e12, "bf16 dense", "AMD Instinct MI300X datasheet", None, None),
+    ]
+}
 
 _PATTERNS = [  # (regex over a normalised hardware name, accelerator key)
-    (r"\bb200\b", "B200"), (r"\bh200\b", "H200"), (r"\bh100\b", "H100"),
-    (r"\ba100\b", "A100"), (r"\bv100\b", "V100"), (r"mi300x", "MI300X"),
-    (r"tpu ?v5p", "TPU v5p"), (r"tpu ?v4", "TPU v4"), (r"tpu ?v3", "TPU v3"),
+    (r"\bb200\b", "B200"),
+    (r"\bh200\b", "H200"),
+    (r"\bh100\b", "H100"),
+    (r"\ba100\b", "A100"),
+    (r"\bv100\b", "V100"),
+    (r"mi300x", "MI300X"),
+    (r"tpu ?v5p", "TPU v5p"),
+    (r"tpu ?v4", "TPU v4"),
+    (r"tpu ?v3", "TPU v3"),
 ]
 
 REGULATORY_LINES: list[tuple[float, str]] = [
@@ -78,8 +128,7 @@ def accelerator(name: str) -> Accelerator:
     for pattern, k in _PATTERNS:
         if re.search(pattern, low):
             return ACCELERATORS[k]
-    raise InputError(f"unknown accelerator {name!r}",
-                     hint="known: " + ", ".join(ACCELERATORS))
+    raise InputError(f"unknown accelerator {name!r}", hint="known: " + ", ".join(ACCELERATORS))
 
 
 def _positive(name: str, value: float) -> float:
@@ -94,8 +143,9 @@ def compute_6nd(params: float, tokens: float) -> float:
     return 6.0 * _positive("params", params) * _positive("tokens", tokens)
 
 
-def compute_from_hardware(accelerator_name: str, count: float, hours: float,
-                          utilization: float = DEFAULT_UTILIZATION) -> float:
+def compute_from_hardware(
+    accelerator_name: str, count: float, hours: float, utilization: float = DEFAULT_UTILIZATION
+) -> float:
     """C = accelerators x hours x 3600 x peak FLOP/s x utilisation."""
     acc = accelerator(accelerator_name)
     u = _positive("utilization", utilization)
@@ -109,24 +159,29 @@ def effective_compute(compute_flop: float, multiplier: float = 1.0) -> float:
     return _positive("compute", compute_flop) * _positive("multiplier", multiplier)
 
 
-def training_cost(accelerator_name: str, count: float, hours: float,
-                  price_per_hour: float | None = None) -> float:
+def training_cost(
+    accelerator_name: str, count: float, hours: float, price_per_hour: float | None = None
+) -> float:
     """Cost = accelerator-hours x price per accelerator-hour, USD (default: the cited list
     price of that accelerator)."""
     acc = accelerator(accelerator_name)
     price = price_per_hour if price_per_hour is not None else acc.price_per_hour
     if price is None:
-        raise InputError(f"no cited default price for {acc.name}",
-                         hint="pass --price USD per accelerator-hour")
+        raise InputError(
+            f"no cited default price for {acc.name}", hint="pass --price USD per accelerator-hour"
+        )
     return _positive("count", count) * _positive("hours", hours) * _positive("price", price)
 
 
 def with_estimates(model: Model) -> Model:
     """The model with C filled in from 6·N·D when the source gave none (marked estimated)."""
     if model.compute_flop is None and model.params and model.tokens:
-        return model.model_copy(update=dict(
-            compute_flop=compute_6nd(model.params, model.tokens),
-            compute_method=ComputeMethod.SIX_N_D.value))
+        return model.model_copy(
+            update=dict(
+                compute_flop=compute_6nd(model.params, model.tokens),
+                compute_method=ComputeMethod.SIX_N_D.value,
+            )
+        )
     if model.compute_flop is not None and model.compute_method is None:
         return model.model_copy(update=dict(compute_method=ComputeMethod.GIVEN.value))
     return model

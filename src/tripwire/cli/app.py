@@ -81,6 +81,8 @@ def _jsonable(v: Any) -> Any:
         return v.isoformat()
     if hasattr(v, "item"):  # numpy scalars
         return _jsonable(v.item())
+    if isinstance(v, os.PathLike):
+        return os.fspath(v)
     return v
 
 
@@ -104,9 +106,13 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
-def render(rows: Sequence[Mapping[str, Any]] | Iterable[Mapping[str, Any]], *,
-           as_json: bool = False, title: str | None = None,
-           columns: Sequence[str] | None = None) -> None:
+def render(
+    rows: Sequence[Mapping[str, Any]] | Iterable[Mapping[str, Any]],
+    *,
+    as_json: bool = False,
+    title: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> None:
     """Render rows as a rich table for people, or JSON with stable keys for machines."""
     rows = [dict(_jsonable(r)) if hasattr(r, "model_dump") else dict(r) for r in rows]
     if as_json:
@@ -117,7 +123,9 @@ def render(rows: Sequence[Mapping[str, Any]] | Iterable[Mapping[str, Any]], *,
     for c in cols:
         table.add_column(c, overflow="fold")
     for r in rows:
-        table.add_row(*(fmt(r.get(c)) for c in cols), )
+        table.add_row(
+            *(fmt(r.get(c)) for c in cols),
+        )
     if not rows:
         stderr.print(f"{title or 'nothing'}: no rows")
         return

@@ -20,14 +20,16 @@ def compute_cmd(
     accelerator: Annotated[str | None, typer.Option(help="e.g. H100, A100, TPU v5p.")] = None,
     count: Annotated[float | None, typer.Option(help="Number of accelerators.")] = None,
     hours: Annotated[float | None, typer.Option(help="Wall-clock training hours.")] = None,
-    utilization: Annotated[float, typer.Option(
-        help="Model-FLOP utilisation, 0-1.")] = compute.DEFAULT_UTILIZATION,
-    price: Annotated[float | None, typer.Option(
-        help="USD per accelerator-hour (default: the cited list price).")] = None,
-    multiplier: Annotated[float, typer.Option(
-        help="Declared algorithmic multiplier.")] = 1.0,
-    accelerators: Annotated[bool, typer.Option(
-        "--accelerators", help="List the accelerator table with sources.")] = False,
+    utilization: Annotated[
+        float, typer.Option(help="Model-FLOP utilisation, 0-1.")
+    ] = compute.DEFAULT_UTILIZATION,
+    price: Annotated[
+        float | None, typer.Option(help="USD per accelerator-hour (default: the cited list price).")
+    ] = None,
+    multiplier: Annotated[float, typer.Option(help="Declared algorithmic multiplier.")] = 1.0,
+    accelerators: Annotated[
+        bool, typer.Option("--accelerators", help="List the accelerator table with sources.")
+    ] = False,
     db: DbOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -36,9 +38,21 @@ def compute_cmd(
     With --params/--tokens or --accelerator/--count/--hours it computes one run; otherwise it
     lists the register's models, estimating C where only N and D are known."""
     if accelerators:
-        render([dict(name=a.name, peak_flops=a.peak_flops, precision=a.precision,
-                     source=a.source, usd_per_hour=a.price_per_hour, price_source=a.price_source)
-                for a in compute.ACCELERATORS.values()], as_json=json, title="accelerators")
+        render(
+            [
+                dict(
+                    name=a.name,
+                    peak_flops=a.peak_flops,
+                    precision=a.precision,
+                    source=a.source,
+                    usd_per_hour=a.price_per_hour,
+                    price_source=a.price_source,
+                )
+                for a in compute.ACCELERATORS.values()
+            ],
+            as_json=json,
+            title="accelerators",
+        )
         return
     if params is not None or tokens is not None or accelerator is not None:
         out: dict = {}
@@ -48,7 +62,8 @@ def compute_cmd(
             acc = compute.accelerator(accelerator)
             out["accelerator"] = acc.name
             out["compute_hardware_flop"] = compute.compute_from_hardware(
-                accelerator, count, hours, utilization)  # type: ignore[arg-type]
+                accelerator, count, hours, utilization
+            )  # type: ignore[arg-type]
             out["accelerator_hours"] = count * hours  # type: ignore[operator]
             if price is not None or acc.price_per_hour is not None:
                 out["cost_usd"] = compute.training_cost(accelerator, count, hours, price)  # type: ignore[arg-type]
@@ -71,6 +86,18 @@ def compute_cmd(
         return
     for r in rows:
         r["method"] = r["compute_method"]
-    render(rows, title="training compute", columns=[
-        "name", "params", "tokens", "compute_flop", "method", "multiplier",
-        "effective_compute_flop", "cost_usd", "lines"])
+    render(
+        rows,
+        title="training compute",
+        columns=[
+            "name",
+            "params",
+            "tokens",
+            "compute_flop",
+            "method",
+            "multiplier",
+            "effective_compute_flop",
+            "cost_usd",
+            "lines",
+        ],
+    )

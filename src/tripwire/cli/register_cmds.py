@@ -24,16 +24,26 @@ def init(db: DbOpt = None) -> None:
 @app.command("ingest")
 def ingest_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (walked recursively).")],
-    format: Annotated[str | None, typer.Option(
-        "--format", help="Skip detection: csv, models-csv, evals-csv, loss-csv, epoch-csv, "
-                         "inspect, lm-eval, lm-eval-samples.")] = None,
-    model: Annotated[str | None, typer.Option(
-        "--model", help="Attribute every result to this register model.")] = None,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Skip detection: csv, models-csv, evals-csv, loss-csv, epoch-csv, "
+            "inspect, lm-eval, lm-eval-samples.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Attribute every result to this register model.")
+    ] = None,
     samples: Annotated[bool, typer.Option("--samples", help="Store per-sample scores.")] = False,
-    update: Annotated[bool, typer.Option(
-        "--update", help="Replace stored model fields that the file contradicts.")] = False,
-    keep_going: Annotated[bool, typer.Option(
-        "--keep-going", help="Go on past files that fail (exit code is still 2).")] = False,
+    update: Annotated[
+        bool,
+        typer.Option("--update", help="Replace stored model fields that the file contradicts."),
+    ] = False,
+    keep_going: Annotated[
+        bool,
+        typer.Option("--keep-going", help="Go on past files that fail (exit code is still 2)."),
+    ] = False,
     db: DbOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -44,9 +54,16 @@ def ingest_cmd(
     files = ingest.walk(paths)
     outcomes: list[IngestOutcome] = []
     failures: list[tuple[str, str]] = []
-    progress = Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("{task.description}"),
-                        console=stderr, transient=True, disable=len(files) < 5 or json)
+    progress = Progress(
+        TextColumn("ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=stderr,
+        transient=True,
+        disable=len(files) < 5 or json,
+    )
     with progress:
         task = progress.add_task("", total=len(files))
         for f in files:
@@ -64,31 +81,60 @@ def ingest_cmd(
         for w in o.warnings:
             warn(f"{o.path}: {w}")
         if o.status == "unchanged":
-            info(f"{o.path}: already in the register (same sha256 {o.sha256[:12]}); "
-                 "nothing added")
+            info(f"{o.path}: already in the register (same sha256 {o.sha256[:12]}); nothing added")
         elif o.status == "skipped":
             warn(f"{o.path}: skipped: {o.reason}")
     for _, msg in failures:
         typer.echo(f"error: {msg}", err=True)
     summary = dict(
-        files=len(files), stored=sum(o.status == "stored" for o in outcomes),
+        files=len(files),
+        stored=sum(o.status == "stored" for o in outcomes),
         unchanged=sum(o.status == "unchanged" for o in outcomes),
-        skipped=sum(o.status == "skipped" for o in outcomes), failed=len(failures),
-        models=sum(o.models for o in outcomes), results=sum(o.results for o in outcomes),
-        loss_points=sum(o.loss for o in outcomes), samples=sum(o.samples for o in outcomes))
+        skipped=sum(o.status == "skipped" for o in outcomes),
+        failed=len(failures),
+        models=sum(o.models for o in outcomes),
+        results=sum(o.results for o in outcomes),
+        loss_points=sum(o.loss for o in outcomes),
+        samples=sum(o.samples for o in outcomes),
+    )
     if json:
-        print_json(dict(summary=summary, files=[
-            dict(path=o.path, kind=o.kind, sha256=o.sha256, status=o.status, version=o.version,
-                 models=o.models, results=o.results, loss_points=o.loss, samples=o.samples,
-                 warnings=o.warnings, reason=o.reason) for o in outcomes],
-            failures=[dict(path=p, error=m) for p, m in failures]))
+        print_json(
+            dict(
+                summary=summary,
+                files=[
+                    dict(
+                        path=o.path,
+                        kind=o.kind,
+                        sha256=o.sha256,
+                        status=o.status,
+                        version=o.version,
+                        models=o.models,
+                        results=o.results,
+                        loss_points=o.loss,
+                        samples=o.samples,
+                        warnings=o.warnings,
+                        reason=o.reason,
+                    )
+                    for o in outcomes
+                ],
+                failures=[dict(path=p, error=m) for p, m in failures],
+            )
+        )
     else:
-        typer.echo("ingest: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.items()
-                                          if v or k in ("files", "failed")))
+        typer.echo(
+            "ingest: "
+            + ", ".join(
+                f"{v} {k.replace('_', ' ')}"
+                for k, v in summary.items()
+                if v or k in ("files", "failed")
+            )
+        )
     if failures:
         if not keep_going and len(outcomes) + len(failures) < len(files):
-            info(f"stopped at the first failure; {len(files) - len(outcomes) - len(failures)} "
-                 "file(s) not read (use --keep-going to go on)")
+            info(
+                f"stopped at the first failure; {len(files) - len(outcomes) - len(failures)} "
+                "file(s) not read (use --keep-going to go on)"
+            )
         raise typer.Exit(2)
 
 
@@ -112,21 +158,37 @@ def alias_add(
 @alias_app.command("list")
 def alias_list(db: DbOpt = None, json: JsonOpt = False) -> None:
     """List aliases."""
-    render(open_register(db).aliases(), as_json=json, title="aliases",
-           columns=["kind", "alias", "target"])
+    render(
+        open_register(db).aliases(),
+        as_json=json,
+        title="aliases",
+        columns=["kind", "alias", "target"],
+    )
 
 
 def model_rows(models: list) -> list[dict]:
     """Models as table rows: compute, how it was obtained, effective compute, lines passed."""
-    return [dict(
-        name=m.name, organization=m.organization, release_date=m.release_date, params=m.params,
-        tokens=m.tokens, compute_flop=m.compute_flop,
-        compute_method=m.compute_method, estimated=m.compute_estimated if m.compute_flop else None,
-        multiplier=m.multiplier, effective_compute_flop=m.effective_compute_flop,
-        cost_usd=m.cost_usd, family=m.family, parent=m.parent, variant=m.variant,
-        regulatory_lines=[label for _, label in compute.lines_passed(m.compute_flop)],
-        lines=" ".join(f"{line:.0e}" for line, _ in compute.lines_passed(m.compute_flop)))
-        for m in models]
+    return [
+        dict(
+            name=m.name,
+            organization=m.organization,
+            release_date=m.release_date,
+            params=m.params,
+            tokens=m.tokens,
+            compute_flop=m.compute_flop,
+            compute_method=m.compute_method,
+            estimated=m.compute_estimated if m.compute_flop else None,
+            multiplier=m.multiplier,
+            effective_compute_flop=m.effective_compute_flop,
+            cost_usd=m.cost_usd,
+            family=m.family,
+            parent=m.parent,
+            variant=m.variant,
+            regulatory_lines=[label for _, label in compute.lines_passed(m.compute_flop)],
+            lines=" ".join(f"{line:.0e}" for line, _ in compute.lines_passed(m.compute_flop)),
+        )
+        for m in models
+    ]
 
 
 @app.command()
@@ -138,10 +200,23 @@ def models(db: DbOpt = None, json: JsonOpt = False) -> None:
         return
     for r in rows:
         r["C (FLOP)"] = r["compute_flop"] and (
-            f"{r['compute_flop']:.3g}" + (" (est.)" if r["estimated"] else ""))
-    render(rows, title="models", columns=["name", "organization", "release_date", "params",
-                                           "tokens", "C (FLOP)", "effective_compute_flop",
-                                           "cost_usd", "lines"])
+            f"{r['compute_flop']:.3g}" + (" (est.)" if r["estimated"] else "")
+        )
+    render(
+        rows,
+        title="models",
+        columns=[
+            "name",
+            "organization",
+            "release_date",
+            "params",
+            "tokens",
+            "C (FLOP)",
+            "effective_compute_flop",
+            "cost_usd",
+            "lines",
+        ],
+    )
 
 
 @app.command()
@@ -156,20 +231,31 @@ def evals(
     if json:
         print_json(res)
         return
-    rows = [dict(id=r.id, model=r.model, benchmark=r.benchmark, metric=r.metric, value=r.value,
-                 stderr=r.stderr, samples=r.samples,
-                 file=Path(r.source_file).name if r.source_file else None,
-                 sha256=(r.source_sha256 or "")[:12]) for r in res]
+    rows = [
+        dict(
+            id=r.id,
+            model=r.model,
+            benchmark=r.benchmark,
+            metric=r.metric,
+            value=r.value,
+            stderr=r.stderr,
+            samples=r.samples,
+            file=Path(r.source_file).name if r.source_file else None,
+            sha256=(r.source_sha256 or "")[:12],
+        )
+        for r in res
+    ]
     render(rows, title="evaluation results")
-
 
 
 @app.command()
 def demo(
-    folder: Annotated[Path, typer.Option(
-        "--dir", help="Folder for the demo's register and outputs.")] = Path("tripwire-demo"),
-    db: Annotated[str | None, typer.Option(
-        "--db", help="Use this register instead of a fresh file in --dir.")] = None,
+    folder: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo's register and outputs.")
+    ] = Path("tripwire-demo"),
+    db: Annotated[
+        str | None, typer.Option("--db", help="Use this register instead of a fresh file in --dir.")
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     """Run the whole loop on the bundled public data: register, ingest, compute lines."""
@@ -178,23 +264,44 @@ def demo(
     run = run_demo(folder, db)
     models = model_rows(run.register.models())
     if json:
-        print_json(dict(folder=run.folder, register=run.register.display,
-                        ingested=[dict(path=o.path, status=o.status, models=o.models,
-                                       results=o.results, loss_points=o.loss)
-                                  for o in run.ingested],
-                        models=[{k: v for k, v in r.items() if k != "lines"} for r in models]))
+        print_json(
+            dict(
+                folder=run.folder,
+                register=run.register.display,
+                ingested=[
+                    dict(
+                        path=o.path,
+                        status=o.status,
+                        models=o.models,
+                        results=o.results,
+                        loss_points=o.loss,
+                    )
+                    for o in run.ingested
+                ],
+                models=[{k: v for k, v in r.items() if k != "lines"} for r in models],
+            )
+        )
         return
     info(f"register: {run.register.display}")
     for o in run.ingested:
-        info(f"ingested {Path(o.path).name}: {o.models} models, {o.results} results, "
-             f"{o.loss} loss points")
+        info(
+            f"ingested {Path(o.path).name}: {o.models} models, {o.results} results, "
+            f"{o.loss} loss points"
+        )
     for r in models:
         r["C (FLOP)"] = r["compute_flop"] and (
-            f"{r['compute_flop']:.3g}" + (" (est.)" if r["estimated"] else ""))
-    render(models, title="models and the regulatory compute lines they pass",
-           columns=["name", "organization", "release_date", "params", "tokens", "C (FLOP)",
-                    "lines"])
-    over = {line: sum(1 for r in models if r["compute_flop"] and r["compute_flop"] > line)
-            for line in (1e25, 1e26)}
-    typer.echo(f"{over[1e25]} of {len(models)} models exceed 1e25 FLOP (EU AI Act), "
-               f"{over[1e26]} exceed 1e26 FLOP (California SB 53)")
+            f"{r['compute_flop']:.3g}" + (" (est.)" if r["estimated"] else "")
+        )
+    render(
+        models,
+        title="models and the regulatory compute lines they pass",
+        columns=["name", "organization", "release_date", "params", "tokens", "C (FLOP)", "lines"],
+    )
+    over = {
+        line: sum(1 for r in models if r["compute_flop"] and r["compute_flop"] > line)
+        for line in (1e25, 1e26)
+    }
+    typer.echo(
+        f"{over[1e25]} of {len(models)} models exceed 1e25 FLOP (EU AI Act), "
+        f"{over[1e26]} exceed 1e26 FLOP (California SB 53)"
+    )

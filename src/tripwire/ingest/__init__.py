@@ -16,7 +16,7 @@ from pathlib import Path
 from tripwire.errors import InputError
 from tripwire.ingest.batch import Batch
 from tripwire.ingest.csv import READERS as CSV_KINDS
-from tripwire.ingest.csv import read_csv
+
 
 __all__ = ["FORMATS", "Batch", "detect_format", "read_file", "walk"]
 
@@ -40,16 +40,20 @@ def detect_format(path: Path, head: bytes) -> str | None:
     if text.startswith(b"{"):
         if b'"eval"' in head and (b'"status"' in head or b'"version"' in head):
             return "inspect"
-        if b'"doc_id"' in head and b"\n{" in head or (path.name.startswith("samples_")
-                                                      and path.suffix == ".jsonl"):
+        if (
+            b'"doc_id"' in head
+            and b"\n{" in head
+            or (path.name.startswith("samples_") and path.suffix == ".jsonl")
+        ):
             return "lm-eval-samples"
         if b'"results"' in head:
             return "lm-eval"
         if path.suffix == ".jsonl" and b'"doc_id"' in head:
             return "lm-eval-samples"
         return None
-    if path.suffix.lower() in (".csv", ".tsv") or (b"," in text.split(b"\n", 1)[0]
-                                                   or b";" in text.split(b"\n", 1)[0]):
+    if path.suffix.lower() in (".csv", ".tsv") or (
+        b"," in text.split(b"\n", 1)[0] or b";" in text.split(b"\n", 1)[0]
+    ):
         if b"\x00" not in head[:4096]:
             return "csv"
     return None
@@ -61,10 +65,12 @@ def walk(paths: Iterable[str | Path]) -> list[Path]:
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(
-                Path(root) / f for root, dirs, files in os.walk(p)
-                for f in files if not f.startswith(".")
-                and (Path(f).suffix.lower() in LOG_SUFFIXES)
-                if not any(part.startswith(".") for part in Path(root).relative_to(p).parts))
+                Path(root) / f
+                for root, dirs, files in os.walk(p)
+                for f in files
+                if not f.startswith(".") and (Path(f).suffix.lower() in LOG_SUFFIXES)
+                if not any(part.startswith(".") for part in Path(root).relative_to(p).parts)
+            )
             if not found:
                 raise InputError("the folder holds no CSV, JSON or .eval files", source=str(p))
             out += found
@@ -81,16 +87,20 @@ def read_file(path: str | Path, *, format: str | None = None, samples: bool = Fa
     try:
         data = p.read_bytes()
     except IsADirectoryError:
-        raise InputError("is a folder; pass it to `tripwire ingest` to walk it",
-                         source=str(p)) from None
+        raise InputError(
+            "is a folder; pass it to `tripwire ingest` to walk it", source=str(p)
+        ) from None
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", source=str(p)) from None
     if not data.strip():
         raise InputError("the file is empty", source=str(p))
     fmt = format or detect_format(p, data[:65536])
     if fmt is None:
-        raise InputError("not a format tripwire reads (CSV, Inspect log, lm-eval results or "
-                         "samples)", source=str(p), hint="pass --format to say which")
+        raise InputError(
+            "not a format tripwire reads (CSV, Inspect log, lm-eval results or samples)",
+            source=str(p),
+            hint="pass --format to say which",
+        )
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}", hint="known: " + ", ".join(FORMATS))
     module, func = FORMATS[fmt]
@@ -112,5 +122,6 @@ def parse_json(path: str, data: bytes) -> object:
     except UnicodeDecodeError as e:
         raise InputError(f"not UTF-8 text (bad byte at offset {e.start})", source=path) from None
     except json.JSONDecodeError as e:
-        raise InputError(f"invalid JSON: {e.msg}", source=path,
-                         where=f"{e.lineno}:{e.colno}") from None
+        raise InputError(
+            f"invalid JSON: {e.msg}", source=path, where=f"{e.lineno}:{e.colno}"
+        ) from None

@@ -23,46 +23,121 @@ from tripwire.model import ComputeMethod, EvalResult, LossObservation, Model, Va
 csv.field_size_limit(16 * 1024 * 1024)
 
 MODEL_COLUMNS = {
-    "name": "name", "model": "name", "organization": "organization", "org": "organization",
-    "release_date": "release_date", "date": "release_date", "params": "params",
-    "parameters": "params", "tokens": "tokens", "compute": "compute_flop",
-    "compute_flop": "compute_flop", "multiplier": "multiplier", "family": "family",
-    "parent": "parent", "variant": "variant", "source": "source", "cost_usd": "cost_usd",
+    "name": "name",
+    "model": "name",
+    "organization": "organization",
+    "org": "organization",
+    "release_date": "release_date",
+    "date": "release_date",
+    "params": "params",
+    "parameters": "params",
+    "tokens": "tokens",
+    "compute": "compute_flop",
+    "compute_flop": "compute_flop",
+    "multiplier": "multiplier",
+    "family": "family",
+    "parent": "parent",
+    "variant": "variant",
+    "source": "source",
+    "cost_usd": "cost_usd",
 }
 EVAL_COLUMNS = {
-    "model": "model", "benchmark": "benchmark", "metric": "metric", "value": "value",
-    "score": "value", "stderr": "stderr", "samples": "samples", "source": "source",
-    "variant": "variant", "date": "created_at", "created_at": "created_at",
+    "model": "model",
+    "benchmark": "benchmark",
+    "metric": "metric",
+    "value": "value",
+    "score": "value",
+    "stderr": "stderr",
+    "samples": "samples",
+    "source": "source",
+    "variant": "variant",
+    "date": "created_at",
+    "created_at": "created_at",
 }
 LOSS_COLUMNS = {
-    "model": "model", "run": "model", "params": "params", "params_n": "params",
-    "model size": "params", "tokens": "tokens", "tokens_d": "tokens", "compute": "compute_flop",
-    "compute_flop": "compute_flop", "flops_c": "compute_flop", "training flop": "compute_flop",
-    "loss": "loss", "source": "source",
+    "model": "model",
+    "run": "model",
+    "params": "params",
+    "params_n": "params",
+    "model size": "params",
+    "tokens": "tokens",
+    "tokens_d": "tokens",
+    "compute": "compute_flop",
+    "compute_flop": "compute_flop",
+    "flops_c": "compute_flop",
+    "training flop": "compute_flop",
+    "loss": "loss",
+    "source": "source",
 }
 EPOCH_COLUMNS = {
-    "Model": "name", "Organization": "organization", "Publication date": "release_date",
-    "Parameters": "params", "Training compute (FLOP)": "compute_flop",
-    "Training dataset size (datapoints)": "tokens", "Training compute cost (2023 USD)": "cost_usd",
-    "Base model": "parent", "Training hardware": "hardware", "Hardware quantity": "hw_count",
-    "Training time (hours)": "hw_hours", "Hardware utilization": "hw_util", "Domain": "domain",
-    "Training compute estimation method": "method", "Link": "link", "Reference": "reference",
+    "Model": "name",
+    "Organization": "organization",
+    "Publication date": "release_date",
+    "Parameters": "params",
+    "Training compute (FLOP)": "compute_flop",
+    "Training dataset size (datapoints)": "tokens",
+    "Training compute cost (2023 USD)": "cost_usd",
+    "Base model": "parent",
+    "Training hardware": "hardware",
+    "Hardware quantity": "hw_count",
+    "Training time (hours)": "hw_hours",
+    "Hardware utilization": "hw_util",
+    "Domain": "domain",
+    "Training compute estimation method": "method",
+    "Link": "link",
+    "Reference": "reference",
 }
 # Epoch columns we recognise and deliberately do not store (notes, bibliographic fields).
 EPOCH_KNOWN = {
-    "Organization categorization", "Country (from Organization)", "Authors", "Citations",
-    "Notability criteria", "Notability criteria notes", "Parameters notes",
-    "Training compute notes", "Training dataset", "Training dataset notes", "Dataset size notes",
-    "Epochs", "Training time notes", "Compute cost notes", "Confidence", "Abstract",
-    "Finetune compute (FLOP)", "Finetune compute notes", "Batch size", "Batch size notes",
-    "Model accessibility", "Training code accessibility", "Inference code accessibility",
-    "Accessibility notes", "Frontier model", "Training power draw (W)", "Country",
-    "Model version", "ECI Score", "Release date", "Model name", "Description", "Display name",
+    "Organization categorization",
+    "Country (from Organization)",
+    "Authors",
+    "Citations",
+    "Notability criteria",
+    "Notability criteria notes",
+    "Parameters notes",
+    "Training compute notes",
+    "Training dataset",
+    "Training dataset notes",
+    "Dataset size notes",
+    "Epochs",
+    "Training time notes",
+    "Compute cost notes",
+    "Confidence",
+    "Abstract",
+    "Finetune compute (FLOP)",
+    "Finetune compute notes",
+    "Batch size",
+    "Batch size notes",
+    "Model accessibility",
+    "Training code accessibility",
+    "Inference code accessibility",
+    "Accessibility notes",
+    "Frontier model",
+    "Training power draw (W)",
+    "Country",
+    "Model version",
+    "ECI Score",
+    "Release date",
+    "Model name",
+    "Description",
+    "Display name",
 }
 
-EXAMPLES = {"params": "7e9", "tokens": "2e12", "compute_flop": "3.8e25", "multiplier": "1",
-            "cost_usd": "1e8", "value": "0.62", "stderr": "0.01", "samples": "1319",
-            "loss": "2.31", "hw_count": "1024", "hw_hours": "720", "hw_util": "0.4"}
+EXAMPLES = {
+    "params": "7e9",
+    "tokens": "2e12",
+    "compute_flop": "3.8e25",
+    "multiplier": "1",
+    "cost_usd": "1e8",
+    "value": "0.62",
+    "stderr": "0.01",
+    "samples": "1319",
+    "loss": "2.31",
+    "hw_count": "1024",
+    "hw_hours": "720",
+    "hw_util": "0.4",
+}
 
 
 class Table:
@@ -73,28 +148,37 @@ class Table:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as e:
-            raise InputError(f"not UTF-8 text (bad byte at offset {e.start})", source=path,
-                             hint="save the file as UTF-8 CSV") from None
+            raise InputError(
+                f"not UTF-8 text (bad byte at offset {e.start})",
+                source=path,
+                hint="save the file as UTF-8 CSV",
+            ) from None
         if "\x00" in text:
             line = text.count("\n", 0, text.index("\x00")) + 1
-            raise InputError("contains a NUL byte; this is not a text CSV", source=path,
-                             where=str(line))
+            raise InputError(
+                "contains a NUL byte; this is not a text CSV", source=path, where=str(line)
+            )
         first = text.split("\n", 1)[0]
         self.delimiter = max([",", ";", "\t"], key=first.count) if first.strip() else ","
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter, strict=True)
         try:
             self.header = [h.strip() for h in next(reader)]
         except StopIteration:
-            raise InputError("the file is empty", source=path,
-                             hint="a CSV needs a header row and data rows") from None
+            raise InputError(
+                "the file is empty", source=path, hint="a CSV needs a header row and data rows"
+            ) from None
         except csv.Error as e:
             raise InputError(f"cannot read the header: {e}", source=path, where="1") from None
         if not any(self.header):
             raise InputError("the header row is empty", source=path, where="1")
         dup = sorted({h for h in self.header if h and self.header.count(h) > 1})
         if dup:
-            raise InputError(f"column {dup[0]!r} appears more than once", source=path,
-                             where="1", hint="give each column one header")
+            raise InputError(
+                f"column {dup[0]!r} appears more than once",
+                source=path,
+                where="1",
+                hint="give each column one header",
+            )
         self.rows: list[tuple[int, list[str]]] = []
         start = 2
         try:
@@ -105,8 +189,9 @@ class Table:
         except csv.Error as e:
             raise InputError(f"malformed CSV: {e}", source=path, where=str(start)) from None
 
-    def records(self, columns: dict[str, str], *, case: bool = False
-                ) -> Iterator[tuple[int, dict[str, str]]]:
+    def records(
+        self, columns: dict[str, str], *, case: bool = False
+    ) -> Iterator[tuple[int, dict[str, str]]]:
         """Rows as {field: text} for the columns we know; row length errors say where."""
         index = {}
         for i, h in enumerate(self.header):
@@ -116,9 +201,12 @@ class Table:
         width = len(self.header)
         for line, row in self.rows:
             if len(row) > width and any(c.strip() for c in row[width:]):
-                raise InputError(f"{len(row)} cells but the header has {width} columns",
-                                 source=self.path, where=str(line),
-                                 hint="quote values that contain the delimiter")
+                raise InputError(
+                    f"{len(row)} cells but the header has {width} columns",
+                    source=self.path,
+                    where=str(line),
+                    hint="quote values that contain the delimiter",
+                )
             yield line, {f: (row[i].strip() if i < len(row) else "") for f, i in index.items()}
 
 
@@ -129,8 +217,9 @@ def _column(field: str, table: Table, columns: dict[str, str]) -> str:
     return field
 
 
-def number(text: str, *, path: str, line: int, column: str, field: str,
-           negative: bool = False) -> float | None:
+def number(
+    text: str, *, path: str, line: int, column: str, field: str, negative: bool = False
+) -> float | None:
     """A cell as a finite float (None if blank); anything else is an error that says where."""
     if text == "":
         return None
@@ -138,14 +227,26 @@ def number(text: str, *, path: str, line: int, column: str, field: str,
     try:
         v = float(text.replace("_", ""))
     except ValueError:
-        raise InputError(f"column {column!r}: {text[:60]!r} is not a number", source=path,
-                         where=str(line), hint=f"write e.g. {example}") from None
+        raise InputError(
+            f"column {column!r}: {text[:60]!r} is not a number",
+            source=path,
+            where=str(line),
+            hint=f"write e.g. {example}",
+        ) from None
     if not math.isfinite(v):
-        raise InputError(f"column {column!r}: {text[:60]!r} is not a finite number",
-                         source=path, where=str(line), hint=f"write e.g. {example}")
+        raise InputError(
+            f"column {column!r}: {text[:60]!r} is not a finite number",
+            source=path,
+            where=str(line),
+            hint=f"write e.g. {example}",
+        )
     if v < 0 and not negative:
-        raise InputError(f"column {column!r}: {text[:60]!r} is negative", source=path,
-                         where=str(line), hint=f"write a positive number, e.g. {example}")
+        raise InputError(
+            f"column {column!r}: {text[:60]!r} is negative",
+            source=path,
+            where=str(line),
+            hint=f"write a positive number, e.g. {example}",
+        )
     return v
 
 
@@ -161,8 +262,12 @@ def date(text: str, *, path: str, line: int, column: str) -> dt.date | None:
             return dt.date(int(s[:4]), int(s[5:7]), 1)
         return dt.date.fromisoformat(s)
     except ValueError:
-        raise InputError(f"column {column!r}: {text[:60]!r} is not a date", source=path,
-                         where=str(line), hint="write YYYY-MM-DD, e.g. 2024-07-23") from None
+        raise InputError(
+            f"column {column!r}: {text[:60]!r} is not a date",
+            source=path,
+            where=str(line),
+            hint="write YYYY-MM-DD, e.g. 2024-07-23",
+        ) from None
 
 
 def variant(text: str, *, path: str, line: int, column: str) -> str | None:
@@ -173,8 +278,12 @@ def variant(text: str, *, path: str, line: int, column: str) -> str | None:
         return Variant.PRE.value
     if s in ("post", "post-mitigation", "post_mitigation"):
         return Variant.POST.value
-    raise InputError(f"column {column!r}: {text[:60]!r} is not a variant", source=path,
-                     where=str(line), hint="write pre-mitigation or post-mitigation")
+    raise InputError(
+        f"column {column!r}: {text[:60]!r} is not a variant",
+        source=path,
+        where=str(line),
+        hint="write pre-mitigation or post-mitigation",
+    )
 
 
 def benchmark_id(name: str) -> str:
@@ -191,8 +300,12 @@ def _require(table: Table, fields: list[str], columns: dict[str, str], what: str
     have = {columns.get(h, columns.get(h.lower())) for h in table.header}
     missing = [f for f in fields if f not in have]
     if missing:
-        raise InputError(f"{what} CSV lacks column(s): {', '.join(missing)}", source=table.path,
-                         where="1", hint=f"header was: {', '.join(table.header)}")
+        raise InputError(
+            f"{what} CSV lacks column(s): {', '.join(missing)}",
+            source=table.path,
+            where="1",
+            hint=f"header was: {', '.join(table.header)}",
+        )
 
 
 def _text(v: str) -> str | None:
@@ -203,9 +316,13 @@ def _check_duplicates(models: list[Model], lines: list[int], path: str) -> None:
     seen: dict[str, tuple[Model, int]] = {}
     for m, line in zip(models, lines, strict=True):
         if m.name in seen and seen[m.name][0] != m:
-            raise InputError(f"model {m.name!r} appears twice with different values "
-                             f"(lines {seen[m.name][1]} and {line})", source=path,
-                             where=str(line), hint="keep one row per model")
+            raise InputError(
+                f"model {m.name!r} appears twice with different values "
+                f"(lines {seen[m.name][1]} and {line})",
+                source=path,
+                where=str(line),
+                hint="keep one row per model",
+            )
         seen[m.name] = (m, line)
 
 
@@ -217,26 +334,53 @@ def read_models(table: Table, batch: Batch) -> None:
     lines = []
     for line, r in table.records(MODEL_COLUMNS):
         if not r.get("name"):
-            raise InputError("column 'name' is empty", source=table.path, where=str(line),
-                             hint="every model needs a name")
-        num = {f: number(r.get(f, ""), path=table.path, line=line,
-                         column=_column(f, table, MODEL_COLUMNS), field=f)
-               for f in ("params", "tokens", "compute_flop", "multiplier", "cost_usd")}
+            raise InputError(
+                "column 'name' is empty",
+                source=table.path,
+                where=str(line),
+                hint="every model needs a name",
+            )
+        num = {
+            f: number(
+                r.get(f, ""),
+                path=table.path,
+                line=line,
+                column=_column(f, table, MODEL_COLUMNS),
+                field=f,
+            )
+            for f in ("params", "tokens", "compute_flop", "multiplier", "cost_usd")
+        }
         if num["multiplier"] == 0:
-            raise InputError(f"column {_column('multiplier', table, MODEL_COLUMNS)!r}: "
-                             "multiplier is 0", source=table.path, where=str(line),
-                             hint="write 1 when no algorithmic multiplier is declared")
+            raise InputError(
+                f"column {_column('multiplier', table, MODEL_COLUMNS)!r}: multiplier is 0",
+                source=table.path,
+                where=str(line),
+                hint="write 1 when no algorithmic multiplier is declared",
+            )
         m = Model(
-            name=r["name"], organization=_text(r.get("organization", "")),
-            family=_text(r.get("family", "")), parent=_text(r.get("parent", "")),
+            name=r["name"],
+            organization=_text(r.get("organization", "")),
+            family=_text(r.get("family", "")),
+            parent=_text(r.get("parent", "")),
             source=_text(r.get("source", "")),
-            release_date=date(r.get("release_date", ""), path=table.path, line=line,
-                              column=_column("release_date", table, MODEL_COLUMNS)),
-            variant=variant(r.get("variant", ""), path=table.path, line=line,
-                            column=_column("variant", table, MODEL_COLUMNS)),
-            params=num["params"], tokens=num["tokens"], compute_flop=num["compute_flop"],
+            release_date=date(
+                r.get("release_date", ""),
+                path=table.path,
+                line=line,
+                column=_column("release_date", table, MODEL_COLUMNS),
+            ),
+            variant=variant(
+                r.get("variant", ""),
+                path=table.path,
+                line=line,
+                column=_column("variant", table, MODEL_COLUMNS),
+            ),
+            params=num["params"],
+            tokens=num["tokens"],
+            compute_flop=num["compute_flop"],
             multiplier=num["multiplier"] if num["multiplier"] is not None else 1.0,
-            cost_usd=num["cost_usd"])
+            cost_usd=num["cost_usd"],
+        )
         batch.models.append(compute.with_estimates(m))
         lines.append(line)
     _check_duplicates(batch.models, lines, table.path)
@@ -257,27 +401,55 @@ def read_epoch(table: Table, batch: Batch) -> None:
     lines = []
     for line, r in table.records(cols, case=True):
         if not r.get("name"):
-            raise InputError("column 'Model' is empty", source=table.path, where=str(line),
-                             hint="every row needs a model name")
-        num = {f: number(r.get(f, ""), path=table.path, line=line,
-                         column=_column(f, table, {k: v for k, v in cols.items()}), field=f)
-               for f in ("params", "tokens", "compute_flop", "cost_usd", "hw_count",
-                         "hw_hours", "hw_util")}
-        m = Model(name=r["name"], organization=_text(r.get("organization", "")),
-                  release_date=date(r.get("release_date", ""), path=table.path, line=line,
-                                    column="Publication date"),
-                  params=num["params"], tokens=num["tokens"], compute_flop=num["compute_flop"],
-                  cost_usd=num["cost_usd"], parent=_text(r.get("parent", "")),
-                  source=f"Epoch AI, {Path(table.path).name}"
-                  + (f"; {r['reference']}" if r.get("reference") else ""))
+            raise InputError(
+                "column 'Model' is empty",
+                source=table.path,
+                where=str(line),
+                hint="every row needs a model name",
+            )
+        num = {
+            f: number(
+                r.get(f, ""),
+                path=table.path,
+                line=line,
+                column=_column(f, table, {k: v for k, v in cols.items()}),
+                field=f,
+            )
+            for f in (
+                "params",
+                "tokens",
+                "compute_flop",
+                "cost_usd",
+                "hw_count",
+                "hw_hours",
+                "hw_util",
+            )
+        }
+        m = Model(
+            name=r["name"],
+            organization=_text(r.get("organization", "")),
+            release_date=date(
+                r.get("release_date", ""), path=table.path, line=line, column="Publication date"
+            ),
+            params=num["params"],
+            tokens=num["tokens"],
+            compute_flop=num["compute_flop"],
+            cost_usd=num["cost_usd"],
+            parent=_text(r.get("parent", "")),
+            source=f"Epoch AI, {Path(table.path).name}"
+            + (f"; {r['reference']}" if r.get("reference") else ""),
+        )
         if m.compute_flop is not None:
             m.compute_method = ComputeMethod.GIVEN.value
         elif r.get("hardware") and num["hw_count"] and num["hw_hours"]:
             try:
                 util = num["hw_util"] if num["hw_util"] and num["hw_util"] <= 1 else None
                 m.compute_flop = compute.compute_from_hardware(
-                    r["hardware"], num["hw_count"], num["hw_hours"],
-                    util or compute.DEFAULT_UTILIZATION)
+                    r["hardware"],
+                    num["hw_count"],
+                    num["hw_hours"],
+                    util or compute.DEFAULT_UTILIZATION,
+                )
                 m.compute_method = ComputeMethod.HARDWARE.value
             except InputError:
                 pass  # hardware we have no peak figure for: leave C unknown
@@ -299,29 +471,55 @@ def read_evals(table: Table, batch: Batch) -> None:
             if not r.get(f):
                 raise InputError(f"column {f!r} is empty", source=table.path, where=str(line))
         col = lambda f: _column(f, table, EVAL_COLUMNS)  # noqa: E731
-        value = number(r["value"], path=table.path, line=line, column=col("value"),
-                       field="value", negative=True)
+        value = number(
+            r["value"],
+            path=table.path,
+            line=line,
+            column=col("value"),
+            field="value",
+            negative=True,
+        )
         if value is None:
-            raise InputError(f"column {col('value')!r} is empty", source=table.path,
-                             where=str(line), hint="write the score, e.g. 0.62")
-        stderr = number(r.get("stderr", ""), path=table.path, line=line, column=col("stderr"),
-                        field="stderr")
-        samples = number(r.get("samples", ""), path=table.path, line=line,
-                         column=col("samples"), field="samples")
+            raise InputError(
+                f"column {col('value')!r} is empty",
+                source=table.path,
+                where=str(line),
+                hint="write the score, e.g. 0.62",
+            )
+        stderr = number(
+            r.get("stderr", ""), path=table.path, line=line, column=col("stderr"), field="stderr"
+        )
+        samples = number(
+            r.get("samples", ""), path=table.path, line=line, column=col("samples"), field="samples"
+        )
         if samples is not None and (samples != int(samples) or samples < 1):
-            raise InputError(f"column {col('samples')!r}: {r['samples']!r} is not a count",
-                             source=table.path, where=str(line), hint="write e.g. 1319")
-        created = date(r.get("created_at", ""), path=table.path, line=line,
-                       column=col("created_at"))
-        batch.results.append(EvalResult(
-            model=r["model"], benchmark=benchmark_id(r["benchmark"]),
-            original_benchmark=r["benchmark"], metric=r.get("metric") or "accuracy",
-            value=value, stderr=stderr, samples=int(samples) if samples is not None else None,
-            variant=variant(r.get("variant", ""), path=table.path, line=line,
-                            column=col("variant")),
-            created_at=dt.datetime(created.year, created.month, created.day, tzinfo=dt.UTC)
-            if created else None,
-            extra={"source": r["source"]} if r.get("source") else {}))
+            raise InputError(
+                f"column {col('samples')!r}: {r['samples']!r} is not a count",
+                source=table.path,
+                where=str(line),
+                hint="write e.g. 1319",
+            )
+        created = date(
+            r.get("created_at", ""), path=table.path, line=line, column=col("created_at")
+        )
+        batch.results.append(
+            EvalResult(
+                model=r["model"],
+                benchmark=benchmark_id(r["benchmark"]),
+                original_benchmark=r["benchmark"],
+                metric=r.get("metric") or "accuracy",
+                value=value,
+                stderr=stderr,
+                samples=int(samples) if samples is not None else None,
+                variant=variant(
+                    r.get("variant", ""), path=table.path, line=line, column=col("variant")
+                ),
+                created_at=dt.datetime(created.year, created.month, created.day, tzinfo=dt.UTC)
+                if created
+                else None,
+                extra={"source": r["source"]} if r.get("source") else {},
+            )
+        )
 
 
 def read_loss(table: Table, batch: Batch) -> None:
@@ -331,22 +529,38 @@ def read_loss(table: Table, batch: Batch) -> None:
     batch.warnings += _unknown(table, set(LOSS_COLUMNS) | {"x", "y", "color", "hex_color"})
     for line, r in table.records(LOSS_COLUMNS):
         col = lambda f: _column(f, table, LOSS_COLUMNS)  # noqa: E731
-        num = {f: number(r.get(f, ""), path=table.path, line=line, column=col(f), field=f)
-               for f in ("params", "tokens", "compute_flop", "loss")}
+        num = {
+            f: number(r.get(f, ""), path=table.path, line=line, column=col(f), field=f)
+            for f in ("params", "tokens", "compute_flop", "loss")
+        }
         for f in ("params", "loss"):
             if not num[f]:
-                raise InputError(f"column {col(f)!r} is empty or zero", source=table.path,
-                                 where=str(line), hint=f"write e.g. {EXAMPLES[f]}")
+                raise InputError(
+                    f"column {col(f)!r} is empty or zero",
+                    source=table.path,
+                    where=str(line),
+                    hint=f"write e.g. {EXAMPLES[f]}",
+                )
         if not num["tokens"]:
             if not num["compute_flop"]:
-                raise InputError("neither tokens nor compute is given", source=table.path,
-                                 where=str(line), hint="give tokens (e.g. 2e10) or compute")
+                raise InputError(
+                    "neither tokens nor compute is given",
+                    source=table.path,
+                    where=str(line),
+                    hint="give tokens (e.g. 2e10) or compute",
+                )
             num["tokens"] = num["compute_flop"] / (6 * num["params"])
-        batch.loss.append(LossObservation(
-            model=_text(r.get("model", "")), params=num["params"], tokens=num["tokens"],
-            compute_flop=num["compute_flop"] or compute.compute_6nd(num["params"],
-                                                                    num["tokens"]),
-            loss=num["loss"], source=_text(r.get("source", ""))))
+        batch.loss.append(
+            LossObservation(
+                model=_text(r.get("model", "")),
+                params=num["params"],
+                tokens=num["tokens"],
+                compute_flop=num["compute_flop"]
+                or compute.compute_6nd(num["params"], num["tokens"]),
+                loss=num["loss"],
+                source=_text(r.get("source", "")),
+            )
+        )
 
 
 def csv_kind(header: list[str]) -> str | None:
@@ -357,7 +571,8 @@ def csv_kind(header: list[str]) -> str | None:
     if {"model", "benchmark"} <= low and low & {"value", "score"}:
         return "evals-csv"
     if ("Model" in header or "Model version" in header) and (
-            {"Training compute (FLOP)", "Publication date", "Parameters"} & set(header)):
+        {"Training compute (FLOP)", "Publication date", "Parameters"} & set(header)
+    ):
         return "epoch-csv"
     if "name" in low:
         return "models-csv"
@@ -365,21 +580,27 @@ def csv_kind(header: list[str]) -> str | None:
 
 
 READERS: dict[str, Callable[[Table, Batch], None]] = {
-    "models-csv": read_models, "epoch-csv": read_epoch, "evals-csv": read_evals,
+    "models-csv": read_models,
+    "epoch-csv": read_epoch,
+    "evals-csv": read_evals,
     "loss-csv": read_loss,
 }
 
 
-def read_csv(path: Path, data: bytes, *, kind: str | None = None, sha256: str = "",
-             samples: bool = False) -> Batch:
+def read_csv(
+    path: Path, data: bytes, *, kind: str | None = None, sha256: str = "", samples: bool = False
+) -> Batch:
     """Read any of tripwire's CSV tables, telling the kind from the header."""
     table = Table(str(path), data)
     kind = kind if kind in READERS else csv_kind(table.header)
     if kind is None:
         raise InputError(
-            "the header matches no known table", source=str(path), where="1",
+            "the header matches no known table",
+            source=str(path),
+            where="1",
             hint="models need `name`; eval results `model, benchmark, value`; loss points "
-                 "`params, tokens, loss`; or an Epoch AI export (`Model`, `Parameters`, ...)")
+            "`params, tokens, loss`; or an Epoch AI export (`Model`, `Parameters`, ...)",
+        )
     batch = Batch(path=str(path), kind=kind, sha256=sha256, size=len(data))
     READERS[kind](table, batch)
     if not batch.count:

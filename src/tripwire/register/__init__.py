@@ -4,5 +4,12 @@ Alembic; SQLite by default, PostgreSQL by URL)."""
 from tripwire.register.core import IngestOutcome, Register, close_names, open_register
 from tripwire.register.engine import display_url, head_revision, resolve_url
 
-__all__ = ["IngestOutcome", "Register", "close_names", "display_url", "head_revision",
-           "open_register", "resolve_url"]
+__all__ = [
+    "IngestOutcome",
+    "Register",
+    "close_names",
+    "display_url",
+    "head_revision",
+    "open_register",
+    "resolve_url",
+]

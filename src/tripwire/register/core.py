@@ -29,12 +29,34 @@ from tripwire.register import tables as t
 
 log = logging.getLogger(__name__)
 
-MODEL_FIELDS = ("organization", "family", "release_date", "params", "tokens", "compute_flop",
-                "compute_method", "multiplier", "cost_usd", "parent", "variant", "source")
+MODEL_FIELDS = (
+    "organization",
+    "family",
+    "release_date",
+    "params",
+    "tokens",
+    "compute_flop",
+    "compute_method",
+    "multiplier",
+    "cost_usd",
+    "parent",
+    "variant",
+    "source",
+)
 # Fields whose disagreement is a conflict; the others (provenance, how C was obtained) follow
 # whichever file filled them first, or the newest with --update.
-CHECKED_FIELDS = ("organization", "family", "release_date", "params", "tokens", "compute_flop",
-                  "multiplier", "cost_usd", "parent", "variant")
+CHECKED_FIELDS = (
+    "organization",
+    "family",
+    "release_date",
+    "params",
+    "tokens",
+    "compute_flop",
+    "multiplier",
+    "cost_usd",
+    "parent",
+    "variant",
+)
 
 
 @dataclass
@@ -107,30 +129,50 @@ class Register:
         self.engine.dispose()
 
     # -- ingest --------------------------------------------------------------------------
-    def ingest(self, batch: Batch, *, update: bool = False,
-               model_override: str | None = None) -> IngestOutcome:
+    def ingest(
+        self, batch: Batch, *, update: bool = False, model_override: str | None = None
+    ) -> IngestOutcome:
         """Store one file's Batch in one transaction; nothing of it is stored on failure."""
-        out = IngestOutcome(path=batch.path, kind=batch.kind, sha256=batch.sha256,
-                            status="stored", warnings=list(batch.warnings))
+        out = IngestOutcome(
+            path=batch.path,
+            kind=batch.kind,
+            sha256=batch.sha256,
+            status="stored",
+            warnings=list(batch.warnings),
+        )
         if batch.skipped:
             out.status, out.reason = "skipped", batch.skipped
             return out
         try:
             with self.transaction() as conn:
-                seen = conn.execute(sa.select(t.source_files.c.id, t.source_files.c.version)
-                                    .where(t.source_files.c.sha256 == batch.sha256)).first()
+                seen = conn.execute(
+                    sa.select(t.source_files.c.id, t.source_files.c.version).where(
+                        t.source_files.c.sha256 == batch.sha256
+                    )
+                ).first()
                 if seen is not None:
                     out.status, out.version = "unchanged", seen.version
                     return out
-                prior = conn.execute(sa.select(sa.func.max(t.source_files.c.version))
-                                     .where(t.source_files.c.path == batch.path)).scalar()
+                prior = conn.execute(
+                    sa.select(sa.func.max(t.source_files.c.version)).where(
+                        t.source_files.c.path == batch.path
+                    )
+                ).scalar()
                 out.version = (prior or 0) + 1
-                file_id = conn.execute(t.source_files.insert().values(
-                    path=batch.path, sha256=batch.sha256, kind=batch.kind, size=batch.size,
-                    version=out.version, rows=batch.count, ingested_at=_now(),
-                ).returning(t.source_files.c.id)).scalar_one()
-                self._store(conn, batch, file_id, out, update=update,
-                            model_override=model_override)
+                file_id = conn.execute(
+                    t.source_files.insert()
+                    .values(
+                        path=batch.path,
+                        sha256=batch.sha256,
+                        kind=batch.kind,
+                        size=batch.size,
+                        version=out.version,
+                        rows=batch.count,
+                        ingested_at=_now(),
+                    )
+                    .returning(t.source_files.c.id)
+                ).scalar_one()
+                self._store(conn, batch, file_id, out, update=update, model_override=model_override)
                 self._on_ingest(conn, batch, out)
         except sa.exc.IntegrityError as e:
             if "sha256" in str(e.orig) or "source_files" in str(e.orig):
@@ -144,39 +186,64 @@ class Register:
     def _on_ingest(self, conn: sa.Connection, batch: Batch, out: IngestOutcome) -> None:
         """Hook run inside the ingest transaction after a file is stored (the record uses it)."""
 
-    def _store(self, conn: sa.Connection, batch: Batch, file_id: int, out: IngestOutcome, *,
-               update: bool, model_override: str | None) -> None:
+    def _store(
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        file_id: int,
+        out: IngestOutcome,
+        *,
+        update: bool,
+        model_override: str | None,
+    ) -> None:
         model_ids = self._store_models(conn, batch, file_id, out, update=update)
         if batch.results:
-            self._store_results(conn, batch, file_id, out, model_ids,
-                                model_override=model_override)
+            self._store_results(conn, batch, file_id, out, model_ids, model_override=model_override)
         if batch.loss:
-            conn.execute(t.loss_observations.insert(), [
-                dict(model=p.model, params=p.params, tokens=p.tokens, compute_flop=p.compute_flop,
-                     loss=p.loss, source=p.source, source_file_id=file_id) for p in batch.loss])
+            conn.execute(
+                t.loss_observations.insert(),
+                [
+                    dict(
+                        model=p.model,
+                        params=p.params,
+                        tokens=p.tokens,
+                        compute_flop=p.compute_flop,
+                        loss=p.loss,
+                        source=p.source,
+                        source_file_id=file_id,
+                    )
+                    for p in batch.loss
+                ],
+            )
             out.loss = len(batch.loss)
 
-    def _store_models(self, conn: sa.Connection, batch: Batch, file_id: int,
-                      out: IngestOutcome, *, update: bool) -> dict[str, int]:
+    def _store_models(
+        self, conn: sa.Connection, batch: Batch, file_id: int, out: IngestOutcome, *, update: bool
+    ) -> dict[str, int]:
         ids: dict[str, int] = {}
         if not batch.models:
             return ids
         names = [m.name for m in batch.models]
-        existing = {r.name: r for r in conn.execute(
-            sa.select(t.models).where(t.models.c.name.in_(names)))} if len(names) < 900 else {
-            r.name: r for r in conn.execute(sa.select(t.models))}
+        existing = (
+            {r.name: r for r in conn.execute(sa.select(t.models).where(t.models.c.name.in_(names)))}
+            if len(names) < 900
+            else {r.name: r for r in conn.execute(sa.select(t.models))}
+        )
         now = _now()
         new_rows = []
         for i, m in enumerate(batch.models):
             values = {f: getattr(m, f) for f in MODEL_FIELDS}
             old = existing.get(m.name)
             if old is None:
-                new_rows.append(dict(name=m.name, source_file_id=file_id, updated_at=now,
-                                     **values))
+                new_rows.append(dict(name=m.name, source_file_id=file_id, updated_at=now, **values))
                 continue
-            differ = [f for f in CHECKED_FIELDS
-                      if values[f] is not None and getattr(old, f) is not None
-                      and not _same(values[f], getattr(old, f))]
+            differ = [
+                f
+                for f in CHECKED_FIELDS
+                if values[f] is not None
+                and getattr(old, f) is not None
+                and not _same(values[f], getattr(old, f))
+            ]
             if differ and not update:
                 f = differ[0]
                 line = batch.model_lines[i] if i < len(batch.model_lines) else None
@@ -184,34 +251,56 @@ class Register:
                     f"model {m.name!r} is already registered with {f} = "
                     f"{_show(getattr(old, f))}, this file says {_show(values[f])}"
                     + (f" (also differs: {', '.join(differ[1:])})" if differ[1:] else ""),
-                    source=batch.path, where=str(line) if line else f"model {i + 1}",
-                    hint="pass --update to replace the stored values")
-            changes = values if update else {f: v for f, v in values.items()
-                                             if v is not None and getattr(old, f) is None}
+                    source=batch.path,
+                    where=str(line) if line else f"model {i + 1}",
+                    hint="pass --update to replace the stored values",
+                )
+            changes = (
+                values
+                if update
+                else {f: v for f, v in values.items() if v is not None and getattr(old, f) is None}
+            )
             changes = {f: v for f, v in changes.items() if v is not None}
             if changes:
-                conn.execute(t.models.update().where(t.models.c.id == old.id)
-                             .values(updated_at=now, source_file_id=file_id, **changes))
+                conn.execute(
+                    t.models.update()
+                    .where(t.models.c.id == old.id)
+                    .values(updated_at=now, source_file_id=file_id, **changes)
+                )
                 out.models += 1
             ids[m.name] = old.id
         if new_rows:
             conn.execute(t.models.insert(), new_rows)
             out.models += len(new_rows)
-            for r in conn.execute(sa.select(t.models.c.id, t.models.c.name)
-                                  .where(t.models.c.source_file_id == file_id)):
+            for r in conn.execute(
+                sa.select(t.models.c.id, t.models.c.name).where(
+                    t.models.c.source_file_id == file_id
+                )
+            ):
                 ids[r.name] = r.id
         return ids
 
-    def _store_results(self, conn: sa.Connection, batch: Batch, file_id: int,
-                       out: IngestOutcome, model_ids: dict[str, int], *,
-                       model_override: str | None) -> None:
+    def _store_results(
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        file_id: int,
+        out: IngestOutcome,
+        model_ids: dict[str, int],
+        *,
+        model_override: str | None,
+    ) -> None:
         model_ids = dict(model_ids)
         for r in conn.execute(sa.select(t.models.c.id, t.models.c.name)):
             model_ids.setdefault(r.name, r.id)
-        m_alias = dict(conn.execute(sa.select(t.model_aliases.c.alias, t.model_aliases.c.model))
-                       .tuples().all())
-        b_alias = dict(conn.execute(sa.select(t.benchmark_aliases.c.alias,
-                                              t.benchmark_aliases.c.benchmark)).tuples().all())
+        m_alias = dict(
+            conn.execute(sa.select(t.model_aliases.c.alias, t.model_aliases.c.model)).all()
+        )
+        b_alias = dict(
+            conn.execute(
+                sa.select(t.benchmark_aliases.c.alias, t.benchmark_aliases.c.benchmark)
+            ).all()
+        )
         bench_ids = set(conn.execute(sa.select(t.benchmarks.c.id)).scalars())
         declared = {b.id: b for b in batch.benchmarks}
         created: list[str] = []
@@ -220,10 +309,17 @@ class Register:
         def model_id(name: str) -> int:
             target = model_override or m_alias.get(name) or _known_name(name, model_ids)
             if target not in model_ids:
-                model_ids[target] = conn.execute(t.models.insert().values(
-                    name=target, multiplier=1.0, source_file_id=file_id, updated_at=now,
-                    source=f"named in {Path(batch.path).name}",
-                ).returning(t.models.c.id)).scalar_one()
+                model_ids[target] = conn.execute(
+                    t.models.insert()
+                    .values(
+                        name=target,
+                        multiplier=1.0,
+                        source_file_id=file_id,
+                        updated_at=now,
+                        source=f"named in {Path(batch.path).name}",
+                    )
+                    .returning(t.models.c.id)
+                ).scalar_one()
                 created.append(target)
                 out.models += 1
             return model_ids[target]
@@ -241,19 +337,41 @@ class Register:
                 bench_id(b.id)
         rows = []
         for r in batch.results:
-            rows.append(dict(
-                model_id=model_id(r.model), benchmark_id=bench_id(r.benchmark), metric=r.metric,
-                value=r.value, stderr=r.stderr, samples=r.samples, source_file_id=file_id,
-                created_at=r.created_at or now, original_model=r.original_model or r.model,
-                original_benchmark=r.original_benchmark or r.benchmark, filter=r.filter,
-                variant=r.variant, extra=json.dumps(r.extra, sort_keys=True) if r.extra else None))
+            rows.append(
+                dict(
+                    model_id=model_id(r.model),
+                    benchmark_id=bench_id(r.benchmark),
+                    metric=r.metric,
+                    value=r.value,
+                    stderr=r.stderr,
+                    samples=r.samples,
+                    source_file_id=file_id,
+                    created_at=r.created_at or now,
+                    original_model=r.original_model or r.model,
+                    original_benchmark=r.original_benchmark or r.benchmark,
+                    filter=r.filter,
+                    variant=r.variant,
+                    extra=json.dumps(r.extra, sort_keys=True) if r.extra else None,
+                )
+            )
         if batch.samples:
-            ids = conn.execute(t.eval_results.insert().returning(
-                t.eval_results.c.id, sort_by_parameter_order=True), rows).scalars().all()
+            ids = (
+                conn.execute(
+                    t.eval_results.insert().returning(
+                        t.eval_results.c.id, sort_by_parameter_order=True
+                    ),
+                    rows,
+                )
+                .scalars()
+                .all()
+            )
             sample_rows = [
-                dict(result_id=ids[i], sample_id=s.sample_id, epoch=s.epoch, score=s.score,
-                     raw=s.raw)
-                for i, scores in batch.samples.items() for s in scores]
+                dict(
+                    result_id=ids[i], sample_id=s.sample_id, epoch=s.epoch, score=s.score, raw=s.raw
+                )
+                for i, scores in batch.samples.items()
+                for s in scores
+            ]
             if sample_rows:
                 conn.execute(t.eval_samples.insert(), sample_rows)
             out.samples = len(sample_rows)
@@ -261,16 +379,20 @@ class Register:
             conn.execute(t.eval_results.insert(), rows)
         out.results = len(rows)
         if created:
-            shown = ", ".join(created[:5]) + (f" and {len(created) - 5} more" if created[5:]
-                                              else "")
-            out.warnings.append(f"{len(created)} model(s) not in the register were added without "
-                                f"compute: {shown} (ingest a models CSV or `tripwire alias add`)")
+            shown = ", ".join(created[:5]) + (
+                f" and {len(created) - 5} more" if created[5:] else ""
+            )
+            out.warnings.append(
+                f"{len(created)} model(s) not in the register were added without "
+                f"compute: {shown} (ingest a models CSV or `tripwire alias add`)"
+            )
 
     # -- aliases -------------------------------------------------------------------------
     def add_alias(self, kind: str, alias: str, target: str) -> None:
         """Map a name as written in logs to a register model (`kind='model'`) or benchmark."""
-        table, col = ((t.model_aliases, "model") if kind == "model"
-                      else (t.benchmark_aliases, "benchmark"))
+        table, col = (
+            (t.model_aliases, "model") if kind == "model" else (t.benchmark_aliases, "benchmark")
+        )
         if kind == "model":
             self.get_model(target)
         with self.transaction() as conn:
@@ -278,76 +400,116 @@ class Register:
             conn.execute(table.insert().values(alias=alias, created_at=_now(), **{col: target}))
             if kind == "model":
                 # Results already stored under the alias's own bare model move to the target.
-                src = conn.execute(sa.select(t.models.c.id).where(t.models.c.name == alias)
-                                   ).scalar()
-                dst = conn.execute(sa.select(t.models.c.id).where(t.models.c.name == target)
-                                   ).scalar()
+                src = conn.execute(
+                    sa.select(t.models.c.id).where(t.models.c.name == alias)
+                ).scalar()
+                dst = conn.execute(
+                    sa.select(t.models.c.id).where(t.models.c.name == target)
+                ).scalar()
                 if src is not None and dst is not None and src != dst:
-                    conn.execute(t.eval_results.update().where(t.eval_results.c.model_id == src)
-                                 .values(model_id=dst))
+                    conn.execute(
+                        t.eval_results.update()
+                        .where(t.eval_results.c.model_id == src)
+                        .values(model_id=dst)
+                    )
             elif self._has_benchmark(conn, target):
-                conn.execute(t.eval_results.update()
-                             .where(t.eval_results.c.benchmark_id == alias)
-                             .values(benchmark_id=target))
+                conn.execute(
+                    t.eval_results.update()
+                    .where(t.eval_results.c.benchmark_id == alias)
+                    .values(benchmark_id=target)
+                )
 
     def _has_benchmark(self, conn: sa.Connection, bid: str) -> bool:
-        return conn.execute(sa.select(t.benchmarks.c.id).where(t.benchmarks.c.id == bid)
-                            ).first() is not None
+        return (
+            conn.execute(sa.select(t.benchmarks.c.id).where(t.benchmarks.c.id == bid)).first()
+            is not None
+        )
 
     def aliases(self) -> list[dict[str, str]]:
         with self.read() as conn:
-            ms = [dict(kind="model", alias=a, target=m) for a, m in conn.execute(
-                sa.select(t.model_aliases.c.alias, t.model_aliases.c.model))]
-            bs = [dict(kind="benchmark", alias=a, target=b) for a, b in conn.execute(
-                sa.select(t.benchmark_aliases.c.alias, t.benchmark_aliases.c.benchmark))]
+            ms = [
+                dict(kind="model", alias=a, target=m)
+                for a, m in conn.execute(
+                    sa.select(t.model_aliases.c.alias, t.model_aliases.c.model)
+                )
+            ]
+            bs = [
+                dict(kind="benchmark", alias=a, target=b)
+                for a, b in conn.execute(
+                    sa.select(t.benchmark_aliases.c.alias, t.benchmark_aliases.c.benchmark)
+                )
+            ]
         return sorted(ms + bs, key=lambda r: (r["kind"], r["alias"]))
 
     # -- queries -------------------------------------------------------------------------
     def models(self) -> list[Model]:
         """Every model, oldest release first."""
         with self.read() as conn:
-            rows = conn.execute(sa.select(t.models).order_by(
-                t.models.c.release_date.is_(None), t.models.c.release_date, t.models.c.name))
+            rows = conn.execute(
+                sa.select(t.models).order_by(
+                    t.models.c.release_date.is_(None), t.models.c.release_date, t.models.c.name
+                )
+            )
             return [_model(r) for r in rows]
 
     def get_model(self, name: str) -> Model:
         """One model by name or alias; an unknown name lists the close ones."""
         with self.read() as conn:
-            target = conn.execute(sa.select(t.model_aliases.c.model)
-                                  .where(t.model_aliases.c.alias == name)).scalar() or name
+            target = (
+                conn.execute(
+                    sa.select(t.model_aliases.c.model).where(t.model_aliases.c.alias == name)
+                ).scalar()
+                or name
+            )
             row = conn.execute(sa.select(t.models).where(t.models.c.name == target)).first()
             if row is None:
                 names = list(conn.execute(sa.select(t.models.c.name)).scalars())
-                raise InputError(f"no model named {name!r} in the register",
-                                 hint=close_names(name, names))
+                raise InputError(
+                    f"no model named {name!r} in the register", hint=close_names(name, names)
+                )
             return _model(row)
 
     def benchmarks(self) -> list[Benchmark]:
         with self.read() as conn:
-            return [_benchmark(r) for r in conn.execute(
-                sa.select(t.benchmarks).order_by(t.benchmarks.c.id))]
+            return [
+                _benchmark(r)
+                for r in conn.execute(sa.select(t.benchmarks).order_by(t.benchmarks.c.id))
+            ]
 
     def get_benchmark(self, bid: str) -> Benchmark:
         """One benchmark by id or alias; an unknown id lists the close ones."""
         with self.read() as conn:
-            target = conn.execute(sa.select(t.benchmark_aliases.c.benchmark)
-                                  .where(t.benchmark_aliases.c.alias == bid)).scalar() or bid
-            row = conn.execute(sa.select(t.benchmarks).where(t.benchmarks.c.id == target)
-                               ).first()
+            target = (
+                conn.execute(
+                    sa.select(t.benchmark_aliases.c.benchmark).where(
+                        t.benchmark_aliases.c.alias == bid
+                    )
+                ).scalar()
+                or bid
+            )
+            row = conn.execute(sa.select(t.benchmarks).where(t.benchmarks.c.id == target)).first()
             if row is None:
                 ids = list(conn.execute(sa.select(t.benchmarks.c.id)).scalars())
-                raise InputError(f"no benchmark {bid!r} in the register",
-                                 hint=close_names(bid, ids))
+                raise InputError(
+                    f"no benchmark {bid!r} in the register", hint=close_names(bid, ids)
+                )
             return _benchmark(row)
 
-    def results(self, model: str | None = None, benchmark: str | None = None, *,
-                metric: str | None = None) -> list[EvalResult]:
+    def results(
+        self, model: str | None = None, benchmark: str | None = None, *, metric: str | None = None
+    ) -> list[EvalResult]:
         """Evaluation results with their provenance, oldest first."""
-        q = (sa.select(t.eval_results, t.models.c.name.label("model_name"),
-                       t.source_files.c.path, t.source_files.c.sha256)
-             .join(t.models, t.models.c.id == t.eval_results.c.model_id)
-             .outerjoin(t.source_files, t.source_files.c.id == t.eval_results.c.source_file_id)
-             .order_by(t.eval_results.c.id))
+        q = (
+            sa.select(
+                t.eval_results,
+                t.models.c.name.label("model_name"),
+                t.source_files.c.path,
+                t.source_files.c.sha256,
+            )
+            .join(t.models, t.models.c.id == t.eval_results.c.model_id)
+            .outerjoin(t.source_files, t.source_files.c.id == t.eval_results.c.source_file_id)
+            .order_by(t.eval_results.c.id)
+        )
         if model is not None:
             q = q.where(t.models.c.name == self.get_model(model).name)
         if benchmark is not None:
@@ -359,36 +521,66 @@ class Register:
 
     def _bench_target(self, bid: str) -> str:
         with self.read() as conn:
-            return conn.execute(sa.select(t.benchmark_aliases.c.benchmark)
-                                .where(t.benchmark_aliases.c.alias == bid)).scalar() or bid
+            return (
+                conn.execute(
+                    sa.select(t.benchmark_aliases.c.benchmark).where(
+                        t.benchmark_aliases.c.alias == bid
+                    )
+                ).scalar()
+                or bid
+            )
 
     def samples(self, result_id: int) -> list[SampleScore]:
         with self.read() as conn:
-            return [SampleScore(sample_id=r.sample_id, epoch=r.epoch, score=r.score, raw=r.raw)
-                    for r in conn.execute(sa.select(t.eval_samples)
-                                          .where(t.eval_samples.c.result_id == result_id)
-                                          .order_by(t.eval_samples.c.id))]
+            return [
+                SampleScore(sample_id=r.sample_id, epoch=r.epoch, score=r.score, raw=r.raw)
+                for r in conn.execute(
+                    sa.select(t.eval_samples)
+                    .where(t.eval_samples.c.result_id == result_id)
+                    .order_by(t.eval_samples.c.id)
+                )
+            ]
 
     def loss_observations(self) -> list[LossObservation]:
         with self.read() as conn:
-            return [LossObservation(model=r.model, params=r.params, tokens=r.tokens,
-                                    compute_flop=r.compute_flop, loss=r.loss, source=r.source)
-                    for r in conn.execute(sa.select(t.loss_observations)
-                                          .order_by(t.loss_observations.c.id))]
+            return [
+                LossObservation(
+                    model=r.model,
+                    params=r.params,
+                    tokens=r.tokens,
+                    compute_flop=r.compute_flop,
+                    loss=r.loss,
+                    source=r.source,
+                )
+                for r in conn.execute(
+                    sa.select(t.loss_observations).order_by(t.loss_observations.c.id)
+                )
+            ]
 
     def source_files(self) -> list[SourceFile]:
         with self.read() as conn:
-            return [SourceFile(id=r.id, path=r.path, sha256=r.sha256, kind=r.kind, size=r.size,
-                               version=r.version, ingested_at=r.ingested_at)
-                    for r in conn.execute(sa.select(t.source_files)
-                                          .order_by(t.source_files.c.id))]
+            return [
+                SourceFile(
+                    id=r.id,
+                    path=r.path,
+                    sha256=r.sha256,
+                    kind=r.kind,
+                    size=r.size,
+                    version=r.version,
+                    ingested_at=r.ingested_at,
+                )
+                for r in conn.execute(sa.select(t.source_files).order_by(t.source_files.c.id))
+            ]
 
     def counts(self) -> dict[str, int]:
         """Row count of every table (used to prove a failed ingest left nothing behind)."""
         with self.read() as conn:
             names = sa.inspect(conn).get_table_names()
-            return {n: conn.execute(sa.text(f'SELECT COUNT(*) FROM "{n}"')).scalar_one()
-                    for n in sorted(names) if n != "alembic_version"}
+            return {
+                n: conn.execute(sa.text(f'SELECT COUNT(*) FROM "{n}"')).scalar_one()
+                for n in sorted(names)
+                if n != "alembic_version"
+            }
 
 
 def _show(v: Any) -> str:
@@ -404,34 +596,74 @@ def _known_name(name: str, known: dict[str, int]) -> str:
 
 
 def _bench_row(b: Benchmark) -> dict[str, Any]:
-    return dict(id=b.id, name=b.name, metric=b.metric, higher_is_better=b.higher_is_better,
-                chance=b.chance, ceiling=b.ceiling, parent=b.parent, dataset=b.dataset,
-                samples=b.samples, source=b.source)
+    return dict(
+        id=b.id,
+        name=b.name,
+        metric=b.metric,
+        higher_is_better=b.higher_is_better,
+        chance=b.chance,
+        ceiling=b.ceiling,
+        parent=b.parent,
+        dataset=b.dataset,
+        samples=b.samples,
+        source=b.source,
+    )
 
 
 def _model(r: Any) -> Model:
-    return Model(name=r.name, organization=r.organization, family=r.family,
-                 release_date=r.release_date, params=r.params, tokens=r.tokens,
-                 compute_flop=r.compute_flop, compute_method=r.compute_method,
-                 multiplier=r.multiplier, cost_usd=r.cost_usd, parent=r.parent,
-                 variant=r.variant, source=r.source)
+    return Model(
+        name=r.name,
+        organization=r.organization,
+        family=r.family,
+        release_date=r.release_date,
+        params=r.params,
+        tokens=r.tokens,
+        compute_flop=r.compute_flop,
+        compute_method=r.compute_method,
+        multiplier=r.multiplier,
+        cost_usd=r.cost_usd,
+        parent=r.parent,
+        variant=r.variant,
+        source=r.source,
+    )
 
 
 def _benchmark(r: Any) -> Benchmark:
-    return Benchmark(id=r.id, name=r.name, metric=r.metric, higher_is_better=r.higher_is_better,
-                     chance=r.chance, ceiling=r.ceiling, parent=r.parent, dataset=r.dataset,
-                     samples=r.samples, source=r.source)
+    return Benchmark(
+        id=r.id,
+        name=r.name,
+        metric=r.metric,
+        higher_is_better=r.higher_is_better,
+        chance=r.chance,
+        ceiling=r.ceiling,
+        parent=r.parent,
+        dataset=r.dataset,
+        samples=r.samples,
+        source=r.source,
+    )
 
 
 def _result(r: Any) -> EvalResult:
     created = r.created_at
     if created is not None and created.tzinfo is None:
         created = created.replace(tzinfo=_now().tzinfo)
-    return EvalResult(id=r.id, model=r.model_name, benchmark=r.benchmark_id, metric=r.metric,
-                      value=r.value, stderr=r.stderr, samples=r.samples, source_file=r.path,
-                      source_sha256=r.sha256, created_at=created, original_model=r.original_model,
-                      original_benchmark=r.original_benchmark, filter=r.filter,
-                      variant=r.variant, extra=json.loads(r.extra) if r.extra else {})
+    return EvalResult(
+        id=r.id,
+        model=r.model_name,
+        benchmark=r.benchmark_id,
+        metric=r.metric,
+        value=r.value,
+        stderr=r.stderr,
+        samples=r.samples,
+        source_file=r.path,
+        source_sha256=r.sha256,
+        created_at=created,
+        original_model=r.original_model,
+        original_benchmark=r.original_benchmark,
+        filter=r.filter,
+        variant=r.variant,
+        extra=json.loads(r.extra) if r.extra else {},
+    )
 
 
 def open_register(db: str | None = None, *, create: bool = False) -> Register:
@@ -446,14 +678,18 @@ def open_register(db: str | None = None, *, create: bool = False) -> Register:
     if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:"):
         path = Path(u.database)
         if path.is_dir():
-            raise RegisterError(f"{path} is a folder, not a register file",
-                                hint="give a file path such as tripwire.db")
+            raise RegisterError(
+                f"{path} is a folder, not a register file",
+                hint="give a file path such as tripwire.db",
+            )
         if not path.parent.is_dir():
-            raise RegisterError(f"cannot create a register at {path}: the folder "
-                                f"{path.parent} does not exist")
+            raise RegisterError(
+                f"cannot create a register at {path}: the folder {path.parent} does not exist"
+            )
         if not path.exists() and not create:
-            raise RegisterError(f"no register at {path}",
-                                hint="run `tripwire init` first, or pass --db PATH")
+            raise RegisterError(
+                f"no register at {path}", hint="run `tripwire init` first, or pass --db PATH"
+            )
         if path.exists() and path.stat().st_size > 0:
             with open(path, "rb") as fh:
                 if fh.read(16) != b"SQLite format 3\x00":
@@ -465,16 +701,19 @@ def open_register(db: str | None = None, *, create: bool = False) -> Register:
     except sa.exc.OperationalError as e:
         engine.dispose()
         reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
-        raise RegisterError(f"cannot open the register at {eng.display_url(url)}: {reason}"
-                            ) from None
+        raise RegisterError(
+            f"cannot open the register at {eng.display_url(url)}: {reason}"
+        ) from None
     except sa.exc.DatabaseError as e:
         engine.dispose()
-        raise RegisterError(f"{eng.display_url(url)} is not a usable register: "
-                            f"{str(e.orig).strip()}") from None
+        raise RegisterError(
+            f"{eng.display_url(url)} is not a usable register: {str(e.orig).strip()}"
+        ) from None
     if rev is None and not create:
         engine.dispose()
-        raise RegisterError(f"{eng.display_url(url)} holds no tripwire register",
-                            hint="run `tripwire init` first")
+        raise RegisterError(
+            f"{eng.display_url(url)} holds no tripwire register", hint="run `tripwire init` first"
+        )
     if rev != eng.head_revision():
         eng.upgrade(engine)
     return _make_register(url, engine)

@@ -11,7 +11,8 @@ metadata = sa.MetaData()
 UTCDateTime = sa.DateTime(timezone=True)
 
 source_files = sa.Table(
-    "source_files", metadata,
+    "source_files",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False, unique=True),
@@ -23,7 +24,8 @@ source_files = sa.Table(
 )
 
 models = sa.Table(
-    "models", metadata,
+    "models",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.Text, nullable=False, unique=True),
     sa.Column("organization", sa.Text),
@@ -43,7 +45,8 @@ models = sa.Table(
 )
 
 benchmarks = sa.Table(
-    "benchmarks", metadata,
+    "benchmarks",
+    metadata,
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("name", sa.Text),
     sa.Column("metric", sa.Text),
@@ -57,11 +60,11 @@ benchmarks = sa.Table(
 )
 
 eval_results = sa.Table(
-    "eval_results", metadata,
+    "eval_results",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False, index=True),
-    sa.Column("benchmark_id", sa.Text, sa.ForeignKey("benchmarks.id"), nullable=False,
-              index=True),
+    sa.Column("benchmark_id", sa.Text, sa.ForeignKey("benchmarks.id"), nullable=False, index=True),
     sa.Column("metric", sa.Text, nullable=False),
     sa.Column("value", sa.Double, nullable=False),
     sa.Column("stderr", sa.Double),
@@ -76,7 +79,8 @@ eval_results = sa.Table(
 )
 
 loss_observations = sa.Table(
-    "loss_observations", metadata,
+    "loss_observations",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("model", sa.Text),
     sa.Column("params", sa.Double, nullable=False),
@@ -88,24 +92,28 @@ loss_observations = sa.Table(
 )
 
 model_aliases = sa.Table(
-    "model_aliases", metadata,
+    "model_aliases",
+    metadata,
     sa.Column("alias", sa.Text, primary_key=True),
     sa.Column("model", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
 benchmark_aliases = sa.Table(
-    "benchmark_aliases", metadata,
+    "benchmark_aliases",
+    metadata,
     sa.Column("alias", sa.Text, primary_key=True),
     sa.Column("benchmark", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
 eval_samples = sa.Table(
-    "eval_samples", metadata,
+    "eval_samples",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("result_id", sa.Integer, sa.ForeignKey("eval_results.id"), nullable=False,
-              index=True),
+    sa.Column(
+        "result_id", sa.Integer, sa.ForeignKey("eval_results.id"), nullable=False, index=True
+    ),
     sa.Column("sample_id", sa.Text, nullable=False),
     sa.Column("epoch", sa.Integer, nullable=False),
     sa.Column("score", sa.Double),

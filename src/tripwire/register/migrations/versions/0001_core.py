@@ -89,8 +89,7 @@ def upgrade() -> None:
         sa.Column("source", sa.Text),
         sa.Column("source_file_id", sa.Integer, sa.ForeignKey("source_files.id")),
     )
-    op.create_index("ix_loss_observations_source_file_id", "loss_observations",
-                    ["source_file_id"])
+    op.create_index("ix_loss_observations_source_file_id", "loss_observations", ["source_file_id"])
 
 
 def downgrade() -> None:

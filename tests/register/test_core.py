@@ -1,0 +1,208 @@
+"""The register on SQLite and PostgreSQL: ingest, idempotency, versions, conflicts,
+all-or-nothing files, migrations that upgrade in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from helpers import write
+
+from tripwire import ingest
+from tripwire.errors import ConflictError, InputError, RegisterError
+from tripwire.register import engine as eng
+from tripwire.register import open_register
+from tripwire.register.core import Register
+
+MODELS = """name,organization,release_date,params,tokens,compute,multiplier,family,parent,variant,source
+Llama-2-7b,Meta AI,2023-07-18,7e9,2e12,8.4e22,1,llama-2,,,Touvron et al. 2023
+Mistral-7B,Mistral AI,2023-09-27,7.3e9,,,1,mistral,,,model card
+tiny,Lab,2024-01-01,1e9,2e10,,2,,,,test
+"""
+EVALS = """model,benchmark,metric,value,stderr,samples
+Llama-2-7b,MMLU,acc,0.458,0.004,14042
+Mistral-7B,mmlu,acc,0.625,,14042
+Llama-2-7b,gsm8k,exact_match,0.146,,1319
+"""
+
+
+def ingest_text(reg: Register, tmp_path: Path, name: str, text: str, **kw):
+    return reg.ingest(ingest.read_file(write(tmp_path / name, text)), **kw)
+
+
+def test_models_ingest_and_estimates(register: Register, tmp_path: Path) -> None:
+    out = ingest_text(register, tmp_path, "models.csv", MODELS)
+    assert (out.status, out.models) == ("stored", 3)
+    by = {m.name: m for m in register.models()}
+    assert by["Llama-2-7b"].compute_flop == pytest.approx(8.4e22)
+    assert by["Llama-2-7b"].compute_method == "given" and not by["Llama-2-7b"].compute_estimated
+    assert by["Mistral-7B"].compute_flop is None  # no D: nothing to estimate from
+    assert by["tiny"].compute_flop == pytest.approx(6 * 1e9 * 2e10)
+    assert by["tiny"].compute_estimated and by["tiny"].compute_method == "6ND"
+    assert by["tiny"].effective_compute_flop == pytest.approx(2 * 6 * 1e9 * 2e10)
+    assert str(by["Llama-2-7b"].release_date) == "2023-07-18"
+
+
+def test_results_with_provenance_and_benchmark_catalogue(
+    register: Register, tmp_path: Path
+) -> None:
+    ingest_text(register, tmp_path, "models.csv", MODELS)
+    out = ingest_text(register, tmp_path, "evals.csv", EVALS)
+    assert out.results == 3
+    res = register.results(model="Llama-2-7b", benchmark="mmlu")
+    assert len(res) == 1
+    r = res[0]
+    assert (r.value, r.stderr, r.samples, r.metric) == (0.458, 0.004, 14042, "acc")
+    assert r.original_benchmark == "MMLU" and r.source_sha256 == out.sha256
+    assert Path(r.source_file).name == "evals.csv"
+    mmlu = register.get_benchmark("mmlu")
+    assert mmlu.chance == 0.25 and mmlu.samples == 14042
+
+
+def test_same_bytes_twice_adds_nothing(register: Register, tmp_path: Path) -> None:
+    ingest_text(register, tmp_path, "models.csv", MODELS)
+    first = ingest_text(register, tmp_path, "evals.csv", EVALS)
+    before = register.counts()
+    again = ingest_text(register, tmp_path, "evals.csv", EVALS)
+    assert (first.status, again.status) == ("stored", "unchanged")
+    assert register.counts() == before
+
+
+def test_changed_file_is_a_new_version_and_old_evidence_stays(
+    register: Register, tmp_path: Path
+) -> None:
+    ingest_text(register, tmp_path, "models.csv", MODELS)
+    v1 = ingest_text(register, tmp_path, "evals.csv", EVALS)
+    v2 = ingest_text(register, tmp_path, "evals.csv", EVALS.replace("0.458", "0.461"))
+    assert (v1.version, v2.version) == (1, 2)
+    values = sorted(r.value for r in register.results(model="Llama-2-7b", benchmark="mmlu"))
+    assert values == [0.458, 0.461]
+    assert [f.version for f in register.source_files() if f.path.endswith("evals.csv")] == [1, 2]
+
+
+def test_conflicting_model_is_an_error_naming_the_field(register: Register, tmp_path: Path) -> None:
+    ingest_text(register, tmp_path, "models.csv", MODELS)
+    before = register.counts()
+    changed = MODELS.replace("8.4e22", "9e22").replace("tiny,Lab", "tiny2,Lab")
+    with pytest.raises(ConflictError) as e:
+        ingest_text(register, tmp_path, "models2.csv", changed)
+    assert "compute_flop" in str(e.value) and "Llama-2-7b" in str(e.value)
+    assert "models2.csv:2" in str(e.value) and "--update" in str(e.value)
+    assert register.counts() == before  # tiny2 was not stored either
+    ingest_text(register, tmp_path, "models2.csv", changed, update=True)
+    assert register.get_model("Llama-2-7b").compute_flop == pytest.approx(9e22)
+    assert register.get_model("tiny2").params == 1e9
+
+
+def test_a_failing_file_stores_nothing(
+    register: Register, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure after every row of a file was written rolls all of them back."""
+    ingest_text(register, tmp_path, "models.csv", MODELS)
+    before = register.counts()
+
+    def fail(conn, batch, out):  # noqa: ANN001
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM eval_results")).scalar() == 4
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(register, "_on_ingest", fail)
+    with pytest.raises(RuntimeError):
+        ingest_text(
+            register, tmp_path, "evals.csv", EVALS + "brand-new-model,hellaswag,acc,0.5,,\n"
+        )
+    assert register.counts() == before
+
+
+def test_unknown_names_list_close_ones(register: Register, tmp_path: Path) -> None:
+    ingest_text(register, tmp_path, "models.csv", MODELS)
+    with pytest.raises(InputError, match="Llama-2-7b"):
+        register.get_model("Llama-2-7")
+    with pytest.raises(InputError, match="no benchmark"):
+        register.get_benchmark("mmlux")
+
+
+def test_aliases_map_log_names(register: Register, tmp_path: Path) -> None:
+    ingest_text(register, tmp_path, "models.csv", MODELS)
+    register.add_alias("model", "meta-llama/Llama-2-7b-hf", "Llama-2-7b")
+    ingest_text(
+        register,
+        tmp_path,
+        "e.csv",
+        "model,benchmark,value\nmeta-llama/Llama-2-7b-hf,arc_challenge,0.53\n"
+        "mistralai/Mistral-7B,arc_challenge,0.6\n",
+    )
+    assert register.results(model="Llama-2-7b", benchmark="arc_challenge")[0].value == 0.53
+    # An org-prefixed name whose bare form is registered maps without an alias.
+    assert register.results(model="Mistral-7B", benchmark="arc_challenge")[0].value == 0.6
+    assert (
+        register.results(benchmark="arc_challenge")[0].original_model == "meta-llama/Llama-2-7b-hf"
+    )
+
+
+def test_unknown_model_in_results_is_created_with_a_warning(
+    register: Register, tmp_path: Path
+) -> None:
+    out = ingest_text(register, tmp_path, "e.csv", "model,benchmark,value\nnew-model,mmlu,0.3\n")
+    assert out.models == 1 and "new-model" in out.warnings[-1]
+    assert register.get_model("new-model").compute_flop is None
+
+
+def test_loss_points(register: Register, tmp_path: Path) -> None:
+    out = ingest_text(
+        register,
+        tmp_path,
+        "loss.csv",
+        "params_N,tokens_D,flops_C,loss\n1e8,2e9,1.2e18,3.1\n4e8,8e9,1.92e19,2.8\n",
+    )
+    assert out.loss == 2
+    pts = register.loss_observations()
+    assert [p.loss for p in pts] == [3.1, 2.8] and pts[1].compute_flop == 1.92e19
+
+
+def test_old_register_is_upgraded_in_place_not_recreated(db_url: str) -> None:
+    url = eng.resolve_url(db_url)
+    engine = eng.create_engine(url)
+    eng.upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO models (name, multiplier, updated_at) VALUES ('old', 1, "
+            "'2024-01-01 00:00:00+00:00')"
+        )
+    engine.dispose()
+    reg = open_register(db_url)
+    with reg.read() as conn:
+        assert eng.current_revision(conn) == eng.head_revision()
+    assert [m.name for m in reg.models()] == ["old"]
+    assert "model_aliases" in reg.counts()
+    reg.close()
+
+
+def test_tables_match_the_migrations(register: Register) -> None:
+    from tripwire.register.tables import metadata
+
+    with register.read() as conn:
+        insp = sa.inspect(conn)
+        for table in metadata.sorted_tables:
+            cols = {c["name"] for c in insp.get_columns(table.name)}
+            assert cols == {c.name for c in table.columns}, table.name
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(sqlite_register: Register) -> None:
+    with sqlite_register.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_missing_or_bad_register_paths_say_so(tmp_path: Path) -> None:
+    with pytest.raises(RegisterError, match="tripwire init"):
+        open_register(str(tmp_path / "none.db"))
+    with pytest.raises(RegisterError, match="does not exist"):
+        open_register(str(tmp_path / "no" / "such" / "dir.db"), create=True)
+    (tmp_path / "junk.db").write_bytes(b"this is not sqlite at all")
+    with pytest.raises(RegisterError, match="not a tripwire register"):
+        open_register(str(tmp_path / "junk.db"))
+    with pytest.raises(RegisterError, match="unsupported"):
+        open_register("mysql://u@localhost/x")
+    with pytest.raises(RegisterError, match="cannot open"):
+        open_register("postgresql+psycopg://nobody:pw@127.0.0.1:1/none")

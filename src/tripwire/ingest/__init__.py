@@ -17,7 +17,6 @@ from tripwire.errors import InputError
 from tripwire.ingest.batch import Batch
 from tripwire.ingest.csv import READERS as CSV_KINDS
 
-
 __all__ = ["FORMATS", "Batch", "detect_format", "read_file", "walk"]
 
 # format -> (module, function); log readers load lazily so optional extras stay optional.
@@ -34,28 +33,23 @@ LOG_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl", ".eval"}
 
 def detect_format(path: Path, head: bytes) -> str | None:
     """The format of a file from its first bytes (and, as a tie-breaker, its name)."""
-    if head.startswith(b"PK\x03\x04"):
-        return "inspect"  # Inspect's .eval logs are zip archives
+    from tripwire.ingest.inspect_log import sniff_inspect
+    from tripwire.ingest.lmeval import sniff_lmeval, sniff_lmeval_samples
+
+    if sniff_inspect(head, path):
+        return "inspect"
+    if sniff_lmeval_samples(head, path):
+        return "lm-eval-samples"
+    if sniff_lmeval(head, path):
+        return "lm-eval"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text.startswith(b"{"):
-        if b'"eval"' in head and (b'"status"' in head or b'"version"' in head):
-            return "inspect"
-        if (
-            b'"doc_id"' in head
-            and b"\n{" in head
-            or (path.name.startswith("samples_") and path.suffix == ".jsonl")
-        ):
-            return "lm-eval-samples"
-        if b'"results"' in head:
-            return "lm-eval"
-        if path.suffix == ".jsonl" and b'"doc_id"' in head:
-            return "lm-eval-samples"
+    if text.startswith((b"{", b"[")) or head.startswith(b"PK\x03\x04"):
         return None
-    if path.suffix.lower() in (".csv", ".tsv") or (
-        b"," in text.split(b"\n", 1)[0] or b";" in text.split(b"\n", 1)[0]
-    ):
-        if b"\x00" not in head[:4096]:
-            return "csv"
+    first = text.split(b"\n", 1)[0]
+    if b"\x00" in head[:4096]:
+        return None
+    if path.suffix.lower() in (".csv", ".tsv") or b"," in first or b";" in first:
+        return "csv"
     return None
 
 

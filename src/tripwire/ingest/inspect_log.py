@@ -45,12 +45,19 @@ _STDERR_METRICS = ("stderr", "bootstrap_stderr")
 # Metrics whose uncertainty Inspect's stderr metrics estimate (the mean of sample scores).
 _MEAN_METRICS = ("accuracy", "mean")
 # Inspect's default value_to_float for string scores (inspect_ai.scorer.value_to_float).
-_STRING_SCORES = {"c": 1.0, "i": 0.0, "p": 0.5, "n": 0.0, "yes": 1.0, "no": 0.0,
-                  "true": 1.0, "false": 0.0}
+_STRING_SCORES = {
+    "c": 1.0,
+    "i": 0.0,
+    "p": 0.5,
+    "n": 0.0,
+    "yes": 1.0,
+    "no": 0.0,
+    "true": 1.0,
+    "false": 0.0,
+}
 _JSON_HEAD = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"version"\s*:\s*\d+\s*,\s*"status"\s*:')
 # Names of members Inspect writes into an .eval zip (the first member's name is in the head).
-_EVAL_MEMBERS = (b"_journal/", b"header.json", b"summaries.json", b"reductions.json",
-                 b"samples/")
+_EVAL_MEMBERS = (b"_journal/", b"header.json", b"summaries.json", b"reductions.json", b"samples/")
 
 
 def sniff_inspect(head: bytes, path: Path | None = None) -> bool:
@@ -63,15 +70,14 @@ def sniff_inspect(head: bytes, path: Path | None = None) -> bool:
     if head.startswith(b"PK\x03\x04"):
         if len(head) >= 30:
             name_len = int.from_bytes(head[26:28], "little")
-            name = head[30:30 + name_len]
+            name = head[30 : 30 + name_len]
             if any(name.startswith(m) for m in _EVAL_MEMBERS):
                 return True
         return path is not None and path.suffix.lower() == ".eval"
     if _JSON_HEAD.match(head):
         return True
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return (text.startswith(b"{") and b'"eval"' in head and b'"status"' in head
-            and b'"task"' in head)
+    return text.startswith(b"{") and b'"eval"' in head and b'"status"' in head and b'"task"' in head
 
 
 def model_name(model: str) -> str:
@@ -94,10 +100,12 @@ def _format(path: Path, data: bytes) -> str:
     if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return "json"
     if b"\x00" in data[:8192] or path.suffix.lower() == ".eval":
-        raise InputError("not an Inspect log: neither an .eval zip nor JSON (a binary file?)",
-                         source=str(path))
-    raise InputError("not an Inspect log: it does not start with a JSON object",
-                     source=str(path), where="line 1")
+        raise InputError(
+            "not an Inspect log: neither an .eval zip nor JSON (a binary file?)", source=str(path)
+        )
+    raise InputError(
+        "not an Inspect log: it does not start with a JSON object", source=str(path), where="line 1"
+    )
 
 
 def _read(path: Path, data: bytes, fmt: str, header_only: bool) -> Any:
@@ -114,11 +122,13 @@ def _read(path: Path, data: bytes, fmt: str, header_only: bool) -> Any:
         err = errs[0]
         where = ".".join(str(p) for p in err["loc"]) or None
         more = f" (and {len(errs) - 1} more problems)" if len(errs) > 1 else ""
-        raise InputError(f"not an Inspect log: {err['msg'].lower()}{more}", source=str(path),
-                         where=where) from None
+        raise InputError(
+            f"not an Inspect log: {err['msg'].lower()}{more}", source=str(path), where=where
+        ) from None
     except zipfile.BadZipFile:
-        raise InputError("not a readable .eval zip (truncated or corrupt)",
-                         source=str(path)) from None
+        raise InputError(
+            "not a readable .eval zip (truncated or corrupt)", source=str(path)
+        ) from None
     except KeyError as e:
         detail = e.args[0] if e.args else e
         raise InputError(f"zip is not an Inspect .eval log ({detail})", source=str(path)) from None
@@ -126,13 +136,17 @@ def _read(path: Path, data: bytes, fmt: str, header_only: bool) -> Any:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         m = re.search(r"at line (\d+) column (\d+)", msg)
         if m:
-            reason = msg[:m.start()].strip() or "malformed"
-            raise InputError(f"invalid JSON: {reason}", source=str(path),
-                             where=f"line {m.group(1)} column {m.group(2)}") from None
+            reason = msg[: m.start()].strip() or "malformed"
+            raise InputError(
+                f"invalid JSON: {reason}",
+                source=str(path),
+                where=f"line {m.group(1)} column {m.group(2)}",
+            ) from None
         raise InputError(f"Inspect could not read this log: {msg}", source=str(path)) from None
     except (OSError, EOFError, UnicodeDecodeError) as e:
-        raise InputError(f"Inspect could not read this log: {type(e).__name__}: {e}",
-                         source=str(path)) from None
+        raise InputError(
+            f"Inspect could not read this log: {type(e).__name__}: {e}", source=str(path)
+        ) from None
 
 
 def _created(value: Any) -> dt.datetime | None:
@@ -186,8 +200,9 @@ def read_inspect(path: Path, data: bytes, *, samples: bool = False) -> Batch:
         raise InputError("the file is empty", source=str(path))
     fmt = _format(path, data)
     log = _read(path, data, fmt, header_only=not samples)
-    batch = Batch(path=str(path), kind=KIND, sha256=hashlib.sha256(data).hexdigest(),
-                  size=len(data))
+    batch = Batch(
+        path=str(path), kind=KIND, sha256=hashlib.sha256(data).hexdigest(), size=len(data)
+    )
     spec = log.eval
     status = str(log.status)
     if status != "success":
@@ -198,8 +213,10 @@ def read_inspect(path: Path, data: bytes, *, samples: bool = False) -> Batch:
         return batch
     scores = list(log.results.scores) if log.results is not None else []
     if not scores:
-        batch.skipped = ("the log holds no aggregate scores (results.scores is empty; "
-                         "score it with `inspect score` first)")
+        batch.skipped = (
+            "the log holds no aggregate scores (results.scores is empty; "
+            "score it with `inspect score` first)"
+        )
         return batch
     task = spec.task
     bid = benchmark_id(task)
@@ -219,16 +236,18 @@ def read_inspect(path: Path, data: bytes, *, samples: bool = False) -> Batch:
     sample_rows: dict[str, int] = {}
     for score in scores:
         metrics = dict(score.metrics or {})
-        stderr = next((_number(metrics[k].value) for k in _STDERR_METRICS if k in metrics),
-                      None)
+        stderr = next((_number(metrics[k].value) for k in _STDERR_METRICS if k in metrics), None)
         values = {k: m for k, m in metrics.items() if k not in _STDERR_METRICS}
-        takes_stderr = next((k for k in _MEAN_METRICS if k in values),
-                            next(iter(values)) if len(values) == 1 else None)
+        takes_stderr = next(
+            (k for k in _MEAN_METRICS if k in values),
+            next(iter(values)) if len(values) == 1 else None,
+        )
         for key, metric in values.items():
             v = _number(metric.value)
             if v is None:
-                batch.warnings.append(f"{score.name}/{key}: {metric.value!r} is not a number; "
-                                      "not stored")
+                batch.warnings.append(
+                    f"{score.name}/{key}: {metric.value!r} is not a number; not stored"
+                )
                 continue
             name = f"{score.name}/{key}"
             first_metric = first_metric or name
@@ -239,19 +258,35 @@ def read_inspect(path: Path, data: bytes, *, samples: bool = False) -> Batch:
                 extra["scorer_params"] = score.params
             if key == takes_stderr:
                 sample_rows.setdefault(score.name, len(batch.results))
-            batch.results.append(EvalResult(
-                model=model, benchmark=bid, metric=name, value=v,
-                stderr=stderr if key == takes_stderr else None,
-                samples=score.scored_samples if score.scored_samples is not None else n_total,
-                source_file=str(path), source_sha256=batch.sha256, created_at=created,
-                original_model=original_model, original_benchmark=task, extra=extra))
+            batch.results.append(
+                EvalResult(
+                    model=model,
+                    benchmark=bid,
+                    metric=name,
+                    value=v,
+                    stderr=stderr if key == takes_stderr else None,
+                    samples=score.scored_samples if score.scored_samples is not None else n_total,
+                    source_file=str(path),
+                    source_sha256=batch.sha256,
+                    created_at=created,
+                    original_model=original_model,
+                    original_benchmark=task,
+                    extra=extra,
+                )
+            )
     if not batch.results:
         batch.skipped = "the log's metrics hold no numeric values"
         return batch
-    batch.benchmarks.append(Benchmark(
-        id=bid, name=task, metric=first_metric,
-        dataset=(dataset.name or dataset.location) if dataset is not None else None,
-        samples=dataset.samples if dataset is not None else None, source=SOURCE))
+    batch.benchmarks.append(
+        Benchmark(
+            id=bid,
+            name=task,
+            metric=first_metric,
+            dataset=(dataset.name or dataset.location) if dataset is not None else None,
+            samples=dataset.samples if dataset is not None else None,
+            source=SOURCE,
+        )
+    )
     if samples:
         _attach_samples(log, scores, sample_rows, batch)
     return batch
@@ -277,8 +312,11 @@ def _attach_samples(log: Any, scores: list[Any], rows: dict[str, int], batch: Ba
             if isinstance(value, dict):
                 value = value.get(name)
             score, raw = _sample_score(value)
-            out.append(SampleScore(sample_id=str(sample.id), epoch=int(sample.epoch or 1),
-                                   score=score, raw=raw))
+            out.append(
+                SampleScore(
+                    sample_id=str(sample.id), epoch=int(sample.epoch or 1), score=score, raw=raw
+                )
+            )
         if out:
             batch.samples[index] = out
         elif log.samples:

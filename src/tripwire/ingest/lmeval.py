@@ -51,7 +51,7 @@ KIND_SAMPLES = "lm-eval-samples"
 SOURCE = "lm-evaluation-harness"
 
 # Keys of a task's result object that are not metrics.
-_NOT_METRICS = {"alias", "name", "sample_len", "samples", "group", "task"}
+_NOT_METRICS = {"alias", "name", "sample_len", "sample_count", "samples", "group", "task"}
 # Metrics lm-eval registers as lower-is-better; v0.3 files do not say so themselves.
 _LOWER_IS_BETTER = {
     "ppl",
@@ -324,7 +324,8 @@ def read_lmeval_results(path: Path, data: bytes, *, samples: bool = False) -> Ba
         for key, metric, filt, value, stderr in _metrics(res):
             v = _number(value)
             if v is None:
-                if not (isinstance(value, str) and value.strip().upper() == "N/A"):
+                structural = isinstance(value, dict | list)
+                if not structural and not (isinstance(value, str) and value.strip() == "N/A"):
                     batch.warnings.append(f"{task} {key}: {value!r} is not a number; not stored")
                 continue
             first_metric = first_metric or metric
@@ -349,7 +350,7 @@ def read_lmeval_results(path: Path, data: bytes, *, samples: bool = False) -> Ba
                     metric=metric,
                     value=v,
                     stderr=_number(stderr),
-                    samples=n_effective(task),
+                    samples=_count(res, key) or n_effective(task),
                     source_file=str(path),
                     source_sha256=batch.sha256,
                     created_at=created,
@@ -382,6 +383,13 @@ def read_lmeval_results(path: Path, data: bytes, *, samples: bool = False) -> Ba
     if samples:
         _attach_sibling_samples(path, batch, index)
     return batch
+
+
+def _count(res: Mapping[str, Any], key: str) -> int | None:
+    """Samples behind one metric of a group, where lm-eval (>= 0.4.9) records it."""
+    counts = res.get("sample_count")
+    n = counts.get(key) if isinstance(counts, dict) else None
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
 
 
 def _shots(task: str, doc: _ResultsFile, default: Any, seen: frozenset[str] = frozenset()) -> Any:

@@ -18,7 +18,7 @@ from pathlib import Path
 from tripwire import compute
 from tripwire.errors import InputError
 from tripwire.ingest.batch import Batch
-from tripwire.model import ComputeMethod, EvalResult, LossObservation, Model, Variant
+from tripwire.model import ComputeMethod, EvalResult, LossObservation, Model, Variant, trusted
 
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -145,6 +145,7 @@ class Table:
 
     def __init__(self, path: str, data: bytes) -> None:
         self.path = path
+        self.names: dict[tuple[str, int], str] = {}
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as e:
@@ -183,7 +184,7 @@ class Table:
         start = 2
         try:
             for row in reader:
-                if any(c.strip() for c in row):
+                if len(row) > 1 or (row and row[0].strip()):
                     self.rows.append((start, row))
                 start = reader.line_num + 1
         except csv.Error as e:
@@ -211,10 +212,15 @@ class Table:
 
 
 def _column(field: str, table: Table, columns: dict[str, str]) -> str:
-    for h in table.header:
-        if columns.get(h, columns.get(h.lower())) == field:
-            return h
-    return field
+    """The header a field was read from, as the user wrote it (for messages)."""
+    key = (field, id(columns))
+    name = table.names.get(key)
+    if name is None:
+        name = next(
+            (h for h in table.header if columns.get(h, columns.get(h.lower())) == field), field
+        )
+        table.names[key] = name
+    return name
 
 
 def number(
@@ -466,60 +472,112 @@ def read_evals(table: Table, batch: Batch) -> None:
     variant, date)."""
     _require(table, ["model", "benchmark", "value"], EVAL_COLUMNS, "eval-results")
     batch.warnings += _unknown(table, set(EVAL_COLUMNS))
+    col = {f: _column(f, table, EVAL_COLUMNS) for f in set(EVAL_COLUMNS.values())}
+    path = table.path
+    bench_ids: dict[str, str] = {}
+    if _read_evals_fast(table, batch, bench_ids):
+        return
     for line, r in table.records(EVAL_COLUMNS):
         for f in ("model", "benchmark"):
             if not r.get(f):
-                raise InputError(f"column {f!r} is empty", source=table.path, where=str(line))
-        col = lambda f: _column(f, table, EVAL_COLUMNS)  # noqa: E731
+                raise InputError(f"column {f!r} is empty", source=path, where=str(line))
         value = number(
-            r["value"],
-            path=table.path,
-            line=line,
-            column=col("value"),
-            field="value",
-            negative=True,
+            r["value"], path=path, line=line, column=col["value"], field="value", negative=True
         )
         if value is None:
             raise InputError(
-                f"column {col('value')!r} is empty",
-                source=table.path,
+                f"column {col['value']!r} is empty",
+                source=path,
                 where=str(line),
                 hint="write the score, e.g. 0.62",
             )
         stderr = number(
-            r.get("stderr", ""), path=table.path, line=line, column=col("stderr"), field="stderr"
+            r.get("stderr", ""), path=path, line=line, column=col["stderr"], field="stderr"
         )
         samples = number(
-            r.get("samples", ""), path=table.path, line=line, column=col("samples"), field="samples"
+            r.get("samples", ""), path=path, line=line, column=col["samples"], field="samples"
         )
         if samples is not None and (samples != int(samples) or samples < 1):
             raise InputError(
-                f"column {col('samples')!r}: {r['samples']!r} is not a count",
-                source=table.path,
+                f"column {col['samples']!r}: {r['samples']!r} is not a count",
+                source=path,
                 where=str(line),
                 hint="write e.g. 1319",
             )
-        created = date(
-            r.get("created_at", ""), path=table.path, line=line, column=col("created_at")
-        )
+        created = date(r.get("created_at", ""), path=path, line=line, column=col["created_at"])
+        bench = r["benchmark"]
+        bid = bench_ids.get(bench)
+        if bid is None:
+            bid = bench_ids[bench] = benchmark_id(bench)
+        # Every field was validated above: no second validation pass.
         batch.results.append(
-            EvalResult(
+            trusted(
+                EvalResult,
                 model=r["model"],
-                benchmark=benchmark_id(r["benchmark"]),
-                original_benchmark=r["benchmark"],
+                benchmark=bid,
+                original_benchmark=bench,
                 metric=r.get("metric") or "accuracy",
                 value=value,
                 stderr=stderr,
                 samples=int(samples) if samples is not None else None,
-                variant=variant(
-                    r.get("variant", ""), path=table.path, line=line, column=col("variant")
-                ),
+                variant=variant(r.get("variant", ""), path=path, line=line, column=col["variant"]),
                 created_at=dt.datetime(created.year, created.month, created.day, tzinfo=dt.UTC)
                 if created
                 else None,
                 extra={"source": r["source"]} if r.get("source") else {},
             )
         )
+
+
+def _read_evals_fast(table: Table, batch: Batch, bench_ids: dict[str, str]) -> bool:
+    """The common case of a large results table (model, benchmark, metric, value, stderr,
+    samples and nothing else), read without per-cell bookkeeping. Any cell the fast path does
+    not accept returns False so the careful reader can name the cell and the fix."""
+    index = {EVAL_COLUMNS.get(h.lower()): i for i, h in enumerate(table.header)}
+    if set(index) - {"model", "benchmark", "metric", "value", "stderr", "samples"}:
+        return False
+    im, ib, iv = index["model"], index["benchmark"], index["value"]
+    imet, ise, isa = index.get("metric"), index.get("stderr"), index.get("samples")
+    width = len(table.header)
+    out = []
+    inf = math.inf
+    try:
+        for _line, row in table.rows:
+            if len(row) != width:
+                return False
+            model, bench = row[im].strip(), row[ib].strip()
+            value = float(row[iv])
+            if not model or not bench or value != value or value in (inf, -inf):
+                return False
+            stderr = samples = None
+            if ise is not None and row[ise].strip():
+                stderr = float(row[ise])
+                if not 0 <= stderr < inf:
+                    return False
+            if isa is not None and row[isa].strip():
+                samples = int(row[isa])
+                if samples < 1:
+                    return False
+            bid = bench_ids.get(bench)
+            if bid is None:
+                bid = bench_ids[bench] = benchmark_id(bench)
+            out.append(
+                trusted(
+                    EvalResult,
+                    model=model,
+                    benchmark=bid,
+                    original_benchmark=bench,
+                    metric=(row[imet].strip() if imet is not None else "") or "accuracy",
+                    value=value,
+                    stderr=stderr,
+                    samples=samples,
+                    extra={},
+                )
+            )
+    except ValueError:
+        return False
+    batch.results.extend(out)
+    return True
 
 
 def read_loss(table: Table, batch: Batch) -> None:

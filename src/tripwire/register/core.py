@@ -6,6 +6,7 @@ the file's bytes; a changed file under the same path becomes a new version besid
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import json
 import logging
@@ -335,48 +336,67 @@ class Register:
         for b in batch.benchmarks:  # declare groups and metadata even without results
             if b.id not in b_alias:
                 bench_id(b.id)
+        cols = (
+            "model_id",
+            "benchmark_id",
+            "metric",
+            "value",
+            "stderr",
+            "samples",
+            "source_file_id",
+            "created_at",
+            "original_model",
+            "original_benchmark",
+            "filter",
+            "variant",
+            "extra",
+        )
+        stamp = _db_time(self.dialect)
+        now_db = stamp(now)
+        mids: dict[str, int] = {}
+        bids: dict[str, str] = {}
         rows = []
         for r in batch.results:
+            mid = mids.get(r.model)
+            if mid is None:
+                mid = mids[r.model] = model_id(r.model)
+            bid = bids.get(r.benchmark)
+            if bid is None:
+                bid = bids[r.benchmark] = bench_id(r.benchmark)
             rows.append(
-                dict(
-                    model_id=model_id(r.model),
-                    benchmark_id=bench_id(r.benchmark),
-                    metric=r.metric,
-                    value=r.value,
-                    stderr=r.stderr,
-                    samples=r.samples,
-                    source_file_id=file_id,
-                    created_at=r.created_at or now,
-                    original_model=r.original_model or r.model,
-                    original_benchmark=r.original_benchmark or r.benchmark,
-                    filter=r.filter,
-                    variant=r.variant,
-                    extra=json.dumps(r.extra, sort_keys=True) if r.extra else None,
+                (
+                    mid,
+                    bid,
+                    r.metric,
+                    r.value,
+                    r.stderr,
+                    r.samples,
+                    file_id,
+                    stamp(r.created_at) if r.created_at else now_db,
+                    r.original_model or r.model,
+                    r.original_benchmark or r.benchmark,
+                    r.filter,
+                    r.variant,
+                    json.dumps(r.extra, sort_keys=True) if r.extra else None,
                 )
             )
         if batch.samples:
-            ids = (
-                conn.execute(
-                    t.eval_results.insert().returning(
-                        t.eval_results.c.id, sort_by_parameter_order=True
-                    ),
-                    rows,
-                )
-                .scalars()
-                .all()
-            )
+            ids = _bulk_insert(conn, "eval_results", cols, rows, returning="id")
             sample_rows = [
-                dict(
-                    result_id=ids[i], sample_id=s.sample_id, epoch=s.epoch, score=s.score, raw=s.raw
-                )
+                (ids[i], s.sample_id, s.epoch, s.score, s.raw)
                 for i, scores in batch.samples.items()
                 for s in scores
             ]
             if sample_rows:
-                conn.execute(t.eval_samples.insert(), sample_rows)
+                _bulk_insert(
+                    conn,
+                    "eval_samples",
+                    ("result_id", "sample_id", "epoch", "score", "raw"),
+                    sample_rows,
+                )
             out.samples = len(sample_rows)
         else:
-            conn.execute(t.eval_results.insert(), rows)
+            _bulk_insert(conn, "eval_results", cols, rows)
         out.results = len(rows)
         if created:
             shown = ", ".join(created[:5]) + (
@@ -581,6 +601,41 @@ class Register:
                 for n in sorted(names)
                 if n != "alembic_version"
             }
+
+
+def _db_time(dialect: str) -> Any:
+    """How a UTC datetime is written by a raw bulk insert: SQLite stores SQLAlchemy's text
+    form (read back by the DateTime type), PostgreSQL takes the datetime itself."""
+    if dialect != "sqlite":
+        return lambda d: d
+
+    def text(d: dt.datetime) -> str:
+        if d.tzinfo is not None:
+            d = d.astimezone(dt.UTC).replace(tzinfo=None)
+        return d.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    return text
+
+
+def _bulk_insert(
+    conn: sa.Connection,
+    table: str,
+    cols: tuple[str, ...],
+    rows: list[tuple],
+    returning: str | None = None,
+) -> list[int]:
+    """executemany straight to the driver: the bulk paths (results, samples) skip SQLAlchemy's
+    per-row parameter processing, which costs more than the database itself. With
+    `returning`, the new ids in row order."""
+    if not rows:
+        return []
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+    if returning is None:
+        conn.exec_driver_sql(sql, rows)
+        return []
+    sql += f" RETURNING {returning}"
+    return [conn.exec_driver_sql(sql, row).scalar_one() for row in rows]
 
 
 def _show(v: Any) -> str:

@@ -14,7 +14,6 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -30,14 +29,14 @@ stderr = Console(stderr=True, soft_wrap=True)
 class TripwireGroup(TyperGroup):
     """Turns tripwire errors into one-line messages and exit codes, for every command."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except TripwireError as e:
-            click.echo(f"error: {e}", err=True)
+            typer.echo(f"error: {e}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            typer.echo("interrupted", err=True)
             ctx.exit(130)
 
 
@@ -134,12 +133,12 @@ def render(
 
 def warn(message: str) -> None:
     """A warning on stderr (never stdout, which carries data)."""
-    click.echo(f"warning: {message}", err=True)
+    typer.echo(f"warning: {message}", err=True)
 
 
 def info(message: str) -> None:
     """Progress or status on stderr."""
-    click.echo(message, err=True)
+    typer.echo(message, err=True)
 
 
 def env_flag(name: str) -> bool:

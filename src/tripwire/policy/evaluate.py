@@ -1,0 +1,439 @@
+"""Judge a policy's thresholds against one model's evidence, with the evidence's uncertainty.
+
+Each comparison `X op t` becomes P(X op t) from a distribution for X:
+
+* a score with a standard error: Normal(value, stderr);
+* a score in [0, 1] with a sample count n but no stderr: the Jeffreys posterior of a binomial
+  proportion, Beta(k + 1/2, n - k + 1/2) with k = value x n (Brown, Cai & DasGupta 2001);
+* a score with a confidence interval in `extra` (`ci_low`, `ci_high`, e.g. METR's bootstrap
+  intervals): log-normal when both ends are positive, else normal, matched to the interval
+  (level `ci_level`, default 0.95);
+* a score with none of these: its point value, judged exactly, with a note saying so;
+* a model quantity given by its source: exact. An *estimated* training compute (6ND or
+  hardware-time) is log-normal around the estimate with sigma = ln 2 (a factor of 2 is one
+  standard deviation), the spread Epoch AI reports for such estimates; effective compute
+  inherits it (the declared multiplier is taken as exact). Training cost is always an estimate
+  and gets the same factor-of-2 sigma. Parameters and tokens are exact.
+
+`score(name)` uses the best result recorded for the benchmark (highest, or lowest where lower is
+better): frontier policies judge the best elicited capability. Conditions combine comparisons as
+independent events (and = product, or = 1 - product of complements), which is right for distinct
+results whose sampling errors are independent.
+
+A threshold's state, from P = P(condition) and its confidence c:
+  crossed  P >= c;   likely  P >= 0.5;   alert  P >= 0.5 once every comparison is moved by its
+  alert margin (or the explicit `alert` condition holds with P >= 0.5);   clear  otherwise.
+Missing evidence makes P an interval [lo, hi]; if the state at lo and at hi differ, the state is
+**insufficient** (the missing evidence could change the answer), never a silent pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scipy.special import betainc
+
+from tripwire.model import (
+    Attestation,
+    Benchmark,
+    Determination,
+    EvalResult,
+    EvidenceRef,
+    Model,
+    ThresholdState,
+    utcnow,
+)
+from tripwire.policy.expr import UNKNOWN, Compare, Probs, Quantity, Score
+from tripwire.policy.loader import CompiledThreshold, LoadedPolicy
+from tripwire.policy.schema import ACTIONS
+
+ESTIMATE_SIGMA_LN = math.log(2.0)
+"""Log-normal sigma for estimated compute and cost: a factor of 2 is one standard deviation."""
+_SQRT2 = math.sqrt(2.0)
+_Z = {0.8: 1.2815515655446004, 0.9: 1.6448536269514722, 0.95: 1.959963984540054,
+      0.99: 2.5758293035489004}
+
+STATE_ORDER = {"clear": 0, "alert": 1, "likely": 2, "crossed": 3, "insufficient": 4}
+
+
+@dataclass
+class Evidence:
+    """Everything known about one model that a policy can be judged on (no storage access)."""
+
+    model: Model
+    results: Sequence[EvalResult] = ()
+    benchmarks: Mapping[str, Benchmark] = field(default_factory=dict)
+    """Benchmark metadata by id (direction, sample count), where known."""
+    attestations: Iterable[Attestation | str] = ()
+    """Safeguards in place: Attestation records (for this model or all models) or plain names."""
+    flags: Mapping[str, str] = field(default_factory=dict)
+    """Anomaly flags: benchmark id -> reason (e.g. a score implausibly low for the compute)."""
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    """Evidence name -> benchmark id, overriding the policy's defaults (`--map`)."""
+
+
+# ------------------------------------------------------------------------------ distributions
+
+def _p_ge_normal(mu: float, sd: float, t: float) -> float:
+    return 0.5 * math.erfc((t - mu) / (sd * _SQRT2))
+
+
+def _z(level: float) -> float:
+    if level in _Z:
+        return _Z[level]
+    from scipy.stats import norm
+    return float(norm.ppf(0.5 + level / 2))
+
+
+@dataclass(slots=True)
+class _Dist:
+    kind: str
+    """exact | normal | lognormal | beta"""
+    a: float
+    b: float = 0.0
+    note: str | None = None
+
+    def p_ge(self, t: float, strict: bool) -> float:
+        """P(X >= t) (or > t for `strict`, which only matters for exact values)."""
+        k = self.kind
+        if k == "exact":
+            return 1.0 if (self.a > t if strict else self.a >= t) else 0.0
+        if k == "normal":
+            return _p_ge_normal(self.a, self.b, t)
+        if k == "lognormal":
+            if t <= 0:
+                return 1.0
+            return _p_ge_normal(self.a, self.b, math.log(t))
+        # beta(a, b) on [0, 1]
+        if t <= 0:
+            return 1.0
+        if t >= 1:
+            return 0.0
+        return float(1.0 - betainc(self.a, self.b, t))
+
+    def prob(self, op: str, t: float) -> float:
+        if op in (">=", ">"):
+            return self.p_ge(t, op == ">")
+        return 1.0 - self.p_ge(t, op == "<=")
+
+
+def result_distribution(r: EvalResult, bench: Benchmark | None = None) -> _Dist:
+    """The sampling distribution of a result's true value (see the module docstring)."""
+    v = float(r.value)
+    if r.stderr is not None and r.stderr > 0:
+        return _Dist("normal", v, float(r.stderr))
+    extra = r.extra or {}
+    lo, hi = extra.get("ci_low"), extra.get("ci_high")
+    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and hi > lo:
+        z = _z(float(extra.get("ci_level", 0.95)))
+        if lo > 0 and v > 0:
+            return _Dist("lognormal", math.log(v), (math.log(hi) - math.log(lo)) / (2 * z))
+        return _Dist("normal", v, (hi - lo) / (2 * z))
+    n = r.samples if r.samples else (bench.samples if bench is not None else None)
+    if n and n > 0 and 0.0 <= v <= 1.0:
+        k = v * n
+        return _Dist("beta", k + 0.5, n - k + 0.5)
+    return _Dist("exact", v, note=f"result {r.id if r.id is not None else '?'} on {r.benchmark} "
+                 "has no stderr, interval or sample count: judged as exact")
+
+
+def quantity_distribution(model: Model, name: str) -> tuple[_Dist, float] | None:
+    """(distribution, point value) of a model quantity, or None when unknown."""
+    if name in ("training_compute", "effective_compute"):
+        c = model.compute_flop if name == "training_compute" else model.effective_compute_flop
+        if c is None or c <= 0:
+            return None
+        if model.compute_estimated:
+            return _Dist("lognormal", math.log(c), ESTIMATE_SIGMA_LN), c
+        return _Dist("exact", c), c
+    if name == "cost_usd":
+        if model.cost_usd is None or model.cost_usd <= 0:
+            return None
+        return _Dist("lognormal", math.log(model.cost_usd), ESTIMATE_SIGMA_LN), model.cost_usd
+    v = model.params if name == "params" else model.tokens
+    if v is None:
+        return None
+    return _Dist("exact", float(v)), float(v)
+
+
+# -------------------------------------------------------------------------------------- judge
+
+class EvidenceJudge:
+    """Answers a condition's questions from one model's Evidence, recording what it used."""
+
+    def __init__(self, policy: LoadedPolicy, ev: Evidence) -> None:
+        self.policy = policy
+        self.ev = ev
+        self.by_bench: dict[str, list[EvalResult]] = {}
+        for r in ev.results:
+            self.by_bench.setdefault(r.benchmark, []).append(r)
+        names: set[str] = set()
+        for a in ev.attestations:
+            if isinstance(a, str):
+                names.add(a)
+            elif a.model is None or a.model == ev.model.name:
+                names.add(a.safeguard)
+        self.safeguards = names
+        self.pre_mitigation = False
+        self.refs: list[EvidenceRef] = []
+        self.missing: list[str] = []
+        self.notes: list[str] = []
+        self.used_results: list[EvalResult] = []
+        self._best: dict[tuple[str, bool], tuple[EvalResult, _Dist] | str] = {}
+
+    def start(self, pre_mitigation: bool) -> None:
+        self.pre_mitigation = pre_mitigation
+        self.refs, self.missing, self.notes = [], [], []
+
+    # -- the Judge protocol
+
+    def attested(self, safeguard: str) -> bool:
+        ok = safeguard in self.safeguards
+        self.refs.append(EvidenceRef.model_construct(
+            kind="attestation", result_id=None, benchmark=None, quantity=safeguard,
+            value="attested" if ok else "not attested", stderr=None, source_sha256=None))
+        return ok
+
+    def flagged(self, benchmark: str | None) -> bool:
+        if benchmark is None:
+            hits = sorted(self.ev.flags)
+        else:
+            bench = self.policy.benchmark_for(benchmark, self.ev.mapping) or benchmark
+            hits = [bench] if bench in self.ev.flags else []
+        for h in hits:
+            self.refs.append(EvidenceRef.model_construct(
+                kind="anomaly", result_id=None, benchmark=h, quantity=None,
+                value=self.ev.flags[h], stderr=None, source_sha256=None))
+        return bool(hits)
+
+    def compare(self, node: Compare) -> Probs:
+        target = node.target
+        if math.isnan(node.threshold.value):
+            name = node.threshold.param
+            self.missing.append(f"parameter {name} has no value (the source states no number; "
+                                f"set one: --set {name}=VALUE)")
+            return UNKNOWN
+        if isinstance(target, Quantity):
+            got = quantity_distribution(self.ev.model, target.name)
+            if got is None:
+                self.missing.append(f"{target.name} of {self.ev.model.name} is unknown")
+                return UNKNOWN
+            dist, value = got
+            if dist.kind == "lognormal":
+                what = ("an estimate" if target.name == "cost_usd"
+                        else f"estimated ({self.ev.model.compute_method})")
+                self.notes.append(f"{target.name} is {what}: judged log-normal with a factor "
+                                  "of 2 as one standard deviation")
+            self.refs.append(EvidenceRef.model_construct(
+                kind="model", result_id=None, benchmark=None, quantity=target.name,
+                value=value, stderr=None, source_sha256=None))
+        else:
+            assert isinstance(target, Score)
+            best = self.best(target.name)
+            if isinstance(best, str):
+                self.missing.append(best)
+                return UNKNOWN
+            r, dist = best
+            self.refs.append(EvidenceRef.model_construct(
+                kind="result", result_id=r.id, benchmark=r.benchmark, quantity=None,
+                value=r.value, stderr=r.stderr, source_sha256=r.source_sha256))
+            if dist.note:
+                self.notes.append(dist.note)
+            if r.benchmark in self.ev.flags:
+                self.notes.append(f"{r.benchmark} is flagged: {self.ev.flags[r.benchmark]}")
+        op = node.op
+        p = dist.prob(op, node.threshold.value)
+        pu = dist.prob(op, node.up) if node.up != node.threshold.value else p
+        pd = dist.prob(op, node.down) if node.down != node.threshold.value else p
+        return (p, p, pu, pu, pd, pd)
+
+    def best(self, name: str) -> tuple[EvalResult, _Dist] | str:
+        """The best usable result for evidence `name`, or a sentence saying why there is none."""
+        key = (name, self.pre_mitigation)
+        if key in self._best:
+            return self._best[key]
+        bench = self.policy.benchmark_for(name, self.ev.mapping)
+        out: tuple[EvalResult, _Dist] | str
+        if bench is None:
+            out = (f'evidence "{name}" is not mapped to a benchmark '
+                   f"(map it: --map {name}=BENCHMARK)")
+        else:
+            rs = self.by_bench.get(bench, [])
+            label = bench if bench == name else f"{bench} (for {name})"
+            if self.pre_mitigation and rs:
+                mv = self.ev.model.variant
+                kept = [r for r in rs if (r.variant or mv) != "post-mitigation"]
+                if not kept:
+                    rs = []
+                    out = (f"only post-mitigation results on {label}; the policy requires "
+                           "pre-mitigation (helpful-only) evaluations")
+                    self._best[key] = out
+                    return out
+                rs = kept
+            if not rs:
+                out = f"no result for {self.ev.model.name} on {label}"
+            else:
+                meta = self.ev.benchmarks.get(bench)
+                hib = meta.higher_is_better if meta is not None else True
+                r = max(rs, key=lambda x: x.value) if hib else min(rs, key=lambda x: x.value)
+                out = (r, result_distribution(r, meta))
+                self.used_results.append(r)
+        self._best[key] = out
+        return out
+
+
+# -------------------------------------------------------------------------------- judgement
+
+def _state(p: float, pu: float, confidence: float, alert: float) -> str:
+    if p >= confidence:
+        return "crossed"
+    if p >= 0.5:
+        return "likely"
+    if pu >= 0.5 or alert >= 0.5:
+        return "alert"
+    return "clear"
+
+
+def judge_threshold(t: CompiledThreshold, judge: EvidenceJudge,
+                    counting: Iterable[str] = ("crossed",)) -> ThresholdState:
+    """One threshold's state, probability, evidence and reason; `counting` are the states that
+    count toward a level (an undetermined state that could reach them is insufficient)."""
+    counting = set(counting)
+    judge.start(t.pre_mitigation)
+    lo, hi, ulo, uhi, _, _ = t.condition.ev(judge)
+    alo = ahi = 0.0
+    if t.alert is not None:
+        alo, ahi, _, _, _, _ = t.alert.ev(judge)
+    s_lo = _state(lo, ulo, t.confidence, alo)
+    s_hi = _state(hi, uhi, t.confidence, ahi)
+    missing = list(dict.fromkeys(judge.missing))
+    if s_lo == s_hi:
+        state = s_lo
+        prob = lo if lo == hi else (lo if state in ("crossed", "likely") else hi)
+        reason = f"P = {prob:.3g} (crossed at {t.confidence:g})"
+        if missing:
+            reason += "; missing evidence does not change the state: " + "; ".join(missing)
+    elif s_hi in ("crossed", "likely") or s_hi in counting:
+        # The missing evidence could make the threshold count: say so, never pass silently.
+        state, prob = "insufficient", None
+        reason = f"P between {lo:.3g} and {hi:.3g}: " + "; ".join(missing)
+    else:
+        # Only the early warning is undetermined; the threshold itself is decided.
+        state, prob = s_lo, lo
+        reason = (f"P = {lo:.3g} (crossed at {t.confidence:g}); early-warning evidence "
+                  "missing: " + "; ".join(missing))
+    notes = list(dict.fromkeys(judge.notes))
+    if notes:
+        reason += "; " + "; ".join(notes)
+    return ThresholdState.model_construct(
+        id=t.id, level=t.level, state=state, probability=prob, reason=reason,
+        evidence=list(judge.refs))
+
+
+def add_months(d: dt.date, months: float) -> dt.date:
+    """`d` plus a number of months: whole months by the calendar (day clamped), the fraction
+    as 30.44-day months."""
+    whole = int(months)
+    y, m = divmod(d.month - 1 + whole, 12)
+    year, month = d.year + y, m + 1
+    import calendar
+    day = min(d.day, calendar.monthrange(year, month)[1])
+    out = dt.date(year, month, day)
+    frac = months - whole
+    if frac:
+        out += dt.timedelta(days=round(frac * 30.436875))
+    return out
+
+
+def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
+                    at: dt.datetime | None = None) -> Determination:
+    """Judge every threshold of `policy` on `evidence`: the level reached, the required and
+    missing safeguards, the allowed actions and when the cadence requires the next assessment.
+
+    Pure: reads nothing and stores nothing. `assess` gathers the evidence and records the result.
+    """
+    at = at or utcnow()
+    pol = policy.policy
+    judge = EvidenceJudge(policy, evidence)
+    counting = set(pol.level_states)
+    states = [judge_threshold(t, judge, counting) for t in policy.thresholds]
+
+    reached = -1
+    worst_unknown = -1
+    for st in states:
+        i = pol.level_index(st.level)
+        if st.state in counting:
+            reached = max(reached, i)
+        elif st.state == "insufficient":
+            worst_unknown = max(worst_unknown, i)
+    default = pol.level_index(pol.default_level)
+    reached = max(reached, default)
+    level = pol.levels[reached].id if reached >= 0 else None
+
+    by_id = {t.id: t.spec for t in policy.thresholds}
+    required = _merge(pol.required(level), pol.threshold_required(
+        [by_id[st.id] for st in states if st.state in counting]))
+    have = judge.safeguards
+    missing = {a: [s for s in required[a] if s not in have] for a in ACTIONS}
+    # An insufficient threshold could still demand its level's and its own safeguards: the
+    # action is only allowed when those are in place too.
+    unknown = [by_id[st.id] for st in states if st.state == "insufficient"]
+    precaution = None
+    if unknown:
+        precaution = _merge(pol.required(pol.levels[max(worst_unknown, reached)].id),
+                            pol.threshold_required(unknown))
+    allowed = []
+    for a in ACTIONS:
+        if missing[a]:
+            continue
+        if precaution is not None and any(s not in have for s in precaution[a]):
+            continue
+        allowed.append(a)
+
+    notes = list(pol.notes)
+    if precaution is not None:
+        waiting = sorted({s for a in ACTIONS for s in precaution[a] if s not in have})
+        if waiting:
+            notes.append("evidence is insufficient for " + ", ".join(t.id for t in unknown)
+                         + ": actions needing " + ", ".join(waiting)
+                         + " wait for that evidence or for those attestations")
+    unrecorded = [r for r in judge.used_results if r.variant is None]
+    if any(t.pre_mitigation for t in policy.thresholds) and unrecorded \
+            and evidence.model.variant is None:
+        notes.append("pre-mitigation evaluations are required; some results used do not record "
+                     "their variant and were taken as pre-mitigation")
+
+    next_due = None
+    next_compute = None
+    cad = pol.cadence
+    if cad is not None:
+        if cad.months is not None:
+            times = [r.created_at for r in judge.used_results if r.created_at is not None]
+            base = max(times) if times else at
+            next_due = add_months(base.date(), cad.months)
+        if cad.compute_factor is not None:
+            eff = evidence.model.effective_compute_flop
+            if eff is not None:
+                next_compute = eff * cad.compute_factor
+    return Determination.model_construct(
+        version=1, model=evidence.model.name, policy=pol.name, policy_version=pol.version,
+        policy_sha256=policy.sha256, at=at, level=level, thresholds=states,
+        required_safeguards=required, missing_safeguards=missing, allowed_actions=allowed,
+        next_due=next_due, next_due_compute_flop=next_compute, forecasts=[], notes=notes)
+
+
+def _merge(a: dict[str, list[str]], b: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {k: a.get(k, []) + [s for s in b.get(k, []) if s not in a.get(k, [])]
+            for k in ACTIONS}
+
+
+def summarize(det: Determination) -> dict[str, Any]:
+    """Counts of threshold states in a determination (for tables and benchmarks)."""
+    out: dict[str, Any] = {s: 0 for s in STATE_ORDER}
+    for t in det.thresholds:
+        out[t.state] += 1
+    return out

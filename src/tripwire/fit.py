@@ -538,8 +538,9 @@ class Allocation:
 class HoldoutResult:
     """Out-of-sample check: fit below a compute cut, predict the largest runs above it.
 
-    ``table`` has one row per held-out run (observed and predicted loss, intervals, whether the
-    intervals cover it); the scalar fields summarise it.
+    ``table`` has one row per held-out run (inputs, ``observed`` and ``predicted`` loss, the
+    prediction intervals, errors, and whether the intervals cover it); the scalar fields
+    summarise it.
     """
 
     n_train: int
@@ -743,7 +744,7 @@ class _Law(ABC):
             pred = predict(est, test)
         obs = data["loss"][test]
         err = pred.loss - obs
-        table = pred.to_frame()
+        table = pred.to_frame().rename(columns={"loss": "predicted"})
         table.insert(len(pred.inputs), "observed", obs)
         table["abs_error"] = np.abs(err)
         table["rel_error"] = err / obs

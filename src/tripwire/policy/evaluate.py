@@ -45,9 +45,10 @@ from tripwire.model import (
     EvidenceRef,
     Model,
     ThresholdState,
+    trusted,
     utcnow,
 )
-from tripwire.policy.expr import UNKNOWN, Compare, Probs, Quantity, Score
+from tripwire.policy.expr import UNKNOWN, Compare, Probs, Quantity
 from tripwire.policy.loader import CompiledThreshold, LoadedPolicy
 from tripwire.policy.schema import ACTIONS
 
@@ -74,6 +75,74 @@ class Evidence:
     """Anomaly flags: benchmark id -> reason (e.g. a score implausibly low for the compute)."""
     mapping: Mapping[str, str] = field(default_factory=dict)
     """Evidence name -> benchmark id, overriding the policy's defaults (`--map`)."""
+    _index: tuple[dict[str, list[EvalResult]], set[str]] | None = field(
+        default=None, init=False, repr=False, compare=False)
+    _best: dict[tuple[str, bool], tuple[EvalResult, _Dist, EvidenceRef] | str] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    _quantities: dict[str, tuple[_Dist, EvidenceRef, str | None] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+
+    def index(self) -> tuple[dict[str, list[EvalResult]], set[str]]:
+        """Results by benchmark and the safeguards in place, built once per Evidence (so
+        judging one model under several policies indexes its results once)."""
+        if self._index is None:
+            by_bench: dict[str, list[EvalResult]] = {}
+            for r in self.results:
+                by_bench.setdefault(r.benchmark, []).append(r)
+            names: set[str] = set()
+            for a in self.attestations:
+                if isinstance(a, str):
+                    names.add(a)
+                elif a.model is None or a.model == self.model.name:
+                    names.add(a.safeguard)
+            self._index = (by_bench, names)
+        return self._index
+
+    def best(self, bench: str, pre_mitigation: bool
+             ) -> tuple[EvalResult, _Dist, EvidenceRef] | str:
+        """The best result on `bench` with its distribution and reference, or `"none"` /
+        `"post-only"` (no usable result). Cached: judging several policies reuses it."""
+        key = (bench, pre_mitigation)
+        got = self._best.get(key)
+        if got is not None:
+            return got
+        rs = self.index()[0].get(bench, [])
+        out: tuple[EvalResult, _Dist, EvidenceRef] | str
+        if pre_mitigation and rs:
+            mv = self.model.variant
+            rs = [r for r in rs if (r.variant or mv) != "post-mitigation"]
+            if not rs:
+                self._best[key] = "post-only"
+                return "post-only"
+        if not rs:
+            out = "none"
+        else:
+            meta = self.benchmarks.get(bench)
+            hib = meta.higher_is_better if meta is not None else True
+            r = max(rs, key=lambda x: x.value) if hib else min(rs, key=lambda x: x.value)
+            ref = trusted(EvidenceRef, kind="result", result_id=r.id, benchmark=r.benchmark,
+                          value=r.value, stderr=r.stderr, source_sha256=r.source_sha256)
+            out = (r, result_distribution(r, meta), ref)
+        self._best[key] = out
+        return out
+
+    def quantity(self, name: str) -> tuple[_Dist, EvidenceRef, str | None] | None:
+        """A model quantity's distribution, reference and note (None when unknown); cached."""
+        if name in self._quantities:
+            return self._quantities[name]
+        got = quantity_distribution(self.model, name)
+        out = None
+        if got is not None:
+            dist, value = got
+            note = None
+            if dist.kind == "lognormal":
+                what = ("an estimate" if name == "cost_usd"
+                        else f"estimated ({self.model.compute_method})")
+                note = (f"{name} is {what}: judged log-normal with a factor of 2 as one "
+                        "standard deviation")
+            out = (dist, trusted(EvidenceRef, kind="model", quantity=name, value=value), note)
+        self._quantities[name] = out
+        return out
 
 
 # ------------------------------------------------------------------------------ distributions
@@ -168,22 +237,12 @@ class EvidenceJudge:
     def __init__(self, policy: LoadedPolicy, ev: Evidence) -> None:
         self.policy = policy
         self.ev = ev
-        self.by_bench: dict[str, list[EvalResult]] = {}
-        for r in ev.results:
-            self.by_bench.setdefault(r.benchmark, []).append(r)
-        names: set[str] = set()
-        for a in ev.attestations:
-            if isinstance(a, str):
-                names.add(a)
-            elif a.model is None or a.model == ev.model.name:
-                names.add(a.safeguard)
-        self.safeguards = names
+        self.by_bench, self.safeguards = ev.index()
         self.pre_mitigation = False
         self.refs: list[EvidenceRef] = []
         self.missing: list[str] = []
         self.notes: list[str] = []
-        self.used_results: list[EvalResult] = []
-        self._best: dict[tuple[str, bool], tuple[EvalResult, _Dist] | str] = {}
+        self.used_results: dict[int, EvalResult] = {}
 
     def start(self, pre_mitigation: bool) -> None:
         self.pre_mitigation = pre_mitigation
@@ -193,7 +252,7 @@ class EvidenceJudge:
 
     def attested(self, safeguard: str) -> bool:
         ok = safeguard in self.safeguards
-        self.refs.append(EvidenceRef.model_construct(
+        self.refs.append(trusted(EvidenceRef, 
             kind="attestation", result_id=None, benchmark=None, quantity=safeguard,
             value="attested" if ok else "not attested", stderr=None, source_sha256=None))
         return ok
@@ -205,7 +264,7 @@ class EvidenceJudge:
             bench = self.policy.benchmark_for(benchmark, self.ev.mapping) or benchmark
             hits = [bench] if bench in self.ev.flags else []
         for h in hits:
-            self.refs.append(EvidenceRef.model_construct(
+            self.refs.append(trusted(EvidenceRef, 
                 kind="anomaly", result_id=None, benchmark=h, quantity=None,
                 value=self.ev.flags[h], stderr=None, source_sha256=None))
         return bool(hits)
@@ -218,32 +277,24 @@ class EvidenceJudge:
                                 f"set one: --set {name}=VALUE)")
             return UNKNOWN
         if isinstance(target, Quantity):
-            got = quantity_distribution(self.ev.model, target.name)
-            if got is None:
+            q = self.ev.quantity(target.name)
+            if q is None:
                 self.missing.append(f"{target.name} of {self.ev.model.name} is unknown")
                 return UNKNOWN
-            dist, value = got
-            if dist.kind == "lognormal":
-                what = ("an estimate" if target.name == "cost_usd"
-                        else f"estimated ({self.ev.model.compute_method})")
-                self.notes.append(f"{target.name} is {what}: judged log-normal with a factor "
-                                  "of 2 as one standard deviation")
-            self.refs.append(EvidenceRef.model_construct(
-                kind="model", result_id=None, benchmark=None, quantity=target.name,
-                value=value, stderr=None, source_sha256=None))
+            dist, ref, note = q
+            if note:
+                self.notes.append(note)
+            self.refs.append(ref)
         else:
-            assert isinstance(target, Score)
             best = self.best(target.name)
             if isinstance(best, str):
                 self.missing.append(best)
                 return UNKNOWN
-            r, dist = best
-            self.refs.append(EvidenceRef.model_construct(
-                kind="result", result_id=r.id, benchmark=r.benchmark, quantity=None,
-                value=r.value, stderr=r.stderr, source_sha256=r.source_sha256))
+            r, dist, ref = best
+            self.refs.append(ref)
             if dist.note:
                 self.notes.append(dist.note)
-            if r.benchmark in self.ev.flags:
+            if self.ev.flags and r.benchmark in self.ev.flags:
                 self.notes.append(f"{r.benchmark} is flagged: {self.ev.flags[r.benchmark]}")
         op = node.op
         p = dist.prob(op, node.threshold.value)
@@ -251,39 +302,21 @@ class EvidenceJudge:
         pd = dist.prob(op, node.down) if node.down != node.threshold.value else p
         return (p, p, pu, pu, pd, pd)
 
-    def best(self, name: str) -> tuple[EvalResult, _Dist] | str:
+    def best(self, name: str) -> tuple[EvalResult, _Dist, EvidenceRef] | str:
         """The best usable result for evidence `name`, or a sentence saying why there is none."""
-        key = (name, self.pre_mitigation)
-        if key in self._best:
-            return self._best[key]
         bench = self.policy.benchmark_for(name, self.ev.mapping)
-        out: tuple[EvalResult, _Dist] | str
         if bench is None:
-            out = (f'evidence "{name}" is not mapped to a benchmark '
-                   f"(map it: --map {name}=BENCHMARK)")
-        else:
-            rs = self.by_bench.get(bench, [])
+            return (f'evidence "{name}" is not mapped to a benchmark '
+                    f"(map it: --map {name}=BENCHMARK)")
+        got = self.ev.best(bench, self.pre_mitigation)
+        if isinstance(got, str):
             label = bench if bench == name else f"{bench} (for {name})"
-            if self.pre_mitigation and rs:
-                mv = self.ev.model.variant
-                kept = [r for r in rs if (r.variant or mv) != "post-mitigation"]
-                if not kept:
-                    rs = []
-                    out = (f"only post-mitigation results on {label}; the policy requires "
-                           "pre-mitigation (helpful-only) evaluations")
-                    self._best[key] = out
-                    return out
-                rs = kept
-            if not rs:
-                out = f"no result for {self.ev.model.name} on {label}"
-            else:
-                meta = self.ev.benchmarks.get(bench)
-                hib = meta.higher_is_better if meta is not None else True
-                r = max(rs, key=lambda x: x.value) if hib else min(rs, key=lambda x: x.value)
-                out = (r, result_distribution(r, meta))
-                self.used_results.append(r)
-        self._best[key] = out
-        return out
+            if got == "post-only":
+                return (f"only post-mitigation results on {label}; the policy requires "
+                        "pre-mitigation (helpful-only) evaluations")
+            return f"no result for {self.ev.model.name} on {label}"
+        self.used_results[id(got[0])] = got[0]
+        return got
 
 
 # -------------------------------------------------------------------------------- judgement
@@ -329,7 +362,7 @@ def judge_threshold(t: CompiledThreshold, judge: EvidenceJudge,
     notes = list(dict.fromkeys(judge.notes))
     if notes:
         reason += "; " + "; ".join(notes)
-    return ThresholdState.model_construct(
+    return trusted(ThresholdState, 
         id=t.id, level=t.level, state=state, probability=prob, reason=reason,
         evidence=list(judge.refs))
 
@@ -365,18 +398,20 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
     reached = -1
     worst_unknown = -1
     for st in states:
-        i = pol.level_index(st.level)
+        i = policy.level_positions.get(st.level, -1)
         if st.state in counting:
             reached = max(reached, i)
         elif st.state == "insufficient":
             worst_unknown = max(worst_unknown, i)
-    default = pol.level_index(pol.default_level)
+    default = policy.level_positions.get(pol.default_level, -1) if pol.default_level else -1
     reached = max(reached, default)
     level = pol.levels[reached].id if reached >= 0 else None
 
     by_id = {t.id: t.spec for t in policy.thresholds}
-    required = _merge(pol.required(level), pol.threshold_required(
-        [by_id[st.id] for st in states if st.state in counting]))
+    own = [by_id[st.id] for st in states if st.state in counting and by_id[st.id].requires_any]
+    required = policy.required_at(level)
+    required = (_merge(required, pol.threshold_required(own)) if own
+                else {a: list(v) for a, v in required.items()})
     have = judge.safeguards
     missing = {a: [s for s in required[a] if s not in have] for a in ACTIONS}
     # An insufficient threshold could still demand its level's and its own safeguards: the
@@ -384,7 +419,7 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
     unknown = [by_id[st.id] for st in states if st.state == "insufficient"]
     precaution = None
     if unknown:
-        precaution = _merge(pol.required(pol.levels[max(worst_unknown, reached)].id),
+        precaution = _merge(policy.required_at(pol.levels[max(worst_unknown, reached)].id),
                             pol.threshold_required(unknown))
     allowed = []
     for a in ACTIONS:
@@ -401,7 +436,7 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
             notes.append("evidence is insufficient for " + ", ".join(t.id for t in unknown)
                          + ": actions needing " + ", ".join(waiting)
                          + " wait for that evidence or for those attestations")
-    unrecorded = [r for r in judge.used_results if r.variant is None]
+    unrecorded = [r for r in judge.used_results.values() if r.variant is None]
     if any(t.pre_mitigation for t in policy.thresholds) and unrecorded \
             and evidence.model.variant is None:
         notes.append("pre-mitigation evaluations are required; some results used do not record "
@@ -412,14 +447,15 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
     cad = pol.cadence
     if cad is not None:
         if cad.months is not None:
-            times = [r.created_at for r in judge.used_results if r.created_at is not None]
+            times = [r.created_at for r in judge.used_results.values()
+                     if r.created_at is not None]
             base = max(times) if times else at
             next_due = add_months(base.date(), cad.months)
         if cad.compute_factor is not None:
             eff = evidence.model.effective_compute_flop
             if eff is not None:
                 next_compute = eff * cad.compute_factor
-    return Determination.model_construct(
+    return trusted(Determination, 
         version=1, model=evidence.model.name, policy=pol.name, policy_version=pol.version,
         policy_sha256=policy.sha256, at=at, level=level, thresholds=states,
         required_safeguards=required, missing_safeguards=missing, allowed_actions=allowed,

@@ -13,6 +13,7 @@ import difflib
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,22 @@ class LoadedPolicy:
     builtin: bool = False
     parameters: dict[str, float | None] = field(default_factory=dict)
     """Parameter values in force (defaults with `--set` overrides applied; None = unset)."""
+
+    @cached_property
+    def level_positions(self) -> dict[str, int]:
+        """Level id -> its index from the lowest."""
+        return {lv.id: i for i, lv in enumerate(self.policy.levels)}
+
+    @cached_property
+    def _required(self) -> dict[str | None, dict[str, list[str]]]:
+        out: dict[str | None, dict[str, list[str]]] = {None: self.policy.required(None)}
+        for lv in self.policy.levels:
+            out[lv.id] = self.policy.required(lv.id)
+        return out
+
+    def required_at(self, level: str | None) -> dict[str, list[str]]:
+        """Action -> safeguards a level requires (cached; do not mutate the lists)."""
+        return self._required[level]
 
     @property
     def name(self) -> str:

@@ -110,6 +110,10 @@ class Threshold(_Strict):
     requires: Requirements = Field(default_factory=Requirements)
     """Safeguards this threshold requires beyond its level's, when it counts."""
 
+    @property
+    def requires_any(self) -> bool:
+        return bool(self.requires.train or self.requires.deploy)
+
 
 class EvidenceSpec(_Strict):
     """A named piece of evaluation evidence a condition refers to with `score("name")`."""

@@ -196,7 +196,7 @@ def read_inspect(path: Path, data: bytes, *, samples: bool = False) -> Batch:
     """One Inspect log (`.eval` or `.json`) as a Batch: the task as a benchmark, one result
     per scorer metric with its stderr, and with `samples` each sample's score per epoch."""
     path = Path(path)
-    if not data.strip():
+    if not data or data.isspace():
         raise InputError("the file is empty", source=str(path))
     fmt = _format(path, data)
     log = _read(path, data, fmt, header_only=not samples)

@@ -21,6 +21,7 @@ than `main` was evaluated, so that training checkpoints stay distinct models.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -71,6 +72,7 @@ _NAME_ARGS = ("peft", "delta", "pretrained", "model", "path", "engine")
 _RESULTS_HEAD = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"results"\s*:\s*\{')
 _SORTED_HEAD = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"config"\s*:\s*\{')
 _SAMPLES_HEAD = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"doc_id"\s*:')
+_SPACES = re.compile(r"\s+")
 _SAMPLES_NAME = re.compile(r"\Asamples_(?P<task>.+)_(?P<ts>\d{4}-\d\d-\d\dT[\d.-]+)\.jsonl\Z")
 _RESULTS_NAME = re.compile(r"results_(?P<ts>\d{4}-\d\d-\d\dT[\d.-]+)\.json\Z")
 
@@ -78,6 +80,7 @@ _RESULTS_NAME = re.compile(r"results_(?P<ts>\d{4}-\d\d-\d\dT[\d.-]+)\.json\Z")
 # -- naming --------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8192)
 def benchmark_id(task: str) -> str:
     """A register benchmark id from a harness task name.
 
@@ -88,7 +91,7 @@ def benchmark_id(task: str) -> str:
     `mmlu_0_shot`) are the alias table's job, not a guess made here.
     """
     name = task.strip().rsplit("/", 1)[-1].strip()
-    return re.sub(r"\s+", "_", name).lower() or task
+    return _SPACES.sub("_", name).lower() or task
 
 
 def _parse_model_args(args: Any) -> dict[str, str]:
@@ -195,7 +198,7 @@ def _new_batch(path: Path, data: bytes, kind: str) -> Batch:
 
 def _text(path: Path, data: bytes) -> str:
     """The file as text, or an InputError saying it is empty or binary."""
-    if not data.strip():
+    if not data or data.isspace():
         raise InputError("the file is empty", source=str(path))
     if b"\x00" in data[:8192]:
         raise InputError("is a binary file, not lm-eval JSON", source=str(path))
@@ -217,7 +220,12 @@ def _load_json(path: Path, text: str, *, line: int | None = None) -> Any:
 
 def _number(value: Any) -> float | None:
     """A finite float from a JSON number, else None (lm-eval writes "N/A" for missing ones)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int:
+        return float(value)
+    if kind is bool or not isinstance(value, int | float):
         return None
     f = float(value)
     return f if math.isfinite(f) else None
@@ -230,22 +238,18 @@ def _sample_value(value: Any) -> float | None:
     return _number(value)
 
 
-def _split_key(key: str) -> tuple[str, str | None]:
-    """`acc,none` -> (`acc`, `none`); v0.3's `acc` -> (`acc`, None)."""
-    name, sep, filt = key.partition(",")
-    return name, (filt if sep else None)
-
-
 def _metrics(task_result: Mapping[str, Any]) -> Iterator[tuple[str, str, str | None, Any, Any]]:
     """(key, metric, filter, value, stderr) for each metric of one task's result object."""
     for key, value in task_result.items():
         if key in _NOT_METRICS:
             continue
-        name, filt = _split_key(key)
+        name, sep, filt = key.partition(",")
         if name.endswith("_stderr"):
             continue
-        stderr_key = f"{name}_stderr,{filt}" if filt is not None else f"{name}_stderr"
-        yield key, name, filt, value, task_result.get(stderr_key)
+        if sep:
+            yield key, name, filt, value, task_result.get(f"{name}_stderr,{filt}")
+        else:
+            yield key, name, None, value, task_result.get(f"{name}_stderr")
 
 
 def _created(date: float | None) -> dt.datetime | None:
@@ -301,6 +305,7 @@ def read_lmeval_results(path: Path, data: bytes, *, samples: bool = False) -> Ba
     groups = set(doc.groups) | {g for g, subs in doc.group_subtasks.items() if subs}
     global_shots = doc.config.get("num_fewshot")
     index: dict[tuple[str, str, str | None], int] = {}
+    source = str(path)
 
     def n_effective(task: str, seen: frozenset[str] = frozenset()) -> int | None:
         ns = doc.n_samples.get(task)
@@ -320,6 +325,18 @@ def read_lmeval_results(path: Path, data: bytes, *, samples: bool = False) -> Ba
         bid = benchmark_id(task)
         hib = doc.higher_is_better.get(task, {})
         shots = _shots(task, doc, global_shots)
+        n_task = n_effective(task)
+        common: dict[str, Any] = {}
+        if isinstance(shots, int) and not isinstance(shots, bool):
+            common["n_shot"] = shots
+        if task in doc.versions:
+            common["task_version"] = doc.versions[task]
+        if task in groups:
+            common["group"] = True
+        if revision:
+            common["revision"] = revision
+        if params:
+            common["model_num_parameters"] = int(params)
         first_metric: str | None = None
         for key, metric, filt, value, stderr in _metrics(res):
             v = _number(value)
@@ -331,17 +348,7 @@ def read_lmeval_results(path: Path, data: bytes, *, samples: bool = False) -> Ba
             first_metric = first_metric or metric
             up = hib.get(metric)
             higher = up if isinstance(up, bool) else metric not in _LOWER_IS_BETTER
-            extra: dict[str, Any] = {"higher_is_better": higher}
-            if isinstance(shots, int) and not isinstance(shots, bool):
-                extra["n_shot"] = shots
-            if task in doc.versions:
-                extra["task_version"] = doc.versions[task]
-            if task in groups:
-                extra["group"] = True
-            if revision:
-                extra["revision"] = revision
-            if params:
-                extra["model_num_parameters"] = int(params)
+            extra: dict[str, Any] = {"higher_is_better": higher, **common}
             index[(task, metric, filt)] = len(batch.results)
             batch.results.append(
                 EvalResult(
@@ -350,8 +357,8 @@ def read_lmeval_results(path: Path, data: bytes, *, samples: bool = False) -> Ba
                     metric=metric,
                     value=v,
                     stderr=_number(stderr),
-                    samples=_count(res, key) or n_effective(task),
-                    source_file=str(path),
+                    samples=_count(res, key) or n_task,
+                    source_file=source,
                     source_sha256=batch.sha256,
                     created_at=created,
                     original_model=model,

@@ -218,6 +218,10 @@ class Determination(_Base):
     """Effective compute at which the cadence requires the next assessment."""
     forecasts: list[dict[str, Any]] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    mapping: dict[str, str] = Field(default_factory=dict)
+    """Evidence name -> benchmark id the user mapped (`--map`) for this determination."""
+    parameters: dict[str, float | None] = Field(default_factory=dict)
+    """Policy parameter values in force (defaults and `--set` overrides)."""
 
 
 _M = TypeVar("_M", bound=BaseModel)

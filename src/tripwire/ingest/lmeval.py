@@ -86,7 +86,7 @@ def benchmark_id(task: str) -> str:
 
     The package or registry prefix is dropped (`inspect_evals/mmlu_0_shot` -> `mmlu_0_shot`),
     the rest lowercased with runs of whitespace as `_` (`hendrycksTest-anatomy` ->
-    `hendrycksTest-anatomy`.lower()). Shot counts and variants in the name are kept: 0-shot and
+    `hendryckstest-anatomy`). Shot counts and variants in the name are kept: 0-shot and
     5-shot MMLU are different measurements. Cross-harness identities (`mmlu` vs
     `mmlu_0_shot`) are the alias table's job, not a guess made here.
     """

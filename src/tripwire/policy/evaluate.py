@@ -231,6 +231,14 @@ def quantity_distribution(model: Model, name: str) -> tuple[_Dist, float] | None
 
 # -------------------------------------------------------------------------------------- judge
 
+def _probs(dist: _Dist, node: Compare) -> Probs:
+    op, t = node.op, node.threshold.value
+    p = dist.prob(op, t)
+    pu = dist.prob(op, node.up) if node.up != t else p
+    pd = dist.prob(op, node.down) if node.down != t else p
+    return (p, p, pu, pu, pd, pd)
+
+
 class EvidenceJudge:
     """Answers a condition's questions from one model's Evidence, recording what it used."""
 
@@ -252,9 +260,8 @@ class EvidenceJudge:
 
     def attested(self, safeguard: str) -> bool:
         ok = safeguard in self.safeguards
-        self.refs.append(trusted(EvidenceRef, 
-            kind="attestation", result_id=None, benchmark=None, quantity=safeguard,
-            value="attested" if ok else "not attested", stderr=None, source_sha256=None))
+        self.refs.append(trusted(EvidenceRef, kind="attestation", quantity=safeguard,
+                                 value="attested" if ok else "not attested"))
         return ok
 
     def flagged(self, benchmark: str | None) -> bool:
@@ -264,9 +271,8 @@ class EvidenceJudge:
             bench = self.policy.benchmark_for(benchmark, self.ev.mapping) or benchmark
             hits = [bench] if bench in self.ev.flags else []
         for h in hits:
-            self.refs.append(trusted(EvidenceRef, 
-                kind="anomaly", result_id=None, benchmark=h, quantity=None,
-                value=self.ev.flags[h], stderr=None, source_sha256=None))
+            self.refs.append(trusted(EvidenceRef, kind="anomaly", benchmark=h,
+                                     value=self.ev.flags[h]))
         return bool(hits)
 
     def compare(self, node: Compare) -> Probs:
@@ -286,21 +292,22 @@ class EvidenceJudge:
                 self.notes.append(note)
             self.refs.append(ref)
         else:
-            best = self.best(target.name)
-            if isinstance(best, str):
-                self.missing.append(best)
-                return UNKNOWN
-            r, dist, ref = best
-            self.refs.append(ref)
-            if dist.note:
-                self.notes.append(dist.note)
-            if self.ev.flags and r.benchmark in self.ev.flags:
-                self.notes.append(f"{r.benchmark} is flagged: {self.ev.flags[r.benchmark]}")
-        op = node.op
-        p = dist.prob(op, node.threshold.value)
-        pu = dist.prob(op, node.up) if node.up != node.threshold.value else p
-        pd = dist.prob(op, node.down) if node.down != node.threshold.value else p
-        return (p, p, pu, pu, pd, pd)
+            return self.compare_score(node)
+        return _probs(dist, node)
+
+    def compare_score(self, node: Compare) -> Probs:
+        """P(score op threshold) from the best recorded result (overridden by forecasts)."""
+        best = self.best(node.target.name)
+        if isinstance(best, str):
+            self.missing.append(best)
+            return UNKNOWN
+        r, dist, ref = best
+        self.refs.append(ref)
+        if dist.note:
+            self.notes.append(dist.note)
+        if self.ev.flags and r.benchmark in self.ev.flags:
+            self.notes.append(f"{r.benchmark} is flagged: {self.ev.flags[r.benchmark]}")
+        return _probs(dist, node)
 
     def best(self, name: str) -> tuple[EvalResult, _Dist, EvidenceRef] | str:
         """The best usable result for evidence `name`, or a sentence saying why there is none."""
@@ -338,32 +345,36 @@ def judge_threshold(t: CompiledThreshold, judge: EvidenceJudge,
     counting = set(counting)
     judge.start(t.pre_mitigation)
     lo, hi, ulo, uhi, _, _ = t.condition.ev(judge)
+    k = len(judge.missing)
     alo = ahi = 0.0
     if t.alert is not None:
         alo, ahi, _, _, _, _ = t.alert.ev(judge)
     s_lo = _state(lo, ulo, t.confidence, alo)
     s_hi = _state(hi, uhi, t.confidence, ahi)
-    missing = list(dict.fromkeys(judge.missing))
+    missing = list(dict.fromkeys(judge.missing[:k]))
+    early = list(dict.fromkeys(judge.missing[k:]))
     if s_lo == s_hi:
         state = s_lo
         prob = lo if lo == hi else (lo if state in ("crossed", "likely") else hi)
         reason = f"P = {prob:.3g} (crossed at {t.confidence:g})"
         if missing:
             reason += "; missing evidence does not change the state: " + "; ".join(missing)
+        if early and state == "clear":
+            reason += "; early-warning evidence missing: " + "; ".join(early)
     elif s_hi in ("crossed", "likely") or s_hi in counting:
         # The missing evidence could make the threshold count: say so, never pass silently.
         state, prob = "insufficient", None
-        reason = f"P between {lo:.3g} and {hi:.3g}: " + "; ".join(missing)
+        reason = f"P between {lo:.3g} and {hi:.3g}: " + "; ".join(missing or early)
     else:
         # Only the early warning is undetermined; the threshold itself is decided.
         state, prob = s_lo, lo
         reason = (f"P = {lo:.3g} (crossed at {t.confidence:g}); early-warning evidence "
-                  "missing: " + "; ".join(missing))
+                  "missing: " + "; ".join(early or missing))
     notes = list(dict.fromkeys(judge.notes))
     if notes:
         reason += "; " + "; ".join(notes)
-    return trusted(ThresholdState, 
-        id=t.id, level=t.level, state=state, probability=prob, reason=reason,
+    return trusted(
+        ThresholdState, id=t.id, level=t.level, state=state, probability=prob, reason=reason,
         evidence=list(judge.refs))
 
 
@@ -383,7 +394,8 @@ def add_months(d: dt.date, months: float) -> dt.date:
 
 
 def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
-                    at: dt.datetime | None = None) -> Determination:
+                    at: dt.datetime | None = None,
+                    judge: EvidenceJudge | None = None) -> Determination:
     """Judge every threshold of `policy` on `evidence`: the level reached, the required and
     missing safeguards, the allowed actions and when the cadence requires the next assessment.
 
@@ -391,7 +403,7 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
     """
     at = at or utcnow()
     pol = policy.policy
-    judge = EvidenceJudge(policy, evidence)
+    judge = judge or EvidenceJudge(policy, evidence)
     counting = set(pol.level_states)
     states = [judge_threshold(t, judge, counting) for t in policy.thresholds]
 
@@ -459,7 +471,8 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
         version=1, model=evidence.model.name, policy=pol.name, policy_version=pol.version,
         policy_sha256=policy.sha256, at=at, level=level, thresholds=states,
         required_safeguards=required, missing_safeguards=missing, allowed_actions=allowed,
-        next_due=next_due, next_due_compute_flop=next_compute, forecasts=[], notes=notes)
+        next_due=next_due, next_due_compute_flop=next_compute, forecasts=[], notes=notes,
+        mapping=dict(evidence.mapping), parameters=dict(policy.parameters))
 
 
 def _merge(a: dict[str, list[str]], b: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -193,13 +193,16 @@ class Entry:
 
     @classmethod
     def create(cls, seq: int, kind: str, payload: dict[str, Any], prev_hash: str,
-               at: dt.datetime | None = None) -> Entry:
-        """Build entry `seq` after the entry whose hash is `prev_hash`."""
+               at: dt.datetime | None = None, *, payload_json: bytes | None = None) -> Entry:
+        """Build entry `seq` after the entry whose hash is `prev_hash` (`payload_json`: the
+        payload's canonical bytes, when already computed)."""
         if not isinstance(payload, dict):
             raise InputError(f"{kind} entry payload must be a JSON object, not "
                              f"{type(payload).__name__}")
         at_text = format_time(at if at is not None else dt.datetime.now(dt.UTC))
-        body = entry_body(at_text, kind, canonical_json(payload))
+        if payload_json is None:
+            payload_json = canonical_json(payload)
+        body = entry_body(at_text, kind, payload_json)
         canonical = entry_bytes(body, prev_hash, seq)
         return cls(seq, _parse_time(at_text), kind, payload, prev_hash,
                    leaf_hash(canonical).hex(), canonical)
@@ -736,7 +739,7 @@ class VerifyReport:
     external: bool = False
     """An exported checkpoint was checked."""
     evidence: int = 0
-    """Evidence hashes checked against stored source files."""
+    """Distinct source-file hashes the record cites, checked against stored source files."""
     failure: Failure | None = None
     notes: list[str] = field(default_factory=list)
 

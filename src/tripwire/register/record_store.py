@@ -29,6 +29,7 @@ from tripwire.record import (
     SignedTreeHead,
     StoredRow,
     VerifyReport,
+    canonical_json,
     default_key_path,
     load_private_key,
     load_public_key,
@@ -81,9 +82,19 @@ _SOURCE_REF = re.compile(rb'"source_sha256":"([0-9a-f]{64})"')
 _INGEST_REF = re.compile(rb'"sha256":"([0-9a-f]{64})"')
 
 
+_LOCKED = "tripwire.record.append_lock"
+
+
 def _lock(conn: sa.Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
+    """PostgreSQL: hold the append lock until this transaction ends (taken once per
+    transaction). SQLite needs nothing: the register's write transactions are BEGIN IMMEDIATE."""
+    if conn.dialect.name != "postgresql":
+        return
+    txn = conn.get_transaction()
+    if txn is not None and conn.info.get(_LOCKED) is txn:
+        return
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
+    conn.info[_LOCKED] = txn
 
 
 def append_entry(conn: sa.Connection, kind: str, payload: dict[str, Any]) -> Entry:
@@ -93,6 +104,7 @@ def append_entry(conn: sa.Connection, kind: str, payload: dict[str, Any]) -> Ent
     bytes; concurrent appenders queue (SQLite BEGIN IMMEDIATE, PostgreSQL advisory lock), and the
     primary key on seq refuses a fork should a caller bypass both.
     """
+    payload_json = canonical_json(payload) if isinstance(payload, dict) else b""
     _lock(conn)
     last = conn.execute(
         sa.select(record_entries.c.seq, record_entries.c.hash)
@@ -100,7 +112,7 @@ def append_entry(conn: sa.Connection, kind: str, payload: dict[str, Any]) -> Ent
         .limit(1)
     ).first()
     seq, prev = (last.seq + 1, last.hash) if last is not None else (0, GENESIS)
-    entry = Entry.create(seq, kind, payload, prev)
+    entry = Entry.create(seq, kind, payload, prev, payload_json=payload_json)
     conn.execute(record_entries.insert().values(entry.row()._asdict()))
     return entry
 

@@ -69,8 +69,8 @@ def ingest_cmd(
         for f in files:
             progress.update(task, description=f.name[:40])
             try:
-                batch = ingest.read_file(f, format=format, samples=samples)
-                outcomes.append(reg.ingest(batch, update=update, model_override=model))
+                outcomes.append(reg.ingest_path(f, format=format, samples=samples,
+                                                update=update, model_override=model))
             except TripwireError as e:
                 failures.append((str(f), str(e)))
                 if not keep_going:

@@ -17,7 +17,7 @@ from tripwire.errors import InputError
 from tripwire.ingest.batch import Batch
 from tripwire.ingest.csv import READERS as CSV_KINDS
 
-__all__ = ["FORMATS", "Batch", "detect_format", "read_file", "walk"]
+__all__ = ["FORMATS", "Batch", "detect_format", "load", "parse", "read_file", "walk"]
 
 # format -> (module, function); log readers load lazily so optional extras stay optional.
 FORMATS: dict[str, tuple[str, str]] = {
@@ -75,8 +75,8 @@ def walk(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def read_file(path: str | Path, *, format: str | None = None, samples: bool = False) -> Batch:
-    """Read one file into a Batch (its sha256 and size set); errors name the file."""
+def load(path: str | Path) -> tuple[Path, bytes, str]:
+    """A file's bytes and their sha256; errors name the file."""
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -86,6 +86,12 @@ def read_file(path: str | Path, *, format: str | None = None, samples: bool = Fa
         ) from None
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", source=str(p)) from None
+    return p, data, hashlib.sha256(data).hexdigest()
+
+
+def parse(p: Path, data: bytes, sha: str, *, format: str | None = None,
+          samples: bool = False) -> Batch:
+    """Read loaded bytes into a Batch with the reader their format calls for."""
     if not data.strip():
         raise InputError("the file is empty", source=str(p))
     fmt = format or detect_format(p, data[:65536])
@@ -98,7 +104,6 @@ def read_file(path: str | Path, *, format: str | None = None, samples: bool = Fa
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}", hint="known: " + ", ".join(FORMATS))
     module, func = FORMATS[fmt]
-    sha = hashlib.sha256(data).hexdigest()
     reader = getattr(importlib.import_module(module), func)
     if module.endswith(".csv"):
         batch = reader(p, data, kind=fmt if fmt != "csv" else None, sha256=sha)
@@ -107,6 +112,12 @@ def read_file(path: str | Path, *, format: str | None = None, samples: bool = Fa
     batch.sha256, batch.size = sha, len(data)
     batch.path = str(p.resolve())
     return batch
+
+
+def read_file(path: str | Path, *, format: str | None = None, samples: bool = False) -> Batch:
+    """Read one file into a Batch (its sha256 and size set); errors name the file."""
+    p, data, sha = load(path)
+    return parse(p, data, sha, format=format, samples=samples)
 
 
 def parse_json(path: str, data: bytes) -> object:

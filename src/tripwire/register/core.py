@@ -184,6 +184,22 @@ class Register:
             raise InputError(f"could not store: {e.orig}", source=batch.path) from None
         return out
 
+    def ingest_path(self, path: str | Path, *, format: str | None = None,
+                    samples: bool = False, update: bool = False,
+                    model_override: str | None = None) -> IngestOutcome:
+        """Read and store one file; bytes already in the register are not even parsed."""
+        from tripwire import ingest as readers
+
+        p, data, sha = readers.load(path)
+        with self.read() as conn:
+            seen = conn.execute(sa.select(t.source_files.c.version, t.source_files.c.kind)
+                                .where(t.source_files.c.sha256 == sha)).first()
+        if seen is not None:
+            return IngestOutcome(path=str(p.resolve()), kind=seen.kind, sha256=sha,
+                                 status="unchanged", version=seen.version)
+        batch = readers.parse(p, data, sha, format=format, samples=samples)
+        return self.ingest(batch, update=update, model_override=model_override)
+
     def _on_ingest(self, conn: sa.Connection, batch: Batch, out: IngestOutcome) -> None:
         """Hook run inside the ingest transaction after a file is stored (the record uses it)."""
 
@@ -328,7 +344,15 @@ class Register:
         def bench_id(name: str) -> str:
             target = b_alias.get(name, name)
             if target not in bench_ids:
-                b = declared.get(target) or catalogue.lookup(target)
+                known = catalogue.lookup(target)
+                b = declared.get(target)
+                if b is None:
+                    b = known
+                else:  # the file's metadata first, the catalogue's where the file is silent
+                    b = b.model_copy(update={
+                        f: getattr(known, f) for f in ("name", "chance", "ceiling", "samples",
+                                                       "source")
+                        if getattr(b, f) is None and getattr(known, f) is not None})
                 conn.execute(t.benchmarks.insert().values(**_bench_row(b)))
                 bench_ids.add(target)
             return target

@@ -36,7 +36,7 @@ def _observations(source: Path | None, db: str | None) -> tuple[list[LossObserva
 
     reg = open_register(db)
     try:
-        return reg.loss_observations(), reg.display()
+        return reg.loss_observations(), reg.display
     finally:
         reg.close()
 

@@ -360,17 +360,19 @@ def _multistart(obj: _Objective, starts: FloatArray, *, first_iters: int = 2, ke
         if len(cands) >= polish:
             break
     best: tuple[FloatArray, float, str] | None = None
-    failures: list[str] = []
+    failed: list[tuple[float, str]] = []
     for c in cands:
         x, fx, ok, why = _polish(obj, c)
         if not ok:
-            failures.append(why)
-            continue
-        if best is None or fx < best[1]:
+            failed.append((fx, why))
+        elif best is None or fx < best[1]:
             best = (x, fx, why)
     if best is None:
-        raise FitDidNotConverge("the fit did not converge: " + (failures[0] if failures else
+        raise FitDidNotConverge("the fit did not converge: " + (failed[0][1] if failed else
                                 "no start reached an optimum"))
+    lower = [why for fx, why in failed if fx < best[1] * (1 - 1e-9)]
+    if lower:  # a better optimum exists but was not reached: do not report the worse one
+        raise FitDidNotConverge(f"the fit did not converge: {lower[0]}")
     return best
 
 

@@ -196,3 +196,20 @@ def test_a_fit_that_does_not_converge_prints_no_numbers(tmp_path: Path,
     src = loss_csv(tmp_path / "loss.csv")
     r = run("fit", "--from", str(src), "--json")
     assert r.exit_code == 3 and "did not converge" in r.stderr and r.stdout == ""
+
+
+def test_long_bootstraps_show_a_progress_bar_on_a_terminal(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    import tripwire.cli.fit_cmd as fit_cmd
+
+    screen = io.StringIO()
+    monkeypatch.setattr(fit_cmd, "stderr", Console(file=screen, force_terminal=True, width=100))
+    src = loss_csv(tmp_path / "loss.csv")
+    r = run("fit", "--from", str(src), "--n-boot", "400", "--json")
+    assert r.exit_code == 0, r.output
+    assert "bootstrap" in screen.getvalue() and "400/400" in screen.getvalue()
+    assert json.loads(r.stdout)["n_boot_converged"] == 400  # stdout stays clean JSON

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
+import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -88,7 +89,7 @@ def _targets(law: LawName, target_compute: list[float], params: float | None,
     return rows
 
 
-def _interval_cols(d: dict[str, Any]) -> dict[str, Any]:
+def _interval_cols(d: Mapping[str, Any] | pd.Series) -> dict[str, Any]:
     return {k: d[k] for k in ("lo80", "hi80", "lo95", "hi95")}
 
 

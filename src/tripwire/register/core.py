@@ -307,18 +307,21 @@ class Register:
         *,
         model_override: str | None,
     ) -> None:
+        # Look up only the names this file uses: the register may hold far more.
         model_ids = dict(model_ids)
-        for r in conn.execute(sa.select(t.models.c.id, t.models.c.name)):
-            model_ids.setdefault(r.name, r.id)
-        m_alias = dict(
-            conn.execute(sa.select(t.model_aliases.c.alias, t.model_aliases.c.model)).all()
-        )
-        b_alias = dict(
-            conn.execute(
-                sa.select(t.benchmark_aliases.c.alias, t.benchmark_aliases.c.benchmark)
-            ).all()
-        )
-        bench_ids = set(conn.execute(sa.select(t.benchmarks.c.id)).scalars())
+        names = {r.model for r in batch.results} | ({model_override} if model_override else set())
+        m_alias = dict(_select_in(conn, t.model_aliases.c.alias, names,
+                                  t.model_aliases.c.alias, t.model_aliases.c.model))
+        wanted = names | set(m_alias.values()) | {n.rsplit("/", 1)[1] for n in names if "/" in n}
+        for mid, name in _select_in(conn, t.models.c.name, wanted, t.models.c.id,
+                                    t.models.c.name):
+            model_ids.setdefault(name, mid)
+        b_names = {r.benchmark for r in batch.results} | {b.id for b in batch.benchmarks}
+        b_alias = dict(_select_in(conn, t.benchmark_aliases.c.alias, b_names,
+                                  t.benchmark_aliases.c.alias, t.benchmark_aliases.c.benchmark))
+        bench_ids = {row[0] for row in _select_in(conn, t.benchmarks.c.id,
+                                                  b_names | set(b_alias.values()),
+                                                  t.benchmarks.c.id)}
         declared = {b.id: b for b in batch.benchmarks}
         created: list[str] = []
         now = _now()
@@ -625,6 +628,16 @@ class Register:
                 for n in sorted(names)
                 if n != "alembic_version"
             }
+
+
+def _select_in(conn: sa.Connection, key: sa.ColumnElement, values: set[str],
+               *columns: sa.ColumnElement) -> list[Any]:
+    """Rows whose `key` is one of `values`, fetched in chunks under driver parameter limits."""
+    items = sorted(values)
+    rows: list[Any] = []
+    for i in range(0, len(items), 500):
+        rows += conn.execute(sa.select(*columns).where(key.in_(items[i:i + 500]))).all()
+    return rows
 
 
 def _db_time(dialect: str) -> Any:

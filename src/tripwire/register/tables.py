@@ -63,19 +63,20 @@ eval_results = sa.Table(
     "eval_results",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False, index=True),
-    sa.Column("benchmark_id", sa.Text, sa.ForeignKey("benchmarks.id"), nullable=False, index=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("benchmark_id", sa.Text, sa.ForeignKey("benchmarks.id"), nullable=False),
     sa.Column("metric", sa.Text, nullable=False),
     sa.Column("value", sa.Double, nullable=False),
     sa.Column("stderr", sa.Double),
     sa.Column("samples", sa.Integer),
-    sa.Column("source_file_id", sa.Integer, sa.ForeignKey("source_files.id"), index=True),
+    sa.Column("source_file_id", sa.Integer, sa.ForeignKey("source_files.id")),
     sa.Column("created_at", UTCDateTime),
     sa.Column("original_model", sa.Text),
     sa.Column("original_benchmark", sa.Text),
     sa.Column("filter", sa.Text),
     sa.Column("variant", sa.String(20)),
     sa.Column("extra", sa.Text),
+    sa.Index("ix_eval_results_benchmark_model", "benchmark_id", "model_id"),
 )
 
 loss_observations = sa.Table(

@@ -75,9 +75,10 @@ def upgrade() -> None:
         sa.Column("variant", sa.String(20)),
         sa.Column("extra", sa.Text),
     )
-    op.create_index("ix_eval_results_model_id", "eval_results", ["model_id"])
-    op.create_index("ix_eval_results_benchmark_id", "eval_results", ["benchmark_id"])
-    op.create_index("ix_eval_results_source_file_id", "eval_results", ["source_file_id"])
+    # One composite index: results are read by benchmark (forecasts) or benchmark and model;
+    # every further index would slow the bulk inserts that large result files make.
+    op.create_index("ix_eval_results_benchmark_model", "eval_results",
+                    ["benchmark_id", "model_id"])
     op.create_table(
         "loss_observations",
         sa.Column("id", sa.Integer, primary_key=True),

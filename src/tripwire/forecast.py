@@ -314,7 +314,9 @@ class _SigmoidProblem:
         eye = np.eye(th.shape[1])
         d = np.diagonal(H, axis1=1, axis2=2)
         reg = (1e-12 * (1.0 + d))[:, :, None] * eye
-        step = self._solve(H + reg + (la[:, None] * d)[:, :, None] * eye, g)
+        Hd = H.copy()
+        Hd[:, np.arange(th.shape[1]), np.arange(th.shape[1])] += d * la[:, None] + 1e-12 * (1 + d)
+        step = self._solve(Hd, g)
         fixed = ((th <= self.lb + 1e-12) & (step < 0)) | ((th >= self.ub - 1e-12) & (step > 0))
         if fixed.any():
             free = (~fixed).astype(float)
@@ -328,7 +330,7 @@ class _SigmoidProblem:
               ftol: float = 1e-7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Minimise the objective for every row of case weights `w` (B, n) from `theta0`.
 
-        Rows are processed in blocks small enough for the CPU cache (~500 kB per working
+        Rows are processed in blocks small enough for the CPU cache (~800 kB per working
         array), several times faster than one pass over a large batch. When every row starts
         at the same point (a bootstrap warm-started from the full fit), the first Newton step
         of every row comes from per-case gradients and curvatures at that point, combined with
@@ -343,12 +345,12 @@ class _SigmoidProblem:
         block = -(-B // n_blocks)
         theta, obj = np.empty_like(theta0), np.empty(B)
         conv = np.empty(B, dtype=bool)
-        r2, fp2 = np.empty(B), np.empty(B)
+        moments = np.empty((B, 5))
         for i in range(0, B, block):
             sl = slice(i, i + block)
-            theta[sl], obj[sl], conv[sl], r2[sl], fp2[sl] = self._solve_block(
+            theta[sl], obj[sl], conv[sl], moments[sl] = self._solve_block(
                 theta0[sl], w[sl], per_case, max_iter=max_iter, ftol=ftol)
-        self._moments_cache = (theta, r2, fp2)
+        self._moments_cache = (theta, moments)
         return theta, obj, conv
 
     def _per_case(self, theta1: np.ndarray) -> dict[str, np.ndarray]:
@@ -363,19 +365,22 @@ class _SigmoidProblem:
         return {"theta": theta1[0], "f": f1, "s": s1, "c": c1, "ob": ob_i, "g": gi,
                 "G": Gi.reshape(n, pp), "R": Ri.reshape(n, pp)}
 
-    def _moments(self, w: np.ndarray, f: np.ndarray, s: np.ndarray, c: np.ndarray,
-                 ob: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Per row: sum w (y - f)^2 less the binomial variance, and sum w f'^2."""
-        v = 1.0 - s
-        v *= s
-        fp2 = np.einsum("bn,bn->b", w * v, v) * (c - self.floor) ** 2
-        if self.trials is None and ob is not None:
-            return ob, fp2  # the least-squares objective is the residual sum of squares
-        r = self.y - f
-        r2 = np.einsum("bn,bn->b", w * r, r)
+    def _moments(self, w: np.ndarray, f: np.ndarray, s: np.ndarray,
+                 c: np.ndarray) -> np.ndarray:
+        """Weighted sums per row for the scatter fit (B, 5): of e = (y - f)^2 less the
+        binomial variance, of e f'^2, of f'^2, of f'^4 and of the weights (f' = df/deta)."""
+        fp2 = 1.0 - s
+        fp2 *= s
+        fp2 *= fp2
+        fp2 *= ((c - self.floor) ** 2)[:, None]
+        e = self.y - f
+        e *= e
         if self.trials is not None:
-            r2 = r2 - np.einsum("bn,bn->b", w, f * (1.0 - f) / self.trials)
-        return r2, fp2
+            e -= f * (1.0 - f) / self.trials
+        wf = w * fp2
+        return np.column_stack([np.einsum("bn,bn->b", w, e), np.einsum("bn,bn->b", wf, e),
+                                wf.sum(axis=1), np.einsum("bn,bn->b", wf, fp2),
+                                w.sum(axis=1)])
 
     def _solve_block(self, theta0: np.ndarray, w: np.ndarray,
                      per_case: dict[str, np.ndarray] | None, *, max_iter: int,
@@ -389,12 +394,12 @@ class _SigmoidProblem:
         a parameter error of about sqrt(ftol * n) standard errors; or, in the quadratic regime
         (decrement below sqrt(ftol / 10) times the objective, with the exact Hessian), after
         one more pure Newton step, which lands within about the square of that decrement.
-        Returns (theta, objective, converged, r2, fp2) with the scatter moments.
+        Returns (theta, objective, converged, scatter moments).
         """
         theta = theta0.copy()
         B = w.shape[0]
         qtol = math.sqrt(ftol / 10.0)
-        obj, r2, fp2 = np.empty(B), np.empty(B), np.empty(B)
+        obj, moments = np.empty(B), np.empty((B, 5))
         converged = np.zeros(B, dtype=bool)
         # working state of the rows in `rows`; rows that have finished stay in it ("dead",
         # frozen) until fewer than 70 % are alive, then they retire and the arrays compact
@@ -434,7 +439,7 @@ class _SigmoidProblem:
             if n_alive < 0.7 * rows.size:  # retire the dead rows, compact the rest
                 out = rows[dead]
                 theta[out], obj[out] = th[dead], ob[dead]
-                r2[out], fp2[out] = self._moments(wa[dead], f[dead], s[dead], c[dead], ob[dead])
+                moments[out] = self._moments(wa[dead], f[dead], s[dead], c[dead])
                 rows, th, wa, la, ob = rows[alive], th[alive], wa[alive], la[alive], ob[alive]
                 f, s, c, ar = f[alive], s[alive], c[alive], ar[alive]
                 dead = np.zeros(rows.size, dtype=bool)
@@ -471,25 +476,36 @@ class _SigmoidProblem:
             converged[rows[flat]] = True
             dead |= flat
         theta[rows], obj[rows] = th, ob
-        r2[rows], fp2[rows] = self._moments(wa, f, s, c, ob)
-        return theta, obj, converged, r2, fp2
+        moments[rows] = self._moments(wa, f, s, c)
+        return theta, obj, converged, moments
 
-    def scatter(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Latent scatter tau per row, by moments: E (y - f)^2 = f'^2 tau^2 + binomial var.
-
-        Points near the floor or ceiling (small f') carry little weight, so scores pinned at
-        chance do not inflate tau.
+    def scatter(self, theta: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Model-to-model scatter per row: latent sd tau and additive sd sigma, from
+        E (y - f)^2 = f'^2 tau^2 + sigma^2 + binomial variance, fitted by non-negative least
+        squares on the squared residuals (f' = df/deta: the latent part vanishes at the floor
+        and ceiling, where only additive noise remains). When f' hardly varies the two cannot
+        be told apart and all scatter is taken as latent. Degrees of freedom: n / (n - p).
         """
         cache = getattr(self, "_moments_cache", None)
         if cache is not None and cache[0] is theta:
-            r2, fp2 = cache[1], cache[2]
+            m = cache[1]
         else:
             f, s, c = self.evaluate(theta)
-            r2, fp2 = self._moments(w, f, s, c)
-        n = w.sum(axis=1)
-        dof = np.maximum(n - self.p, 1.0)
-        tau2 = np.maximum(r2, 0.0) / np.maximum(fp2, _TINY)
-        return np.sqrt(np.maximum(tau2 * n / dof, 1e-8))
+            m = self._moments(w, f, s, c)
+        se, sef, sf2, sf4, n = m.T
+        det = sf4 * n - sf2**2
+        ok = det > 1e-3 * np.maximum(sf4 * n, _TINY)
+        safe = np.where(ok, det, 1.0)
+        tau2 = (sef * n - sf2 * se) / safe
+        sig2 = (sf4 * se - sf2 * sef) / safe
+        latent_only = ~ok | (sig2 < 0)
+        tau2 = np.where(latent_only, se / np.maximum(sf2, _TINY), tau2)
+        sig2 = np.where(latent_only, 0.0, sig2)
+        additive_only = tau2 < 0
+        tau2 = np.where(additive_only, 0.0, tau2)
+        sig2 = np.where(additive_only, np.maximum(se, 0.0) / np.maximum(n, _TINY), sig2)
+        infl = n / np.maximum(n - self.p, 1.0)
+        return np.sqrt(np.maximum(tau2 * infl, 1e-8)), np.sqrt(np.maximum(sig2 * infl, 0.0))
 
 
 def _positive_definite(H: np.ndarray) -> np.ndarray:
@@ -517,6 +533,60 @@ def _bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(n_boot, n)) + n * np.arange(n_boot)[:, None]
     return np.bincount(idx.ravel(), minlength=n_boot * n).reshape(n_boot, n).astype(float)
+
+
+def _fit_bootstrap(est: Any, prob: _SigmoidProblem, theta: np.ndarray, n_boot: int,
+                   seed: int) -> np.ndarray:
+    """Scatter at the full fit, then `n_boot` case-bootstrap refits warm-started from it.
+
+    Sets est.tau_, est.sigma_, est.boot_ (n_boot, p), est.boot_tau_, est.boot_sigma_ (bias
+    corrected); returns which refits converged.
+    """
+    n = prob.y.size
+    tau, sig = prob.scatter(theta[None, :], np.ones((1, n)))
+    est.tau_, est.sigma_ = float(tau[0]), float(sig[0])
+    if n_boot <= 0:
+        est.boot_ = theta[None, :].copy()
+        est.boot_tau_, est.boot_sigma_ = tau, sig
+        return np.array([True])
+    W = _bootstrap_weights(n, n_boot, seed)
+    est.boot_, _, conv = prob.solve(np.tile(theta, (n_boot, 1)), W)
+    bt, bs = prob.scatter(est.boot_, W)
+    est.boot_tau_ = _bias_corrected(bt, est.tau_)
+    est.boot_sigma_ = _bias_corrected(bs, est.sigma_)
+    return conv
+
+
+def _predictive_draws(est: Any, X: np.ndarray, kind: str, n_draws: int) -> np.ndarray:
+    """Draws of a new model's score at the design rows X: per bootstrap fit, `n_draws` latent
+    shifts (Student t, the fit's degrees of freedom) and additive noise (the additive scatter
+    plus binomial noise at the median sample count). kind="curve": the fitted curves only."""
+    prob, b = est.problem_, est.boot_
+    eta = b[:, : prob.q] @ X.T
+    c = prob.ceilings(b)[:, None]
+    if kind == "curve":
+        return prob.floor + (c - prob.floor) * expit(eta)
+    rng = np.random.default_rng(est.seed + 1)
+    u = rng.standard_t(est.dof_, (n_draws, b.shape[0], 1)) * est.boot_tau_[None, :, None]
+    f = prob.floor + (c[None] - prob.floor) * expit(eta[None] + u)
+    var = np.broadcast_to((est.boot_sigma_**2)[None, :, None], f.shape)
+    if est.trials_ is not None:
+        var = var + np.clip(f * (1 - f), 0, None) / float(np.median(est.trials_))
+    f = f + rng.standard_normal(f.shape) * np.sqrt(var)
+    return f.reshape(-1, X.shape[0])
+
+
+def _latent_sd_at(est: Any, threshold: float, ceilings: np.ndarray) -> np.ndarray:
+    """Per bootstrap fit, the sd of a model's latent ability as seen through a measured score
+    at the threshold: tau^2 plus the additive and binomial variance divided by the curve's
+    slope df/deta there (the crossing event linearised at the threshold)."""
+    prob = est.problem_
+    q = np.clip((threshold - prob.floor) / (ceilings - prob.floor), 1e-9, 1 - 1e-9)
+    fp = (ceilings - prob.floor) * q * (1.0 - q)
+    var = est.boot_sigma_**2
+    if est.trials_ is not None:
+        var = var + threshold * (1.0 - threshold) / float(np.median(est.trials_))
+    return np.sqrt(est.boot_tau_**2 + var / np.maximum(fp, _TINY) ** 2)
 
 
 # --------------------------------------------------------------------------- result types
@@ -551,6 +621,9 @@ class CrossingForecast:
     midpoint_log10_flop: float = math.nan
     slope_per_decade: float = math.nan
     scatter: float = math.nan
+    """Model-to-model scatter of latent ability (sd, logit units)."""
+    additive_sd: float = 0.0
+    """Model-to-model scatter added to the score itself (sd, score units)."""
     method: str = ""
     n_boot: int = 0
     seed: int = 0
@@ -619,7 +692,8 @@ class CapabilityCurve:
     it within [floor + 0.9 (max score - floor), ceiling_max] (ceiling_max defaults to 1 for
     scores in [0, 1]). With `samples` (scored items per model) the fit is binomial maximum
     likelihood, otherwise least squares. `frontier=True` keeps only the best model to date at
-    each compute. Model-to-model scatter is a normal shift of latent ability with sd `tau_`.
+    each compute. Model-to-model scatter has two parts: a shift of latent ability with sd
+    `tau_` (logit units), and noise added to the score with sd `sigma_`.
     """
 
     def __init__(self, *, floor: float, ceiling: float | None = None,
@@ -702,23 +776,13 @@ class CapabilityCurve:
         self.xbar_ = xbar
         self.x_, self.y_, self.trials_ = x, y, trials
         self.theta_ = theta
-        self.tau_ = float(prob.scatter(theta[None, :], np.ones((1, n)))[0])
         self.method_ = "binomial-mle" if trials is not None else "least-squares"
         self.n_models_ = n
         self.dof_ = float(max(n - prob.p, 1))
-        if self.n_boot > 0:
-            W = _bootstrap_weights(n, self.n_boot, self.seed)
-            boot, _, conv = prob.solve(np.tile(theta, (self.n_boot, 1)), W)
-            self.boot_ = boot
-            self.boot_tau_ = _bias_corrected(prob.scatter(boot, W), self.tau_)
-            self.boot_converged_ = conv
-            if conv.mean() < 0.95:
-                warnings.append(f"{int((~conv).sum())} of {self.n_boot} bootstrap fits "
-                                "stopped before converging")
-        else:
-            self.boot_ = theta[None, :].copy()
-            self.boot_tau_ = np.array([self.tau_])
-            self.boot_converged_ = np.array([True])
+        self.boot_converged_ = _fit_bootstrap(self, prob, theta, self.n_boot, self.seed)
+        if self.boot_converged_.mean() < 0.95:
+            warnings.append(f"{int((~self.boot_converged_).sum())} of {self.n_boot} bootstrap "
+                            "fits stopped before converging")
         x0 = self.params_["midpoint_log10_flop"]
         if x0 > x.max() + 1.0:
             warnings.append(f"the fitted midpoint (1e{x0:.1f} FLOP) is {x0 - x.max():.1f} "
@@ -780,7 +844,8 @@ class CapabilityCurve:
             "ceiling": ceiling,
             "midpoint_log10_flop": float(self.xbar_ - a / k) if k > 0 else math.inf,
             "slope_per_decade": float(k),
-            "scatter": float(getattr(self, "tau_", math.nan)),
+            "scatter": float(self.tau_),
+            "additive_sd": float(self.sigma_),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -793,7 +858,8 @@ class CapabilityCurve:
         ceil = self.problem_.ceilings(b)
         out: dict[str, Any] = dict(self.params_)
         for name, vals in (("midpoint_log10_flop", x0), ("slope_per_decade", k),
-                           ("ceiling", ceil), ("scatter", self.boot_tau_)):
+                           ("ceiling", ceil), ("scatter", self.boot_tau_),
+                           ("additive_sd", self.boot_sigma_)):
             lo, hi = np.quantile(vals, [0.025, 0.975])
             out[f"{name}_95"] = [float(lo), float(hi)]
         out.update(method=self.method_, n_models=self.n_models_, n_boot=self.n_boot,
@@ -826,18 +892,7 @@ class CapabilityCurve:
                              "lo95": qs[0], "lo80": qs[1], "hi80": qs[2], "hi95": qs[3]})
 
     def _draws(self, X: np.ndarray, kind: str, n_draws: int) -> np.ndarray:
-        prob, b = self.problem_, self.boot_
-        eta = b[:, : prob.q] @ X.T
-        c = prob.ceilings(b)[:, None]
-        if kind == "curve":
-            return prob.floor + (c - prob.floor) * expit(eta)
-        rng = np.random.default_rng(self.seed + 1)
-        u = rng.standard_t(self.dof_, (n_draws, b.shape[0], 1)) * self.boot_tau_[None, :, None]
-        f = prob.floor + (c[None] - prob.floor) * expit(eta[None] + u)
-        if self.trials_ is not None:
-            m = float(np.median(self.trials_))
-            f = f + rng.standard_normal(f.shape) * np.sqrt(np.clip(f * (1 - f), 0, None) / m)
-        return f.reshape(-1, X.shape[0])
+        return _predictive_draws(self, X, kind, n_draws)
 
     def _latent_threshold(self, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """Per draw: the latent level t_b where the curve equals threshold (+inf if never)."""
@@ -849,9 +904,10 @@ class CapabilityCurve:
 
     def _mixture_args(self, threshold: float) -> tuple[np.ndarray, ...]:
         b = self.boot_
-        t, _ = self._latent_threshold(threshold)
+        t, ceil = self._latent_threshold(threshold)
+        tau = _latent_sd_at(self, threshold, ceil)
         # eta = a + k (x - xbar) = (a - k xbar) + k x
-        return b[:, 0] - b[:, 1] * self.xbar_, b[:, 1], t, self.boot_tau_
+        return b[:, 0] - b[:, 1] * self.xbar_, b[:, 1], t, tau
 
     def crossing_cdf(self, threshold: float, compute_flop: ArrayLike) -> np.ndarray:
         """P(a model at each compute reaches `threshold`): the crossing distribution's CDF."""
@@ -910,7 +966,8 @@ class CapabilityCurve:
             floor=floor, ceiling=params["ceiling"], ceiling_fitted=self.ceiling is None,
             midpoint_log10_flop=params["midpoint_log10_flop"],
             slope_per_decade=params["slope_per_decade"], scatter=params["scatter"],
-            method=self.method_, n_boot=self.n_boot, seed=self.seed)
+            additive_sd=params["additive_sd"], method=self.method_, n_boot=self.n_boot,
+            seed=self.seed)
 
 
 def crossing_probability(compute_flop: ArrayLike, scores: ArrayLike, *, threshold: float,
@@ -1275,17 +1332,12 @@ class FactorRegression:
         theta = theta[int(np.argmin(obj))]
         self.problem_, self.theta_ = prob, theta
         self.columns_ = list(factors.columns)
-        self.tau_ = float(prob.scatter(theta[None, :], np.ones((1, n)))[0])
         self.method_ = "binomial-mle" if trials is not None else "least-squares"
         self.trials_ = trials
         self.models_ = list(joined.index)
         self.n_models_ = n
-        if self.n_boot > 0:
-            W = _bootstrap_weights(n, self.n_boot, self.seed)
-            self.boot_, _, _ = prob.solve(np.tile(theta, (self.n_boot, 1)), W)
-            self.boot_tau_ = _bias_corrected(prob.scatter(self.boot_, W), self.tau_)
-        else:
-            self.boot_, self.boot_tau_ = theta[None, :], np.array([self.tau_])
+        self.dof_ = float(max(n - prob.p, 1))
+        _fit_bootstrap(self, prob, theta, self.n_boot, self.seed)
         self.warnings_ = warnings
         return self
 
@@ -1296,18 +1348,9 @@ class FactorRegression:
         F = factors[self.columns_].to_numpy(dtype=float)
         ok = np.all(np.isfinite(F), axis=1)
         X = np.column_stack([np.ones(F.shape[0]), np.where(ok[:, None], F, 0.0) - self.fmean_])
-        prob, b = self.problem_, self.boot_
-        point, _, _ = prob.evaluate(self.theta_[None, :], X)
-        rng = np.random.default_rng(self.seed + 1)
-        eta = b[:, : prob.q] @ X.T
-        c = prob.ceilings(b)[:, None]
-        dof = max(self.n_models_ - prob.p, 1)
-        u = rng.standard_t(dof, (n_draws, b.shape[0], 1)) * self.boot_tau_[None, :, None]
-        f = prob.floor + (c[None] - prob.floor) * expit(eta[None] + u)
-        if self.trials_ is not None:
-            m = float(np.median(self.trials_))
-            f = f + rng.standard_normal(f.shape) * np.sqrt(np.clip(f * (1 - f), 0, None) / m)
-        qs = np.quantile(f.reshape(-1, X.shape[0]), [0.025, 0.1, 0.9, 0.975], axis=0)
+        point, _, _ = self.problem_.evaluate(self.theta_[None, :], X)
+        f = _predictive_draws(self, X, "prediction", n_draws)
+        qs = np.quantile(f, [0.025, 0.1, 0.9, 0.975], axis=0)
         out = pd.DataFrame({"predicted": point[0], "lo95": qs[0], "lo80": qs[1],
                             "hi80": qs[2], "hi95": qs[3]}, index=factors.index)
         out.loc[~ok, :] = np.nan
@@ -1322,11 +1365,11 @@ def _loo_z(prob: _SigmoidProblem, theta: np.ndarray) -> tuple[np.ndarray, np.nda
     n = prob.y.size
     W = 1.0 - np.eye(n)
     loo, _, _ = prob.solve(np.tile(theta, (n, 1)), W)
-    tau = prob.scatter(loo, W)
+    tau, sig = prob.scatter(loo, W)
     f, s, c = prob.evaluate(loo)
     idx = np.arange(n)
     expected, s = f[idx, idx], s[idx, idx]
-    var = ((c - prob.floor) * s * (1.0 - s) * tau) ** 2
+    var = ((c - prob.floor) * s * (1.0 - s) * tau) ** 2 + sig**2
     if prob.trials is not None:
         var = var + expected * (1.0 - expected) / prob.trials
     z = (prob.y - expected) / np.sqrt(np.maximum(var, 1e-12))

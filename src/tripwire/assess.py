@@ -163,7 +163,7 @@ def _anomaly_flags(reg: Register, model: Model, benches: Iterable[str],
                 [best[n].value for n in names],
                 floor=meta.chance if meta and meta.chance is not None else 0.0,
                 ceiling=meta.ceiling if meta else None)
-        except InsufficientEvidence as e:
+        except (InsufficientEvidence, InputError) as e:
             notes.append(f"no anomaly check on {bench}: {e}")
             continue
         row = frame[frame["model"] == model.name]
@@ -325,6 +325,9 @@ def gate(reg: Register, model: str, action: str, policy: str | Path | LoadedPoli
         code = 1
         reasons.append(f"level {d.level} requires safeguards not attested for {action}: "
                        + ", ".join(missing))
+        if insufficient:
+            reasons.append("insufficient evidence as well for " + ", ".join(
+                t.id for t in insufficient) + " (see `tripwire assess`)")
     elif action not in d.allowed_actions:
         code = 3
         for t in insufficient:

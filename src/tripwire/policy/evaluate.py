@@ -441,7 +441,7 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
             continue
         allowed.append(a)
 
-    notes = list(pol.notes)
+    notes = [n.strip() for n in pol.notes]
     if precaution is not None:
         waiting = sorted({s for a in ACTIONS for s in precaution[a] if s not in have})
         if waiting:

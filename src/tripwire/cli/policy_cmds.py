@@ -1,0 +1,343 @@
+"""Policy commands: policy list|show|check|test|schema, assess, gate, plan, attest.
+
+Exit codes: `gate` exits 0 when the action is allowed, 1 when it is blocked (the missing
+safeguards are named), 2 on a usage or input error, 3 when evidence is insufficient or stale.
+`policy check` and `policy test` exit 1 when the policy has errors or a case fails.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from tripwire import assess as assess_mod
+from tripwire.cli.app import (
+    DbOpt,
+    JsonOpt,
+    app,
+    fmt,
+    info,
+    make_app,
+    print_json,
+    render,
+    stdout,
+    warn,
+)
+from tripwire.errors import InputError
+from tripwire.model import Determination
+from tripwire.policy import (
+    builtin_names,
+    check_text,
+    load_policy,
+    policy_json_schema,
+    run_tests,
+)
+from tripwire.policy.loader import read_policy_text
+from tripwire.register import open_register
+
+policy_app = make_app("Policies: list the built-ins, show, check and test policy files.")
+app.add_typer(policy_app, name="policy")
+
+PolicyOpt = Annotated[
+    str,
+    typer.Option("--policy", "-p", help="A built-in policy name (see `tripwire policy list`) "
+                 "or a policy file."),
+]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option("--map", metavar="NAME=BENCHMARK",
+                 help="Map a policy's named evidence to a register benchmark (repeatable)."),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", metavar="PARAM=VALUE",
+                 help="Set a policy parameter, e.g. a bar the policy leaves to you (repeatable)."),
+]
+NoRecordOpt = Annotated[
+    bool, typer.Option("--no-record", help="Do not append the determination to the record."),
+]
+
+
+def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"{option} {item!r} is not NAME=VALUE",
+                             hint=f"write e.g. {option} cbrn_uplift=my_eval")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _numbers(items: list[str] | None) -> dict[str, float]:
+    out = {}
+    for key, value in _pairs(items, "--set").items():
+        try:
+            out[key] = float(value.replace("_", ""))
+        except ValueError:
+            raise InputError(f"--set {key}={value}: {value!r} is not a number") from None
+    return out
+
+
+# ------------------------------------------------------------------------------ policy group
+
+@policy_app.command("list")
+def policy_list(json: JsonOpt = False) -> None:
+    """List the built-in policies with their versions and sources."""
+    rows = []
+    for name in builtin_names():
+        p = load_policy(name).policy
+        dates = [s.date for s in p.sources if s.date]
+        rows.append(dict(name=name, kind=p.kind, version=p.version, title=p.title,
+                         levels=len(p.levels), thresholds=len(p.thresholds),
+                         source_date=max(dates).isoformat() if dates else None))
+    render(rows, as_json=json, title="built-in policies")
+
+
+@policy_app.command("show")
+def policy_show(
+    name: Annotated[str, typer.Argument(help="A built-in name or a policy file.")],
+    json: JsonOpt = False,
+) -> None:
+    """Print a policy: its YAML text (to copy and adapt), or the validated policy as JSON."""
+    if json:
+        loaded = load_policy(name)
+        data = loaded.policy.model_dump(mode="json")
+        data["sha256"] = loaded.sha256
+        print_json(data)
+        return
+    text, _, _ = read_policy_text(name)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@policy_app.command("check")
+def policy_check(
+    file: Annotated[str, typer.Argument(help="A policy file (or a built-in name).")],
+    set_: SetOpt = None,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Validate a policy file: every problem as file:line:col: what — fix (exit 1 if any
+    error). With --db, benchmarks the conditions name are checked against the register."""
+    text, source, _ = read_policy_text(file)
+    known = None
+    if db is not None:
+        known = [b.id for b in open_register(db).benchmarks()]
+    loaded, issues = check_text(text, source, known_benchmarks=known,
+                                overrides=_numbers(set_))
+    errors = [i for i in issues if i.severity == "error"]
+    if json:
+        print_json({"valid": loaded is not None, "issues": [
+            dict(severity=i.severity, file=i.source, line=i.line, col=i.col,
+                 message=i.message, fix=i.fix) for i in issues]})
+    else:
+        for i in issues:
+            typer.echo(f"{i.severity}: {i}", err=True)
+        if loaded is not None:
+            p = loaded.policy
+            typer.echo(f"ok: {p.name} {p.version}: {len(p.levels)} levels, "
+                       f"{len(p.thresholds)} thresholds, {len(p.safeguards)} safeguards"
+                       + (f", {len(loaded.warnings)} warnings" if loaded.warnings else ""))
+    if errors:
+        raise typer.Exit(1)
+
+
+@policy_app.command("test")
+def policy_test(
+    target: Annotated[str, typer.Argument(help="A policy file, its NAME.tests.yaml, or a "
+                                               "built-in name.")],
+    json: JsonOpt = False,
+) -> None:
+    """Run a policy's test cases (given evidence, expected level and states); exit 1 if any
+    case fails."""
+    run = run_tests(target)
+    rows = [dict(case=c.name, line=c.line, result="pass" if c.passed else "FAIL",
+                 failures="; ".join(c.failures)) for c in run.cases]
+    if json:
+        print_json({"policy": run.policy, "tests": run.tests, "passed": run.passed,
+                    "cases": rows})
+    else:
+        render(rows, title=f"{run.tests}", columns=["case", "result", "failures"])
+        n_fail = sum(1 for c in run.cases if not c.passed)
+        info(f"{len(run.cases) - n_fail} passed, {n_fail} failed")
+    if not run.passed:
+        raise typer.Exit(1)
+
+
+@policy_app.command("schema")
+def policy_schema() -> None:
+    """Print the JSON Schema of policy files (for editors and CI validation)."""
+    print_json(policy_json_schema())
+
+
+# --------------------------------------------------------------------------------- rendering
+
+def _show_determination(d: Determination, *, warnings: list[str], stale: list[str]) -> None:
+    for w in warnings:
+        warn(w)
+    rows = [dict(threshold=t.id, level=t.level, state=t.state, P=t.probability,
+                 evidence=", ".join(_ref(e) for e in t.evidence), reason=t.reason)
+            for t in d.thresholds]
+    render(rows, title=f"{d.model} under {d.policy} {d.policy_version}",
+           columns=["threshold", "level", "state", "P", "evidence", "reason"])
+    stdout.print(f"level: {d.level or 'none (below every level)'}", markup=False)
+    for action in ("train", "deploy"):
+        req = d.required_safeguards.get(action, [])
+        miss = d.missing_safeguards.get(action, [])
+        verdict = "allowed" if action in d.allowed_actions else "not allowed"
+        stdout.print(f"{action}: {verdict}; requires {', '.join(req) or 'nothing'}"
+                     + (f"; missing {', '.join(miss)}" if miss else ""), markup=False)
+    if d.next_due or d.next_due_compute_flop:
+        due = [x for x in (d.next_due and d.next_due.isoformat(),
+                           d.next_due_compute_flop and f"{fmt(d.next_due_compute_flop)} FLOP "
+                           "effective compute") if x]
+        stdout.print("next assessment due: " + " or ".join(due), markup=False)
+    for n in d.notes:
+        stdout.print(f"note: {n}", markup=False)
+    for s in stale:
+        warn(f"stale: {s}")
+
+
+def _ref(e: Any) -> str:
+    if e.kind == "result":
+        return f"#{e.result_id} {e.benchmark}={fmt(e.value)}"
+    if e.kind == "model":
+        return f"{e.quantity}={fmt(e.value)}"
+    return f"{e.kind}:{e.quantity or e.benchmark}={e.value}"
+
+
+# --------------------------------------------------------------------------- top-level commands
+
+@app.command("assess")
+def assess_cmd(
+    model: Annotated[str, typer.Argument(help="Model name in the register.")],
+    policy: PolicyOpt,
+    map_: MapOpt = None,
+    set_: SetOpt = None,
+    no_record: NoRecordOpt = False,
+    no_anomalies: Annotated[bool, typer.Option(
+        "--no-anomalies", help="Skip the implausibly-low-score (sandbagging) check.")] = False,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Judge a model under a policy: level, each threshold's state and probability with the
+    evidence used, required and missing safeguards, allowed actions, next assessment due.
+    The determination is appended to the record."""
+    reg = open_register(db)
+    a = assess_mod.assess(reg, model, policy, mapping=_pairs(map_, "--map"),
+                          overrides=_numbers(set_), record=not no_record,
+                          anomalies=not no_anomalies)
+    if json:
+        print_json(a.to_dict())
+        return
+    _show_determination(a.determination, warnings=a.warnings, stale=a.stale)
+    if a.entry is not None:
+        info(f"recorded as entry {a.entry}")
+
+
+@app.command("gate")
+def gate_cmd(
+    model: Annotated[str, typer.Argument(help="Model name in the register.")],
+    action: Annotated[str, typer.Option("--action", help="train or deploy.")],
+    policy: PolicyOpt,
+    map_: MapOpt = None,
+    set_: SetOpt = None,
+    no_record: NoRecordOpt = False,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """For CI: exit 0 if ACTION is allowed, 1 if blocked (names the missing safeguards),
+    2 on a usage error, 3 if evidence is insufficient or stale."""
+    if action not in ("train", "deploy"):
+        raise InputError(f"--action {action!r} is not train or deploy")
+    reg = open_register(db)
+    g = assess_mod.gate(reg, model, action, policy, mapping=_pairs(map_, "--map"),
+                        overrides=_numbers(set_), record=not no_record)
+    d = g.assessment.determination
+    if json:
+        print_json(g.to_dict())
+    else:
+        for w in g.assessment.warnings:
+            warn(w)
+        verdict = {0: "ALLOWED", 1: "BLOCKED", 3: "INSUFFICIENT EVIDENCE"}[g.exit_code]
+        typer.echo(f"{verdict}: {action} {d.model} under {d.policy} {d.policy_version} "
+                   f"(level {d.level or 'none'})")
+        for r in g.reasons:
+            typer.echo(f"  {r}")
+    raise typer.Exit(g.exit_code)
+
+
+@app.command("plan")
+def plan_cmd(
+    policy: PolicyOpt,
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="Scale up from this register model.")] = None,
+    scale: Annotated[float | None, typer.Option(
+        "--scale", help="Planned compute as a multiple of --from's.")] = None,
+    compute: Annotated[float | None, typer.Option(
+        "--compute", help="Planned training compute, FLOP (e.g. 3e26).")] = None,
+    map_: MapOpt = None,
+    set_: SetOpt = None,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples per forecast.",
+                                        min=0)] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Before training: the probability that a planned model crosses each threshold (from
+    the register's scaling forecasts) and the safeguards to have in place first."""
+    if compute is None and (from_ is None or scale is None):
+        raise InputError("say what is planned: --from MODEL --scale N, or --compute FLOP")
+    reg = open_register(db)
+    p = assess_mod.plan(reg, policy, from_model=from_, scale=scale, compute=compute,
+                        mapping=_pairs(map_, "--map"), overrides=_numbers(set_),
+                        n_boot=n_boot, seed=seed)
+    if json:
+        print_json(p.to_dict())
+        return
+    for w in p.warnings:
+        warn(w)
+    m = p.planned
+    stdout.print(f"planned: {m.name}: {fmt(m.compute_flop)} FLOP training compute, "
+                 f"{fmt(m.effective_compute_flop)} effective"
+                 + (f", ~{fmt(m.cost_usd)} USD" if m.cost_usd else ""), markup=False)
+    rows = [dict(threshold=t.id, level=t.level, P=t.probability, state=t.state,
+                 reason=t.reason) for t in p.determination.thresholds]
+    render(rows, title=f"{m.name} under {p.determination.policy}",
+           columns=["threshold", "level", "P", "state", "reason"])
+    stdout.print(f"projected level: {p.determination.level or 'none'}", markup=False)
+    for action, names in p.safeguards_first.items():
+        stdout.print(f"before {action}: " + (", ".join(names) or "nothing missing"),
+                     markup=False)
+
+
+@app.command("attest")
+def attest_cmd(
+    model: Annotated[str, typer.Argument(help="Model name, or '*' for every model.")],
+    safeguard: Annotated[str, typer.Argument(help="Safeguard id as the policy names it.")],
+    evidence: Annotated[str, typer.Option("--evidence", help="URL or file (its sha256 is "
+                                                              "stored).")],
+    by: Annotated[str, typer.Option("--by", help="Who attests.")],
+    all_models: Annotated[bool, typer.Option(
+        "--all-models", help="An organisation-wide safeguard: applies to every model.")] = False,
+    note: Annotated[str | None, typer.Option("--note", help="A remark kept with it.")] = None,
+    policy: Annotated[str | None, typer.Option(
+        "--policy", "-p", help="Refuse a safeguard this policy does not declare.")] = None,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Record a safeguard as in place for a model (or all models), appended to the record."""
+    reg = open_register(db)
+    att, warnings = assess_mod.attest(reg, model, safeguard, evidence=evidence, by=by,
+                                      all_models=all_models, note=note, policy=policy)
+    for w in warnings:
+        warn(w)
+    if json:
+        print_json(att.model_dump(mode="json"))
+        return
+    scope = "every model" if att.model is None else att.model
+    digest = f" (sha256 {att.evidence_sha256[:12]}…)" if att.evidence_sha256 else ""
+    typer.echo(f"attested: {att.safeguard} for {scope} by {att.by}, evidence "
+               f"{att.evidence}{digest}")

@@ -1,0 +1,149 @@
+"""Policy commands through the CLI: output, exit codes (0/1/2/3), no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import write
+from typer.testing import CliRunner
+
+from tripwire.cli import app
+
+runner = CliRunner()
+
+POLICY = """\
+name: house
+version: "1"
+levels:
+  - id: base
+    requires: {deploy: [security]}
+  - id: high
+    requires: {train: [vault], deploy: [security, vault]}
+safeguards: [{id: security}, {id: vault}]
+thresholds:
+  - id: big-compute
+    level: high
+    condition: training_compute > 1e25
+"""
+
+
+def run(*args: str):
+    r = runner.invoke(app, list(args), catch_exceptions=False)
+    assert "Traceback" not in r.output
+    return r
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "r.db")
+    assert run("init", "--db", path).exit_code == 0
+    models = write(tmp_path / "models.csv",
+                   "name,compute\nbig,3e25\nsmall,1e22\nunknown,\n")
+    assert run("ingest", str(models), "--db", path).exit_code == 0
+    return path
+
+
+@pytest.fixture
+def house(tmp_path: Path) -> str:
+    return str(write(tmp_path / "house.yaml", POLICY))
+
+
+def test_policy_list_show_schema():
+    r = run("policy", "list", "--json")
+    assert r.exit_code == 0
+    names = {p["name"] for p in json.loads(r.stdout)}
+    assert {"asl", "anthropic-rsp", "eu-ai-act-gpai", "ca-sb1047"} <= names
+    r = run("policy", "show", "ca-sb53")
+    assert r.exit_code == 0 and yaml.safe_load(r.stdout)["name"] == "ca-sb53"
+    r = run("policy", "show", "ca-sb53", "--json")
+    assert len(json.loads(r.stdout)["sha256"]) == 64
+    r = run("policy", "schema")
+    assert json.loads(r.stdout)["title"] == "Policy"
+    r = run("policy", "show", "ca-sb35")
+    assert r.exit_code == 2 and "ca-sb53" in r.stderr
+
+
+def test_policy_check(house: str, tmp_path: Path):
+    r = run("policy", "check", house)
+    assert r.exit_code == 0 and r.stdout.startswith("ok: house 1")
+    bad = write(tmp_path / "bad.yaml", POLICY.replace("> 1e25", "> 1e25 &&"))
+    r = run("policy", "check", str(bad))
+    assert r.exit_code == 1
+    assert re.search(r"bad\.yaml:12:\d+: condition: '&&' is not an operator here — write 'and'",
+                     r.stderr)
+    r = run("policy", "check", str(bad), "--json")
+    issue = json.loads(r.stdout)["issues"][0]
+    assert issue["line"] == 12 and issue["severity"] == "error"
+    r = run("policy", "check", str(tmp_path / "absent.yaml"))
+    assert r.exit_code == 2 and "does not exist" in r.stderr
+
+
+def test_policy_test(tmp_path: Path, house: str):
+    r = run("policy", "test", "eu-ai-act-gpai")
+    assert r.exit_code == 0 and "failed" in r.stderr
+    write(tmp_path / "house.tests.yaml",
+          "cases:\n  - name: wrong\n    model: {name: m, compute_flop: 1e26}\n"
+          "    expect: {level: base}\n")
+    r = run("policy", "test", house, "--json")
+    out = json.loads(r.stdout)
+    assert r.exit_code == 1 and not out["passed"]
+    assert "expected base, got high" in out["cases"][0]["failures"]
+
+
+def test_assess_json_and_errors(db: str, house: str):
+    r = run("assess", "big", "--policy", house, "--db", db, "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["determination"]["level"] == "high" and out["entry"] is not None
+    r = run("assess", "big", "--policy", house, "--db", db)
+    assert r.exit_code == 0 and "level: high" in r.stdout and "recorded as entry" in r.stderr
+    r = run("assess", "bgi", "--policy", house, "--db", db)
+    assert r.exit_code == 2 and "did you mean: big" in r.stderr
+    r = run("assess", "big", "--policy", "asl", "--map", "nonsense", "--db", db)
+    assert r.exit_code == 2 and "is not NAME=VALUE" in r.stderr
+    r = run("assess", "big", "--policy", "asl", "--set", "cbrn_nonstate_bar=high", "--db", db)
+    assert r.exit_code == 2 and "is not a number" in r.stderr
+
+
+def test_gate_codes(db: str, house: str, tmp_path: Path):
+    r = run("gate", "big", "--action", "deploy", "--policy", house, "--db", db)
+    assert r.exit_code == 1 and "BLOCKED" in r.stdout and "security, vault" in r.stdout
+    r = run("gate", "small", "--action", "train", "--policy", house, "--db", db)
+    assert r.exit_code == 0 and "ALLOWED" in r.stdout
+    r = run("gate", "unknown", "--action", "train", "--policy", house, "--db", db, "--json")
+    assert r.exit_code == 3 and json.loads(r.stdout)["exit_code"] == 3
+    r = run("gate", "big", "--action", "ship", "--policy", house, "--db", db)
+    assert r.exit_code == 2
+    proof = write(tmp_path / "vault.txt", "vault audit")
+    for s in ("security", "vault"):
+        r = run("attest", "*", s, "--evidence", str(proof), "--by", "ciso", "--db", db, "--json")
+        assert r.exit_code == 0 and json.loads(r.stdout)["evidence_sha256"]
+    r = run("gate", "big", "--action", "deploy", "--policy", house, "--db", db)
+    assert r.exit_code == 0
+
+
+def test_attest_errors(db: str):
+    r = run("attest", "big", "vault", "--evidence", "missing.pdf", "--by", "x", "--db", db)
+    assert r.exit_code == 2 and "neither an http(s) URL nor a file" in r.stderr
+    r = run("attest", "big", "asl3-securty", "--evidence", "https://x.org", "--by", "x",
+            "--policy", "asl", "--db", db)
+    assert r.exit_code == 2 and "asl3-security" in r.stderr
+    r = run("attest", "big", "homegrown", "--evidence", "https://x.org", "--by", "x", "--db", db)
+    assert r.exit_code == 0 and "warning: no built-in policy declares" in r.stderr
+
+
+def test_plan(db: str):
+    r = run("plan", "--from", "small", "--scale", "10000", "--policy", "eu-ai-act-gpai",
+            "--db", db, "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["determination"]["level"] == "GPAI-systemic-risk"
+    assert "commission-notification" in out["safeguards_first"]["train"]
+    r = run("plan", "--compute", "2e26", "--policy", "ca-sb53", "--db", db)
+    assert r.exit_code == 0 and "projected level: frontier-model" in r.stdout
+    r = run("plan", "--policy", "ca-sb53", "--db", db)
+    assert r.exit_code == 2 and "say what is planned" in r.stderr

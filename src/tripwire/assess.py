@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from tripwire.errors import InputError, InsufficientEvidence
-from tripwire.model import Attestation, Benchmark, Determination, EvalResult, Model, utcnow
+from tripwire.model import (
+    Attestation,
+    Benchmark,
+    ComputeMethod,
+    Determination,
+    EvalResult,
+    Model,
+    utcnow,
+)
 from tripwire.policy import ACTIONS, Evidence, EvidenceJudge, LoadedPolicy, evaluate_policy
 from tripwire.policy.expr import UNKNOWN, Compare, Probs, Score
 from tripwire.policy.loader import builtin_names, load_policy
@@ -153,13 +161,15 @@ def _anomaly_flags(reg: Register, model: Model, benches: Iterable[str],
                 best[r.model] = r
         if model.name not in best:
             continue
-        names = [n for n in best if models.get(n) and models[n].effective_compute_flop]
-        if len(names) < 6 or model.name not in names:
+        compute = {n: c for n in best if n in models
+                   and (c := models[n].effective_compute_flop) is not None and c > 0}
+        names = list(compute)
+        if len(names) < 6 or model.name not in compute:
             continue
         meta = _benchmark(reg, bench)
         try:
             frame = compute_anomalies(
-                names, [models[n].effective_compute_flop for n in names],
+                names, [compute[n] for n in names],
                 [best[n].value for n in names],
                 floor=meta.chance if meta and meta.chance is not None else 0.0,
                 ceiling=meta.ceiling if meta else None)
@@ -412,11 +422,13 @@ class _ForecastJudge(EvidenceJudge):
             meta = self.ev.benchmarks.get(bench)
             floor = meta.chance if meta is not None and meta.chance is not None else 0.0
             ceiling = meta.ceiling if meta is not None else None
-            samples = ns if all(n is not None for n in ns) else None
+            samples = [n for n in ns if n is not None]
             eff = self.ev.model.effective_compute_flop
+            assert eff is not None  # a planned model always has compute
             try:
                 fc = crossing_probability(xs, ys, threshold=threshold, at_compute_flop=eff,
-                                          floor=floor, ceiling=ceiling, samples=samples,
+                                          floor=floor, ceiling=ceiling,
+                                          samples=samples if len(samples) == len(xs) else None,
                                           n_boot=self.n_boot, seed=self.seed)
             except InsufficientEvidence as e:
                 out = f"no forecast for {bench} at {threshold:g}: {e}"
@@ -484,7 +496,7 @@ def plan(reg: Register, policy: str | Path | LoadedPolicy, *, from_model: str | 
         cost = base.cost_usd * compute / base.compute_flop
     label = (f"{base.name} x{scale:g}" if base is not None and scale is not None
              else f"planned {compute:.3g} FLOP")
-    planned = Model(name=label, compute_flop=compute, compute_method="given",
+    planned = Model(name=label, compute_flop=compute, compute_method=ComputeMethod.GIVEN,
                     multiplier=multiplier, cost_usd=cost,
                     family=base.family if base else None, parent=base.name if base else None)
     if base is not None:

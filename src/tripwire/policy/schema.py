@@ -24,6 +24,13 @@ STATES = ("crossed", "likely", "alert", "clear", "insufficient")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+CountingState = Literal["crossed", "likely", "alert"]
+
+
+def _crossed_only() -> list[CountingState]:
+    return ["crossed"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
@@ -155,7 +162,7 @@ class Cadence(_Strict):
 class Policy(_Strict):
     """An if-then safety policy: levels, thresholds over evidence, safeguards, cadence."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     """Version of this file format."""
     name: str = Field(min_length=1)
     """Short name, e.g. `anthropic-rsp`."""
@@ -177,8 +184,7 @@ class Policy(_Strict):
     """Level of a model that crosses no threshold (null: below every level)."""
     cumulative: bool = True
     """A level also requires the safeguards of every level below it."""
-    level_states: list[Literal["crossed", "likely", "alert"]] = Field(
-        default_factory=lambda: ["crossed"])
+    level_states: list[CountingState] = Field(default_factory=_crossed_only)
     """Threshold states that count toward a level: `[crossed]`, or `[crossed, likely]` for a
     precautionary policy that applies a level unless it can be ruled out."""
     confidence: float = Field(default=0.9, gt=0.5, lt=1)

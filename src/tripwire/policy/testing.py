@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tripwire.errors import InputError, PolicyError
-from tripwire.model import Attestation, EvalResult, Model
+from tripwire.model import Attestation, EvalResult, Model, Variant
 from tripwire.policy.evaluate import Evidence, evaluate_policy
 from tripwire.policy.loader import (
     Issue,
@@ -210,7 +210,8 @@ def run_case(policy_text: str, policy_label: str, case: Case,
     except ValidationError as e:
         return [f"model: {err['msg']} at {_loc_text(tuple(err['loc']))}" for err in e.errors()]
     results = [EvalResult(id=i + 1, model=model.name, benchmark=r.benchmark, value=r.value,
-                          stderr=r.stderr, samples=r.samples, variant=r.variant,
+                          stderr=r.stderr, samples=r.samples,
+                          variant=Variant(r.variant) if r.variant else None,
                           created_at=_utc(r.created_at), extra=r.extra,
                           source_sha256=None)
                for i, r in enumerate(case.results)]

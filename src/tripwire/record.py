@@ -757,7 +757,7 @@ class VerifyReport:
                 "notes": self.notes}
 
 
-def scan_chain(rows: Iterable[StoredRow], chunk: int = 1024) -> tuple[list[bytes], int | None]:
+def scan_chain(rows: Iterable[StoredRow], chunk: int = 256) -> tuple[list[bytes], int | None]:
     """Re-hash and re-link every entry in order; stop at the first that fails.
 
     Returns the leaf hashes of the entries that passed and the position of the first failure
@@ -775,7 +775,7 @@ def scan_blocks(blocks: Iterable[Sequence[tuple[int, str, bytes, str, str]]],
     Entry i passes when its seq column is i, its prev column is the stored hash of entry i-1
     (GENESIS for 0), the canonical bytes rebuilt from its body, prev and seq hash to its stored
     hash (so, by induction, every hash is recomputed and none is trusted), and its body's kind
-    equals its kind column. The work runs in C over each block (about a thousand entries, small
+    equals its kind column. The work runs in C over each block (a few hundred entries, small
     enough to stay in cache): one SHA-256 per entry and no JSON parsing, so verifying costs little
     more than hashing the bytes once. `on_block(kinds, bodies)` sees each block that passed.
     """
@@ -920,7 +920,7 @@ def verify_record(rows: Sequence[StoredRow], checkpoints: Sequence[SignedTreeHea
     See `verify_blocks`, which does the work (the register streams its rows through it).
     """
     it = iter(rows)
-    blocks = iter(lambda: list(islice(it, 1024)), [])
+    blocks = iter(lambda: list(islice(it, 256)), [])
     return verify_blocks(blocks, lambda: rows, checkpoints, external=external,
                          public_key=public_key)
 

@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 APPEND_LOCK = 0x7472_6970_7265_63  # pg_advisory_xact_lock key for appends ("tripwrec")
-FETCH = 2048
+FETCH = 256
 
 metadata = sa.MetaData()
 record_entries = sa.Table(
@@ -75,11 +75,12 @@ record_checkpoints = sa.Table(
     sa.Column("signature", sa.String(128), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
 )
+_LAST = (sa.select(record_entries.c.seq, record_entries.c.hash)
+         .order_by(record_entries.c.seq.desc()).limit(1))
+_INSERT = record_entries.insert()
 _ROW_SQL = "SELECT seq, kind, body, prev, hash FROM record_entries ORDER BY seq"
-# Evidence references, found without parsing: JCS writes members as "name":"value" with no
-# spaces, and a quote inside a string is always escaped, so these match members only.
-_SOURCE_REF = re.compile(rb'"source_sha256":"([0-9a-f]{64})"')
-_INGEST_REF = re.compile(rb'"sha256":"([0-9a-f]{64})"')
+_SOURCE_REF = re.compile(rb'"source_sha256":"(.{64})', re.DOTALL)
+_INGEST_REF = re.compile(rb'"sha256":"(.{64})', re.DOTALL)
 
 
 _LOCKED = "tripwire.record.append_lock"
@@ -106,14 +107,10 @@ def append_entry(conn: sa.Connection, kind: str, payload: dict[str, Any]) -> Ent
     """
     payload_json = canonical_json(payload) if isinstance(payload, dict) else b""
     _lock(conn)
-    last = conn.execute(
-        sa.select(record_entries.c.seq, record_entries.c.hash)
-        .order_by(record_entries.c.seq.desc())
-        .limit(1)
-    ).first()
+    last = conn.execute(_LAST).first()
     seq, prev = (last.seq + 1, last.hash) if last is not None else (0, GENESIS)
     entry = Entry.create(seq, kind, payload, prev, payload_json=payload_json)
-    conn.execute(record_entries.insert().values(entry.row()._asdict()))
+    conn.execute(_INSERT, entry.row()._asdict())
     return entry
 
 
@@ -181,16 +178,19 @@ def _all_rows(conn: sa.Connection) -> list[StoredRow]:
 
 
 class _Evidence:
-    """Collects the source-file hashes that determinations cite and ingest entries record."""
+    """Collects the source-file hashes that determinations cite and ingest entries record.
+
+    Found without parsing: JCS writes a member as "name":"value" with no spaces and escapes
+    every quote inside a string, so these patterns only ever match a member. A value that is
+    not a 64-digit hash matches no stored file, and is reported as such."""
 
     def __init__(self) -> None:
         self.refs: set[bytes] = set()
 
     def __call__(self, kinds: tuple[str, ...], bodies: tuple[bytes, ...]) -> None:
-        det = b"\n".join(compress(bodies, map("determination".__eq__, kinds)))
-        ing = b"\n".join(compress(bodies, map("ingest".__eq__, kinds)))
-        self.refs.update(_SOURCE_REF.findall(det))
-        self.refs.update(_INGEST_REF.findall(ing))
+        for kind, pattern in (("determination", _SOURCE_REF), ("ingest", _INGEST_REF)):
+            self.refs.update(pattern.findall(b"\n".join(compress(bodies, map(kind.__eq__,
+                                                                              kinds)))))
 
 
 def _check_evidence(conn: sa.Connection, report: VerifyReport, refs: set[bytes]) -> None:
@@ -201,14 +201,15 @@ def _check_evidence(conn: sa.Connection, report: VerifyReport, refs: set[bytes])
     else:
         known = set(conn.exec_driver_sql("SELECT sha256 FROM source_files").scalars())
     report.evidence = len(refs)
-    absent = {r.decode() for r in refs} - known
+    absent = {r.decode("utf-8", "replace") for r in refs} - known
     if not absent:
         return
     for e in entries(conn):  # name the first entry that cites a vanished file
-        pattern = _SOURCE_REF if e.kind == "determination" else _INGEST_REF
-        if e.kind not in ("determination", "ingest"):
+        pattern = {"determination": _SOURCE_REF, "ingest": _INGEST_REF}.get(e.kind)
+        if pattern is None:
             continue
-        gone = sorted({m.decode() for m in pattern.findall(e.canonical)} & absent)
+        cited = {m.decode("utf-8", "replace") for m in pattern.findall(e.canonical)}
+        gone = sorted(cited & absent)
         if gone:
             report.failure = Failure(
                 "evidence", e.seq, f"{e.kind} cites source file {gone[0][:16]}…, which no "

@@ -263,3 +263,22 @@ def test_determination_round_trips_through_json():
     again = Determination.model_validate(det.model_dump(mode="json"))
     assert again == Determination.model_validate(det.model_dump())
     assert again.thresholds[0].evidence[0].result_id == 1
+
+
+def test_hot_path_objects_carry_every_field():
+    """Determinations are built without validation for speed: they must still be complete."""
+    from tripwire.model import ThresholdState
+    det = judge([res(0.7, stderr=0.01)])
+    assert set(det.__dict__) == set(Determination.model_fields)
+    assert set(det.thresholds[0].__dict__) == set(ThresholdState.model_fields)
+    det.notes = ["assignment still works"]
+    assert "notes" in det.model_fields_set
+
+
+@pytest.mark.parametrize("value,expected", [(0.65, "crossed"), (0.61, "likely"),
+                                            (0.57, "alert"), (0.40, "clear")])
+def test_negation_keeps_alert_margins_pointing_the_right_way(value, expected):
+    """`not score < 0.6` must judge exactly like `score >= 0.6`, early warning included."""
+    p = policy(SIMPLE.replace('condition: score("b") >= 0.6', 'condition: not score("b") < 0.6'))
+    det = evaluate_policy(p, Evidence(model=model(), results=[res(value, stderr=0.01)]), at=AT)
+    assert state(det, "bench").state == expected

@@ -33,8 +33,9 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from scipy.special import betainc
 
 from tripwire.model import (
@@ -231,11 +232,25 @@ def quantity_distribution(model: Model, name: str) -> tuple[_Dist, float] | None
 
 # -------------------------------------------------------------------------------------- judge
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _complete(cls: type[_M], values: dict[str, Any]) -> _M:
+    """A model from values for *every* field, built here (so valid by construction): the
+    evaluation hot path makes ~10^5 of these per second, where validation would dominate."""
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
+
 def _probs(dist: _Dist, node: Compare) -> Probs:
     op, t = node.op, node.threshold.value
     p = dist.prob(op, t)
     pu = dist.prob(op, node.up) if node.up != t else p
-    pd = dist.prob(op, node.down) if node.down != t else p
+    pd = dist.prob(op, node.down) if node.need_down and node.down != t else p
     return (p, p, pu, pu, pd, pd)
 
 
@@ -373,9 +388,9 @@ def judge_threshold(t: CompiledThreshold, judge: EvidenceJudge,
     notes = list(dict.fromkeys(judge.notes))
     if notes:
         reason += "; " + "; ".join(notes)
-    return trusted(
-        ThresholdState, id=t.id, level=t.level, state=state, probability=prob, reason=reason,
-        evidence=list(judge.refs))
+    return _complete(ThresholdState, {
+        "id": t.id, "level": t.level, "state": state, "probability": prob, "reason": reason,
+        "evidence": list(judge.refs)})
 
 
 def add_months(d: dt.date, months: float) -> dt.date:
@@ -419,7 +434,7 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
     reached = max(reached, default)
     level = pol.levels[reached].id if reached >= 0 else None
 
-    by_id = {t.id: t.spec for t in policy.thresholds}
+    by_id = policy.specs
     own = [by_id[st.id] for st in states if st.state in counting and by_id[st.id].requires_any]
     required = policy.required_at(level)
     required = (_merge(required, pol.threshold_required(own)) if own
@@ -441,7 +456,7 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
             continue
         allowed.append(a)
 
-    notes = [n.strip() for n in pol.notes]
+    notes = list(policy.notes)
     if precaution is not None:
         waiting = sorted({s for a in ACTIONS for s in precaution[a] if s not in have})
         if waiting:
@@ -449,8 +464,7 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
                          + ": actions needing " + ", ".join(waiting)
                          + " wait for that evidence or for those attestations")
     unrecorded = [r for r in judge.used_results.values() if r.variant is None]
-    if any(t.pre_mitigation for t in policy.thresholds) and unrecorded \
-            and evidence.model.variant is None:
+    if policy.any_pre_mitigation and unrecorded and evidence.model.variant is None:
         notes.append("pre-mitigation evaluations are required; some results used do not record "
                      "their variant and were taken as pre-mitigation")
 
@@ -467,12 +481,13 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
             eff = evidence.model.effective_compute_flop
             if eff is not None:
                 next_compute = eff * cad.compute_factor
-    return trusted(Determination, 
-        version=1, model=evidence.model.name, policy=pol.name, policy_version=pol.version,
-        policy_sha256=policy.sha256, at=at, level=level, thresholds=states,
-        required_safeguards=required, missing_safeguards=missing, allowed_actions=allowed,
-        next_due=next_due, next_due_compute_flop=next_compute, forecasts=[], notes=notes,
-        mapping=dict(evidence.mapping), parameters=dict(policy.parameters))
+    return _complete(Determination, {
+        "version": 1, "model": evidence.model.name, "policy": pol.name,
+        "policy_version": pol.version, "policy_sha256": policy.sha256, "at": at,
+        "level": level, "thresholds": states, "required_safeguards": required,
+        "missing_safeguards": missing, "allowed_actions": allowed, "next_due": next_due,
+        "next_due_compute_flop": next_compute, "forecasts": [], "notes": notes,
+        "mapping": dict(evidence.mapping), "parameters": dict(policy.parameters)})
 
 
 def _merge(a: dict[str, list[str]], b: dict[str, list[str]]) -> dict[str, list[str]]:

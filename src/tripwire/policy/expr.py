@@ -220,6 +220,8 @@ class Compare(Node):
     pos: int = 0
     up: float = math.nan
     down: float = math.nan
+    need_down: bool = True
+    """Whether the tightened probability is used (only under `not`); see mark_negations."""
 
     def children(self) -> list[Node]:
         return [self.target, self.threshold]
@@ -606,6 +608,18 @@ class Condition:
         return self.root.ev(judge)  # type: ignore[attr-defined]
 
 
+def mark_negations(node: Node, negated: bool = False) -> None:
+    """Tell each comparison whether it sits under `not` (an odd number of them): only there is
+    its tightened (`down`) probability needed, so elsewhere it is not computed."""
+    if isinstance(node, Compare):
+        node.need_down = negated
+        return
+    for child in node.children():
+        mark_negations(child, not negated if isinstance(node, Not) else negated)
+
+
 def parse(text: str, parameters: Mapping[str, float | None] | None = None) -> Condition:
     """Parse and type-check a condition; raise ExprError (with offset and fix) if it is wrong."""
-    return Condition(text, _Parser(text, parameters or {}).parse())
+    root = _Parser(text, parameters or {}).parse()
+    mark_negations(root)
+    return Condition(text, root)

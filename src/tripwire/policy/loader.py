@@ -77,6 +77,20 @@ class LoadedPolicy:
     """Parameter values in force (defaults with `--set` overrides applied; None = unset)."""
 
     @cached_property
+    def specs(self) -> dict[str, Threshold]:
+        """Threshold id -> its specification."""
+        return {t.id: t.spec for t in self.thresholds}
+
+    @cached_property
+    def notes(self) -> list[str]:
+        """The policy's notes, whitespace trimmed (shown with every determination)."""
+        return [n.strip() for n in self.policy.notes]
+
+    @cached_property
+    def any_pre_mitigation(self) -> bool:
+        return any(t.pre_mitigation for t in self.thresholds)
+
+    @cached_property
     def level_positions(self) -> dict[str, int]:
         """Level id -> its index from the lowest."""
         return {lv.id: i for i, lv in enumerate(self.policy.levels)}

@@ -345,7 +345,7 @@ class _SigmoidProblem:
         block = -(-B // n_blocks)
         theta, obj = np.empty_like(theta0), np.empty(B)
         conv = np.empty(B, dtype=bool)
-        moments = np.empty((B, 5))
+        moments = np.empty((B, 8))
         for i in range(0, B, block):
             sl = slice(i, i + block)
             theta[sl], obj[sl], conv[sl], moments[sl] = self._solve_block(
@@ -367,20 +367,22 @@ class _SigmoidProblem:
 
     def _moments(self, w: np.ndarray, f: np.ndarray, s: np.ndarray,
                  c: np.ndarray) -> np.ndarray:
-        """Weighted sums per row for the scatter fit (B, 5): of e = (y - f)^2 less the
-        binomial variance, of e f'^2, of f'^2, of f'^4 and of the weights (f' = df/deta)."""
-        fp2 = 1.0 - s
-        fp2 *= s
-        fp2 *= fp2
-        fp2 *= ((c - self.floor) ** 2)[:, None]
+        """Weighted sums per row for the scatter fit (B, 8), with e = (y - f)^2 less the
+        binomial variance, g = f'^2 (f' = df/deta) and s = the sigmoid (the score's share of
+        the way from floor to ceiling): e, e g, g g, e s, s s, g s, g, n (the weights)."""
+        g = 1.0 - s
+        g *= s
+        g *= g
+        g *= ((c - self.floor) ** 2)[:, None]
         e = self.y - f
         e *= e
         if self.trials is not None:
             e -= f * (1.0 - f) / self.trials
-        wf = w * fp2
-        return np.column_stack([np.einsum("bn,bn->b", w, e), np.einsum("bn,bn->b", wf, e),
-                                wf.sum(axis=1), np.einsum("bn,bn->b", wf, fp2),
-                                w.sum(axis=1)])
+        we, ws = w * e, w * s
+        return np.column_stack([we.sum(axis=1), np.einsum("bn,bn->b", we, g),
+                                np.einsum("bn,bn->b", w * g, g), np.einsum("bn,bn->b", we, s),
+                                np.einsum("bn,bn->b", ws, s), np.einsum("bn,bn->b", ws, g),
+                                np.einsum("bn,bn->b", w, g), w.sum(axis=1)])
 
     def _solve_block(self, theta0: np.ndarray, w: np.ndarray,
                      per_case: dict[str, np.ndarray] | None, *, max_iter: int,
@@ -399,7 +401,7 @@ class _SigmoidProblem:
         theta = theta0.copy()
         B = w.shape[0]
         qtol = math.sqrt(ftol / 10.0)
-        obj, moments = np.empty(B), np.empty((B, 5))
+        obj, moments = np.empty(B), np.empty((B, 8))
         converged = np.zeros(B, dtype=bool)
         # working state of the rows in `rows`; rows that have finished stay in it ("dead",
         # frozen) until fewer than 70 % are alive, then they retire and the arrays compact
@@ -479,12 +481,72 @@ class _SigmoidProblem:
         moments[rows] = self._moments(wa, f, s, c)
         return theta, obj, converged, moments
 
-    def scatter(self, theta: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def additive_supported(self, theta: np.ndarray, *, f_crit: float = 4.0) -> bool:
+        """Whether the data need the additive scatter term beside the latent one: an F test
+        (1 extra parameter) on the regression of the squared residuals at the fit `theta`."""
+        f, s, c = self.evaluate(theta[None, :])
+        f, s = f[0], s[0]
+        g = ((c[0] - self.floor) * s * (1.0 - s)) ** 2
+        e = (self.y - f) ** 2
+        if self.trials is not None:
+            e = e - f * (1.0 - f) / self.trials
+        n = e.size
+        t1 = float(e @ g) / max(float(g @ g), _TINY)
+        sse1 = float(np.sum((e - g * t1) ** 2))
+        A = np.column_stack([g, s])
+        coef, *_ = np.linalg.lstsq(A, e, rcond=None)
+        if coef[0] < 0 or coef[1] <= 0:
+            return False
+        sse2 = float(np.sum((e - A @ coef) ** 2))
+        return (sse1 - sse2) / max(sse2 / max(n - 2, 1), _TINY) > f_crit
+
+    def latent_variance(self, theta: np.ndarray, tau: float,
+                        X: np.ndarray | None = None) -> np.ndarray:
+        """E (F(eta + u) - F(eta))^2 for u ~ N(0, tau^2) at each design row (Gauss-Hermite):
+        the score variance a latent scatter tau causes, without linearising the sigmoid."""
+        X = self.X if X is None else X
+        eta = X @ theta[: self.q]
+        c = float(self.ceilings(theta[None, :])[0])
+        nodes, weights = _GH_NODES, _GH_WEIGHTS
+        base = expit(eta)
+        shifted = expit(eta[:, None] + tau * nodes[None, :])
+        return (c - self.floor) ** 2 * (((shifted - base[:, None]) ** 2) @ weights)
+
+    def exact_tau(self, theta: np.ndarray, sigma: float) -> float:
+        """The latent scatter solving sum E (y - f)^2 = sum [latent variance + s sigma^2 +
+        binomial variance] exactly (bisection on tau), at one parameter vector. The moment
+        estimate in `scatter` linearises the sigmoid and under-states tau when it is large
+        (scores bunched near the floor hide big latent shifts)."""
+        f, s, _ = self.evaluate(theta[None, :])
+        f, s = f[0], s[0]
+        e = (self.y - f) ** 2 - sigma**2 * s
+        if self.trials is not None:
+            e = e - f * (1.0 - f) / self.trials
+        target = float(e.sum())
+        if target <= 0:
+            return 0.0
+        lo, hi = 0.0, 1.0
+        while float(self.latent_variance(theta, hi).sum()) < target and hi < 64:
+            lo, hi = hi, hi * 2.0
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            if float(self.latent_variance(theta, mid).sum()) < target:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
+
+    def scatter(self, theta: np.ndarray, w: np.ndarray, *,
+                additive: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Model-to-model scatter per row: latent sd tau and additive sd sigma, from
-        E (y - f)^2 = f'^2 tau^2 + sigma^2 + binomial variance, fitted by non-negative least
-        squares on the squared residuals (f' = df/deta: the latent part vanishes at the floor
-        and ceiling, where only additive noise remains). When f' hardly varies the two cannot
-        be told apart and all scatter is taken as latent. Degrees of freedom: n / (n - p).
+        E (y - f)^2 = f'^2 tau^2 + s sigma^2 + binomial variance.
+
+        f' = df/deta and s = (f - floor) / (ceiling - floor): the latent part vanishes at the
+        floor and the ceiling, the additive part at chance (a model at chance varies only by
+        sampling), and grows towards the ceiling (label noise, benchmark-specific skill).
+        Fitted by non-negative least squares on the squared residuals; with additive=False, or
+        when the two regressors are nearly collinear, all scatter is taken as latent.
+        Degrees of freedom: n / (n - p).
         """
         cache = getattr(self, "_moments_cache", None)
         if cache is not None and cache[0] is theta:
@@ -492,20 +554,25 @@ class _SigmoidProblem:
         else:
             f, s, c = self.evaluate(theta)
             m = self._moments(w, f, s, c)
-        se, sef, sf2, sf4, n = m.T
-        det = sf4 * n - sf2**2
-        ok = det > 1e-3 * np.maximum(sf4 * n, _TINY)
+        se, seg, sgg, ses, sss, sgs, sg, n = m.T
+        det = sgg * sss - sgs**2
+        ok = (det > 1e-3 * np.maximum(sgg * sss, _TINY)) & additive
         safe = np.where(ok, det, 1.0)
-        tau2 = (sef * n - sf2 * se) / safe
-        sig2 = (sf4 * se - sf2 * sef) / safe
+        tau2 = (seg * sss - sgs * ses) / safe
+        sig2 = (sgg * ses - sgs * seg) / safe
         latent_only = ~ok | (sig2 < 0)
-        tau2 = np.where(latent_only, se / np.maximum(sf2, _TINY), tau2)
+        tau2 = np.where(latent_only, se / np.maximum(sg, _TINY), tau2)
         sig2 = np.where(latent_only, 0.0, sig2)
         additive_only = tau2 < 0
         tau2 = np.where(additive_only, 0.0, tau2)
-        sig2 = np.where(additive_only, np.maximum(se, 0.0) / np.maximum(n, _TINY), sig2)
+        ssum = np.maximum(ses / np.maximum(sss, _TINY), 0.0)
+        sig2 = np.where(additive_only, ssum, sig2)
         infl = n / np.maximum(n - self.p, 1.0)
         return np.sqrt(np.maximum(tau2 * infl, 1e-8)), np.sqrt(np.maximum(sig2 * infl, 0.0))
+
+
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(24)
+_GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
 
 
 def _positive_definite(H: np.ndarray) -> np.ndarray:
@@ -539,22 +606,39 @@ def _fit_bootstrap(est: Any, prob: _SigmoidProblem, theta: np.ndarray, n_boot: i
                    seed: int) -> np.ndarray:
     """Scatter at the full fit, then `n_boot` case-bootstrap refits warm-started from it.
 
+    The additive scatter term is used only where an F test at the full fit supports it.
     Sets est.tau_, est.sigma_, est.boot_ (n_boot, p), est.boot_tau_, est.boot_sigma_ (bias
     corrected); returns which refits converged.
     """
     n = prob.y.size
-    tau, sig = prob.scatter(theta[None, :], np.ones((1, n)))
+    additive = prob.additive_supported(theta)
+    tau, sig = prob.scatter(theta[None, :], np.ones((1, n)), additive=additive)
+    # the bootstrap's moment estimates linearise the sigmoid; rescale them to the exact
+    # moment solution at the full fit
+    infl = math.sqrt(n / max(n - prob.p, 1))
+    exact = prob.exact_tau(theta, float(sig[0]) / infl) * infl
+    ratio = exact / float(tau[0]) if tau[0] > 1e-6 and exact > 0 else 1.0
+    tau = tau * ratio
     est.tau_, est.sigma_ = float(tau[0]), float(sig[0])
+    est.tau_ratio_ = ratio
     if n_boot <= 0:
         est.boot_ = theta[None, :].copy()
         est.boot_tau_, est.boot_sigma_ = tau, sig
         return np.array([True])
     W = _bootstrap_weights(n, n_boot, seed)
     est.boot_, _, conv = prob.solve(np.tile(theta, (n_boot, 1)), W)
-    bt, bs = prob.scatter(est.boot_, W)
-    est.boot_tau_ = _bias_corrected(bt, est.tau_)
+    bt, bs = prob.scatter(est.boot_, W, additive=additive)
+    est.boot_tau_ = _bias_corrected(bt * ratio, est.tau_)
     est.boot_sigma_ = _bias_corrected(bs, est.sigma_)
     return conv
+
+
+def _score_bounds(floor: float, ceiling: float, y: np.ndarray) -> tuple[float, float]:
+    """Where a measured score can lie: up to the ceiling (or the best score seen), and down to
+    0 for proportions (floor >= 0, ceiling <= 1); predictive draws are clipped to it."""
+    hi = max(float(ceiling), float(np.max(y)))
+    lo = 0.0 if floor >= 0.0 and hi <= 1.0 else -math.inf
+    return lo, hi
 
 
 def _predictive_draws(est: Any, X: np.ndarray, kind: str, n_draws: int) -> np.ndarray:
@@ -568,12 +652,14 @@ def _predictive_draws(est: Any, X: np.ndarray, kind: str, n_draws: int) -> np.nd
         return prob.floor + (c - prob.floor) * expit(eta)
     rng = np.random.default_rng(est.seed + 1)
     u = rng.standard_t(est.dof_, (n_draws, b.shape[0], 1)) * est.boot_tau_[None, :, None]
-    f = prob.floor + (c[None] - prob.floor) * expit(eta[None] + u)
-    var = np.broadcast_to((est.boot_sigma_**2)[None, :, None], f.shape)
+    sig = expit(eta[None] + u)
+    f = prob.floor + (c[None] - prob.floor) * sig
+    var = (est.boot_sigma_**2)[None, :, None] * sig
     if est.trials_ is not None:
         var = var + np.clip(f * (1 - f), 0, None) / float(np.median(est.trials_))
     f = f + rng.standard_normal(f.shape) * np.sqrt(var)
-    return f.reshape(-1, X.shape[0])
+    lo, hi = est.score_bounds_
+    return np.clip(f, lo, hi).reshape(-1, X.shape[0])
 
 
 def _latent_sd_at(est: Any, threshold: float, ceilings: np.ndarray) -> np.ndarray:
@@ -583,7 +669,7 @@ def _latent_sd_at(est: Any, threshold: float, ceilings: np.ndarray) -> np.ndarra
     prob = est.problem_
     q = np.clip((threshold - prob.floor) / (ceilings - prob.floor), 1e-9, 1 - 1e-9)
     fp = (ceilings - prob.floor) * q * (1.0 - q)
-    var = est.boot_sigma_**2
+    var = est.boot_sigma_**2 * q
     if est.trials_ is not None:
         var = var + threshold * (1.0 - threshold) / float(np.median(est.trials_))
     return np.sqrt(est.boot_tau_**2 + var / np.maximum(fp, _TINY) ** 2)
@@ -733,6 +819,7 @@ class CapabilityCurve:
         x, y = np.log10(c[known]), y[known]
         trials = None if trials is None else trials[known]
         self.mask_ = known.copy()
+        self.data_ = (x, y)  # every model with compute (log10 FLOP, score), frontier or not
         if self.frontier:
             keep = frontier_mask(x, y)
             x, y = x[keep], y[keep]
@@ -750,6 +837,7 @@ class CapabilityCurve:
                 "to see a trend")
         ceiling, c_lo, c_hi = self._ceiling_bounds(y, floor)
         c_ref = ceiling if ceiling is not None else c_hi
+        self.score_bounds_ = _score_bounds(floor, c_ref, y)
         delta = 0.02 * (c_ref - floor)
         if trials is not None:
             delta = max(delta, 2.0 * math.sqrt(max(floor * (1 - floor), 1e-6)
@@ -1314,6 +1402,8 @@ class FactorRegression:
             trials = _check_samples(samples.reindex(joined.index).to_numpy(), n, y, warnings)
         curve = CapabilityCurve(floor=self.floor, ceiling=self.ceiling)
         ceiling, c_lo, c_hi = curve._ceiling_bounds(y, float(self.floor))
+        self.score_bounds_ = _score_bounds(float(self.floor),
+                                           ceiling if ceiling is not None else c_hi, y)
         self.fmean_ = F.mean(axis=0)
         X = np.column_stack([np.ones(n), F - self.fmean_])
         q = X.shape[1]
@@ -1365,11 +1455,11 @@ def _loo_z(prob: _SigmoidProblem, theta: np.ndarray) -> tuple[np.ndarray, np.nda
     n = prob.y.size
     W = 1.0 - np.eye(n)
     loo, _, _ = prob.solve(np.tile(theta, (n, 1)), W)
-    tau, sig = prob.scatter(loo, W)
+    tau, sig = prob.scatter(loo, W, additive=prob.additive_supported(theta))
     f, s, c = prob.evaluate(loo)
     idx = np.arange(n)
     expected, s = f[idx, idx], s[idx, idx]
-    var = ((c - prob.floor) * s * (1.0 - s) * tau) ** 2 + sig**2
+    var = ((c - prob.floor) * s * (1.0 - s) * tau) ** 2 + sig**2 * s
     if prob.trials is not None:
         var = var + expected * (1.0 - expected) / prob.trials
     z = (prob.y - expected) / np.sqrt(np.maximum(var, 1e-12))

@@ -1,0 +1,405 @@
+"""`tripwire forecast`: a benchmark's score against effective compute or release date, when a
+threshold will be crossed, how such forecasts have fared, and which scores look too low."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+
+from tripwire.cli.app import DbOpt, JsonOpt, app, info, print_json, render, warn
+from tripwire.errors import InputError, InsufficientEvidence
+from tripwire.model import Benchmark, EvalResult, Model
+
+
+class By(StrEnum):
+    """The forecast's axis."""
+
+    compute = "compute"
+    date = "date"
+
+
+_PREFERENCE = {"pre-mitigation": 0, None: 1, "post-mitigation": 2}
+
+
+def _variant(r: EvalResult, m: Model | None) -> str | None:
+    v = r.variant or (m.variant if m is not None else None)
+    return str(v) if v is not None else None
+
+
+def _pick(results: list[EvalResult], models: dict[str, Model],
+          metric: str | None) -> tuple[list[EvalResult], str | None, list[str]]:
+    """One result per model: the chosen metric; pre-mitigation before unmarked before
+    post-mitigation; the latest of equals. Returns the rows, the metric and notes."""
+    notes: list[str] = []
+    metrics = Counter(r.metric for r in results)
+    if metric is None and len(metrics) > 1:
+        metric = metrics.most_common(1)[0][0]
+        notes.append(f"results carry {len(metrics)} metrics ({', '.join(sorted(metrics))}); "
+                     f"using {metric!r} (choose with --metric)")
+    elif metric is None and metrics:
+        metric = next(iter(metrics))
+    chosen: dict[str, EvalResult] = {}
+    for r in results:
+        if metric is not None and r.metric != metric:
+            continue
+        old = chosen.get(r.model)
+        rank = _PREFERENCE.get(_variant(r, models.get(r.model)), 1)
+        if old is None or rank <= _PREFERENCE.get(_variant(old, models.get(old.model)), 1):
+            chosen[r.model] = r
+    rows = list(chosen.values())
+    post = sum(1 for r in rows if _variant(r, models.get(r.model)) == "post-mitigation")
+    if post:
+        notes.append(f"{post} models have only post-mitigation results; they may understate "
+                     "capability")
+    return rows, metric, notes
+
+
+def _load(db: str | None, benchmark: str, metric: str | None) -> dict[str, Any]:
+    """Everything the forecast needs from the register, as plain data."""
+    from tripwire.register import open_register
+
+    reg = open_register(db)
+    try:
+        bm = reg.get_benchmark(benchmark)
+        models = {m.name: m for m in reg.models()}
+        results = reg.results(benchmark=bm.id)
+        everything = reg.results()
+        where = reg.display
+    finally:
+        reg.close()
+    if not results:
+        raise InsufficientEvidence(f"no results for {bm.id!r} in {where}",
+                                   hint="ingest evaluation results first")
+    rows, metric, notes = _pick(results, models, metric)
+    return {"benchmark": bm, "models": models, "rows": rows, "metric": metric, "notes": notes,
+            "all_results": everything, "where": where}
+
+
+def _floor(bm: Benchmark) -> float:
+    if not bm.higher_is_better:
+        raise InputError(f"{bm.id} is scored lower-is-better; forecasts model rising scores",
+                         hint="forecast a higher-is-better metric of it")
+    if bm.chance is None:
+        raise InsufficientEvidence(
+            f"benchmark {bm.id!r} has no chance level, so the sigmoid has no floor",
+            hint="the chance level comes from tripwire's benchmark catalogue or from the "
+                 "evaluation log (lm-eval task configs); this benchmark has neither")
+    return float(bm.chance)
+
+
+def _parse_at(at: str | None, by: By) -> float | dt.date | None:
+    if at is None:
+        return None
+    if by is By.date:
+        try:
+            return dt.date.fromisoformat(at)
+        except ValueError:
+            raise InputError(f"--at {at!r} is not a date",
+                             hint="use YYYY-MM-DD with --by date") from None
+    try:
+        v = float(at)
+    except ValueError:
+        raise InputError(f"--at {at!r} is not a compute figure",
+                         hint="give effective FLOP such as 1e26 (or use --by date)") from None
+    if not (math.isfinite(v) and v > 0):
+        raise InputError(f"--at {at!r} must be a positive FLOP figure")
+    return v
+
+
+def _horizon_like(bm: Benchmark, values: np.ndarray) -> bool:
+    text = f"{bm.id} {bm.name or ''} {bm.metric or ''}".lower()
+    if any(k in text for k in ("horizon", "minute", "hours", "time")):
+        return True
+    return bm.chance is None and bool(np.all(values > 0)) and float(values.max()) > 1.0
+
+
+def _score_matrix(results: list[EvalResult], models: dict[str, Model]) -> pd.DataFrame:
+    """Models x benchmarks of preferred scores (for the capability factors)."""
+    by_bench: dict[str, list[EvalResult]] = {}
+    for r in results:
+        by_bench.setdefault(r.benchmark, []).append(r)
+    cols = {}
+    for b, rs in by_bench.items():
+        rows, _, _ = _pick(rs, models, None)
+        cols[b] = pd.Series({r.model: r.value for r in rows}, dtype=float)
+    return pd.DataFrame(cols)
+
+
+def _mitigation_frame(results: list[EvalResult], models: dict[str, Model]) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        m = models.get(r.model)
+        v = _variant(r, m)
+        if v is None:
+            continue
+        key = m.parent if (m is not None and m.variant and m.parent) else r.model
+        rows.append({"model": key, "benchmark": r.benchmark, "variant": v, "value": r.value,
+                     "stderr": r.stderr, "samples": r.samples})
+    return pd.DataFrame(rows, columns=["model", "benchmark", "variant", "value", "stderr",
+                                       "samples"])
+
+
+def _log10(v: float) -> float | None:
+    return math.log10(v) if v and math.isfinite(v) and v > 0 else None
+
+
+def _backtest_line(bt: dict[str, Any]) -> str:
+    s = bt
+    if "error" in s:
+        return f"backtest: none ({s['error']})"
+    if not s.get("n_predictions"):
+        return "backtest: none (no cutoff left models to predict)"
+    err = (f"mean abs error {s['mae']:.3g}" if "mae" in s
+           else f"mean abs error {s['mae_transformed']:.3g} (transformed scale)")
+    text = (f"backtest: {s['n_cutoffs']} cutoffs, {s['n_predictions']} later models predicted; "
+            f"{err}; 80 % intervals covered {s['coverage80']:.0%}, 95 % covered "
+            f"{s['coverage95']:.0%}")
+    if s.get("actual_crossing") is not None:
+        lead = s.get("lead")
+        unit = "decades of compute" if s.get("lead_units", "").startswith("decades") else "days"
+        crossed = s["actual_crossing"]
+        crossed = f"1e{crossed:.1f} FLOP" if isinstance(crossed, float) else str(crossed)
+        text += (f"; threshold first reached at {crossed}, "
+                 + (f"foreseen {lead:.3g} {unit} ahead" if lead is not None
+                    else "not foreseen by any earlier cutoff"))
+    return text
+
+
+@app.command("forecast")
+def forecast_cmd(
+    benchmark: Annotated[str, typer.Argument(help="Benchmark id (or alias) in the register.")],
+    threshold: Annotated[float | None, typer.Option(
+        "--threshold", help="Score (or horizon) whose crossing to forecast, e.g. 0.8.",
+        show_default=False)] = None,
+    by: Annotated[By, typer.Option(
+        "--by", help="compute: sigmoid in log10 effective compute; date: log-linear trend "
+        "against release date (logit of the score, or log2 of a time horizon).")] = By.compute,
+    at: Annotated[str | None, typer.Option(
+        "--at", help="Planned effective compute in FLOP (e.g. 1e26), or a date YYYY-MM-DD "
+        "with --by date: P(score >= threshold) there.", show_default=False)] = None,
+    backtest: Annotated[bool, typer.Option(
+        "--backtest", help="Show the backtest cutoff by cutoff (its summary is always "
+        "printed when one can be run).")] = False,
+    anomalies: Annotated[bool, typer.Option(
+        "--anomalies", help="Flag scores implausibly low for a model's compute and for its "
+        "other benchmark scores; pre- vs post-mitigation gaps.")] = False,
+    frontier: Annotated[bool, typer.Option(
+        "--frontier", help="Fit only the best model to date at each compute (or date).")] = False,
+    metric: Annotated[str | None, typer.Option(
+        "--metric", help="Which metric of the benchmark (default: the most common).",
+        show_default=False)] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="With --by date: only models released on or after YYYY-MM-DD.",
+        show_default=False)] = None,
+    n_boot: Annotated[int, typer.Option(
+        "--n-boot", min=0, help="Bootstrap resamples for the intervals.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="Write a figure (.png, .svg or .pdf): data, fit, band, threshold and "
+        "crossing distribution.", show_default=False)] = None,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Forecast a benchmark: score against effective compute (a sigmoid between the chance
+    level and the ceiling) or against release date, with bootstrap intervals; where a
+    --threshold is crossed (quantiles) and P(score >= threshold) --at a planned compute or
+    date; the backtest record of such forecasts; and, with --anomalies, sandbagging flags.
+
+    Exit 3 when the register holds too little evidence (too few models, no compute, all scores
+    at chance, under a decade of compute, a threshold outside (chance, ceiling))."""
+    from tripwire import forecast as fc
+
+    if plot is not None:
+        from tripwire.plots import check_figure_path
+
+        check_figure_path(plot)
+    at_value = _parse_at(at, by)
+    data = _load(db, benchmark, metric)
+    bm: Benchmark = data["benchmark"]
+    models: dict[str, Model] = data["models"]
+    rows: list[EvalResult] = data["rows"]
+    messages: list[str] = list(data["notes"])
+    names = [r.model for r in rows]
+    values = np.array([r.value for r in rows], dtype=float)
+    samples = [r.samples for r in rows]
+    compute = np.array([(models[r.model].effective_compute_flop if r.model in models else None)
+                        or np.nan for r in rows], dtype=float)
+    dates = [models[r.model].release_date if r.model in models else None for r in rows]
+    out: dict[str, Any] = {"benchmark": bm.id, "metric": data["metric"], "by": by.value,
+                           "source": data["where"], "threshold": threshold,
+                           "frontier": frontier}
+    curve = trend = crossing = None
+
+    if by is By.compute:
+        floor = _floor(bm)
+        if threshold is not None and not floor < threshold:
+            raise InsufficientEvidence(f"threshold {threshold:g} is not above the chance level "
+                                       f"{floor:g} of {bm.id}")
+        if threshold is not None and bm.ceiling is not None and not threshold < bm.ceiling:
+            raise InsufficientEvidence(f"threshold {threshold:g} is not below the ceiling "
+                                       f"{bm.ceiling:g} of {bm.id}")
+        curve = fc.CapabilityCurve(floor=floor, ceiling=bm.ceiling, frontier=frontier,
+                                   n_boot=n_boot, seed=seed).fit(compute, values, samples)
+        messages += curve.warnings_
+        out["fit"] = {"model": "floor + (ceiling - floor) * sigmoid(slope * (log10 C - "
+                      "midpoint))", **curve.summary()}
+        if threshold is not None:
+            crossing = curve.crossing(threshold, at_compute_flop=at_value)  # type: ignore[arg-type]
+            out["crossing"] = crossing.to_dict()
+        elif at_value is not None:
+            out["prediction"] = curve.predict([at_value]).iloc[0].to_dict()
+        try:
+            bt = fc.backtest_compute(compute, values, floor=floor, ceiling=bm.ceiling,
+                                     samples=samples, threshold=threshold, frontier=frontier,
+                                     names=names, n_boot=min(n_boot, 200) or 200, seed=seed)
+            out["backtest"] = {**bt.summary}
+            if backtest:
+                out["backtest"]["cutoffs"] = bt.cutoffs.to_dict(orient="records")
+        except InsufficientEvidence as e:
+            out["backtest"] = {"error": e.message}
+    else:
+        transform = "log2" if _horizon_like(bm, values) else "logit"
+        floor = None if transform == "log2" else _floor(bm)
+        ceiling = bm.ceiling if bm.ceiling is not None else 1.0
+        trend = fc.TimeTrend(transform=transform, floor=floor, ceiling=ceiling,
+                             frontier=frontier, since=since, n_boot=n_boot,
+                             seed=seed).fit(dates, values)
+        messages += trend.warnings_
+        out["fit"] = {"model": ("log2(value) linear in release date" if transform == "log2"
+                                else "logit((score - floor)/(ceiling - floor)) linear in "
+                                     "release date"), **trend.summary()}
+        if threshold is not None:
+            crossing = trend.crossing(threshold, at_date=at_value)  # type: ignore[arg-type]
+            out["crossing"] = crossing.to_dict()
+        elif at_value is not None:
+            out["prediction"] = trend.predict([at_value]).iloc[0].to_dict()  # type: ignore[list-item]
+        try:
+            bt = fc.backtest_time(dates, values, transform=transform, floor=floor,
+                                  ceiling=ceiling, threshold=threshold, frontier=frontier,
+                                  since=since, names=names, n_boot=min(n_boot, 200) or 200,
+                                  seed=seed)
+            out["backtest"] = {**bt.summary}
+            if backtest:
+                out["backtest"]["cutoffs"] = bt.cutoffs.to_dict(orient="records")
+        except InsufficientEvidence as e:
+            out["backtest"] = {"error": e.message}
+
+    if anomalies:
+        out["anomalies"] = _anomalies(fc, bm, names, compute, values, samples, data, messages)
+
+    if plot is not None:
+        from tripwire.plots_forecast import plot_capability_forecast, plot_time_trend
+
+        title = f"{bm.name or bm.id} ({data['metric'] or 'score'})"
+        if curve is not None:
+            plot_capability_forecast(curve, plot, threshold=threshold, crossing=crossing,
+                                     title=title)
+        elif trend is not None:
+            plot_time_trend(trend, plot, threshold=threshold, crossing=crossing, title=title)
+        out["plot"] = str(plot)
+    out["warnings"] = list(dict.fromkeys(messages))
+    if json:
+        print_json(out)
+    else:
+        _print(out, backtest=backtest)
+    for m in out["warnings"]:
+        warn(m)
+
+
+def _anomalies(fc: Any, bm: Benchmark, names: list[str], compute: np.ndarray,
+               values: np.ndarray, samples: list[int | None], data: dict[str, Any],
+               messages: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    try:
+        a = fc.compute_anomalies(names, compute, values, floor=_floor(bm), ceiling=bm.ceiling,
+                                 samples=samples)
+        out["compute"] = a.to_dict(orient="records")
+    except InsufficientEvidence as e:
+        out["compute"] = []
+        messages.append(f"no compute-based anomaly check: {e.message}")
+    matrix = _score_matrix(data["all_results"], data["models"])
+    try:
+        a = fc.factor_anomalies(matrix, bm.id, floor=_floor(bm), ceiling=bm.ceiling)
+        out["other_benchmarks"] = a.to_dict(orient="records")
+    except InsufficientEvidence as e:
+        out["other_benchmarks"] = []
+        messages.append(f"no check against other benchmarks: {e.message}")
+    gaps = fc.mitigation_gaps(_mitigation_frame(data["all_results"], data["models"]))
+    out["mitigation_gaps"] = gaps.to_dict(orient="records")
+    return out
+
+
+def _print(out: dict[str, Any], *, backtest: bool) -> None:
+    f = out["fit"]
+    if out["by"] == "compute":
+        lo, hi = f["log10_flop_range"]
+        ceiling = ("fitted" if f["ceiling_fitted"] else "from the benchmark")
+        info(f"{out['benchmark']} ({out['metric']}): sigmoid in log10 effective compute fitted "
+             f"to {f['n_models']} models{' on the frontier' if out['frontier'] else ''} by "
+             f"{f['method']} (compute 1e{lo:.1f} to 1e{hi:.1f} FLOP; floor {f['floor']:g}, "
+             f"ceiling {ceiling}); {f['n_boot']} bootstrap resamples, seed {f['seed']}; "
+             f"{out['source']}")
+        render([{"parameter": k, "estimate": f[k], "lo95": f[f"{k}_95"][0],
+                 "hi95": f[f"{k}_95"][1]}
+                for k in ("midpoint_log10_flop", "slope_per_decade", "ceiling", "scatter",
+                          "additive_sd")],
+               title="fit: estimate and 95 % bootstrap interval")
+    else:
+        info(f"{out['benchmark']} ({out['metric']}): {f['model']}, {f['n_models']} models "
+             f"from {f['first_date']} to {f['last_date']}; {f['n_boot']} bootstrap resamples, "
+             f"seed {f['seed']}; {out['source']}")
+        render([{"quantity": "doubling time (days)", "estimate": f["doubling_days"],
+                 "lo80": f["doubling_days_80"][0], "hi80": f["doubling_days_80"][1],
+                 "lo95": f["doubling_days_95"][0], "hi95": f["doubling_days_95"][1]},
+                {"quantity": "slope per year", "estimate": f["slope_per_year"]},
+                {"quantity": "residual sd", "estimate": f["residual_sd"]}],
+               title="trend")
+    if "crossing" in out:
+        c = out["crossing"]
+        if out["by"] == "compute":
+            rows = [{"quantile": q, "effective_compute_flop": v,
+                     "log10_flop": _log10(v),
+                     "curve_only_flop": c["curve_quantiles"].get(q)}
+                    for q, v in c["compute_quantiles"].items()]
+            render(rows, title=f"effective compute at which a model reaches "
+                               f"{c['threshold']:g} (inf: not reached)")
+            if c["probability"] is not None:
+                info(f"P(score >= {c['threshold']:g} at {c['at_compute_flop']:.3g} FLOP) = "
+                     f"{c['probability']:.3f}; predicted {c['predicted']:.3g} "
+                     f"(80 %: {c['interval80'][0]:.3g} to {c['interval80'][1]:.3g}; "
+                     f"95 %: {c['interval95'][0]:.3g} to {c['interval95'][1]:.3g})")
+        else:
+            render([{"quantile": q, "date": d} for q, d in c["date_quantiles"].items()],
+                   title=f"date at which the trend reaches {c['threshold']:g} "
+                         "(blank: not within 100 years)")
+            if c["probability"] is not None:
+                info(f"P(value >= {c['threshold']:g} by {c['at_date']}) = "
+                     f"{c['probability']:.3f}; predicted {c['predicted']:.3g} "
+                     f"(80 %: {c['interval80'][0]:.3g} to {c['interval80'][1]:.3g})")
+    if "prediction" in out:
+        render([out["prediction"]], title="prediction with 80 % and 95 % intervals")
+    info(_backtest_line(out["backtest"]))
+    if backtest and out["backtest"].get("cutoffs"):
+        render(out["backtest"]["cutoffs"], title="backtest: one row per cutoff")
+    if "anomalies" in out:
+        a = out["anomalies"]
+        cols = ["model", "score", "expected", "gap", "z", "p_low", "flagged"]
+        for key, title in (("compute", "scores against compute (leave-one-out z)"),
+                           ("other_benchmarks", "scores against the model's other benchmarks")):
+            rows = [r for r in a[key] if r["flagged"]] or a[key][:5]
+            if rows:
+                flagged = sum(r["flagged"] for r in a[key])
+                render(rows, columns=cols, title=f"{title}: {flagged} flagged "
+                       f"(z <= -2.5){'' if flagged else '; lowest 5 shown'}")
+        if a["mitigation_gaps"]:
+            render(a["mitigation_gaps"], title="pre- vs post-mitigation scores")
+    if "plot" in out:
+        info(f"figure written to {out['plot']}")

@@ -279,6 +279,7 @@ def assess(reg: Register, model: str, policy: str | Path | LoadedPolicy, *,
     pol = resolve_policy(policy, overrides=overrides)
     at = at or utcnow()
     ev, warnings = gather_evidence(reg, model, pol, mapping=mapping, anomalies=anomalies)
+    warnings = [str(w) for w in pol.warnings] + warnings
     det = evaluate_policy(pol, ev, at=at)
     stale = _stale(reg, det, ev.model, at)
     if stale:

@@ -256,13 +256,26 @@ def demo(
     db: Annotated[
         str | None, typer.Option("--db", help="Use this register instead of a fresh file in --dir.")
     ] = None,
+    n_boot: Annotated[
+        int, typer.Option("--n-boot", help="Bootstrap resamples per fit in the report.")
+    ] = 200,
     json: JsonOpt = False,
 ) -> None:
-    """Run the whole loop on the bundled public data: register, ingest, compute lines."""
-    from tripwire.demo import run_demo
+    """Run the whole loop on the bundled public data: register, ingest, fit, forecast, assess
+    under the built-in policies, gate, record, verify; write the HTML report and print its path."""
+    from tripwire.demo import DEMO_THRESHOLDS, run_demo
 
-    run = run_demo(folder, db)
+    if n_boot < 10:
+        raise TripwireError(f"--n-boot {n_boot} is too few for intervals (use 10 or more)")
+    with stderr.status("running the demo: ingest, fit, forecast, assess, gate, record, verify"):
+        run = run_demo(folder, db, n_boot=n_boot)
     models = model_rows(run.register.models())
+    data = run.report
+    levels: dict[str, dict[str, int]] = {}
+    for a in run.assessments:
+        d = a.determination
+        per = levels.setdefault(d.policy, {})
+        per[d.level or "below every level"] = per.get(d.level or "below every level", 0) + 1
     if json:
         print_json(
             dict(
@@ -279,6 +292,20 @@ def demo(
                     for o in run.ingested
                 ],
                 models=[{k: v for k, v in r.items() if k != "lines"} for r in models],
+                scaling=data.scaling.model_dump(mode="json", include={
+                    "available", "reason", "law", "n_points", "params", "fitted_range"}),
+                forecasts=[
+                    dict(benchmark=c.benchmark, available=c.available, reason=c.reason,
+                         thresholds=[t.model_dump(mode="json", exclude={"cdf"})
+                                     for t in c.thresholds])
+                    for c in data.capabilities
+                ],
+                levels=levels,
+                determinations_recorded=len(run.assessments),
+                gates=[g.to_dict() for g in run.gates],
+                checkpoint=run.checkpoint.to_dict(),
+                verify=run.verify.to_dict(),
+                report=run.report_path,
             )
         )
         return
@@ -288,20 +315,44 @@ def demo(
             f"ingested {Path(o.path).name}: {o.models} models, {o.results} results, "
             f"{o.loss} loss points"
         )
-    for r in models:
-        r["C (FLOP)"] = r["compute_flop"] and (
-            f"{r['compute_flop']:.3g}" + (" (est.)" if r["estimated"] else "")
-        )
-    render(
-        models,
-        title="models and the regulatory compute lines they pass",
-        columns=["name", "organization", "release_date", "params", "tokens", "C (FLOP)", "lines"],
-    )
+    s = data.scaling
+    if s.available:
+        params = ", ".join(f"{p.name} = {p.estimate:.3g}" for p in s.params if p.estimate)
+        info(f"fit: {s.law} on {s.n_points} training runs: {params}")
+    else:
+        info(f"fit: no scaling law ({s.reason})")
+    for c in data.capabilities:
+        for t in c.thresholds:
+            if c.available and t.available and t.label == "asked for":
+                q = t.crossing_quantiles
+                med = q.get("0.5")
+                info(f"forecast: {c.benchmark} reaches {t.value:g} at a median "
+                     + (f"{med:.2g} FLOP" if med else "never")
+                     + " of effective compute"
+                     + (f" (80 % range {q['0.1']:.2g} to {q['0.9']:.2g})"
+                        if q.get("0.1") and q.get("0.9") else ""))
+    asked = ", ".join(f"{b} {v:g}" for b, vs in DEMO_THRESHOLDS.items() for v in vs)
+    info(f"  (illustrative thresholds: {asked})")
+    for policy, counts in levels.items():
+        shown = ", ".join(f"{n} {lv}" for lv, n in sorted(counts.items(), key=lambda x: -x[1]))
+        info(f"assess: {policy}: {shown}")
+    for g in run.gates:
+        d = g.assessment.determination
+        verdict = "allowed" if g.allowed else ("blocked" if g.exit_code == 1 else "insufficient")
+        info(f"gate: {g.action} {d.model} under {d.policy}: {verdict} (exit {g.exit_code}): "
+             + (g.reasons[0] if g.reasons else ""))
+    head = run.checkpoint
+    info(f"record: {run.verify.entries} entries; checkpoint signed at size {head.tree_size} "
+         f"with {run.key.name if run.key else 'the key'} (root {head.root_hash[:16]})")
+    info("verify: " + ("the record verifies" if run.verify.ok
+                       else f"the record does NOT verify: {run.verify.failure}"))
     over = {
         line: sum(1 for r in models if r["compute_flop"] and r["compute_flop"] > line)
         for line in (1e25, 1e26)
     }
-    typer.echo(
+    info(
         f"{over[1e25]} of {len(models)} models exceed 1e25 FLOP (EU AI Act), "
         f"{over[1e26]} exceed 1e26 FLOP (California SB 53)"
     )
+    info("report (open it in a browser; it works offline):")
+    typer.echo(str(run.report_path))

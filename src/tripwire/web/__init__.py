@@ -1,0 +1,28 @@
+"""The web dashboard (`tripwire serve`): models, evaluations, forecasts, policies,
+determinations and the record, with a JSON API and an OpenAPI document.
+
+    from tripwire.web import create_app
+    app = create_app("tripwire.db", token=os.environ.get("TRIPWIRE_TOKEN"))
+
+Binds 127.0.0.1 by default; writes need the bearer token; no CORS unless origins are given.
+"""
+
+from tripwire.register import Register
+from tripwire.web.app import create_app
+from tripwire.web.security import DEFAULT_MAX_BODY
+
+__all__ = ["DEFAULT_MAX_BODY", "create_app", "serve"]
+
+
+def serve(db: str | None = None, *, register: Register | None = None,
+          host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
+          private: bool = False, max_body: int = DEFAULT_MAX_BODY,
+          log_level: str = "warning") -> None:
+    """Run the dashboard with uvicorn until interrupted (its slow views computed in the
+    background at start)."""
+    import uvicorn
+
+    app = create_app(db, register=register, token=token, private=private, max_body=max_body,
+                     warm=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False,
+                proxy_headers=False)

@@ -324,7 +324,7 @@ class _SigmoidProblem:
             g = g * free
             d = np.diagonal(H, axis1=1, axis2=2)
             step = self._solve(H + reg + (la[:, None] * d)[:, :, None] * eye, g)
-        return step, np.einsum("bp,bp->b", g, step), fixed.any(axis=1)
+        return step, np.einsum("bp,bp->b", g, step), np.asarray(fixed.any(axis=1))
 
     def solve(self, theta0: np.ndarray, w: np.ndarray, *, max_iter: int = 200,
               ftol: float = 1e-7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -782,6 +782,12 @@ class CapabilityCurve:
     `tau_` (logit units), and noise added to the score with sd `sigma_`.
     """
 
+    tau_: float
+    sigma_: float
+    boot_: np.ndarray
+    boot_tau_: np.ndarray
+    boot_sigma_: np.ndarray
+
     def __init__(self, *, floor: float, ceiling: float | None = None,
                  ceiling_max: float | None = None, frontier: bool = False,
                  n_boot: int = 1000, seed: int = 0, min_models: int = 5,
@@ -990,7 +996,8 @@ class CapabilityCurve:
             t = np.where(q < 1.0, np.log(q) - np.log1p(-q), np.inf)
         return t, ceil
 
-    def _mixture_args(self, threshold: float) -> tuple[np.ndarray, ...]:
+    def _mixture_args(self, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                       np.ndarray]:
         b = self.boot_
         t, ceil = self._latent_threshold(threshold)
         tau = _latent_sd_at(self, threshold, ceil)
@@ -1252,7 +1259,8 @@ class TimeTrend:
                              "lo95": conv(qs[0]), "lo80": conv(qs[1]), "hi80": conv(qs[2]),
                              "hi95": conv(qs[3])})
 
-    def _mixture_args(self, threshold: float) -> tuple[np.ndarray, ...]:
+    def _mixture_args(self, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                       np.ndarray]:
         zt = float(self._to_space(np.array([threshold]))[0])
         b = self.boot_
         return b[:, 0] - b[:, 1] * self.tbar_, b[:, 1], np.full(b.shape[0], zt), self.boot_sigma_
@@ -1376,6 +1384,12 @@ class FactorRegression:
     The observational-scaling predictor of Ruan et al. (2024), fitted like `CapabilityCurve`
     (binomial MLE with sample counts, else least squares; bootstrap over models).
     """
+
+    tau_: float
+    sigma_: float
+    boot_: np.ndarray
+    boot_tau_: np.ndarray
+    boot_sigma_: np.ndarray
 
     def __init__(self, *, floor: float, ceiling: float | None = None, n_boot: int = 1000,
                  seed: int = 0, min_models: int = 8) -> None:
@@ -1538,11 +1552,14 @@ def mitigation_gaps(results: pd.DataFrame) -> pd.DataFrame:
         value=("value", "mean"), se=("se", "mean"))
     wide = agg.pivot(index=["model", "benchmark"], columns="variant", values=["value", "se"])
     rows = []
-    for (model, bench), r in wide.iterrows():
+    for key in wide.index:
+        model, bench = key
+        r = wide.loc[key]
         pre, post = r.get(("value", "pre")), r.get(("value", "post"))
         if pre is None or post is None or pd.isna(pre) or pd.isna(post):
             continue
-        se_gap = math.hypot(r.get(("se", "pre"), math.nan), r.get(("se", "post"), math.nan))
+        se_gap = math.hypot(float(r.get(("se", "pre"), math.nan)),
+                            float(r.get(("se", "post"), math.nan)))
         gap = float(pre - post)
         rows.append({"model": model, "benchmark": bench, "pre": float(pre),
                      "post": float(post), "gap": gap,
@@ -1596,7 +1613,7 @@ def _lead(cut: np.ndarray, lo: np.ndarray, hi: np.ndarray, actual: float | None)
 
 
 def _summarise(preds: pd.DataFrame, rows: list[dict[str, Any]], lead: float | None,
-               actual: float | None, skipped: list[str]) -> dict[str, Any]:
+               actual: float | dt.date | None, skipped: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"n_cutoffs": len(rows), "n_predictions": int(len(preds)),
                            "skipped": skipped, "actual_crossing": actual, "lead": lead}
     if len(preds):
@@ -1630,9 +1647,9 @@ def backtest_compute(compute_flop: ArrayLike, scores: ArrayLike, *, floor: float
     xs = np.sort(x[ok])
     if cutoffs_log10_flop is None:
         start = None
-        for i in range(4, xs.size):
-            if xs[i] - xs[0] >= 1.0:
-                start = xs[i]
+        for j in range(4, xs.size):
+            if xs[j] - xs[0] >= 1.0:
+                start = xs[j]
                 break
         if start is None or xs.size < 8 or start >= xs[-4]:
             raise InsufficientEvidence("too few models spread over too little compute for a "
@@ -1666,12 +1683,12 @@ def backtest_compute(compute_flop: ArrayLike, scores: ArrayLike, *, floor: float
         actual_y = y[test]
         in80 = (pr["lo80"].to_numpy() <= actual_y) & (actual_y <= pr["hi80"].to_numpy())
         in95 = (pr["lo95"].to_numpy() <= actual_y) & (actual_y <= pr["hi95"].to_numpy())
+        cols = {k: pr[k].to_numpy(dtype=float) for k in ("predicted", "lo80", "hi80", "lo95",
+                                                          "hi95")}
         for j, i in enumerate(np.flatnonzero(test)):
             preds.append({"cutoff": float(cu), "model": nm[i], "log10_flop": float(x[i]),
                           "decades_ahead": float(x[i] - cu), "actual": float(y[i]),
-                          "predicted": float(pr["predicted"].iat[j]),
-                          "lo80": float(pr["lo80"].iat[j]), "hi80": float(pr["hi80"].iat[j]),
-                          "lo95": float(pr["lo95"].iat[j]), "hi95": float(pr["hi95"].iat[j]),
+                          **{k: float(v[j]) for k, v in cols.items()},
                           "in80": bool(in80[j]), "in95": bool(in95[j])})
         err = actual_y - pr["predicted"].to_numpy()
         row: dict[str, Any] = {"cutoff_log10_flop": float(cu), "n_train": curve.n_models_,
@@ -1724,9 +1741,9 @@ def backtest_time(dates: Sequence[dt.date | str | None], values: ArrayLike, *,
     ts = np.sort(t[ok])
     if cutoffs is None:
         start = None
-        for i in range(3, ts.size):
-            if ts[i] - ts[0] >= 1.0:
-                start = ts[i]
+        for j in range(3, ts.size):
+            if ts[j] - ts[0] >= 1.0:
+                start = ts[j]
                 break
         if start is None or ts.size < 7 or start >= ts[-4]:
             raise InsufficientEvidence("too few dated models for a backtest")
@@ -1756,20 +1773,21 @@ def backtest_time(dates: Sequence[dt.date | str | None], values: ArrayLike, *,
         except InsufficientEvidence as e:
             skipped.append(f"{label}: {e.message}")
             continue
-        test_dates = [_date(float(a)) for a in t[test]]
+        test_dates = [_EPOCH + dt.timedelta(days=round(float(a) * DAYS_PER_YEAR))
+                      for a in t[test]]
         pr = tr.predict(test_dates)
         actual_v = v[test]
         in80 = (pr["lo80"].to_numpy() <= actual_v) & (actual_v <= pr["hi80"].to_numpy())
         in95 = (pr["lo95"].to_numpy() <= actual_v) & (actual_v <= pr["hi95"].to_numpy())
         z_pred = tr._to_space(np.maximum(pr["predicted"].to_numpy(), 1e-300))
         z_act = tr._to_space(np.maximum(actual_v, 1e-300))
+        cols = {k: pr[k].to_numpy(dtype=float) for k in ("predicted", "lo80", "hi80", "lo95",
+                                                          "hi95")}
         for j, i in enumerate(np.flatnonzero(test)):
             preds.append({"cutoff": label, "model": nm[i], "date": test_dates[j],
                           "days_ahead": float((t[i] - cu) * DAYS_PER_YEAR),
-                          "actual": float(v[i]), "predicted": float(pr["predicted"].iat[j]),
-                          "error_transformed": float(z_act[j] - z_pred[j]),
-                          "lo80": float(pr["lo80"].iat[j]), "hi80": float(pr["hi80"].iat[j]),
-                          "lo95": float(pr["lo95"].iat[j]), "hi95": float(pr["hi95"].iat[j]),
+                          "actual": float(v[i]), "error_transformed": float(z_act[j] - z_pred[j]),
+                          **{k: float(c[j]) for k, c in cols.items()},
                           "in80": bool(in80[j]), "in95": bool(in95[j])})
         row: dict[str, Any] = {"cutoff": label, "n_train": tr.n_models_,
                                "n_test": int(test.sum()),

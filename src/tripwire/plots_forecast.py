@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -22,7 +23,7 @@ __all__ = ["plot_capability_forecast", "plot_time_trend"]
 _BAND95, _BAND80, _LINE, _THRESH = "#c6dbef", "#6baed6", "#08519c", "#cb181d"
 
 
-def _figure() -> tuple[Figure, object, object]:
+def _figure() -> tuple[Figure, Any, Any]:
     fig = Figure(figsize=(7.5, 6.5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     return fig, top, bottom

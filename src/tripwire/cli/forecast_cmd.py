@@ -8,7 +8,7 @@ import math
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -229,14 +229,16 @@ def forecast_cmd(
     messages: list[str] = list(data["notes"])
     names = [r.model for r in rows]
     values = np.array([r.value for r in rows], dtype=float)
-    samples = [r.samples for r in rows]
+    samples = np.array([r.samples if r.samples else np.nan for r in rows], dtype=float)
     compute = np.array([(models[r.model].effective_compute_flop if r.model in models else None)
                         or np.nan for r in rows], dtype=float)
     dates = [models[r.model].release_date if r.model in models else None for r in rows]
     out: dict[str, Any] = {"benchmark": bm.id, "metric": data["metric"], "by": by.value,
                            "source": data["where"], "threshold": threshold,
                            "frontier": frontier}
-    curve = trend = crossing = None
+    curve: fc.CapabilityCurve | None = None
+    trend: fc.TimeTrend | None = None
+    crossing: fc.CrossingForecast | fc.DateCrossing | None = None
 
     if by is By.compute:
         floor = _floor(bm)
@@ -251,11 +253,12 @@ def forecast_cmd(
         messages += curve.warnings_
         out["fit"] = {"model": "floor + (ceiling - floor) * sigmoid(slope * (log10 C - "
                       "midpoint))", **curve.summary()}
+        at_flop = at_value if isinstance(at_value, float) else None
         if threshold is not None:
-            crossing = curve.crossing(threshold, at_compute_flop=at_value)  # type: ignore[arg-type]
+            crossing = curve.crossing(threshold, at_compute_flop=at_flop)
             out["crossing"] = crossing.to_dict()
-        elif at_value is not None:
-            out["prediction"] = curve.predict([at_value]).iloc[0].to_dict()
+        elif at_flop is not None:
+            out["prediction"] = curve.predict([at_flop]).iloc[0].to_dict()
         try:
             bt = fc.backtest_compute(compute, values, floor=floor, ceiling=bm.ceiling,
                                      samples=samples, threshold=threshold, frontier=frontier,
@@ -266,23 +269,24 @@ def forecast_cmd(
         except InsufficientEvidence as e:
             out["backtest"] = {"error": e.message}
     else:
-        transform = "log2" if _horizon_like(bm, values) else "logit"
-        floor = None if transform == "log2" else _floor(bm)
+        transform: Literal["log2", "logit"] = "log2" if _horizon_like(bm, values) else "logit"
+        t_floor = None if transform == "log2" else _floor(bm)
         ceiling = bm.ceiling if bm.ceiling is not None else 1.0
-        trend = fc.TimeTrend(transform=transform, floor=floor, ceiling=ceiling,
+        trend = fc.TimeTrend(transform=transform, floor=t_floor, ceiling=ceiling,
                              frontier=frontier, since=since, n_boot=n_boot,
                              seed=seed).fit(dates, values)
         messages += trend.warnings_
         out["fit"] = {"model": ("log2(value) linear in release date" if transform == "log2"
                                 else "logit((score - floor)/(ceiling - floor)) linear in "
                                      "release date"), **trend.summary()}
+        at_date = at_value if isinstance(at_value, dt.date) else None
         if threshold is not None:
-            crossing = trend.crossing(threshold, at_date=at_value)  # type: ignore[arg-type]
+            crossing = trend.crossing(threshold, at_date=at_date)
             out["crossing"] = crossing.to_dict()
-        elif at_value is not None:
-            out["prediction"] = trend.predict([at_value]).iloc[0].to_dict()  # type: ignore[list-item]
+        elif at_date is not None:
+            out["prediction"] = trend.predict([at_date]).iloc[0].to_dict()
         try:
-            bt = fc.backtest_time(dates, values, transform=transform, floor=floor,
+            bt = fc.backtest_time(dates, values, transform=transform, floor=t_floor,
                                   ceiling=ceiling, threshold=threshold, frontier=frontier,
                                   since=since, names=names, n_boot=min(n_boot, 200) or 200,
                                   seed=seed)
@@ -300,10 +304,12 @@ def forecast_cmd(
 
         title = f"{bm.name or bm.id} ({data['metric'] or 'score'})"
         if curve is not None:
-            plot_capability_forecast(curve, plot, threshold=threshold, crossing=crossing,
-                                     title=title)
+            plot_capability_forecast(curve, plot, threshold=threshold, title=title,
+                                     crossing=crossing if isinstance(
+                                         crossing, fc.CrossingForecast) else None)
         elif trend is not None:
-            plot_time_trend(trend, plot, threshold=threshold, crossing=crossing, title=title)
+            plot_time_trend(trend, plot, threshold=threshold, title=title,
+                            crossing=crossing if isinstance(crossing, fc.DateCrossing) else None)
         out["plot"] = str(plot)
     out["warnings"] = list(dict.fromkeys(messages))
     if json:
@@ -315,7 +321,7 @@ def forecast_cmd(
 
 
 def _anomalies(fc: Any, bm: Benchmark, names: list[str], compute: np.ndarray,
-               values: np.ndarray, samples: list[int | None], data: dict[str, Any],
+               values: np.ndarray, samples: np.ndarray, data: dict[str, Any],
                messages: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:

@@ -30,6 +30,7 @@ from typing import Any, Literal, Self
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy.optimize import brentq
 from scipy.special import expit, ndtr, stdtr, xlogy
 
 from tripwire.errors import InputError, InsufficientEvidence
@@ -196,6 +197,8 @@ class _SigmoidProblem:
     trials: np.ndarray | None
     lb: np.ndarray
     ub: np.ndarray
+    additive_moments: bool = True
+    """Whether `solve` keeps the moments of the additive scatter term (else latent only)."""
 
     @property
     def q(self) -> int:
@@ -378,6 +381,10 @@ class _SigmoidProblem:
         e *= e
         if self.trials is not None:
             e -= f * (1.0 - f) / self.trials
+        if not self.additive_moments:  # latent scatter only: e, g and n suffice
+            z = np.zeros(w.shape[0])
+            return np.column_stack([np.einsum("bn,bn->b", w, e), z, z, z, z, z,
+                                    np.einsum("bn,bn->b", w, g), w.sum(axis=1)])
         we, ws = w * e, w * s
         return np.column_stack([we.sum(axis=1), np.einsum("bn,bn->b", we, g),
                                 np.einsum("bn,bn->b", w * g, g), np.einsum("bn,bn->b", we, s),
@@ -514,7 +521,7 @@ class _SigmoidProblem:
 
     def exact_tau(self, theta: np.ndarray, sigma: float) -> float:
         """The latent scatter solving sum E (y - f)^2 = sum [latent variance + s sigma^2 +
-        binomial variance] exactly (bisection on tau), at one parameter vector. The moment
+        binomial variance] exactly (Brent's method on tau), at one parameter vector. The moment
         estimate in `scatter` linearises the sigmoid and under-states tau when it is large
         (scores bunched near the floor hide big latent shifts)."""
         f, s, _ = self.evaluate(theta[None, :])
@@ -525,16 +532,16 @@ class _SigmoidProblem:
         target = float(e.sum())
         if target <= 0:
             return 0.0
-        lo, hi = 0.0, 1.0
-        while float(self.latent_variance(theta, hi).sum()) < target and hi < 64:
-            lo, hi = hi, hi * 2.0
-        for _ in range(50):
-            mid = 0.5 * (lo + hi)
-            if float(self.latent_variance(theta, mid).sum()) < target:
-                lo = mid
-            else:
-                hi = mid
-        return 0.5 * (lo + hi)
+
+        def excess(tau: float) -> float:
+            return float(self.latent_variance(theta, tau).sum()) - target
+
+        hi = 1.0
+        while excess(hi) < 0:
+            if hi >= 64.0:
+                return hi
+            hi *= 2.0
+        return float(brentq(excess, 0.0, hi, xtol=1e-6, rtol=1e-6))
 
     def scatter(self, theta: np.ndarray, w: np.ndarray, *,
                 additive: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -571,7 +578,7 @@ class _SigmoidProblem:
         return np.sqrt(np.maximum(tau2 * infl, 1e-8)), np.sqrt(np.maximum(sig2 * infl, 0.0))
 
 
-_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(24)
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(16)
 _GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
 
 
@@ -626,7 +633,11 @@ def _fit_bootstrap(est: Any, prob: _SigmoidProblem, theta: np.ndarray, n_boot: i
         est.boot_tau_, est.boot_sigma_ = tau, sig
         return np.array([True])
     W = _bootstrap_weights(n, n_boot, seed)
-    est.boot_, _, conv = prob.solve(np.tile(theta, (n_boot, 1)), W)
+    prob.additive_moments = additive
+    try:
+        est.boot_, _, conv = prob.solve(np.tile(theta, (n_boot, 1)), W)
+    finally:
+        prob.additive_moments = True
     bt, bs = prob.scatter(est.boot_, W, additive=additive)
     est.boot_tau_ = _bias_corrected(bt * ratio, est.tau_)
     est.boot_sigma_ = _bias_corrected(bs, est.sigma_)

@@ -1626,7 +1626,8 @@ def _lead(cut: np.ndarray, lo: np.ndarray, hi: np.ndarray, actual: float | None)
 def _summarise(preds: pd.DataFrame, rows: list[dict[str, Any]], lead: float | None,
                actual: float | dt.date | None, skipped: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"n_cutoffs": len(rows), "n_predictions": int(len(preds)),
-                           "skipped": skipped, "actual_crossing": actual, "lead": lead}
+                           "skipped": skipped, "actual_crossing": actual, "lead": lead,
+                           "cutoffs_before_crossing": None}
     if len(preds):
         err = preds["actual"] - preds["predicted"]
         out.update(mae=float(err.abs().mean()), rmse=float(np.sqrt((err**2).mean())),
@@ -1644,8 +1645,9 @@ def backtest_compute(compute_flop: ArrayLike, scores: ArrayLike, *, floor: float
     """Backtest the score-vs-compute forecast at several compute levels.
 
     At each cutoff, fit on models at or below that compute and predict every larger model's
-    score. Default cutoffs: up to 6 evenly spaced levels from the first one with enough models
-    and a decade of compute, to the last one leaving 3 larger models. Lead time is in decades.
+    score (with `frontier`, every larger frontier model's). Default cutoffs: up to 6 evenly
+    spaced levels from the first one with enough models and a decade of compute, to the last
+    one leaving 3 larger models. Lead time is in decades.
     """
     c = _floats("compute_flop", compute_flop, allow_nan=True)
     y = _floats("scores", scores)
@@ -1672,11 +1674,15 @@ def backtest_compute(compute_flop: ArrayLike, scores: ArrayLike, *, floor: float
     if threshold is not None:
         hit = ok & (y >= threshold)
         actual = float(x[hit].min()) if hit.any() else None
+    # a frontier forecast is judged on later frontier models only
+    judged = ok.copy()
+    if frontier:
+        judged[np.flatnonzero(ok)[~frontier_mask(x[ok], y[ok])]] = False
     rows, preds, skipped = [], [], []
     seen: set[bytes] = set()
     for cu in cut:
         train = ok & (x <= cu + 1e-12)
-        test = ok & (x > cu + 1e-12)
+        test = judged & (x > cu + 1e-12)
         if train.tobytes() in seen:
             continue  # same models known as at an earlier cutoff
         seen.add(train.tobytes())
@@ -1725,6 +1731,8 @@ def backtest_compute(compute_flop: ArrayLike, scores: ArrayLike, *, floor: float
         lead = _lead(cutoffs["cutoff_log10_flop"].to_numpy(), lo, hi, actual)
     summary = _summarise(predictions, rows, lead, actual, skipped)
     summary["lead_units"] = "decades of compute"
+    if actual is not None and len(cutoffs):
+        summary["cutoffs_before_crossing"] = int((cutoffs["cutoff_log10_flop"] < actual).sum())
     return Backtest("compute", cutoffs, predictions, summary)
 
 
@@ -1741,8 +1749,9 @@ def backtest_time(dates: Sequence[dt.date | str | None], values: ArrayLike, *,
                   since: dt.date | str | None = None, names: Sequence[str] | None = None,
                   n_boot: int = 300, seed: int = 0) -> Backtest:
     """Backtest a time trend: at each cutoff date fit the models released by then, predict the
-    later ones. Default cutoffs: up to 6 dates evenly spaced from the first with 4 models over a
-    year to the last leaving 3 later models. Lead time is in days."""
+    later ones (with `frontier`, the later frontier models). Default cutoffs: up to 6 dates
+    evenly spaced from the first with 4 models over a year to the last leaving 3 later models.
+    Lead time is in days."""
     v = _floats("values", values, allow_nan=True)
     t = np.array([_year(d) if d is not None else np.nan for d in dates])
     ok = np.isfinite(t) & np.isfinite(v)
@@ -1765,11 +1774,14 @@ def backtest_time(dates: Sequence[dt.date | str | None], values: ArrayLike, *,
     if threshold is not None:
         hit = ok & (v >= threshold)
         actual = float(t[hit].min()) if hit.any() else None
+    judged = ok.copy()
+    if frontier:
+        judged[np.flatnonzero(ok)[~frontier_mask(t[ok], v[ok])]] = False
     rows, preds, skipped = [], [], []
     seen: set[bytes] = set()
     for cu in cut:
         train = ok & (t <= cu + 1e-9)
-        test = ok & (t > cu + 1e-9)
+        test = judged & (t > cu + 1e-9)
         if train.tobytes() in seen:
             continue  # same models known as at an earlier cutoff
         seen.add(train.tobytes())
@@ -1826,6 +1838,9 @@ def backtest_time(dates: Sequence[dt.date | str | None], values: ArrayLike, *,
         lead = None if lead_years is None else lead_years * DAYS_PER_YEAR
     summary = _summarise(predictions, rows, lead, None if actual is None else _date(actual),
                          skipped)
+    if actual is not None and len(cutoffs_df):
+        summary["cutoffs_before_crossing"] = int(sum(_year(d) < actual
+                                                     for d in cutoffs_df["cutoff"]))
     if len(predictions):
         summary["mae_transformed"] = float(predictions["error_transformed"].abs().mean())
         summary.pop("mae", None)

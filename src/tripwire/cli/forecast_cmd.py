@@ -167,9 +167,13 @@ def _backtest_line(bt: dict[str, Any]) -> str:
         unit = "decades of compute" if s.get("lead_units", "").startswith("decades") else "days"
         crossed = s["actual_crossing"]
         crossed = f"1e{crossed:.1f} FLOP" if isinstance(crossed, float) else str(crossed)
-        text += (f"; threshold first reached at {crossed}, "
-                 + (f"foreseen {lead:.3g} {unit} ahead" if lead is not None
-                    else "not foreseen by any earlier cutoff"))
+        if not s.get("cutoffs_before_crossing"):
+            verdict = "before the first cutoff"
+        elif lead is not None:
+            verdict = f"foreseen {lead:.3g} {unit} ahead"
+        else:
+            verdict = "not foreseen by the earlier cutoffs"
+        text += f"; threshold first reached at {crossed}, {verdict}"
     return text
 
 

@@ -169,7 +169,8 @@ def create_app(
     views = _Views(reg, policies=policies, n_boot=n_boot)
     env = environment([str(resources.files("tripwire.web") / "templates")])
     env.globals.update(model_link=_model_link, policy_link=_policy_link, version=__version__,
-                       active="", private=private, writable=bool(token))
+                       active="", private=private, writable=bool(token),
+                       plots=False)
 
     app = FastAPI(title="tripwire", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url=None,
@@ -268,15 +269,15 @@ def create_app(
 
     # ---------------------------------------------------------------- static files
 
-    assets: dict[str, tuple[bytes, str]] = {}
+    assets: dict[str, tuple[bytes, str]] = {
+        "plotly.min.js": (plotly_js().encode(), "text/javascript"),
+        "tripwire.css": (static_text("tripwire.css").encode(), "text/css"),
+        "figures.js": (static_text("figures.js").encode(), "text/javascript"),
+        "app.js": ((resources.files("tripwire.web") / "static" / "app.js").read_bytes(),
+                   "text/javascript"),
+    }
 
     def asset(name: str) -> tuple[bytes, str]:
-        if not assets:
-            assets["plotly.min.js"] = (plotly_js().encode(), "text/javascript")
-            assets["tripwire.css"] = (static_text("tripwire.css").encode(), "text/css")
-            assets["figures.js"] = (static_text("figures.js").encode(), "text/javascript")
-            app_js = (resources.files("tripwire.web") / "static" / "app.js").read_bytes()
-            assets["app.js"] = (app_js, "text/javascript")
         if name not in assets:
             raise NotFound("file", name, sorted(assets))
         return assets[name]
@@ -458,6 +459,7 @@ def create_app(
         missing = sorted({s for x in d.determinations for v in x.missing_safeguards.values()
                           for s in v})
         return page("model.html.j2", d=d, m=m, shown=shown, figures=figures, active="models",
+                    plots=bool(figures),
                     title=m.name if m else name, attested=attested, missing=missing)
 
     @app.get("/evaluations", response_class=HTMLResponse, dependencies=read,
@@ -478,6 +480,7 @@ def create_app(
     def forecasts_page() -> HTMLResponse:
         d = views.report(sections=views.FORECASTS)
         return page("forecasts.html.j2", d=d, figs=report_figures(d), active="forecasts",
+                    plots=True,
                     title="Forecasts")
 
     @app.get("/policies", response_class=HTMLResponse, dependencies=read,

@@ -1,0 +1,202 @@
+"""The dashboard and the HTML report in a real browser (Debian's chromium through Playwright):
+pages load, plots draw points, attestations need the token, hostile names stay text, and the
+report file draws its plots with the network off."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from report.sample_register import FOCUS, HOSTILE, POLICIES, build
+
+from tripwire.register import Register
+from tripwire.report import gather_report, write_report
+from tripwire.web import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+TOKEN = "browser-test-token-0123456789"
+POINTS = ".plot .scatterlayer .point"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed (pip install playwright)")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium "
+                    "(apt-get install chromium; scripts/test.sh does it when run as root)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def register(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Register]:
+    reg = build(tmp_path_factory.mktemp("browser"))
+    yield reg
+    reg.close()
+
+
+@pytest.fixture(scope="module")
+def server(register: Register, browser: Any) -> Iterator[str]:
+    import uvicorn
+
+    port = _free_port()
+    app = create_app(register=register, token=TOKEN, policies=POLICIES, n_boot=20)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the dashboard did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+class Watch:
+    """A page with its dialogs, console errors and off-site requests recorded."""
+
+    def __init__(self, browser: Any, **context: Any) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, **context)
+        self.page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
+                     else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def watch(browser: Any) -> Iterator[Watch]:
+    w = Watch(browser)
+    yield w
+    w.close()
+
+
+def model_url(base: str, name: str) -> str:
+    return base + "/models/" + urllib.parse.quote(name, safe="")
+
+
+def test_dashboard_loads_and_plots_render(server: str, watch: Watch):
+    page = watch.page
+    page.goto(server + "/")
+    assert page.title().startswith("Overview")
+    assert page.locator("table.matrix tbody tr").count() >= 50
+    page.goto(model_url(server, FOCUS))
+    page.wait_for_selector(POINTS, timeout=15000)
+    assert page.locator(POINTS).count() >= 30
+    assert page.locator(".plot svg.main-svg").count() >= 1
+    assert page.locator("h1").inner_text() == FOCUS
+    assert not watch.errors and not watch.dialogs
+
+
+def test_hostile_name_shows_as_text(server: str, watch: Watch):
+    page = watch.page
+    for url in (server + "/", model_url(server, HOSTILE), server + "/evaluations"):
+        page.goto(url)
+        page.wait_for_load_state("load")
+        assert page.get_by_text(HOSTILE, exact=True).count() >= 1, url
+    assert page.locator("script:not([src]):not([type='application/json'])").count() == 0
+    page.goto(model_url(server, HOSTILE))
+    assert page.locator("h1").inner_text() == HOSTILE
+    page.wait_for_selector(POINTS, timeout=15000)
+    # the plot's label and hover show the name as typed, not as markup
+    label = page.locator(".plot .scatterlayer .textpoint").first
+    assert label.text_content() == HOSTILE
+    page.locator(".plot .scatterlayer .trace:last-child .point").first.hover(force=True)
+    page.wait_for_selector(".hoverlayer .hovertext", timeout=5000)
+    assert HOSTILE in page.locator(".hoverlayer .hovertext").first.text_content()
+    page.wait_for_timeout(200)
+    assert watch.dialogs == [] and not watch.errors
+
+
+def _attest(page: Any, base: str, safeguard: str, token: str) -> str:
+    page.goto(model_url(base, FOCUS))
+    form = page.locator("form[data-api=attest]")
+    form.locator("input[name=safeguard]").fill(safeguard)
+    form.locator("input[name=by]").fill("safety lead")
+    form.locator("input[name=evidence]").fill("https://example.org/evidence")
+    form.locator("input[name=token]").fill(token)
+    form.locator("button[type=submit]").click()
+    result = form.locator(".result")
+    page.wait_for_function("el => el.textContent && el.textContent !== 'sending…'",
+                           arg=result.element_handle(), timeout=10000)
+    return str(result.text_content())
+
+
+def test_attestation_with_the_token_appears_in_the_record(server: str, watch: Watch):
+    page = watch.page
+    text = _attest(page, server, "model-evaluation", TOKEN)
+    assert text.startswith("attested model-evaluation"), text
+    page.goto(server + "/record")
+    assert page.get_by_text("model-evaluation").count() >= 1
+    assert "The record verifies" in page.locator(".notice").first.inner_text()
+    page.locator("button", has_text="verify the record now").click()
+    page.wait_for_url(re.compile(r"/record/verify"))
+    assert page.get_by_text("verified at").count() == 1
+    assert "The record verifies" in page.locator(".notice").first.inner_text()
+
+
+def test_attestation_without_the_token_is_refused(server: str, watch: Watch):
+    page = watch.page
+    text = _attest(page, server, "serious-incident-reporting", "not-the-token")
+    assert text.startswith("refused (401)"), text
+    page.goto(server + "/record")
+    assert page.get_by_text("serious-incident-reporting").count() == 0
+    # the write guard is the server's, not the page's: a bare fetch is refused too
+    status = page.evaluate("""async () => (await fetch('/api/attest', {method: 'POST',
+        headers: {'Content-Type': 'application/json'}, body: JSON.stringify({safeguard: 'x',
+        by: 'y', evidence: 'https://z'})})).status""")
+    assert status == 401
+
+
+def test_html_report_renders_offline_from_a_file(register: Register, browser: Any,
+                                                 tmp_path: Path):
+    data = gather_report(register, models=[HOSTILE], policies=POLICIES, n_boot=20,
+                         thresholds={"mmlu": [0.8]},
+                         sections=("determinations", "forecasts", "scaling", "record"))
+    path = write_report(data, "html", tmp_path)
+    w = Watch(browser, offline=True)
+    attempted: list[str] = []
+
+    def block(route: Any) -> None:
+        if not route.request.url.startswith("file:"):
+            attempted.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    try:
+        w.page.route("**/*", block)
+        w.page.goto(path.as_uri())
+        w.page.wait_for_selector(POINTS, timeout=15000)
+        assert w.page.locator(POINTS).count() >= 100
+        assert w.page.locator(".plot svg.main-svg").count() >= 4
+        assert w.page.locator("h1").inner_text() == f"tripwire report: {HOSTILE}"
+        w.page.wait_for_timeout(300)
+        assert attempted == [] and w.dialogs == [] and not w.errors
+    finally:
+        w.close()

@@ -174,7 +174,7 @@ def test_prediction_intervals_cover_new_runs_near_nominal_rate() -> None:
     for seed in range(16):
         rng = np.random.default_rng(100 + seed)
         n, d, loss = simulate(rng, 50, noise=0.01)
-        law = ChinchillaLaw(n_boot=150, seed=seed, grid=COARSE).fit(n, d, loss)
+        law = ChinchillaLaw(n_boot=100, seed=seed, grid=COARSE).fit(n, d, loss)
         n2, d2, loss2 = simulate(rng, 25, noise=0.01)
         p = law.predict(n2, d2)
         in80 += list((p.lo80 <= loss2) & (loss2 <= p.hi80))
@@ -198,10 +198,10 @@ def test_prediction_bands_are_ordered_and_seeded(epoch_fit) -> None:
 
 
 def test_same_seed_same_intervals_other_seed_other_intervals() -> None:
-    n, d, loss = simulate(np.random.default_rng(3), 40, noise=0.01)
-    a = ChinchillaLaw(n_boot=100, seed=7, grid=COARSE).fit(n, d, loss).summary()
-    b = ChinchillaLaw(n_boot=100, seed=7, grid=COARSE).fit(n, d, loss).summary()
-    c = ChinchillaLaw(n_boot=100, seed=8, grid=COARSE).fit(n, d, loss).summary()
+    n, d, loss = simulate(np.random.default_rng(3), 30, noise=0.01)
+    a = ChinchillaLaw(n_boot=50, seed=7, grid=COARSE).fit(n, d, loss).summary()
+    b = ChinchillaLaw(n_boot=50, seed=7, grid=COARSE).fit(n, d, loss).summary()
+    c = ChinchillaLaw(n_boot=50, seed=8, grid=COARSE).fit(n, d, loss).summary()
     pd.testing.assert_frame_equal(a, b)
     assert not np.allclose(a["ci95_high"], c["ci95_high"])
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter, ScalarFormatter
 from numpy.typing import ArrayLike
 
 from tripwire.errors import InputError
@@ -28,11 +27,6 @@ def _budget_axis(law: ChinchillaLaw | ComputeLaw, targets: Sequence[float]) -> n
     lo, hi = law.compute_range_
     top = max([hi * 10.0, *(t * 2.0 for t in targets)])
     return np.logspace(np.log10(lo), np.log10(top), 160)
-
-
-def _plain_loss_axis(ax) -> None:  # noqa: ANN001
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _mark_targets(ax, targets: Sequence[float]) -> None:  # noqa: ANN001
@@ -104,9 +98,8 @@ def _chinchilla_figure(law: ChinchillaLaw, n: np.ndarray, d: np.ndarray, c: np.n
     ax.plot(grid, q["estimate"], color="#08306b", lw=1.6, label="fit, compute-optimal", zorder=4)
     _shade_extrapolation(ax, law, grid[-1])
     _mark_targets(ax, targets)
-    ax.set(xscale="log", yscale="log", xlabel="training compute C (FLOP)", ylabel="loss",
+    ax.set(xscale="log", xlabel="training compute C (FLOP)", ylabel="loss",
            title="Chinchilla law: L(N, D) = E + A/N^α + B/D^β")
-    _plain_loss_axis(ax)
     ax.legend(fontsize=7, loc="upper right")
     for name, qd, color in (("N (parameters)", alloc.params, "#08519c"),
                             ("D (tokens)", alloc.tokens, "#a63603")):
@@ -139,9 +132,8 @@ def _compute_figure(law: ComputeLaw, c: np.ndarray, y: np.ndarray,
     _shade_extrapolation(ax, law, grid[-1])
     _mark_targets(ax, targets)
     form = "E + A·C^-α" if law.irreducible else "A·C^-α"
-    ax.set(xscale="log", yscale="log", xlabel="training compute C (FLOP)", ylabel="loss",
+    ax.set(xscale="log", xlabel="training compute C (FLOP)", ylabel="loss",
            title=f"compute law: L(C) = {form}")
-    _plain_loss_axis(ax)
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return fig

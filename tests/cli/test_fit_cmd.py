@@ -39,11 +39,11 @@ def loss_csv(path: Path, size: int = 40, noise: float = 0.005, seed: int = 0) ->
 
 def test_json_from_csv_has_parameters_predictions_and_allocation(tmp_path: Path) -> None:
     src = loss_csv(tmp_path / "loss.csv")
-    r = run("fit", "--from", str(src), "--n-boot", "200", "--target-compute", "1e21",
+    r = run("fit", "--from", str(src), "--n-boot", "100", "--target-compute", "1e21",
             "--target-compute", "1e24", "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert out["law"] == "chinchilla" and out["n_points"] == 40 and out["n_boot_converged"] == 200
+    assert out["law"] == "chinchilla" and out["n_points"] == 40 and out["n_boot_converged"] == 100
     p = out["parameters"]
     assert set(p) >= set(TRUE) and abs(p["alpha"]["estimate"] - 0.34) < 0.05
     assert p["E"]["ci95_low"] < p["E"]["estimate"] < p["E"]["ci95_high"]
@@ -90,12 +90,12 @@ def test_compute_law_and_pure_power_law(tmp_path: Path) -> None:
 
 def test_holdout_reports_error_and_coverage(tmp_path: Path) -> None:
     src = loss_csv(tmp_path / "loss.csv", size=50)
-    r = run("fit", "--from", str(src), "--n-boot", "100", "--holdout", "0.2", "--json")
+    r = run("fit", "--from", str(src), "--n-boot", "60", "--holdout", "0.2", "--json")
     assert r.exit_code == 0, r.output
     h = json.loads(r.stdout)["holdout"]
     assert h["n_test"] == 10 and h["n_train"] == 40 and len(h["runs"]) == 10
     assert 0 <= h["coverage80"] <= h["coverage95"] <= 1 and h["mean_abs_rel_error"] < 0.05
-    r = run("fit", "--from", str(src), "--n-boot", "50", "--holdout", "0.2")
+    r = run("fit", "--from", str(src), "--n-boot", "10", "--holdout", "0.2")
     assert "held-out runs" in r.stdout and "coverage95" in r.stdout
 
 
@@ -103,7 +103,7 @@ def test_holdout_reports_error_and_coverage(tmp_path: Path) -> None:
 def test_plot_is_written(tmp_path: Path, suffix: str, magic: bytes) -> None:
     src = loss_csv(tmp_path / "loss.csv")
     fig = tmp_path / f"fit{suffix}"
-    r = run("fit", "--from", str(src), "--n-boot", "50", "--target-compute", "1e22",
+    r = run("fit", "--from", str(src), "--n-boot", "20", "--target-compute", "1e24",
             "--plot", str(fig))
     assert r.exit_code == 0, r.output
     assert fig.read_bytes().startswith(magic) and "figure written" in r.stderr
@@ -115,7 +115,7 @@ def test_compute_law_plot(tmp_path: Path) -> None:
                      for i, x in enumerate(c))
     src = write(tmp_path / "c.csv", "model,params,tokens,compute,loss\n" + rows + "\n")
     fig = tmp_path / "c.png"
-    r = run("fit", "--from", str(src), "--law", "compute", "--n-boot", "50", "--plot", str(fig))
+    r = run("fit", "--from", str(src), "--law", "compute", "--n-boot", "20", "--plot", str(fig))
     assert r.exit_code == 0, r.output
     assert fig.stat().st_size > 10_000
 

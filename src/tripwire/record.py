@@ -265,15 +265,28 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+_NODE = _sha256(b"\x01")
+
+
+def _parents(level: list[bytes]) -> list[bytes]:
+    """Node hashes of each pair (0,1), (2,3), ... of a level (an odd last node is left out)."""
+    out: list[bytes] = []
+    push, start = out.append, _NODE.copy  # copying a primed hash beats building one per node
+    for a, b in zip(level[0::2], level[1::2], strict=False):
+        h = start()
+        h.update(a)
+        h.update(b)
+        push(h.digest())
+    return out
+
+
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
     """RFC 6962 Merkle Tree Hash of a list of leaf hashes (SHA-256 of nothing when empty)."""
     if not leaves:
         return _sha256(b"").digest()
     level = list(leaves)
-    sha = _sha256
     while len(level) > 1:
-        pairs = zip(level[0::2], level[1::2], strict=False)
-        nxt = [sha(b"\x01" + a + b).digest() for a, b in pairs]
+        nxt = _parents(level)
         if len(level) & 1:
             nxt.append(level[-1])  # an unpaired node moves up unchanged (RFC 6962, not Bitcoin)
         level = nxt
@@ -287,11 +300,8 @@ class MerkleTree:
     def __init__(self, leaves: Sequence[bytes]) -> None:
         self.size = len(leaves)
         levels = [list(leaves)]
-        sha = _sha256
         while len(levels[-1]) > 1:
-            cur = levels[-1]
-            pairs = zip(cur[0::2], cur[1::2], strict=False)
-            levels.append([sha(b"\x01" + a + b).digest() for a, b in pairs])
+            levels.append(_parents(levels[-1]))
         self._levels = levels  # level j holds the full aligned blocks of 2**j leaves
 
     def _hash(self, lo: int, hi: int) -> bytes:
@@ -661,7 +671,7 @@ def parse_proof(text: str | bytes, *, source: str | None = None
     if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0:
         raise InputError("proof member 'leaf_index' must be a non-negative integer",
                          source=source)
-    _hexes([leaf], "leaf_hash", source)
+    leaf = _hexes([leaf], "leaf_hash", source)[0]
     if entry is not None and not isinstance(entry, str):
         raise InputError("proof member 'entry' must be a string", source=source)
     return InclusionProof(idx, leaf, path, SignedTreeHead.from_dict(d.get("tree_head"),

@@ -134,28 +134,31 @@ def _count(conn: sa.Connection) -> int:
 
 
 def find_entry(conn: sa.Connection, ref: str) -> int:
-    """Resolve an entry reference, a seq number or a prefix (8+ hex digits) of its hash, to
-    its seq; InputError naming what exists when nothing or more than one entry matches."""
+    """Resolve an entry reference to its seq: a number of up to 7 digits is a seq; 8 to 64 hex
+    digits are the start of an entry's hash (or, failing that and all digits, a seq).
+    InputError naming what exists when nothing, or more than one entry, matches."""
     ref = ref.strip().lower()
     n = _count(conn)
+    span = f"0..{n - 1}" if n else "none yet"
     if ref.isdigit() and len(ref) < 8:
-        seq = int(ref)
-        if seq >= n:
-            span = f"0..{n - 1}" if n else "none yet"
-            raise InputError(f"no entry {seq} in the record (entries: {span})")
-        return seq
+        if int(ref) >= n:
+            raise InputError(f"no entry {int(ref)} in the record (entries: {span})")
+        return int(ref)
     if not re.fullmatch(r"[0-9a-f]{8,64}", ref):
         raise InputError(f"{ref!r} is neither an entry number nor 8 or more hex digits of an "
                          "entry hash", hint="see `tripwire record`")
     hits = conn.execute(
         sa.select(record_entries.c.seq).where(record_entries.c.hash.like(ref + "%")).limit(2)
     ).scalars().all()
-    if not hits:
-        raise InputError(f"no entry's hash starts with {ref}", hint="see `tripwire record`")
     if len(hits) > 1:
         raise InputError(f"more than one entry's hash starts with {ref}",
                          hint="give more hex digits")
-    return hits[0]
+    if hits:
+        return hits[0]
+    if ref.isdigit() and int(ref) < n:
+        return int(ref)
+    raise InputError(f"no entry's hash starts with {ref} (entries: {span})",
+                     hint="see `tripwire record`")
 
 
 def _blocks(conn: sa.Connection) -> Iterator[list[tuple[Any, ...]]]:

@@ -4,7 +4,8 @@ checkpoints (Merkle tree heads), with triggers that refuse UPDATE and DELETE on 
 An entry's canonical bytes are `body` followed by ``,"prev":"<prev>","seq":<seq>,"v":1}``;
 `hash` is SHA-256(0x00 || those bytes) (see tripwire.record). The triggers stop mistakes and
 casual edits; an attacker who can drop them is caught by `tripwire verify`, and one who rewrites
-everything consistently by an exported checkpoint.
+everything consistently by an exported checkpoint. A later migration that rebuilds these tables
+(Alembic batch mode on SQLite copies a table) must create the triggers again.
 
 Revision ID: 0003
 Revises: 0002

@@ -90,7 +90,7 @@ def test_json_report_round_trips(focus_report: ReportData):
 def test_html_report_is_self_contained_and_escaped(focus_report: ReportData):
     html = render_html(focus_report)
     # nothing is fetched: no external script, stylesheet, image or frame, and a CSP forbidding it
-    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", html)
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=\"(?!data:)", html)
     assert "default-src 'none'" in html and "connect-src 'none'" in html
     assert "Plotly" in html and len(html) > 3_000_000  # plotly.js is inlined
     assert html.count('class="tw-figure"') >= 6

@@ -99,6 +99,9 @@ def serve(
         help="Reads need the token too (default: reads are open, writes need it).")] = False,
     max_upload_mb: Annotated[float, typer.Option(
         "--max-upload-mb", help="Largest request body accepted (413 above it).")] = 50.0,
+    threshold: Annotated[list[str] | None, typer.Option(
+        "--threshold", help="Also forecast when BENCHMARK reaches SCORE (BENCHMARK=SCORE, "
+                            "repeatable).", show_default=False)] = None,
     db: DbOpt = None,
 ) -> None:
     """Serve the dashboard: models, evaluations, forecasts, policies, determinations and the
@@ -110,7 +113,11 @@ def serve(
         raise InputError(f"--port {port} is not a port number (1-65535)")
     if not max_upload_mb > 0:
         raise InputError("--max-upload-mb must be positive")
+    thresholds = parse_thresholds(threshold)
     token = os.environ.get("TRIPWIRE_TOKEN") or None
+    if private and token is None:
+        raise InputError("reads can only be closed with a token",
+                         hint="set TRIPWIRE_TOKEN, or serve without --private")
     if token is not None and len(token) < 16:
         warn("TRIPWIRE_TOKEN is shorter than 16 characters; use a long random token "
              "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
@@ -122,4 +129,4 @@ def serve(
     info(f"tripwire dashboard on http://{host}:{port}/ over {reg.display} "
          + ("(writes need TRIPWIRE_TOKEN)" if token else "(read-only: TRIPWIRE_TOKEN is not set)"))
     run_server(register=reg, host=host, port=port, token=token, private=private,
-               max_body=int(max_upload_mb * 1024 * 1024))
+               max_body=int(max_upload_mb * 1024 * 1024), thresholds=thresholds)

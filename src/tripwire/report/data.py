@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from tripwire import __version__, compute
 from tripwire.errors import InputError, InsufficientEvidence, TripwireError
 from tripwire.model import Benchmark, Determination, EvalResult, Model, utcnow
+from tripwire.policy import ACTIONS
 from tripwire.register import Register
 
 log = logging.getLogger(__name__)
@@ -424,13 +425,15 @@ def determination_view(det: Determination, *, title: str | None = None,
                       for e in t.evidence])
         for t in det.thresholds]
     missing = {a: list(s) for a, s in det.missing_safeguards.items()}
-    actions = sorted(set(det.required_safeguards) | set(missing) | set(det.allowed_actions))
+    named = set(det.required_safeguards) | set(missing) | set(det.allowed_actions)
+    actions = [a for a in ACTIONS if a in named] + sorted(named - set(ACTIONS))
     view = DeterminationView(
         model=det.model, policy=det.policy, policy_title=title,
         policy_version=det.policy_version, policy_sha256=det.policy_sha256, at=det.at,
         level=det.level, thresholds=thresholds,
         required_safeguards={a: list(s) for a, s in det.required_safeguards.items()},
-        missing_safeguards=missing, allowed_actions=list(det.allowed_actions),
+        missing_safeguards=missing,
+        allowed_actions=[a for a in actions if a in det.allowed_actions],
         blocked_actions=[a for a in actions if a not in det.allowed_actions],
         next_due=det.next_due, next_due_compute_flop=_num(det.next_due_compute_flop),
         notes=list(det.notes))

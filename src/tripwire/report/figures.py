@@ -181,8 +181,21 @@ def capability_figure(c: CapabilitySection, regulatory_lines: list[tuple[float, 
         for value, text in regulatory_lines:
             if span[0] <= value <= span[1]:
                 _vline(layout, value, _short_line(value, text), REG_LINE, hover=label(text))
+    _pad_y(layout, [p.y for p in c.points] + [t.value for t in c.thresholds]
+           + ([c.floor] if c.floor is not None else [])
+           + ([v for v in c.curve.hi95 + c.curve.lo95 if v is not None] if c.curve else []))
     _log_x_annotations(layout)
     return {"data": data, "layout": layout}
+
+
+def _pad_y(layout: dict[str, Any], values: list[float]) -> None:
+    """Fix the y range with room above the highest point for its label."""
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return
+    lo, hi = min(vals), max(vals)
+    span = (hi - lo) or 1.0
+    layout["yaxis"]["range"] = [lo - 0.04 * span, hi + 0.12 * span]
 
 
 def _distinct(c: CapabilitySection) -> list[Any]:

@@ -7,6 +7,8 @@ determinations and the record, with a JSON API and an OpenAPI document.
 Binds 127.0.0.1 by default; writes need the bearer token; no CORS unless origins are given.
 """
 
+from collections.abc import Mapping, Sequence
+
 from tripwire.register import Register
 from tripwire.web.app import create_app
 from tripwire.web.security import DEFAULT_MAX_BODY
@@ -17,12 +19,13 @@ __all__ = ["DEFAULT_MAX_BODY", "create_app", "serve"]
 def serve(db: str | None = None, *, register: Register | None = None,
           host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
           private: bool = False, max_body: int = DEFAULT_MAX_BODY,
+          thresholds: Mapping[str, Sequence[float]] | None = None,
           log_level: str = "warning") -> None:
     """Run the dashboard with uvicorn until interrupted (its slow views computed in the
     background at start)."""
     import uvicorn
 
     app = create_app(db, register=register, token=token, private=private, max_body=max_body,
-                     warm=True)
+                     thresholds=thresholds, warm=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False,
                 proxy_headers=False)

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -83,8 +83,10 @@ class ErrorBody(BaseModel):
 class _Views:
     """Computed views of the register, reused until its contents change."""
 
-    def __init__(self, reg: Register, *, policies: Sequence[str] | None, n_boot: int) -> None:
+    def __init__(self, reg: Register, *, policies: Sequence[str] | None, n_boot: int,
+                 thresholds: Mapping[str, Sequence[float]] | None = None) -> None:
         self.reg = reg
+        self.thresholds = {k: list(v) for k, v in (thresholds or {}).items()}
         self.policy_names = list(policies) if policies is not None else None
         self.n_boot = n_boot
         self._lock = threading.Lock()
@@ -128,7 +130,7 @@ class _Views:
         key = ("report", tuple(models) if models is not None else None, sections)
         return self.get(key, lambda: rdata.gather_report(
             self.reg, models=models, policies=self.policies(), sections=sections,
-            n_boot=self.n_boot))
+            thresholds=self.thresholds, n_boot=self.n_boot))
 
 
 def _model_link(name: str) -> str:
@@ -149,6 +151,7 @@ def create_app(
     policies: Sequence[str] | None = None,
     n_boot: int = rdata.DEFAULT_BOOT,
     register: Register | None = None,
+    thresholds: Mapping[str, Sequence[float]] | None = None,
     warm: bool = False,
 ) -> FastAPI:
     """The dashboard over the register at `db` (or an open `register`).
@@ -156,7 +159,8 @@ def create_app(
     `token` enables writes (and is what private reads need); without one the dashboard is
     read-only. `private` closes reads too. `max_body` bounds uploads (413 above it).
     `cors_origins` lists origins allowed to call the API from other sites (none by default).
-    `policies` are the policies judged on the pages (default: every built-in). With `warm`,
+    `policies` are the policies judged on the pages (default: every built-in); `thresholds`
+    adds score thresholds to forecast (benchmark -> values) beside the policies'. With `warm`,
     the slow views (every determination, every forecast) are computed in a background thread
     at once, so the first visitor does not wait for them.
     """
@@ -166,7 +170,7 @@ def create_app(
     if max_body <= 0:
         raise InputError(f"the body limit must be positive, not {max_body}")
     reg = register if register is not None else open_register(db)
-    views = _Views(reg, policies=policies, n_boot=n_boot)
+    views = _Views(reg, policies=policies, n_boot=n_boot, thresholds=thresholds)
     env = environment([str(resources.files("tripwire.web") / "templates")])
     env.globals.update(model_link=_model_link, policy_link=_policy_link, version=__version__,
                        active="", private=private, writable=bool(token),

@@ -15,9 +15,11 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
+
 from tripwire import compute
 from tripwire.errors import InputError
-from tripwire.ingest.batch import Batch
+from tripwire.ingest.batch import Batch, ResultTable
 from tripwire.model import ComputeMethod, EvalResult, LossObservation, Model, Variant, trusted
 
 csv.field_size_limit(16 * 1024 * 1024)
@@ -531,52 +533,47 @@ def read_evals(table: Table, batch: Batch) -> None:
 
 def _read_evals_fast(table: Table, batch: Batch, bench_ids: dict[str, str]) -> bool:
     """The common case of a large results table (model, benchmark, metric, value, stderr,
-    samples and nothing else), read without per-cell bookkeeping. Any cell the fast path does
-    not accept returns False so the careful reader can name the cell and the fix."""
+    samples and nothing else), read column by column into a ResultTable. Any cell the fast
+    path does not accept returns False, so the careful reader can name the cell and the fix."""
     index = {EVAL_COLUMNS.get(h.lower()): i for i, h in enumerate(table.header)}
     if set(index) - {"model", "benchmark", "metric", "value", "stderr", "samples"}:
         return False
-    im, ib, iv = index["model"], index["benchmark"], index["value"]
-    imet, ise, isa = index.get("metric"), index.get("stderr"), index.get("samples")
+    rows = [row for _, row in table.rows]
     width = len(table.header)
-    out = []
-    inf = math.inf
+    if any(len(row) != width for row in rows):
+        return False
+
+    def column(i: int | None) -> list[str]:
+        return [row[i].strip() for row in rows] if i is not None else [""] * len(rows)
+
+    models, benches = column(index["model"]), column(index["benchmark"])
+    if not all(models) or not all(benches):
+        return False
     try:
-        for _line, row in table.rows:
-            if len(row) != width:
-                return False
-            model, bench = row[im].strip(), row[ib].strip()
-            value = float(row[iv])
-            if not model or not bench or value != value or value in (inf, -inf):
-                return False
-            stderr = samples = None
-            if ise is not None and row[ise].strip():
-                stderr = float(row[ise])
-                if not 0 <= stderr < inf:
-                    return False
-            if isa is not None and row[isa].strip():
-                samples = int(row[isa])
-                if samples < 1:
-                    return False
-            bid = bench_ids.get(bench)
-            if bid is None:
-                bid = bench_ids[bench] = benchmark_id(bench)
-            out.append(
-                trusted(
-                    EvalResult,
-                    model=model,
-                    benchmark=bid,
-                    original_benchmark=bench,
-                    metric=(row[imet].strip() if imet is not None else "") or "accuracy",
-                    value=value,
-                    stderr=stderr,
-                    samples=samples,
-                    extra={},
-                )
-            )
+        values = [float(x) for x in column(index["value"])]
+        stderrs = [float(x) if x else None for x in column(index.get("stderr"))]
+        samples = [int(x) if x else None for x in column(index.get("samples"))]
     except ValueError:
         return False
-    batch.results.extend(out)
+    if not np.isfinite(values).all():
+        return False
+    se = np.array([x for x in stderrs if x is not None], dtype=float)
+    if se.size and not (np.isfinite(se).all() and (se >= 0).all()):
+        return False
+    if any(n is not None and n < 1 for n in samples):
+        return False
+    for b in set(benches):
+        if b not in bench_ids:
+            bench_ids[b] = benchmark_id(b)
+    batch.table = ResultTable(
+        model=models,
+        benchmark=[bench_ids[b] for b in benches],
+        original_benchmark=benches,
+        metric=[m or "accuracy" for m in column(index.get("metric"))],
+        value=values,
+        stderr=stderrs,
+        samples=samples,
+    )
     return True
 
 

@@ -184,19 +184,33 @@ class Register:
             raise InputError(f"could not store: {e.orig}", source=batch.path) from None
         return out
 
-    def ingest_path(self, path: str | Path, *, format: str | None = None,
-                    samples: bool = False, update: bool = False,
-                    model_override: str | None = None) -> IngestOutcome:
+    def ingest_path(
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        samples: bool = False,
+        update: bool = False,
+        model_override: str | None = None,
+    ) -> IngestOutcome:
         """Read and store one file; bytes already in the register are not even parsed."""
         from tripwire import ingest as readers
 
         p, data, sha = readers.load(path)
         with self.read() as conn:
-            seen = conn.execute(sa.select(t.source_files.c.version, t.source_files.c.kind)
-                                .where(t.source_files.c.sha256 == sha)).first()
+            seen = conn.execute(
+                sa.select(t.source_files.c.version, t.source_files.c.kind).where(
+                    t.source_files.c.sha256 == sha
+                )
+            ).first()
         if seen is not None:
-            return IngestOutcome(path=str(p.resolve()), kind=seen.kind, sha256=sha,
-                                 status="unchanged", version=seen.version)
+            return IngestOutcome(
+                path=str(p.resolve()),
+                kind=seen.kind,
+                sha256=sha,
+                status="unchanged",
+                version=seen.version,
+            )
         batch = readers.parse(p, data, sha, format=format, samples=samples)
         return self.ingest(batch, update=update, model_override=model_override)
 
@@ -204,8 +218,11 @@ class Register:
         """Hook run inside the ingest transaction after a file is stored (the record uses it)."""
         from tripwire.register.record_store import append_entry
 
-        append_entry(conn, "ingest", {"path": batch.path, "sha256": batch.sha256,
-                                      "kind": batch.kind, "rows": batch.count})
+        append_entry(
+            conn,
+            "ingest",
+            {"path": batch.path, "sha256": batch.sha256, "kind": batch.kind, "rows": batch.count},
+        )
 
     def _store(
         self,
@@ -218,7 +235,7 @@ class Register:
         model_override: str | None,
     ) -> None:
         model_ids = self._store_models(conn, batch, file_id, out, update=update)
-        if batch.results:
+        if batch.result_count:
             self._store_results(conn, batch, file_id, out, model_ids, model_override=model_override)
         if batch.loss:
             conn.execute(
@@ -313,40 +330,63 @@ class Register:
     ) -> None:
         # Look up only the names this file uses: the register may hold far more.
         model_ids = dict(model_ids)
-        names = {r.model for r in batch.results} | ({model_override} if model_override else set())
-        m_alias = dict(_select_in(conn, t.model_aliases.c.alias, names,
-                                  t.model_aliases.c.alias, t.model_aliases.c.model))
+        tab = batch.table if not batch.samples else None
+        if tab is None:
+            res = batch.results
+            names = {r.model for r in res}
+            b_names = {r.benchmark for r in res}
+        else:
+            names, b_names = set(tab.model), set(tab.benchmark)
+        names |= {model_override} if model_override else set()
+        m_alias = dict(
+            _select_in(
+                conn,
+                t.model_aliases.c.alias,
+                names,
+                t.model_aliases.c.alias,
+                t.model_aliases.c.model,
+            )
+        )
         wanted = names | set(m_alias.values()) | {n.rsplit("/", 1)[1] for n in names if "/" in n}
-        for mid, name in _select_in(conn, t.models.c.name, wanted, t.models.c.id,
-                                    t.models.c.name):
+        for mid, name in _select_in(conn, t.models.c.name, wanted, t.models.c.id, t.models.c.name):
             model_ids.setdefault(name, mid)
-        b_names = {r.benchmark for r in batch.results} | {b.id for b in batch.benchmarks}
-        b_alias = dict(_select_in(conn, t.benchmark_aliases.c.alias, b_names,
-                                  t.benchmark_aliases.c.alias, t.benchmark_aliases.c.benchmark))
-        bench_ids = {row[0] for row in _select_in(conn, t.benchmarks.c.id,
-                                                  b_names | set(b_alias.values()),
-                                                  t.benchmarks.c.id)}
+        b_names |= {b.id for b in batch.benchmarks}
+        b_alias = dict(
+            _select_in(
+                conn,
+                t.benchmark_aliases.c.alias,
+                b_names,
+                t.benchmark_aliases.c.alias,
+                t.benchmark_aliases.c.benchmark,
+            )
+        )
+        bench_ids = {
+            row[0]
+            for row in _select_in(
+                conn, t.benchmarks.c.id, b_names | set(b_alias.values()), t.benchmarks.c.id
+            )
+        }
         declared = {b.id: b for b in batch.benchmarks}
         created: list[str] = []
         now = _now()
 
+        def target_of(name: str) -> str:
+            return model_override or m_alias.get(name) or _known_name(name, model_ids)
+
+        # Models the file names but the register lacks are created bare, in one insert.
+        missing = sorted({target_of(n) for n in names} - model_ids.keys())
+        if missing:
+            conn.execute(t.models.insert(), [
+                dict(name=m, multiplier=1.0, source_file_id=file_id, updated_at=now,
+                     source=f"named in {Path(batch.path).name}") for m in missing])
+            for mid, name in _select_in(conn, t.models.c.name, set(missing), t.models.c.id,
+                                        t.models.c.name):
+                model_ids[name] = mid
+            created.extend(missing)
+            out.models += len(missing)
+
         def model_id(name: str) -> int:
-            target = model_override or m_alias.get(name) or _known_name(name, model_ids)
-            if target not in model_ids:
-                model_ids[target] = conn.execute(
-                    t.models.insert()
-                    .values(
-                        name=target,
-                        multiplier=1.0,
-                        source_file_id=file_id,
-                        updated_at=now,
-                        source=f"named in {Path(batch.path).name}",
-                    )
-                    .returning(t.models.c.id)
-                ).scalar_one()
-                created.append(target)
-                out.models += 1
-            return model_ids[target]
+            return model_ids[target_of(name)]
 
         def bench_id(name: str) -> str:
             target = b_alias.get(name, name)
@@ -356,10 +396,13 @@ class Register:
                 if b is None:
                     b = known
                 else:  # the file's metadata first, the catalogue's where the file is silent
-                    b = b.model_copy(update={
-                        f: getattr(known, f) for f in ("name", "chance", "ceiling", "samples",
-                                                       "source")
-                        if getattr(b, f) is None and getattr(known, f) is not None})
+                    b = b.model_copy(
+                        update={
+                            f: getattr(known, f)
+                            for f in ("name", "chance", "ceiling", "samples", "source")
+                            if getattr(b, f) is None and getattr(known, f) is not None
+                        }
+                    )
                 conn.execute(t.benchmarks.insert().values(**_bench_row(b)))
                 bench_ids.add(target)
             return target
@@ -384,6 +427,55 @@ class Register:
         )
         stamp = _db_time(self.dialect)
         now_db = stamp(now)
+        if tab is not None:  # the columnar bulk path
+            mids = {m: model_id(m) for m in set(tab.model)}
+            bids = {b: bench_id(b) for b in set(tab.benchmark)}
+            n = len(tab)
+            rows = list(
+                zip(
+                    [mids[m] for m in tab.model],
+                    [bids[b] for b in tab.benchmark],
+                    tab.metric,
+                    tab.value,
+                    tab.stderr,
+                    tab.samples,
+                    [file_id] * n,
+                    [now_db] * n,
+                    tab.model,
+                    tab.original_benchmark,
+                    [None] * n,
+                    [None] * n,
+                    [None] * n,
+                    strict=True,
+                )
+            )
+            _bulk_insert(conn, "eval_results", cols, rows)
+            out.results = n
+        else:
+            self._store_result_objects(
+                conn, batch, file_id, out, cols, model_id, bench_id, stamp, now_db
+            )
+        if created:
+            shown = ", ".join(created[:5]) + (
+                f" and {len(created) - 5} more" if created[5:] else ""
+            )
+            out.warnings.append(
+                f"{len(created)} model(s) not in the register were added without "
+                f"compute: {shown} (ingest a models CSV or `tripwire alias add`)"
+            )
+
+    def _store_result_objects(
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        file_id: int,
+        out: IngestOutcome,
+        cols: tuple[str, ...],
+        model_id: Any,
+        bench_id: Any,
+        stamp: Any,
+        now_db: Any,
+    ) -> None:
         mids: dict[str, int] = {}
         bids: dict[str, str] = {}
         rows = []
@@ -429,14 +521,6 @@ class Register:
         else:
             _bulk_insert(conn, "eval_results", cols, rows)
         out.results = len(rows)
-        if created:
-            shown = ", ".join(created[:5]) + (
-                f" and {len(created) - 5} more" if created[5:] else ""
-            )
-            out.warnings.append(
-                f"{len(created)} model(s) not in the register were added without "
-                f"compute: {shown} (ingest a models CSV or `tripwire alias add`)"
-            )
 
     # -- aliases -------------------------------------------------------------------------
     def add_alias(self, kind: str, alias: str, target: str) -> None:
@@ -634,13 +718,14 @@ class Register:
             }
 
 
-def _select_in(conn: sa.Connection, key: sa.ColumnElement, values: set[str],
-               *columns: sa.ColumnElement) -> list[Any]:
+def _select_in(
+    conn: sa.Connection, key: sa.ColumnElement, values: set[str], *columns: sa.ColumnElement
+) -> list[Any]:
     """Rows whose `key` is one of `values`, fetched in chunks under driver parameter limits."""
     items = sorted(values)
     rows: list[Any] = []
     for i in range(0, len(items), 500):
-        rows += conn.execute(sa.select(*columns).where(key.in_(items[i:i + 500]))).all()
+        rows += conn.execute(sa.select(*columns).where(key.in_(items[i : i + 500]))).all()
     return rows
 
 

@@ -13,6 +13,7 @@ from tripwire.cli import record_cmds  # noqa: F401
 from tripwire.cli import fit_cmd  # noqa: F401
 from tripwire.cli import forecast_cmd  # noqa: F401
 from tripwire.cli import policy_cmds  # noqa: F401
+from tripwire.cli import report_cmds  # noqa: F401  (report, serve)
 from tripwire.cli.app import app
 
 __all__ = ["app", "main"]

@@ -740,6 +740,8 @@ def _entry_summary(kind: str, payload: Mapping[str, Any]) -> str:
     parts = []
     for k in keys:
         v = payload.get(k)
+        if k == "level" and kind == "determination":
+            v = v or "none"
         if v is None or isinstance(v, (dict, list)):
             continue
         text = str(v)

@@ -240,8 +240,8 @@ def crossing_figure(c: CapabilitySection) -> dict[str, Any] | None:
 
 def trend_figure(t: TrendSection) -> dict[str, Any]:
     """Score against release date with the fitted trend."""
-    layout = _layout(f"{label(t.benchmark)}: score against release date", "release date",
-                     "score", x_date=True, height=320)
+    layout = _layout(f"{label(t.benchmark)}: score against release date", "", "score",
+                     x_date=True, height=320)
     hx, hy = "released %{x|%Y-%m-%d}", "score %{y:.3f}"
     data: list[dict[str, Any]] = []
     if t.curve is not None:

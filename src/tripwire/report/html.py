@@ -132,6 +132,11 @@ def anchor(name: str) -> str:
     return f"m-{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
+def whole(v: Any) -> str:
+    """An integer with thousands separators (14042 -> 14,042)."""
+    return "" if v is None else f"{int(v):,}"
+
+
 def exp10(v: Any) -> float | None:
     return None if v is None or not math.isfinite(float(v)) else 10.0 ** float(v)
 
@@ -155,7 +160,7 @@ def state_counts(thresholds: Iterable[Any]) -> list[tuple[str, int]]:
 
 FILTERS = {"num": num, "flop": flop, "flop_or": flop_or, "count_or": count_or, "prob": prob,
            "short": short, "when": when, "basename": basename, "anchor": anchor,
-           "state_counts": state_counts, "exp10": exp10, "dec": dec,
+           "state_counts": state_counts, "exp10": exp10, "whole": whole, "dec": dec,
            "odds_per_decade": odds_per_decade}
 
 

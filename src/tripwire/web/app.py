@@ -7,6 +7,7 @@ attest a safeguard) need the bearer token; see `tripwire.web.security` for the g
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import tempfile
@@ -45,6 +46,10 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 300.0
+PAGE_ROWS = 1000
+"""Rows a listing page shows; the JSON twin returns all of them."""
+KNOWN_SHOWN = 200
+"""Names a 404 page lists (the closest first)."""
 """Computed views are reused until the register changes, or for at most this long."""
 
 
@@ -261,8 +266,12 @@ def create_app(
             return reg.get_model(name).name
         except InputError:
             known = [m.name for m in reg.models()]
-            raise NotFound("model", name, known, hint="The models page lists them all.") \
-                from None
+            close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+            shown = close + [k for k in known if k not in close]
+            raise NotFound("model", name, shown[:KNOWN_SHOWN],
+                           hint=(f"Did you mean {', '.join(close)}? " if close else "")
+                           + (f"{len(known) - KNOWN_SHOWN} more are on the models page."
+                              if len(known) > KNOWN_SHOWN else "")) from None
 
     def policy_obj(name: str) -> Any:
         pols = views.policies()
@@ -472,9 +481,10 @@ def create_app(
                          ) -> HTMLResponse:
         if model:
             model = model_name(model)
-        results = [rdata.result_row(r) for r in reg.results(model=model or None,
-                                                            benchmark=benchmark or None)]
-        return page("evaluations.html.j2", results=results, active="evaluations",
+        found = reg.results(model=model or None, benchmark=benchmark or None)
+        results = [rdata.result_row(r) for r in found[:PAGE_ROWS]]
+        return page("evaluations.html.j2", results=results, total=len(found),
+                    active="evaluations",
                     title="Evaluations", model=model, benchmark=benchmark,
                     benchmarks=[b.id for b in reg.benchmarks()],
                     files=reg.source_files())

@@ -218,10 +218,13 @@ def crossing_figure(c: CapabilitySection) -> dict[str, Any] | None:
     lines = [t for t in _distinct(c) if t.cdf and c.curve is not None]
     if not lines or c.curve is None:
         return None
-    layout = _layout(f"{label(c.benchmark)}: when the thresholds are reached",
-                     "effective training compute (FLOP)",
-                     "P(a model at this compute reaches it)", log_x=True, height=300)
+    layout = _layout(f"{label(c.benchmark)}: when a model reaches each threshold",
+                     "effective training compute (FLOP)", "P(reached)", log_x=True,
+                     height=300)
     layout["yaxis"].update(range=[0, 1.02], tickformat=".0%")
+    layout["showlegend"] = True
+    layout["legend"]["y"] = -0.34
+    layout["margin"]["b"] = 76
     data = []
     for i, t in enumerate(lines):
         colour = THRESHOLD_COLOURS[i % len(THRESHOLD_COLOURS)]
@@ -233,7 +236,7 @@ def crossing_figure(c: CapabilitySection) -> dict[str, Any] | None:
                                       "P = %{y:.1%}<extra></extra>"})
         med = t.crossing_quantiles.get("0.5")
         if med:
-            _vline(layout, med, f"median {med:.2g}", colour, dash="dash")
+            _vline(layout, med, f"median {_sci(med)}", colour, dash="dash")
     _log_x_annotations(layout)
     return {"data": data, "layout": layout}
 
@@ -248,6 +251,11 @@ def trend_figure(t: TrendSection) -> dict[str, Any]:
         data += _band_traces(t.curve, name="trend", hover_x=hx, hover_y=hy)
     data += _point_traces(t.points, hover_x=hx, hover_y=hy, name="models")
     return {"data": data, "layout": layout}
+
+
+def _sci(v: float) -> str:
+    mant, exp = f"{v:.1e}".split("e")
+    return f"{mant}e{int(exp)}"
 
 
 def embed(fig: dict[str, Any]) -> str:

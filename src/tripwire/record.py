@@ -9,9 +9,10 @@ Entries. An entry is the RFC 8785 (JSON Canonicalization Scheme) serialisation o
 
 and its hash is the RFC 6962 leaf hash SHA-256(0x00 || canonical bytes). The same 32 bytes serve
 as the link the next entry records in "prev" (the hash chain) and as the Merkle leaf, so one
-SHA-256 per entry both re-links the chain and feeds the tree. JCS sorts the members, so the bytes
-of an entry always start ``{"at":"…","kind":…,"payload":`` and end ``,"prev":"…","seq":N,"v":1}``;
-verification checks both ends against the stored columns without parsing the JSON.
+SHA-256 per entry both re-links the chain and feeds the tree. JCS sorts the members, so an
+entry's bytes are always ``{"at":"…","kind":"…","payload":…`` (its body, as stored) followed by
+``,"prev":"…","seq":N,"v":1}``, which the seq and prev columns determine: verification rebuilds
+every entry's canonical bytes from its columns and re-hashes them, without parsing any JSON.
 
 Merkle tree. RFC 6962 section 2.1 / RFC 9162 section 2.1: leaves hashed with a 0x00 prefix,
 interior nodes with 0x01 (domain separation, so no leaf can pass for a node), the tree split at

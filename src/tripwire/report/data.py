@@ -666,11 +666,10 @@ def trend_section(reg: Register, bench: Benchmark, models: Mapping[str, Model], 
     lo, hi = trend.doubling_interval(0.95)
     out.doubling_95 = (_num(lo), _num(hi))
     out.warnings = list(summ.get("warnings", []))
-    first = min(dates[i] for i in keep)  # type: ignore[type-var]
-    last = max(dates[i] for i in keep)  # type: ignore[type-var]
-    span = (last - first).days  # type: ignore[operator]
-    grid = [first + dt.timedelta(days=round(k * (span * 1.4) / 59))  # type: ignore[operator]
-            for k in range(60)]
+    known = [d for d in dates if d is not None]
+    first, last = min(known), max(known)
+    span = (last - first).days
+    grid = [first + dt.timedelta(days=round(k * (span * 1.4) / 59)) for k in range(60)]
     band = trend.predict(grid)
     out.curve = Band(x=[g.isoformat() for g in grid], y=_nums(band["predicted"]),
                      lo80=_nums(band["lo80"]), hi80=_nums(band["hi80"]),
@@ -782,11 +781,11 @@ def record_section(reg: Register, *, recent: int = 30,
     if heads:
         head = max(heads, key=lambda h: h.tree_size)
         out.last_head = {k: v for k, v in head.to_dict().items()}
-    for e in entries:
-        out.kinds[e.kind] = out.kinds.get(e.kind, 0) + 1
-    out.recent = [EntryRow(seq=e.seq, at=e.at.isoformat(), kind=e.kind, hash=e.entry_hash,
-                           summary=_entry_summary(e.kind, e.payload))
-                  for e in reversed(entries[-recent:])]
+    for entry in entries:
+        out.kinds[entry.kind] = out.kinds.get(entry.kind, 0) + 1
+    out.recent = [EntryRow(seq=x.seq, at=x.at.isoformat(), kind=x.kind, hash=x.entry_hash,
+                           summary=_entry_summary(x.kind, x.payload))
+                  for x in reversed(entries[-recent:])]
     return out
 
 

@@ -121,19 +121,18 @@ def render_markdown(d: ReportData) -> str:
         if not c.available:
             rows.append([escape(c.benchmark), c.n_models, "", "", "", escape(c.reason or "")])
             continue
-        for t in c.thresholds or [None]:
-            if t is None:
-                rows.append([escape(c.benchmark), c.n_models, "", "", "",
-                             f"midpoint 10^{num(c.params.get('midpoint_log10_flop'))} FLOP, "
-                             f"ceiling {num(c.ceiling)}"])
-            else:
-                q = t.crossing_quantiles
-                rows.append([escape(c.benchmark), c.n_models,
-                             f"≥ {num(t.value)} ({escape(t.label)})",
-                             flop(q.get("0.5")) or "never",
-                             f"{flop(q.get('0.1')) or 'never'} – {flop(q.get('0.9')) or 'never'}",
-                             "; ".join(f"{escape(p['model'])} ×4: P = {prob(p['probability'])}"
-                                       for p in t.planned) or escape(t.reason or "")])
+        if not c.thresholds:
+            rows.append([escape(c.benchmark), c.n_models, "", "", "",
+                         f"midpoint 10^{num(c.params.get('midpoint_log10_flop'))} FLOP, "
+                         f"ceiling {num(c.ceiling)}"])
+        for t in c.thresholds:
+            q = t.crossing_quantiles
+            rows.append([escape(c.benchmark), c.n_models,
+                         f"≥ {num(t.value)} ({escape(t.label)})",
+                         flop(q.get("0.5")) or "never",
+                         f"{flop(q.get('0.1')) or 'never'} – {flop(q.get('0.9')) or 'never'}",
+                         "; ".join(f"{escape(p['model'])} ×4: P = {prob(p['probability'])}"
+                                   for p in t.planned) or escape(t.reason or "")])
     out += _table(["benchmark", "models", "threshold", "median crossing (FLOP)", "80 % range",
                    "note"], rows)
     s = d.scaling

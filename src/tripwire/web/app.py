@@ -434,9 +434,8 @@ def create_app(
             raise InputError("evidence must be an http(s) link when attesting over the web",
                              hint="upload the document somewhere and link it")
         everyone = req.model in (None, "", "*")
-        if not everyone:
-            model_name(req.model or "")
-        att, warnings = attest(reg, "*" if everyone else req.model, req.safeguard,
+        target = "*" if everyone else model_name(req.model or "")
+        att, warnings = attest(reg, target, req.safeguard,
                                evidence=req.evidence, by=req.by, note=req.note,
                                policy=req.policy)
         return {"attestation": att.model_dump(mode="json"), "warnings": list(warnings)}

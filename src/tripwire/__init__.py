@@ -4,6 +4,7 @@ A register of models and evaluation results, scaling-law fits, capability foreca
 engine that decides levels and gates actions, and a tamper-evident record of every decision.
 """
 
+from tripwire.assess import assess, attest, gate, plan
 from tripwire.errors import (
     Blocked,
     ConflictError,
@@ -14,6 +15,8 @@ from tripwire.errors import (
     RegisterError,
     TripwireError,
 )
+from tripwire.fit import ChinchillaLaw, ComputeLaw
+from tripwire.forecast import CapabilityCurve, TimeTrend, crossing_probability
 from tripwire.model import (
     Attestation,
     Benchmark,
@@ -27,10 +30,24 @@ from tripwire.model import (
     ThresholdState,
     Variant,
 )
+from tripwire.policy import load_policy
+from tripwire.register import Register, open_register
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CapabilityCurve",
+    "ChinchillaLaw",
+    "ComputeLaw",
+    "Register",
+    "TimeTrend",
+    "assess",
+    "attest",
+    "crossing_probability",
+    "gate",
+    "load_policy",
+    "open_register",
+    "plan",
     "Attestation",
     "Benchmark",
     "Blocked",

@@ -63,7 +63,7 @@ def create_engine(url: str) -> sa.Engine:
     u = make_url(url)
     backend = u.get_backend_name()
     if backend == "sqlite":
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        engine = sa.create_engine(url)
         _sqlite_events(engine)
         return engine
     if backend == "postgresql":

@@ -26,6 +26,7 @@ import io
 import math
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,8 @@ def _read(path: Path, data: bytes, fmt: str, header_only: bool) -> Any:
     log_module = _inspect_log()
     if log_module is None:
         raise InputError(INSTALL_HINT, source=str(path))
+    if fmt == "json" and data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # a BOM (an editor's save); Inspect's JSON parser refuses it
     try:
         return log_module.read_eval_log(io.BytesIO(data), header_only=header_only, format=fmt)
     except ValidationError as e:
@@ -125,7 +128,7 @@ def _read(path: Path, data: bytes, fmt: str, header_only: bool) -> Any:
         raise InputError(
             f"not an Inspect log: {err['msg'].lower()}{more}", source=str(path), where=where
         ) from None
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, zlib.error):
         raise InputError(
             "not a readable .eval zip (truncated or corrupt)", source=str(path)
         ) from None
@@ -143,9 +146,11 @@ def _read(path: Path, data: bytes, fmt: str, header_only: bool) -> Any:
                 where=f"line {m.group(1)} column {m.group(2)}",
             ) from None
         raise InputError(f"Inspect could not read this log: {msg}", source=str(path)) from None
-    except (OSError, EOFError, UnicodeDecodeError) as e:
+    except Exception as e:  # noqa: BLE001  (any fault of Inspect's parser on these bytes)
+        msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
         raise InputError(
-            f"Inspect could not read this log: {type(e).__name__}: {e}", source=str(path)
+            f"Inspect could not read this log: {type(e).__name__}: {msg}".rstrip(": "),
+            source=str(path),
         ) from None
 
 

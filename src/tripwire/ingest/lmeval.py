@@ -465,7 +465,9 @@ def _chance(
 
 def _sample_lines(path: Path, data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
     text = _text(path, data)
-    for n, line in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" only: str.splitlines would also break inside strings at U+2028,
+    # U+2029 or U+0085, which lm-eval writes as they are (ensure_ascii=False).
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         obj = _load_json(path, line, line=n)
@@ -503,10 +505,13 @@ def _sample_scores(
     }
     scores: dict[tuple[str, str | None], list[SampleScore]] = {}
     not_scalar: set[str] = set()
-    for _, obj in _sample_lines(path, data):
+    for n, obj in _sample_lines(path, data):
         names = obj.get("metrics")
         if not isinstance(names, list):
             names = [k for k in obj if k not in fixed]
+        elif not all(isinstance(k, str) for k in names):
+            raise InputError("`metrics` must list metric names", source=str(path),
+                             where=f"line {n}")
         filt = obj.get("filter")
         sid = str(obj["doc_id"])
         for name in names:

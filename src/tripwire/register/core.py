@@ -181,7 +181,14 @@ class Register:
                 out.status = "unchanged"
                 out.models = out.results = out.loss = out.samples = 0
                 return out
-            raise InputError(f"could not store: {e.orig}", source=batch.path) from None
+            raise InputError(f"could not store: {str(e.orig).strip().splitlines()[0]}",
+                             source=batch.path) from None
+        except (sa.exc.DataError, OverflowError) as e:
+            # PostgreSQL refuses NUL in text and counts beyond its 32-bit integer columns;
+            # SQLite integers beyond 64 bits. Name the value, not the driver's statement.
+            where, what = _unstorable(batch) or (None, str(getattr(e, "orig", e)).strip())
+            raise InputError(f"cannot store: {what.splitlines()[0]}", source=batch.path,
+                             where=where) from None
         return out
 
     def ingest_path(
@@ -716,6 +723,40 @@ class Register:
                 for n in sorted(names)
                 if n != "alembic_version"
             }
+
+
+_INT32 = 2**31 - 1
+
+
+def _unstorable(batch: Batch) -> tuple[str, str] | None:
+    """(where, what) of the first value in `batch` a register database cannot hold: a NUL
+    character in text, or a count outside a 32-bit integer column."""
+    def bad_text(obj: Any) -> str | None:
+        return next((f for f, v in obj if isinstance(v, str) and "\x00" in v), None)
+
+    for i, m in enumerate(batch.models):
+        if (f := bad_text(m)) is not None:
+            return f"model {i + 1}", f"{f} contains a NUL character"
+    for i, r in enumerate(batch.results):
+        where = f"result {i + 1} ({r.original_benchmark or r.benchmark}, {r.metric})"
+        if (f := bad_text(r)) is not None:
+            return where, f"{f} contains a NUL character"
+        if r.samples is not None and not -_INT32 <= r.samples <= _INT32:
+            return where, f"sample count {r.samples} is beyond any evaluation's size"
+        for s in batch.samples.get(i, []):
+            if (f := bad_text(s)) is not None:
+                return where, f"sample {s.sample_id[:40]!r}: {f} contains a NUL character"
+            if not -_INT32 <= s.epoch <= _INT32:
+                return where, f"sample {s.sample_id[:40]!r}: epoch {s.epoch} is out of range"
+    for i, b in enumerate(batch.benchmarks):
+        if (f := bad_text(b)) is not None:
+            return f"benchmark {i + 1}", f"{f} contains a NUL character"
+        if b.samples is not None and not -_INT32 <= b.samples <= _INT32:
+            return f"benchmark {i + 1}", f"sample count {b.samples} is beyond any evaluation's size"
+    for i, p in enumerate(batch.loss):
+        if (f := bad_text(p)) is not None:
+            return f"loss point {i + 1}", f"{f} contains a NUL character"
+    return None
 
 
 def _select_in(

@@ -4,7 +4,6 @@ A register of models and evaluation results, scaling-law fits, capability foreca
 engine that decides levels and gates actions, and a tamper-evident record of every decision.
 """
 
-from tripwire.assess import assess, attest, gate, plan
 from tripwire.errors import (
     Blocked,
     ConflictError,
@@ -41,13 +40,9 @@ __all__ = [
     "ComputeLaw",
     "Register",
     "TimeTrend",
-    "assess",
-    "attest",
     "crossing_probability",
-    "gate",
     "load_policy",
     "open_register",
-    "plan",
     "Attestation",
     "Benchmark",
     "Blocked",

@@ -15,6 +15,7 @@ import difflib
 import hashlib
 import logging
 import math
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,12 +133,22 @@ def attestations(reg: Register, model: str | None = None) -> list[Attestation]:
     return out
 
 
+_PARSED: weakref.WeakKeyDictionary[Register, tuple[int, list[Determination]]] = (
+    weakref.WeakKeyDictionary())
+
+
 def determinations(reg: Register, model: str | None = None,
                    policy: str | None = None) -> list[Determination]:
-    """Determinations from the record, oldest first, optionally for one model / policy."""
+    """Determinations from the record, oldest first, optionally for one model / policy.
+
+    The record is append-only, so each register object parses an entry once: later calls
+    read only the entries appended since (assessing many models stays linear)."""
+    last, out = _PARSED.get(reg, (-1, []))
     with reg.read() as conn:
-        rows = entries(conn, kind="determination")
-    out = [Determination.model_validate(e.payload) for e in rows]
+        rows = entries(conn, kind="determination", after=last)
+    if rows:
+        out = out + [Determination.model_validate(e.payload) for e in rows]
+        _PARSED[reg] = (rows[-1].seq, out)
     return [d for d in out if (model is None or d.model == model)
             and (policy is None or d.policy == policy)]
 

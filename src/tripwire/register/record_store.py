@@ -114,11 +114,15 @@ def append_entry(conn: sa.Connection, kind: str, payload: dict[str, Any]) -> Ent
     return entry
 
 
-def entries(conn: sa.Connection, kind: str | None = None) -> list[Entry]:
-    """The entries in seq order, of one kind or all (as stored; `verify_register` checks them)."""
+def entries(conn: sa.Connection, kind: str | None = None, *,
+            after: int | None = None) -> list[Entry]:
+    """The entries in seq order, of one kind or all, optionally only those after seq `after`
+    (as stored; `verify_register` checks them)."""
     q = sa.select(record_entries).order_by(record_entries.c.seq)
     if kind is not None:
         q = q.where(record_entries.c.kind == kind)
+    if after is not None:
+        q = q.where(record_entries.c.seq > after)
     return [Entry.from_row(StoredRow(*r)) for r in conn.execute(q)]
 
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import sys
 
-from tripwire.cli import register_cmds  # noqa: F401  (init, ingest, alias, models, evals, demo)
-from tripwire.cli import compute_cmds  # noqa: F401  (compute)
-from tripwire.cli import record_cmds  # noqa: F401
-from tripwire.cli import fit_cmd  # noqa: F401
-from tripwire.cli import forecast_cmd  # noqa: F401
-from tripwire.cli import policy_cmds  # noqa: F401
-from tripwire.cli import report_cmds  # noqa: F401  (report, serve)
+from tripwire.cli import (
+    compute_cmds,  # noqa: F401  (compute)
+    fit_cmd,  # noqa: F401
+    forecast_cmd,  # noqa: F401
+    policy_cmds,  # noqa: F401
+    record_cmds,  # noqa: F401
+    register_cmds,  # noqa: F401  (init, ingest, alias, models, evals, demo)
+    report_cmds,  # noqa: F401  (report, serve)
+)
 from tripwire.cli.app import app
 
 __all__ = ["app", "main"]

@@ -361,6 +361,8 @@ class Judge(Protocol):
 # ------------------------------------------------------------------------------------ parser
 
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
+MAX_DEPTH = 50
+"""Deepest nesting of parentheses, `not` and function calls a condition may use."""
 
 
 class _Parser:
@@ -369,6 +371,15 @@ class _Parser:
         self.toks = tokenize(text)
         self.i = 0
         self.parameters = parameters
+        self.depth = 0
+
+    def nest(self) -> None:
+        """Count one level of nesting; refuse conditions nested deeper than MAX_DEPTH (the
+        parser recurses once per level and would otherwise exhaust Python's stack)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExprError(f"the condition nests more than {MAX_DEPTH} levels deep",
+                            self.tok.pos, "flatten it with any(...), all(...) or at_least(...)")
 
     @property
     def tok(self) -> Token:
@@ -420,11 +431,13 @@ class _Parser:
         return "the expression"
 
     def or_(self) -> Node:
+        self.nest()
         first = self.and_()
         args = [first]
         while self.is_word("or"):
             self.next()
             args.append(self.and_())
+        self.depth -= 1
         if len(args) == 1:
             return first
         for a in args:
@@ -446,7 +459,9 @@ class _Parser:
     def not_(self) -> Node:
         if self.is_word("not"):
             t = self.next()
+            self.nest()
             arg = self.not_()
+            self.depth -= 1
             self.need_bool(arg, "negated")
             return Not(arg, t.pos)
         return self.comparison()
@@ -561,7 +576,7 @@ class _Parser:
                 raise ExprError("at_least() needs a count and conditions", pos,
                                 FUNCTIONS[name])
             k = nodes[0].value
-            if k != int(k) or k < 1 or k > len(nodes) - 1:
+            if not math.isfinite(k) or k != int(k) or k < 1 or k > len(nodes) - 1:
                 raise ExprError(f"at_least() count {k:g} must be a whole number from 1 to "
                                 f"{len(nodes) - 1}", nodes[0].pos, "fix the count")
             for a in nodes[1:]:

@@ -225,6 +225,11 @@ _FIXES = {
 }
 
 
+_ESCAPES = {c: repr(chr(c))[1:-1] for c in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)}
+"""Control characters and line breaks a quoted name may carry, written as escapes so that every
+issue stays on one line."""
+
+
 def _loc_text(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -250,7 +255,8 @@ class _Checker:
         self.pos = _Positions()
 
     def add(self, where: Pos, message: str, fix: str, severity: str = "error") -> None:
-        self.issues.append(Issue(self.source, where[0], where[1], message, fix, severity))
+        self.issues.append(Issue(self.source, where[0], where[1], message.translate(_ESCAPES),
+                                 fix.translate(_ESCAPES), severity))
 
     def run(self) -> LoadedPolicy | None:
         data = self.parse_yaml()
@@ -272,7 +278,15 @@ class _Checker:
         return self.cross_check(policy)
 
     def parse_yaml(self) -> dict[str, Any] | None:
-        loader = yaml.SafeLoader(self.text)
+        try:
+            loader = yaml.SafeLoader(self.text)
+        except yaml.reader.ReaderError as e:  # a control character, checked before parsing
+            before = self.text[: e.position]
+            where = (before.count("\n") + 1, e.position - before.rfind("\n"))
+            char = chr(e.character) if isinstance(e.character, int) else str(e.character)
+            self.add(where, f"YAML: the character {char!r} is not allowed in YAML",
+                     "remove it, or write it as an escape inside double quotes")
+            return None
         try:
             node = loader.get_single_node()
             if node is None:

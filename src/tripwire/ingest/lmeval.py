@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tripwire.errors import InputError
 from tripwire.ingest.batch import Batch
-from tripwire.model import Benchmark, EvalResult, SampleScore
+from tripwire.model import Benchmark, EvalResult, SampleScore, trusted
 
 __all__ = [
     "KIND_RESULTS",
@@ -350,8 +350,10 @@ def read_lmeval_results(path: Path, data: bytes, *, samples: bool = False) -> Ba
             higher = up if isinstance(up, bool) else metric not in _LOWER_IS_BETTER
             extra: dict[str, Any] = {"higher_is_better": higher, **common}
             index[(task, metric, filt)] = len(batch.results)
+            # Values were checked above (_number); no second validation pass.
             batch.results.append(
-                EvalResult(
+                trusted(
+                    EvalResult,
                     model=model,
                     benchmark=bid,
                     metric=metric,

@@ -1,0 +1,607 @@
+"""Writing a file's Batch into the register: one transaction per file (all of it or none of
+it), idempotent by the sha256 of the file's bytes; a changed file under the same path becomes a
+new version beside the old one. Bulk rows go to the driver's executemany directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from tripwire import benchmarks as catalogue
+from tripwire.errors import ConflictError, InputError
+from tripwire.ingest.batch import Batch
+from tripwire.model import Benchmark
+from tripwire.model import utcnow as _now
+from tripwire.register import tables as t
+
+MODEL_FIELDS = (
+    "organization",
+    "family",
+    "release_date",
+    "params",
+    "tokens",
+    "compute_flop",
+    "compute_method",
+    "multiplier",
+    "cost_usd",
+    "parent",
+    "variant",
+    "source",
+)
+# Fields whose disagreement is a conflict; the others (provenance, how C was obtained) follow
+# whichever file filled them first, or the newest with --update.
+CHECKED_FIELDS = (
+    "organization",
+    "family",
+    "release_date",
+    "params",
+    "tokens",
+    "compute_flop",
+    "multiplier",
+    "cost_usd",
+    "parent",
+    "variant",
+)
+
+
+@dataclass
+class IngestOutcome:
+    """What one file's ingest did."""
+
+    path: str
+    kind: str
+    sha256: str
+    status: str
+    """`stored`, `unchanged` (same bytes seen before) or `skipped` (valid, nothing to store)."""
+    version: int | None = None
+    models: int = 0
+    results: int = 0
+    loss: int = 0
+    samples: int = 0
+    warnings: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.models + self.results + self.loss
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
+    return a == b
+
+
+class BatchStore:
+    """The ingest half of `Register`: storing batches (a mixin; the register supplies
+    `transaction()`, `read()`, `dialect` and the `_on_ingest` hook)."""
+
+    dialect: str
+
+    # -- ingest --------------------------------------------------------------------------
+    def ingest(
+        self, batch: Batch, *, update: bool = False, model_override: str | None = None
+    ) -> IngestOutcome:
+        """Store one file's Batch in one transaction; nothing of it is stored on failure."""
+        out = IngestOutcome(
+            path=batch.path,
+            kind=batch.kind,
+            sha256=batch.sha256,
+            status="stored",
+            warnings=list(batch.warnings),
+        )
+        if batch.skipped:
+            out.status, out.reason = "skipped", batch.skipped
+            return out
+        try:
+            with self.transaction() as conn:
+                seen = conn.execute(
+                    sa.select(t.source_files.c.id, t.source_files.c.version).where(
+                        t.source_files.c.sha256 == batch.sha256
+                    )
+                ).first()
+                if seen is not None:
+                    out.status, out.version = "unchanged", seen.version
+                    return out
+                prior = conn.execute(
+                    sa.select(sa.func.max(t.source_files.c.version)).where(
+                        t.source_files.c.path == batch.path
+                    )
+                ).scalar()
+                out.version = (prior or 0) + 1
+                file_id = conn.execute(
+                    t.source_files.insert()
+                    .values(
+                        path=batch.path,
+                        sha256=batch.sha256,
+                        kind=batch.kind,
+                        size=batch.size,
+                        version=out.version,
+                        rows=batch.count,
+                        ingested_at=_now(),
+                    )
+                    .returning(t.source_files.c.id)
+                ).scalar_one()
+                self._store(conn, batch, file_id, out, update=update, model_override=model_override)
+                self._on_ingest(conn, batch, out)
+        except sa.exc.IntegrityError as e:
+            if "sha256" in str(e.orig) or "source_files" in str(e.orig):
+                # Another process stored the same bytes between our check and our insert.
+                out.status = "unchanged"
+                out.models = out.results = out.loss = out.samples = 0
+                return out
+            raise InputError(
+                f"could not store: {str(e.orig).strip().splitlines()[0]}", source=batch.path
+            ) from None
+        except (sa.exc.DataError, OverflowError) as e:
+            # PostgreSQL refuses NUL in text and counts beyond its 32-bit integer columns;
+            # SQLite integers beyond 64 bits. Name the value, not the driver's statement.
+            where, what = _unstorable(batch) or (None, str(getattr(e, "orig", e)).strip())
+            raise InputError(
+                f"cannot store: {what.splitlines()[0]}", source=batch.path, where=where
+            ) from None
+        return out
+
+    def ingest_path(
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        samples: bool = False,
+        update: bool = False,
+        model_override: str | None = None,
+    ) -> IngestOutcome:
+        """Read and store one file; bytes already in the register are not even parsed."""
+        from tripwire import ingest as readers
+
+        p, data, sha = readers.load(path)
+        with self.read() as conn:
+            seen = conn.execute(
+                sa.select(t.source_files.c.version, t.source_files.c.kind).where(
+                    t.source_files.c.sha256 == sha
+                )
+            ).first()
+        if seen is not None:
+            return IngestOutcome(
+                path=str(p.resolve()),
+                kind=seen.kind,
+                sha256=sha,
+                status="unchanged",
+                version=seen.version,
+            )
+        batch = readers.parse(p, data, sha, format=format, samples=samples)
+        return self.ingest(batch, update=update, model_override=model_override)
+
+    def _on_ingest(self, conn: sa.Connection, batch: Batch, out: IngestOutcome) -> None:
+        """Hook run inside the ingest transaction after a file is stored (the record uses it)."""
+        from tripwire.register.record_store import append_entry
+
+        append_entry(
+            conn,
+            "ingest",
+            {"path": batch.path, "sha256": batch.sha256, "kind": batch.kind, "rows": batch.count},
+        )
+
+    def _store(
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        file_id: int,
+        out: IngestOutcome,
+        *,
+        update: bool,
+        model_override: str | None,
+    ) -> None:
+        model_ids = self._store_models(conn, batch, file_id, out, update=update)
+        if batch.result_count:
+            self._store_results(conn, batch, file_id, out, model_ids, model_override=model_override)
+        if batch.loss:
+            conn.execute(
+                t.loss_observations.insert(),
+                [
+                    dict(
+                        model=p.model,
+                        params=p.params,
+                        tokens=p.tokens,
+                        compute_flop=p.compute_flop,
+                        loss=p.loss,
+                        source=p.source,
+                        source_file_id=file_id,
+                    )
+                    for p in batch.loss
+                ],
+            )
+            out.loss = len(batch.loss)
+
+    def _store_models(
+        self, conn: sa.Connection, batch: Batch, file_id: int, out: IngestOutcome, *, update: bool
+    ) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        if not batch.models:
+            return ids
+        names = [m.name for m in batch.models]
+        existing = (
+            {r.name: r for r in conn.execute(sa.select(t.models).where(t.models.c.name.in_(names)))}
+            if len(names) < 900
+            else {r.name: r for r in conn.execute(sa.select(t.models))}
+        )
+        now = _now()
+        new_rows = []
+        for i, m in enumerate(batch.models):
+            values = {f: getattr(m, f) for f in MODEL_FIELDS}
+            old = existing.get(m.name)
+            if old is None:
+                new_rows.append(dict(name=m.name, source_file_id=file_id, updated_at=now, **values))
+                continue
+            differ = [
+                f
+                for f in CHECKED_FIELDS
+                if values[f] is not None
+                and getattr(old, f) is not None
+                and not _same(values[f], getattr(old, f))
+            ]
+            if differ and not update:
+                f = differ[0]
+                line = batch.model_lines[i] if i < len(batch.model_lines) else None
+                raise ConflictError(
+                    f"model {m.name!r} is already registered with {f} = "
+                    f"{_show(getattr(old, f))}, this file says {_show(values[f])}"
+                    + (f" (also differs: {', '.join(differ[1:])})" if differ[1:] else ""),
+                    source=batch.path,
+                    where=str(line) if line else f"model {i + 1}",
+                    hint="pass --update to replace the stored values",
+                )
+            changes = (
+                values
+                if update
+                else {f: v for f, v in values.items() if v is not None and getattr(old, f) is None}
+            )
+            changes = {f: v for f, v in changes.items() if v is not None}
+            if changes:
+                conn.execute(
+                    t.models.update()
+                    .where(t.models.c.id == old.id)
+                    .values(updated_at=now, source_file_id=file_id, **changes)
+                )
+                out.models += 1
+            ids[m.name] = old.id
+        if new_rows:
+            conn.execute(t.models.insert(), new_rows)
+            out.models += len(new_rows)
+            for r in conn.execute(
+                sa.select(t.models.c.id, t.models.c.name).where(
+                    t.models.c.source_file_id == file_id
+                )
+            ):
+                ids[r.name] = r.id
+        return ids
+
+    def _store_results(
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        file_id: int,
+        out: IngestOutcome,
+        model_ids: dict[str, int],
+        *,
+        model_override: str | None,
+    ) -> None:
+        # Look up only the names this file uses: the register may hold far more.
+        model_ids = dict(model_ids)
+        tab = batch.table if not batch.samples else None
+        if tab is None:
+            res = batch.results
+            names = {r.model for r in res}
+            b_names = {r.benchmark for r in res}
+        else:
+            names, b_names = set(tab.model), set(tab.benchmark)
+        names |= {model_override} if model_override else set()
+        m_alias = dict(
+            _select_in(
+                conn,
+                t.model_aliases.c.alias,
+                names,
+                t.model_aliases.c.alias,
+                t.model_aliases.c.model,
+            )
+        )
+        wanted = names | set(m_alias.values()) | {n.rsplit("/", 1)[1] for n in names if "/" in n}
+        for mid, name in _select_in(conn, t.models.c.name, wanted, t.models.c.id, t.models.c.name):
+            model_ids.setdefault(name, mid)
+        b_names |= {b.id for b in batch.benchmarks}
+        b_alias = dict(
+            _select_in(
+                conn,
+                t.benchmark_aliases.c.alias,
+                b_names,
+                t.benchmark_aliases.c.alias,
+                t.benchmark_aliases.c.benchmark,
+            )
+        )
+        bench_ids = {
+            row[0]
+            for row in _select_in(
+                conn, t.benchmarks.c.id, b_names | set(b_alias.values()), t.benchmarks.c.id
+            )
+        }
+        declared = {b.id: b for b in batch.benchmarks}
+        created: list[str] = []
+        now = _now()
+
+        def target_of(name: str) -> str:
+            return model_override or m_alias.get(name) or _known_name(name, model_ids)
+
+        # Models the file names but the register lacks are created bare, in one insert.
+        missing = sorted({target_of(n) for n in names} - model_ids.keys())
+        if missing:
+            conn.execute(
+                t.models.insert(),
+                [
+                    dict(
+                        name=m,
+                        multiplier=1.0,
+                        source_file_id=file_id,
+                        updated_at=now,
+                        source=f"named in {Path(batch.path).name}",
+                    )
+                    for m in missing
+                ],
+            )
+            for mid, name in _select_in(
+                conn, t.models.c.name, set(missing), t.models.c.id, t.models.c.name
+            ):
+                model_ids[name] = mid
+            created.extend(missing)
+            out.models += len(missing)
+
+        def model_id(name: str) -> int:
+            return model_ids[target_of(name)]
+
+        def bench_id(name: str) -> str:
+            target = b_alias.get(name, name)
+            if target not in bench_ids:
+                known = catalogue.lookup(target)
+                b = declared.get(target)
+                if b is None:
+                    b = known
+                else:  # the file's metadata first, the catalogue's where the file is silent
+                    b = b.model_copy(
+                        update={
+                            f: getattr(known, f)
+                            for f in ("name", "chance", "ceiling", "samples", "source")
+                            if getattr(b, f) is None and getattr(known, f) is not None
+                        }
+                    )
+                conn.execute(t.benchmarks.insert().values(**_bench_row(b)))
+                bench_ids.add(target)
+            return target
+
+        for b in batch.benchmarks:  # declare groups and metadata even without results
+            if b.id not in b_alias:
+                bench_id(b.id)
+        cols = (
+            "model_id",
+            "benchmark_id",
+            "metric",
+            "value",
+            "stderr",
+            "samples",
+            "source_file_id",
+            "created_at",
+            "original_model",
+            "original_benchmark",
+            "filter",
+            "variant",
+            "extra",
+        )
+        stamp = _db_time(self.dialect)
+        now_db = stamp(now)
+        if tab is not None:  # the columnar bulk path
+            mids = {m: model_id(m) for m in set(tab.model)}
+            bids = {b: bench_id(b) for b in set(tab.benchmark)}
+            n = len(tab)
+            rows = list(
+                zip(
+                    [mids[m] for m in tab.model],
+                    [bids[b] for b in tab.benchmark],
+                    tab.metric,
+                    tab.value,
+                    tab.stderr,
+                    tab.samples,
+                    [file_id] * n,
+                    [now_db] * n,
+                    tab.model,
+                    tab.original_benchmark,
+                    [None] * n,
+                    [None] * n,
+                    [None] * n,
+                    strict=True,
+                )
+            )
+            _bulk_insert(conn, "eval_results", cols, rows)
+            out.results = n
+        else:
+            self._store_result_objects(
+                conn, batch, file_id, out, cols, model_id, bench_id, stamp, now_db
+            )
+        if created:
+            shown = ", ".join(created[:5]) + (
+                f" and {len(created) - 5} more" if created[5:] else ""
+            )
+            out.warnings.append(
+                f"{len(created)} model(s) not in the register were added without "
+                f"compute: {shown} (ingest a models CSV or `tripwire alias add`)"
+            )
+
+    def _store_result_objects(
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        file_id: int,
+        out: IngestOutcome,
+        cols: tuple[str, ...],
+        model_id: Any,
+        bench_id: Any,
+        stamp: Any,
+        now_db: Any,
+    ) -> None:
+        mids: dict[str, int] = {}
+        bids: dict[str, str] = {}
+        rows = []
+        for r in batch.results:
+            mid = mids.get(r.model)
+            if mid is None:
+                mid = mids[r.model] = model_id(r.model)
+            bid = bids.get(r.benchmark)
+            if bid is None:
+                bid = bids[r.benchmark] = bench_id(r.benchmark)
+            rows.append(
+                (
+                    mid,
+                    bid,
+                    r.metric,
+                    r.value,
+                    r.stderr,
+                    r.samples,
+                    file_id,
+                    stamp(r.created_at) if r.created_at else now_db,
+                    r.original_model or r.model,
+                    r.original_benchmark or r.benchmark,
+                    r.filter,
+                    r.variant,
+                    json.dumps(r.extra, sort_keys=True) if r.extra else None,
+                )
+            )
+        if batch.samples:
+            ids = _bulk_insert(conn, "eval_results", cols, rows, returning="id")
+            sample_rows = [
+                (ids[i], s.sample_id, s.epoch, s.score, s.raw)
+                for i, scores in batch.samples.items()
+                for s in scores
+            ]
+            if sample_rows:
+                _bulk_insert(
+                    conn,
+                    "eval_samples",
+                    ("result_id", "sample_id", "epoch", "score", "raw"),
+                    sample_rows,
+                )
+            out.samples = len(sample_rows)
+        else:
+            _bulk_insert(conn, "eval_results", cols, rows)
+        out.results = len(rows)
+
+
+_INT32 = 2**31 - 1
+
+
+def _unstorable(batch: Batch) -> tuple[str, str] | None:
+    """(where, what) of the first value in `batch` a register database cannot hold: a NUL
+    character in text, or a count outside a 32-bit integer column."""
+
+    def bad_text(obj: Any) -> str | None:
+        return next((f for f, v in obj if isinstance(v, str) and "\x00" in v), None)
+
+    for i, m in enumerate(batch.models):
+        if (f := bad_text(m)) is not None:
+            return f"model {i + 1}", f"{f} contains a NUL character"
+    for i, r in enumerate(batch.results):
+        where = f"result {i + 1} ({r.original_benchmark or r.benchmark}, {r.metric})"
+        if (f := bad_text(r)) is not None:
+            return where, f"{f} contains a NUL character"
+        if r.samples is not None and not -_INT32 <= r.samples <= _INT32:
+            return where, f"sample count {r.samples} is beyond any evaluation's size"
+        for s in batch.samples.get(i, []):
+            if (f := bad_text(s)) is not None:
+                return where, f"sample {s.sample_id[:40]!r}: {f} contains a NUL character"
+            if not -_INT32 <= s.epoch <= _INT32:
+                return where, f"sample {s.sample_id[:40]!r}: epoch {s.epoch} is out of range"
+    for i, b in enumerate(batch.benchmarks):
+        if (f := bad_text(b)) is not None:
+            return f"benchmark {i + 1}", f"{f} contains a NUL character"
+        if b.samples is not None and not -_INT32 <= b.samples <= _INT32:
+            return f"benchmark {i + 1}", f"sample count {b.samples} is beyond any evaluation's size"
+    for i, p in enumerate(batch.loss):
+        if (f := bad_text(p)) is not None:
+            return f"loss point {i + 1}", f"{f} contains a NUL character"
+    return None
+
+
+def _select_in(
+    conn: sa.Connection, key: sa.ColumnElement, values: set[str], *columns: sa.ColumnElement
+) -> list[Any]:
+    """Rows whose `key` is one of `values`, fetched in chunks under driver parameter limits."""
+    items = sorted(values)
+    rows: list[Any] = []
+    for i in range(0, len(items), 500):
+        rows += conn.execute(sa.select(*columns).where(key.in_(items[i : i + 500]))).all()
+    return rows
+
+
+def _db_time(dialect: str) -> Any:
+    """How a UTC datetime is written by a raw bulk insert: SQLite stores SQLAlchemy's text
+    form (read back by the DateTime type), PostgreSQL takes the datetime itself."""
+    if dialect != "sqlite":
+        return lambda d: d
+
+    def text(d: dt.datetime) -> str:
+        if d.tzinfo is not None:
+            d = d.astimezone(dt.UTC).replace(tzinfo=None)
+        return d.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    return text
+
+
+def _bulk_insert(
+    conn: sa.Connection,
+    table: str,
+    cols: tuple[str, ...],
+    rows: list[tuple],
+    returning: str | None = None,
+) -> list[int]:
+    """executemany straight to the driver: the bulk paths (results, samples) skip SQLAlchemy's
+    per-row parameter processing, which costs more than the database itself. With
+    `returning`, the new ids in row order."""
+    if not rows:
+        return []
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+    if returning is None:
+        conn.exec_driver_sql(sql, rows)
+        return []
+    sql += f" RETURNING {returning}"
+    return [conn.exec_driver_sql(sql, row).scalar_one() for row in rows]
+
+
+def _show(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else repr(v)
+
+
+def _known_name(name: str, known: dict[str, int]) -> str:
+    """`EleutherAI/pythia-1.4b` is `pythia-1.4b` when only the latter is registered."""
+    if name in known or "/" not in name:
+        return name
+    bare = name.rsplit("/", 1)[1]
+    return bare if bare in known else name
+
+
+def _bench_row(b: Benchmark) -> dict[str, Any]:
+    return dict(
+        id=b.id,
+        name=b.name,
+        metric=b.metric,
+        higher_is_better=b.higher_is_better,
+        chance=b.chance,
+        ceiling=b.ceiling,
+        parent=b.parent,
+        dataset=b.dataset,
+        samples=b.samples,
+        source=b.source,
+    )

@@ -183,6 +183,15 @@ class Table:
                 hint="give each column one header",
             )
         self.rows: list[tuple[int, list[str]]] = []
+        if '"' not in text and text.count("\r") == text.count("\r\n"):
+            # No quoting and no bare CR: each record is one physical line, so its line number
+            # is its position, and the C reader can run without per-row bookkeeping.
+            self.rows = [
+                (i, row)
+                for i, row in enumerate(reader, start=2)
+                if len(row) > 1 or (row and row[0].strip())
+            ]
+            return
         start = 2
         try:
             for row in reader:

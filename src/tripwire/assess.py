@@ -490,10 +490,10 @@ def plan(reg: Register, policy: str | Path | LoadedPolicy, *, from_model: str | 
     _check_mapping(pol, mapping)
     if compute is None and (from_model is None or scale is None):
         raise InputError("say what is planned: --from MODEL --scale N, or --compute FLOP")
-    if scale is not None and not scale > 0:
-        raise InputError(f"--scale must be positive, not {scale:g}")
-    if compute is not None and not compute > 0:
-        raise InputError(f"--compute must be positive FLOP, not {compute:g}")
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
+        raise InputError(f"--scale must be a positive finite number, not {scale:g}")
+    if compute is not None and not (math.isfinite(compute) and compute > 0):
+        raise InputError(f"--compute must be a positive finite FLOP figure, not {compute:g}")
     base = reg.get_model(from_model) if from_model is not None else None
     warnings: list[str] = []
     if compute is None:
@@ -502,6 +502,8 @@ def plan(reg: Register, policy: str | Path | LoadedPolicy, *, from_model: str | 
             raise InsufficientEvidence(f"{base.name} has no training compute to scale",
                                        hint="give --compute FLOP instead")
         compute = base.compute_flop * scale
+        if not math.isfinite(compute):
+            raise InputError(f"--scale {scale:g} takes {base.name}'s compute beyond any number")
     multiplier = base.multiplier if base is not None else 1.0
     cost = None
     if base is not None and base.cost_usd is not None and base.compute_flop:

@@ -119,8 +119,8 @@ def fit_cmd(
         "compute and report the error and interval coverage on them, e.g. 0.2.",
         show_default=False)] = None,
     n_boot: Annotated[int, typer.Option(
-        "--n-boot", min=0, help="Bootstrap resamples for the intervals.")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+        "--n-boot", min=0, max=100_000, help="Bootstrap resamples for the intervals.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="Write a figure (.png or .svg): data, fit and extrapolation band.",
         show_default=False)] = None,

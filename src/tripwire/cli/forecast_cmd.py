@@ -204,8 +204,8 @@ def forecast_cmd(
         "--since", help="With --by date: only models released on or after YYYY-MM-DD.",
         show_default=False)] = None,
     n_boot: Annotated[int, typer.Option(
-        "--n-boot", min=0, help="Bootstrap resamples for the intervals.")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+        "--n-boot", min=0, max=100_000, help="Bootstrap resamples for the intervals.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="Write a figure (.png, .svg or .pdf): data, fit, band, threshold and "
         "crossing distribution.", show_default=False)] = None,
@@ -225,6 +225,8 @@ def forecast_cmd(
         from tripwire.plots import check_figure_path
 
         check_figure_path(plot)
+    if threshold is not None and not math.isfinite(threshold):
+        raise InputError(f"--threshold {threshold}: the score must be a finite number")
     at_value = _parse_at(at, by)
     data = _load(db, benchmark, metric)
     bm: Benchmark = data["benchmark"]

@@ -7,6 +7,7 @@ safeguards are named), 2 on a usage or input error, 3 when evidence is insuffici
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Annotated, Any
 
@@ -78,6 +79,8 @@ def _numbers(items: list[str] | None) -> dict[str, float]:
             out[key] = float(value.replace("_", ""))
         except ValueError:
             raise InputError(f"--set {key}={value}: {value!r} is not a number") from None
+        if not math.isfinite(out[key]):
+            raise InputError(f"--set {key}={value}: the value must be a finite number")
     return out
 
 
@@ -281,8 +284,8 @@ def plan_cmd(
     map_: MapOpt = None,
     set_: SetOpt = None,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples per forecast.",
-                                        min=0)] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+                                        min=0, max=100_000)] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Bootstrap seed.")] = 0,
     db: DbOpt = None,
     json: JsonOpt = False,
 ) -> None:

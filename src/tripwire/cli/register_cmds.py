@@ -257,7 +257,8 @@ def demo(
         str | None, typer.Option("--db", help="Use this register instead of a fresh file in --dir.")
     ] = None,
     n_boot: Annotated[
-        int, typer.Option("--n-boot", help="Bootstrap resamples per fit in the report.")
+        int, typer.Option("--n-boot", max=100_000,
+                          help="Bootstrap resamples per fit in the report.")
     ] = 200,
     json: JsonOpt = False,
 ) -> None:

@@ -50,8 +50,9 @@ def report(
     threshold: Annotated[list[str] | None, typer.Option(
         "--threshold", help="Also forecast when BENCHMARK reaches SCORE (BENCHMARK=SCORE, "
                             "repeatable).", show_default=False)] = None,
-    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples per fit.")] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    n_boot: Annotated[int, typer.Option("--n-boot", max=100_000,
+                                                help="Bootstrap resamples per fit.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
     db: DbOpt = None,
 ) -> None:
     """Write a report: levels under each policy with the evidence, scaling-law fit, capability
@@ -111,8 +112,8 @@ def serve(
 
     if not 0 < port < 65536:
         raise InputError(f"--port {port} is not a port number (1-65535)")
-    if not max_upload_mb > 0:
-        raise InputError("--max-upload-mb must be positive")
+    if not (max_upload_mb > 0 and max_upload_mb < float("inf")):
+        raise InputError("--max-upload-mb must be positive and finite")
     thresholds = parse_thresholds(threshold)
     token = os.environ.get("TRIPWIRE_TOKEN") or None
     if private and token is None:

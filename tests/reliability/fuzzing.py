@@ -226,10 +226,15 @@ class Tally:
     def total(self) -> int:
         return self.accepted + self.rejected
 
-    def line(self) -> str:
-        return (f"{self.reader}: {self.total} inputs ({self.accepted} accepted, {self.stored} "
-                f"stored and read back; {self.rejected} rejected, {self.places} naming a place "
-                "inside the file), 0 tracebacks, 0 partial writes")
+    def line(self, tail: str = "0 tracebacks, 0 partial writes",
+             place: str = "naming a place inside the file") -> str:
+        ok = f"{self.accepted} accepted"
+        if self.stored:
+            ok += f", {self.stored} stored and read back"
+        no = f"{self.rejected} rejected"
+        if self.places:
+            no += f", {self.places} {place}"
+        return f"{self.reader}: {self.total} inputs ({ok}; {no}), {tail}"
 
 
 def snapshot(reg: Register) -> tuple[tuple[tuple[str, int], ...], str | None]:

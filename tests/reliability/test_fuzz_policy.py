@@ -257,6 +257,7 @@ def check_condition(text: str, scores: list[float], tally: Tally) -> None:
     except ExprError as e:
         assert 0 <= e.offset <= len(text), (e.offset, len(text))
         tally.rejected += 1
+        tally.places += 1
         parsed = False
     else:
         tally.accepted += 1
@@ -282,7 +283,9 @@ def _conditions(examples: int, report: bool) -> None:
     run(st.tuples(damaged(), SCORES), examples, lambda x: check_condition(x[0], x[1], tally))
     assert tally.total >= examples * 0.9
     if report:
-        print("\n" + tally.line().replace("inside the file", "in the file"))
+        print("\n" + tally.line("0 tracebacks; spliced into a policy, every fault placed "
+                                "at a line and column of the file",
+                                place="with the offset of the fault"))
 
 
 def _policies(tmp_path: Path, examples: int, report: bool) -> None:
@@ -292,7 +295,7 @@ def _policies(tmp_path: Path, examples: int, report: bool) -> None:
         lambda x: check_policy(tmp_path, x[0], x[1], tally, cli=next(counter) % 10 == 0))
     assert tally.total >= examples * 0.9
     if report:
-        print("\n" + tally.line())
+        print("\n" + tally.line("0 tracebacks; every loaded policy judged two models"))
 
 
 def test_conditions_fuzz_fast() -> None:

@@ -1,0 +1,138 @@
+"""Shared pieces of the forecasts: reported quantiles, the date axis, input checks, the
+crossing-distribution mixture and the case bootstrap."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy.special import ndtr, stdtr
+
+from tripwire.errors import InputError
+
+QUANTILES: tuple[float, ...] = (0.05, 0.1, 0.5, 0.9, 0.95)
+"""Quantiles reported for crossing distributions."""
+
+DAYS_PER_YEAR = 365.2425
+_EPOCH = dt.date(1970, 1, 1)
+_TINY = 1e-12
+
+
+def _q_key(q: float) -> str:
+    return f"{q:g}"
+
+
+def _floats(name: str, values: ArrayLike, *, allow_nan: bool = False) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{name} must be numbers", hint=str(e)) from None
+    if not allow_nan and not np.all(np.isfinite(arr)):
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise InputError(f"{name} is not a finite number", where=f"item {bad}")
+    return arr
+
+
+def _year(d: dt.date | dt.datetime | str | pd.Timestamp) -> float:
+    """A date as decimal years since 1970 (the time axis of trends)."""
+    if isinstance(d, str):
+        try:
+            d = dt.date.fromisoformat(d[:10])
+        except ValueError:
+            raise InputError(f"not a date: {d!r}", hint="use YYYY-MM-DD") from None
+    if isinstance(d, pd.Timestamp):
+        d = d.date()
+    if isinstance(d, dt.datetime):
+        d = d.date()
+    if not isinstance(d, dt.date):
+        raise InputError(f"not a date: {d!r}", hint="use YYYY-MM-DD")
+    return (d - _EPOCH).days / DAYS_PER_YEAR
+
+
+def _date(year: float) -> dt.date | None:
+    """Decimal years since 1970 back to a date (None when not finite or out of range)."""
+    if not math.isfinite(year) or abs(year) > 5000:
+        return None
+    return _EPOCH + dt.timedelta(days=round(year * DAYS_PER_YEAR))
+
+
+def _mixture_cdf(x: np.ndarray, a: np.ndarray, k: np.ndarray, t: np.ndarray,
+                 tau: np.ndarray, dof: float = math.inf) -> np.ndarray:
+    """mean_b F((a_b + k_b x - t_b) / tau_b) for each x: P(latent ability at x >= threshold),
+    F the Student-t CDF with `dof` degrees of freedom (normal when infinite).
+
+    `t_b = +inf` marks draws whose curve never reaches the threshold.
+    """
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    with np.errstate(invalid="ignore", over="ignore"):
+        z = (a[None, :] + k[None, :] * x[:, None] - t[None, :]) / tau[None, :]
+    z = np.where(np.isposinf(t)[None, :], -np.inf, z)
+    cdf = ndtr(z) if math.isinf(dof) else stdtr(dof, z)
+    return cdf.mean(axis=1)
+
+
+def _mixture_quantiles(qs: Sequence[float], a: np.ndarray, k: np.ndarray, t: np.ndarray,
+                       tau: np.ndarray, lo: float, hi: float,
+                       dof: float = math.inf) -> dict[str, float]:
+    """Quantiles of the crossing point of the mixture CDF above, by bisection on [lo, hi].
+
+    Returns +inf where the threshold is not reached with that probability within `hi`, and
+    -inf where it is already reached at `lo`.
+    """
+    qs_arr = np.asarray(qs, dtype=float)
+    f_lo = _mixture_cdf(np.array([lo]), a, k, t, tau, dof)[0]
+    f_hi = _mixture_cdf(np.array([hi]), a, k, t, tau, dof)[0]
+    left = np.full(qs_arr.size, lo)
+    right = np.full(qs_arr.size, hi)
+    for _ in range(60):
+        mid = 0.5 * (left + right)
+        f = _mixture_cdf(mid, a, k, t, tau, dof)
+        below = f < qs_arr
+        left = np.where(below, mid, left)
+        right = np.where(below, right, mid)
+    out = 0.5 * (left + right)
+    out = np.where(qs_arr > f_hi, np.inf, out)
+    out = np.where(qs_arr <= f_lo, -np.inf, out)
+    return {_q_key(q): float(v) for q, v in zip(qs_arr, out, strict=True)}
+
+
+def _bias_corrected(boot_tau: np.ndarray, tau: float) -> np.ndarray:
+    """Bootstrap bias correction of the scatter: resampled fits see fewer distinct models and
+    so under-estimate tau; scale the draws so their mean is 2 tau - mean(draws), never less than
+    tau (Efron & Tibshirani 1993, sec. 10.6)."""
+    mean = float(np.mean(boot_tau))
+    target = max(2.0 * tau - mean, tau)
+    return boot_tau * (target / mean) if mean > 0 else boot_tau
+
+
+def _bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """Case-bootstrap resamples as counts (n_boot, n): how often each model was drawn."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n)) + n * np.arange(n_boot)[:, None]
+    return np.bincount(idx.ravel(), minlength=n_boot * n).reshape(n_boot, n).astype(float)
+
+
+def _check_samples(samples: ArrayLike | None, n: int, y: np.ndarray,
+                   warnings: list[str]) -> np.ndarray | None:
+    if samples is None:
+        return None
+    raw = pd.to_numeric(pd.Series(list(np.asarray(samples, dtype=object).ravel())),
+                        errors="coerce").to_numpy(dtype=float)
+    if raw.size != n:
+        raise InputError(f"samples has {raw.size} entries for {n} scores")
+    known = np.isfinite(raw) & (raw > 0)
+    if not known.any():
+        return None
+    if np.any((y < 0) | (y > 1)):
+        raise InputError("scores with sample counts must be proportions in [0, 1]",
+                         hint="give accuracies, not percentages")
+    if not known.all():
+        fill = float(np.median(raw[known]))
+        warnings.append(f"{int((~known).sum())} models have no sample count; "
+                        f"used the median {fill:g}")
+        raw = np.where(known, raw, fill)
+    return raw

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -72,6 +72,158 @@ def _summarise(preds: pd.DataFrame, rows: list[dict[str, Any]], lead: float | No
     return out
 
 
+def _log10(v: float) -> float | None:
+    if v == math.inf:
+        return math.inf
+    return math.log10(v) if v > 0 else -math.inf
+
+
+@dataclass(frozen=True)
+class _Axis:
+    """What sets a backtest in compute apart from one in time, besides the model it fits."""
+
+    name: str
+    """`Backtest.axis`."""
+    tol: float
+    """A model this far past a cutoff (log10 FLOP, years) still counts as known at it."""
+    cutoff_column: str
+    """Name of the cutoff in `Backtest.cutoffs`."""
+    label_format: str
+    """Format of a cutoff in the `skipped` messages."""
+    transformed: bool
+    """Errors measured in the trend's transformed space (log2 or logit), not in score units."""
+    lead_units: str
+    lead_scale: float
+    """Lead units per axis unit."""
+    value: Callable[[float], Any]
+    """A place on the axis as reported: log10 FLOP, or a date."""
+    position: Callable[[Any], float]
+    """A reported value back to its place on the axis."""
+
+
+_COMPUTE = _Axis("compute", 1e-12, "cutoff_log10_flop", "g", False, "decades of compute", 1.0,
+                 float, float)
+_DATE = _Axis("date", 1e-9, "cutoff", "", True, "days", DAYS_PER_YEAR, _date, _year)
+
+
+class _Judged(NamedTuple):
+    """A fit's forecasts for the models after its cutoff."""
+
+    predictions: pd.DataFrame
+    """predicted, lo80, hi80, lo95, hi95 per later model."""
+    where: dict[str, list[Any]]
+    """Columns placing each later model on the axis (and how far past the cutoff)."""
+    errors: np.ndarray
+    """actual - predicted, in score units or the transformed space (`_Axis.transformed`)."""
+    extra: dict[str, Any]
+    """More columns for the cutoff's row."""
+
+
+def _default_cutoffs(sorted_pos: np.ndarray, first: int, message: str) -> np.ndarray:
+    """6 evenly spaced cutoffs, from the first place where `first + 1` models are known and
+    span one unit (a decade of compute, a year) to the last one leaving 3 later models."""
+    start = None
+    for j in range(first, sorted_pos.size):
+        if sorted_pos[j] - sorted_pos[0] >= 1.0:
+            start = sorted_pos[j]
+            break
+    if start is None or sorted_pos.size < first + 4 or start >= sorted_pos[-4]:
+        raise InsufficientEvidence(message)
+    return np.linspace(start, sorted_pos[-4], 6)
+
+
+def _walk_forward(axis: _Axis, pos: np.ndarray, values: np.ndarray, ok: np.ndarray,
+                  cut: np.ndarray, *, names: Sequence[str] | None, frontier: bool,
+                  threshold: float | None, fit: Callable[[np.ndarray], Any],
+                  judge: Callable[[Any, float, np.ndarray], _Judged],
+                  crossing: Callable[[Any, float], Sequence[Any]]) -> Backtest:
+    """The walk-forward loop shared by both backtests.
+
+    At each cutoff, `fit(train mask)` the models known then (`ok` and at most the cutoff),
+    `judge(fit, cutoff, test mask)` its forecasts for every later model (with `frontier`, every
+    later frontier model) and, with a threshold, take the 10/50/90 % quantiles of
+    `crossing(fit, threshold)` in reported units. A cutoff that knows the same models as an
+    earlier one is passed over; one with no later model, or whose fit fails, is noted in
+    `skipped`.
+    """
+    nm = list(names) if names is not None else [str(i) for i in range(values.size)]
+    actual = None
+    if threshold is not None:
+        hit = ok & (values >= threshold)
+        actual = float(pos[hit].min()) if hit.any() else None
+    # a frontier forecast is judged on later frontier models only
+    judged = ok.copy()
+    if frontier:
+        judged[np.flatnonzero(ok)[~frontier_mask(pos[ok], values[ok])]] = False
+    rows: list[dict[str, Any]] = []
+    preds: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    seen: set[bytes] = set()
+    for cu in cut:
+        train = ok & (pos <= cu + axis.tol)
+        test = judged & (pos > cu + axis.tol)
+        if train.tobytes() in seen:
+            continue  # same models known as at an earlier cutoff
+        seen.add(train.tobytes())
+        key = axis.value(float(cu))
+        label = format(key, axis.label_format)
+        if not test.any():
+            skipped.append(f"{label}: no later model")
+            continue
+        try:
+            model = fit(train)
+        except InsufficientEvidence as e:
+            skipped.append(f"{label}: {e.message}")
+            continue
+        got = judge(model, cu, test)
+        pr, actual_v = got.predictions, values[test]
+        in80 = (pr["lo80"].to_numpy() <= actual_v) & (actual_v <= pr["hi80"].to_numpy())
+        in95 = (pr["lo95"].to_numpy() <= actual_v) & (actual_v <= pr["hi95"].to_numpy())
+        cols = {k: pr[k].to_numpy(dtype=float) for k in ("predicted", "lo80", "hi80", "lo95",
+                                                          "hi95")}
+        for j, i in enumerate(np.flatnonzero(test)):
+            rec = {"cutoff": key, "model": nm[i], **{k: c[j] for k, c in got.where.items()},
+                   "actual": float(values[i])}
+            if axis.transformed:
+                rec["error_transformed"] = float(got.errors[j])
+            preds.append({**rec, **{k: float(c[j]) for k, c in cols.items()},
+                          "in80": bool(in80[j]), "in95": bool(in95[j])})
+        row: dict[str, Any] = {axis.cutoff_column: key, "n_train": model.n_models_,
+                               "n_test": int(test.sum()),
+                               ("mae_transformed" if axis.transformed else "mae"):
+                                   float(np.abs(got.errors).mean()),
+                               "coverage80": float(in80.mean()),
+                               "coverage95": float(in95.mean()), **got.extra}
+        if threshold is not None:
+            try:
+                p10, p50, p90 = crossing(model, threshold)
+                row.update(crossing_p10=p10, crossing_median=p50, crossing_p90=p90)
+            except InsufficientEvidence as e:
+                row.update(crossing_p10=None, crossing_median=None, crossing_p90=None)
+                skipped.append(f"{label}: crossing: {e.message}")
+        rows.append(row)
+    cutoffs = pd.DataFrame(rows)
+    predictions = pd.DataFrame(preds)
+    lead: float | None = None
+    before: int | None = None
+    if actual is not None and rows:
+        def at(col: str, missing: float) -> np.ndarray:
+            return np.array([missing if r[col] is None else axis.position(r[col]) for r in rows])
+        at_cutoff = np.array([axis.position(r[axis.cutoff_column]) for r in rows])
+        lead = _lead(at_cutoff, at("crossing_p10", np.inf), at("crossing_p90", -np.inf), actual)
+        lead = None if lead is None else lead * axis.lead_scale
+        before = int((at_cutoff < actual).sum())
+    summary = _summarise(predictions, rows, lead, None if actual is None else axis.value(actual),
+                         skipped)
+    summary["cutoffs_before_crossing"] = before
+    if axis.transformed and len(predictions):
+        summary["mae_transformed"] = float(predictions["error_transformed"].abs().mean())
+        for k in ("mae", "rmse", "bias"):
+            summary.pop(k, None)
+    summary["lead_units"] = axis.lead_units
+    return Backtest(axis.name, cutoffs, predictions, summary)
+
+
 def backtest_compute(compute_flop: ArrayLike, scores: ArrayLike, *, floor: float,
                      ceiling: float | None = None, samples: ArrayLike | None = None,
                      cutoffs_log10_flop: Sequence[float] | None = None,
@@ -91,91 +243,31 @@ def backtest_compute(compute_flop: ArrayLike, scores: ArrayLike, *, floor: float
     if not ok.any():
         raise InsufficientEvidence("no model has an effective compute figure")
     x = np.log10(np.where(ok, c, 1.0))
-    nm = list(names) if names is not None else [str(i) for i in range(y.size)]
     sm = None if samples is None else np.asarray(samples, dtype=object).ravel()
-    xs = np.sort(x[ok])
     if cutoffs_log10_flop is None:
-        start = None
-        for j in range(4, xs.size):
-            if xs[j] - xs[0] >= 1.0:
-                start = xs[j]
-                break
-        if start is None or xs.size < 8 or start >= xs[-4]:
-            raise InsufficientEvidence("too few models spread over too little compute for a "
-                                       "backtest")
-        cut = np.unique(np.round(np.linspace(start, xs[-4], 6), 2))
+        cut = np.unique(np.round(_default_cutoffs(
+            np.sort(x[ok]), 4, "too few models spread over too little compute for a backtest"),
+            2))
     else:
         cut = np.asarray(cutoffs_log10_flop, dtype=float)
-    actual = None
-    if threshold is not None:
-        hit = ok & (y >= threshold)
-        actual = float(x[hit].min()) if hit.any() else None
-    # a frontier forecast is judged on later frontier models only
-    judged = ok.copy()
-    if frontier:
-        judged[np.flatnonzero(ok)[~frontier_mask(x[ok], y[ok])]] = False
-    rows, preds, skipped = [], [], []
-    seen: set[bytes] = set()
-    for cu in cut:
-        train = ok & (x <= cu + 1e-12)
-        test = judged & (x > cu + 1e-12)
-        if train.tobytes() in seen:
-            continue  # same models known as at an earlier cutoff
-        seen.add(train.tobytes())
-        if not test.any():
-            skipped.append(f"{cu:g}: no later model")
-            continue
-        try:
-            curve = CapabilityCurve(floor=floor, ceiling=ceiling, frontier=frontier,
-                                    n_boot=n_boot, seed=seed)
-            curve.fit(10.0 ** x[train], y[train], None if sm is None else sm[train])
-        except InsufficientEvidence as e:
-            skipped.append(f"{cu:g}: {e.message}")
-            continue
+
+    def fit(train: np.ndarray) -> CapabilityCurve:
+        curve = CapabilityCurve(floor=floor, ceiling=ceiling, frontier=frontier,
+                                n_boot=n_boot, seed=seed)
+        return curve.fit(10.0 ** x[train], y[train], None if sm is None else sm[train])
+
+    def judge(curve: CapabilityCurve, cu: float, test: np.ndarray) -> _Judged:
         pr = curve.predict(10.0 ** x[test])
-        actual_y = y[test]
-        in80 = (pr["lo80"].to_numpy() <= actual_y) & (actual_y <= pr["hi80"].to_numpy())
-        in95 = (pr["lo95"].to_numpy() <= actual_y) & (actual_y <= pr["hi95"].to_numpy())
-        cols = {k: pr[k].to_numpy(dtype=float) for k in ("predicted", "lo80", "hi80", "lo95",
-                                                          "hi95")}
-        for j, i in enumerate(np.flatnonzero(test)):
-            preds.append({"cutoff": float(cu), "model": nm[i], "log10_flop": float(x[i]),
-                          "decades_ahead": float(x[i] - cu), "actual": float(y[i]),
-                          **{k: float(v[j]) for k, v in cols.items()},
-                          "in80": bool(in80[j]), "in95": bool(in95[j])})
-        err = actual_y - pr["predicted"].to_numpy()
-        row: dict[str, Any] = {"cutoff_log10_flop": float(cu), "n_train": curve.n_models_,
-                               "n_test": int(test.sum()), "mae": float(np.abs(err).mean()),
-                               "coverage80": float(in80.mean()),
-                               "coverage95": float(in95.mean())}
-        if threshold is not None:
-            try:
-                cf = curve.crossing(threshold)
-                q = cf.compute_quantiles
-                row.update(crossing_p10=_log10(q["0.1"]), crossing_median=_log10(q["0.5"]),
-                           crossing_p90=_log10(q["0.9"]))
-            except InsufficientEvidence as e:
-                row.update(crossing_p10=None, crossing_median=None, crossing_p90=None)
-                skipped.append(f"{cu:g}: crossing: {e.message}")
-        rows.append(row)
-    cutoffs = pd.DataFrame(rows)
-    predictions = pd.DataFrame(preds)
-    lead = None
-    if threshold is not None and actual is not None and len(cutoffs):
-        lo = cutoffs["crossing_p10"].astype(float).fillna(np.inf).to_numpy()
-        hi = cutoffs["crossing_p90"].astype(float).fillna(-np.inf).to_numpy()
-        lead = _lead(cutoffs["cutoff_log10_flop"].to_numpy(), lo, hi, actual)
-    summary = _summarise(predictions, rows, lead, actual, skipped)
-    summary["lead_units"] = "decades of compute"
-    if actual is not None and len(cutoffs):
-        summary["cutoffs_before_crossing"] = int((cutoffs["cutoff_log10_flop"] < actual).sum())
-    return Backtest("compute", cutoffs, predictions, summary)
+        where = {"log10_flop": [float(a) for a in x[test]],
+                 "decades_ahead": [float(a - cu) for a in x[test]]}
+        return _Judged(pr, where, y[test] - pr["predicted"].to_numpy(), {})
 
+    def crossing(curve: CapabilityCurve, threshold: float) -> list[float | None]:
+        q = curve.crossing(threshold).compute_quantiles
+        return [_log10(q[k]) for k in ("0.1", "0.5", "0.9")]
 
-def _log10(v: float) -> float | None:
-    if v == math.inf:
-        return math.inf
-    return math.log10(v) if v > 0 else -math.inf
+    return _walk_forward(_COMPUTE, x, y, ok, cut, names=names, frontier=frontier,
+                         threshold=threshold, fit=fit, judge=judge, crossing=crossing)
 
 
 def backtest_time(dates: Sequence[dt.date | str | None], values: ArrayLike, *,
@@ -193,94 +285,28 @@ def backtest_time(dates: Sequence[dt.date | str | None], values: ArrayLike, *,
     ok = np.isfinite(t) & np.isfinite(v)
     if since is not None:
         ok &= t >= _year(since)
-    nm = list(names) if names is not None else [str(i) for i in range(v.size)]
-    ts = np.sort(t[ok])
     if cutoffs is None:
-        start = None
-        for j in range(3, ts.size):
-            if ts[j] - ts[0] >= 1.0:
-                start = ts[j]
-                break
-        if start is None or ts.size < 7 or start >= ts[-4]:
-            raise InsufficientEvidence("too few dated models for a backtest")
-        cut = np.unique(np.linspace(start, ts[-4], 6))
+        cut = np.unique(_default_cutoffs(np.sort(t[ok]), 3, "too few dated models for a backtest"))
     else:
         cut = np.array([_year(d) for d in cutoffs])
-    actual = None
-    if threshold is not None:
-        hit = ok & (v >= threshold)
-        actual = float(t[hit].min()) if hit.any() else None
-    judged = ok.copy()
-    if frontier:
-        judged[np.flatnonzero(ok)[~frontier_mask(t[ok], v[ok])]] = False
-    rows, preds, skipped = [], [], []
-    seen: set[bytes] = set()
-    for cu in cut:
-        train = ok & (t <= cu + 1e-9)
-        test = judged & (t > cu + 1e-9)
-        if train.tobytes() in seen:
-            continue  # same models known as at an earlier cutoff
-        seen.add(train.tobytes())
-        label = _date(float(cu))
-        if not test.any():
-            skipped.append(f"{label}: no later model")
-            continue
-        try:
-            tr = TimeTrend(transform=transform, floor=floor, ceiling=ceiling, frontier=frontier,
-                           n_boot=n_boot, seed=seed)
-            tr.fit([_date(float(a)) for a in t[train]], v[train])
-        except InsufficientEvidence as e:
-            skipped.append(f"{label}: {e.message}")
-            continue
-        test_dates = [_EPOCH + dt.timedelta(days=round(float(a) * DAYS_PER_YEAR))
-                      for a in t[test]]
-        pr = tr.predict(test_dates)
-        actual_v = v[test]
-        in80 = (pr["lo80"].to_numpy() <= actual_v) & (actual_v <= pr["hi80"].to_numpy())
-        in95 = (pr["lo95"].to_numpy() <= actual_v) & (actual_v <= pr["hi95"].to_numpy())
+
+    def fit(train: np.ndarray) -> TimeTrend:
+        tr = TimeTrend(transform=transform, floor=floor, ceiling=ceiling, frontier=frontier,
+                       n_boot=n_boot, seed=seed)
+        return tr.fit([_date(float(a)) for a in t[train]], v[train])
+
+    def judge(tr: TimeTrend, cu: float, test: np.ndarray) -> _Judged:
+        when = [_EPOCH + dt.timedelta(days=round(float(a) * DAYS_PER_YEAR)) for a in t[test]]
+        pr = tr.predict(when)
         z_pred = tr._to_space(np.maximum(pr["predicted"].to_numpy(), 1e-300))
-        z_act = tr._to_space(np.maximum(actual_v, 1e-300))
-        cols = {k: pr[k].to_numpy(dtype=float) for k in ("predicted", "lo80", "hi80", "lo95",
-                                                          "hi95")}
-        for j, i in enumerate(np.flatnonzero(test)):
-            preds.append({"cutoff": label, "model": nm[i], "date": test_dates[j],
-                          "days_ahead": float((t[i] - cu) * DAYS_PER_YEAR),
-                          "actual": float(v[i]), "error_transformed": float(z_act[j] - z_pred[j]),
-                          **{k: float(c[j]) for k, c in cols.items()},
-                          "in80": bool(in80[j]), "in95": bool(in95[j])})
-        row: dict[str, Any] = {"cutoff": label, "n_train": tr.n_models_,
-                               "n_test": int(test.sum()),
-                               "mae_transformed": float(np.abs(z_act - z_pred).mean()),
-                               "coverage80": float(in80.mean()),
-                               "coverage95": float(in95.mean()),
-                               "doubling_days": tr.doubling_days_}
-        if threshold is not None:
-            try:
-                dq = tr.crossing(threshold).date_quantiles
-                row.update(crossing_p10=dq["0.1"], crossing_median=dq["0.5"],
-                           crossing_p90=dq["0.9"])
-            except InsufficientEvidence as e:
-                row.update(crossing_p10=None, crossing_median=None, crossing_p90=None)
-                skipped.append(f"{label}: crossing: {e.message}")
-        rows.append(row)
-    cutoffs_df = pd.DataFrame(rows)
-    predictions = pd.DataFrame(preds)
-    lead = None
-    if threshold is not None and actual is not None and len(cutoffs_df):
-        def yrs(col: str, missing: float) -> np.ndarray:
-            return np.array([_year(d) if d is not None else missing for d in cutoffs_df[col]])
-        lead_years = _lead(np.array([_year(d) for d in cutoffs_df["cutoff"]]),
-                           yrs("crossing_p10", np.inf), yrs("crossing_p90", -np.inf), actual)
-        lead = None if lead_years is None else lead_years * DAYS_PER_YEAR
-    summary = _summarise(predictions, rows, lead, None if actual is None else _date(actual),
-                         skipped)
-    if actual is not None and len(cutoffs_df):
-        summary["cutoffs_before_crossing"] = int(sum(_year(d) < actual
-                                                     for d in cutoffs_df["cutoff"]))
-    if len(predictions):
-        summary["mae_transformed"] = float(predictions["error_transformed"].abs().mean())
-        summary.pop("mae", None)
-        summary.pop("rmse", None)
-        summary.pop("bias", None)
-    summary["lead_units"] = "days"
-    return Backtest("date", cutoffs_df, predictions, summary)
+        z_act = tr._to_space(np.maximum(v[test], 1e-300))
+        where: dict[str, list[Any]] = {
+            "date": when, "days_ahead": [float((a - cu) * DAYS_PER_YEAR) for a in t[test]]}
+        return _Judged(pr, where, z_act - z_pred, {"doubling_days": tr.doubling_days_})
+
+    def crossing(tr: TimeTrend, threshold: float) -> list[dt.date | None]:
+        dq = tr.crossing(threshold).date_quantiles
+        return [dq["0.1"], dq["0.5"], dq["0.9"]]
+
+    return _walk_forward(_DATE, t, v, ok, cut, names=names, frontier=frontier,
+                         threshold=threshold, fit=fit, judge=judge, crossing=crossing)

@@ -1,11 +1,13 @@
 """Shared pieces of the forecasts: reported quantiles, the date axis, input checks, the
-crossing-distribution mixture and the case bootstrap."""
+crossing-distribution mixture, crossing results as dicts, and the case bootstrap."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
 from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,6 +100,21 @@ def _mixture_quantiles(qs: Sequence[float], a: np.ndarray, k: np.ndarray, t: np.
     out = np.where(qs_arr > f_hi, np.inf, out)
     out = np.where(qs_arr <= f_lo, -np.inf, out)
     return {_q_key(q): float(v) for q, v in zip(qs_arr, out, strict=True)}
+
+
+def _intervals(row: pd.Series) -> tuple[float, tuple[float, float], tuple[float, float]]:
+    """The prediction and its 80 % and 95 % intervals from one row of a `predict` frame."""
+    return (float(row["predicted"]), (float(row["lo80"]), float(row["hi80"])),
+            (float(row["lo95"]), float(row["hi95"])))
+
+
+def _plain_dict(result: Any) -> dict[str, Any]:
+    """A crossing result (dataclass) as a plain JSON-able dict: its interval tuples as lists."""
+    d = asdict(result)
+    for key in ("interval80", "interval95"):
+        if d[key] is not None:
+            d[key] = list(d[key])
+    return d
 
 
 def _bias_corrected(boot_tau: np.ndarray, tau: float) -> np.ndarray:

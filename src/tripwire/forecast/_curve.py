@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
 import numpy as np
@@ -18,8 +18,10 @@ from tripwire.forecast._common import (
     QUANTILES,
     _check_samples,
     _floats,
+    _intervals,
     _mixture_cdf,
     _mixture_quantiles,
+    _plain_dict,
 )
 from tripwire.forecast._sigmoid import (
     _fit_bootstrap,
@@ -106,11 +108,7 @@ class CrossingForecast:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""
-        d = asdict(self)
-        for key in ("interval80", "interval95"):
-            if d[key] is not None:
-                d[key] = list(d[key])
-        return d
+        return _plain_dict(self)
 
 
 class CapabilityCurve:
@@ -383,10 +381,7 @@ class CapabilityCurve:
                 raise InputError(f"planned compute {at_compute_flop!r} is not a positive number")
             probability = float(_mixture_cdf(np.array([math.log10(at)]), a, k, t, tau,
                                              self.dof_)[0])
-            row = self.predict([at]).iloc[0]
-            predicted = float(row["predicted"])
-            i80 = (float(row["lo80"]), float(row["hi80"]))
-            i95 = (float(row["lo95"]), float(row["hi95"]))
+            predicted, i80, i95 = _intervals(self.predict([at]).iloc[0])
             xa = math.log10(at)
             if xa > self.x_.max() + 1.0:
                 warnings.append(f"planned compute is {xa - self.x_.max():.1f} decades beyond "

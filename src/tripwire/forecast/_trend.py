@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
 import numpy as np
@@ -23,8 +23,10 @@ from tripwire.forecast._common import (
     _bootstrap_weights,
     _date,
     _floats,
+    _intervals,
     _mixture_cdf,
     _mixture_quantiles,
+    _plain_dict,
     _year,
 )
 from tripwire.forecast._curve import frontier_mask
@@ -46,11 +48,8 @@ class DateCrossing:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for key in ("interval80", "interval95"):
-            if d[key] is not None:
-                d[key] = list(d[key])
-        return d
+        """Plain JSON-able dict (tuples become lists)."""
+        return _plain_dict(self)
 
 
 class TimeTrend:
@@ -255,10 +254,7 @@ class TimeTrend:
         if at_date is not None:
             at = dt.date.fromisoformat(at_date[:10]) if isinstance(at_date, str) else at_date
             probability = float(_mixture_cdf(np.array([_year(at)]), *args, self.dof_)[0])
-            row = self.predict([at]).iloc[0]
-            predicted = float(row["predicted"])
-            i80 = (float(row["lo80"]), float(row["hi80"]))
-            i95 = (float(row["lo95"]), float(row["hi95"]))
+            predicted, i80, i95 = _intervals(self.predict([at]).iloc[0])
         return DateCrossing(threshold=threshold, at_date=at, probability=probability,
                             date_quantiles={q: _date(v) for q, v in qd.items()},
                             predicted=predicted, interval80=i80, interval95=i95,

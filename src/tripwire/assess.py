@@ -35,7 +35,7 @@ from tripwire.policy import ACTIONS, Evidence, EvidenceJudge, LoadedPolicy, eval
 from tripwire.policy.expr import UNKNOWN, Compare, Probs, Score
 from tripwire.policy.loader import builtin_names, load_policy
 from tripwire.register import Register
-from tripwire.register.record_store import append_entry, entries
+from tripwire.register.record_store import append_entry, entries, lock_appends
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,7 @@ def _referenced(policy: LoadedPolicy, mapping: Mapping[str, str]) -> dict[str, s
 
 def _record_policy(conn: Any, policy: LoadedPolicy) -> None:
     """Append the policy (name, version, sha256 and text) unless this version is recorded."""
+    lock_appends(conn)  # concurrent assessments must not both find it missing and append it
     for e in entries(conn, kind="policy"):
         if e.payload.get("sha256") == policy.sha256:
             return

@@ -46,6 +46,7 @@ __all__ = [
     "entries",
     "find_entry",
     "inclusion_proof",
+    "lock_appends",
     "make_checkpoint",
     "verify_register",
 ]
@@ -96,6 +97,12 @@ def _lock(conn: sa.Connection) -> None:
         return
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
     conn.info[_LOCKED] = txn
+
+
+def lock_appends(conn: sa.Connection) -> None:
+    """Hold the append lock until the caller's transaction ends, for a read of the record that
+    decides an append (PostgreSQL; SQLite write transactions hold it already)."""
+    _lock(conn)
 
 
 def append_entry(conn: sa.Connection, kind: str, payload: dict[str, Any]) -> Entry:

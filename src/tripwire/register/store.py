@@ -51,6 +51,10 @@ CHECKED_FIELDS = (
 )
 
 
+RACE_RETRIES = 3
+"""Times a PostgreSQL ingest that lost a race to create a model or benchmark runs again."""
+
+
 @dataclass
 class IngestOutcome:
     """What one file's ingest did."""
@@ -89,7 +93,25 @@ class BatchStore:
     def ingest(
         self, batch: Batch, *, update: bool = False, model_override: str | None = None
     ) -> IngestOutcome:
-        """Store one file's Batch in one transaction; nothing of it is stored on failure."""
+        """Store one file's Batch in one transaction; nothing of it is stored on failure.
+
+        PostgreSQL writers run side by side: one that loses a race to create the same new
+        model or benchmark as another (a unique violation) runs its transaction again, and then
+        finds the row. (SQLite writers queue, so they never race.)"""
+        for attempt in range(RACE_RETRIES + 1):
+            try:
+                return self._ingest_once(batch, update=update, model_override=model_override)
+            except sa.exc.IntegrityError as e:
+                if attempt < RACE_RETRIES and getattr(e.orig, "sqlstate", None) == "23505":
+                    continue
+                raise InputError(
+                    f"could not store: {str(e.orig).strip().splitlines()[0]}", source=batch.path
+                ) from None
+        raise AssertionError("unreachable")
+
+    def _ingest_once(
+        self, batch: Batch, *, update: bool, model_override: str | None
+    ) -> IngestOutcome:
         out = IngestOutcome(
             path=batch.path,
             kind=batch.kind,
@@ -137,9 +159,7 @@ class BatchStore:
                 out.status = "unchanged"
                 out.models = out.results = out.loss = out.samples = 0
                 return out
-            raise InputError(
-                f"could not store: {str(e.orig).strip().splitlines()[0]}", source=batch.path
-            ) from None
+            raise
         except (sa.exc.DataError, OverflowError) as e:
             # PostgreSQL refuses NUL in text and counts beyond its 32-bit integer columns;
             # SQLite integers beyond 64 bits. Name the value, not the driver's statement.

@@ -466,6 +466,25 @@ def _need_spread(name: str, a: FloatArray, min_distinct: int, law: str, what: st
             f"{law} law needs at least {min_distinct}")
 
 
+MIN_DECADES = 1.0
+"""Least span of training compute (orders of magnitude) a scaling law is fitted over: across
+less, a power law's exponent is not determined by the data."""
+
+
+def _need_scaling(compute: FloatArray, loss: FloatArray, law: str) -> None:
+    """InsufficientEvidence when the runs cannot show scaling: every loss the same, or training
+    compute spanning less than MIN_DECADES orders of magnitude."""
+    if np.ptp(loss) == 0:
+        raise InsufficientEvidence(
+            f"all {loss.size} losses are the same ({loss[0]:.4g}): the data show no scaling, so "
+            f"the {law} law has nothing to fit")
+    span = float(np.log10(compute.max() / compute.min()))
+    if span < MIN_DECADES:
+        raise InsufficientEvidence(
+            f"training compute spans {span:.2f} decades ({compute.min():.3g} to "
+            f"{compute.max():.3g} FLOP); fitting the {law} law needs at least {MIN_DECADES:g}")
+
+
 # --------------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------------
@@ -816,6 +835,7 @@ class ComputeLaw(_Law):
         p = 3 if self.irreducible else 2
         cols = _check_points({"compute": compute, "loss": loss}, n_params=p, law="compute")
         _need_spread("compute", cols["compute"], p, "compute", "training compute")
+        _need_scaling(cols["compute"], cols["loss"], "compute")
         obj = _Objective(np.log(cols["compute"])[None, :], np.log(cols["loss"]),
                          irreducible=self.irreducible, delta=self.huber_delta)
         self._fit_core(obj, cols["compute"], progress)
@@ -919,6 +939,7 @@ class ChinchillaLaw(_Law):
                 f"(D/N = {d[0] / n[0]:.4g}): N and D move together, so their terms cannot be "
                 "told apart; add runs at other D/N ratios")
         c = checked.get("compute", C_PER_ND * n * d)
+        _need_scaling(c, checked["loss"], "Chinchilla")
         obj = _Objective(np.vstack([np.log(n), np.log(d)]), np.log(checked["loss"]),
                          irreducible=True, delta=self.huber_delta)
         self._fit_core(obj, c, progress)

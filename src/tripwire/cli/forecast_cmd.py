@@ -263,8 +263,13 @@ def forecast_cmd(
         if threshold is not None:
             crossing = curve.crossing(threshold, at_compute_flop=at_flop)
             out["crossing"] = crossing.to_dict()
+            messages += crossing.warnings
         elif at_flop is not None:
             out["prediction"] = curve.predict([at_flop]).iloc[0].to_dict()
+            beyond = math.log10(at_flop) - float(np.nanmax(np.log10(compute)))
+            if beyond > 1.0:
+                messages.append(f"planned compute is {beyond:.1f} decades beyond the largest "
+                                "model")
         try:
             bt = fc.backtest_compute(compute, values, floor=floor, ceiling=bm.ceiling,
                                      samples=samples, threshold=threshold, frontier=frontier,
@@ -289,6 +294,7 @@ def forecast_cmd(
         if threshold is not None:
             crossing = trend.crossing(threshold, at_date=at_date)
             out["crossing"] = crossing.to_dict()
+            messages += crossing.warnings
         elif at_date is not None:
             out["prediction"] = trend.predict([at_date]).iloc[0].to_dict()
         try:

@@ -344,10 +344,10 @@ def open_register(db: str | None = None, *, create: bool = False) -> Register:
             raise RegisterError(
                 f"no register at {path}", hint="run `tripwire init` first, or pass --db PATH"
             )
-        if path.exists() and path.stat().st_size > 0:
-            with open(path, "rb") as fh:
-                if fh.read(16) != b"SQLite format 3\x00":
-                    raise RegisterError(f"{path} is not a tripwire register (not a SQLite file)")
+        # The file is not opened here to check its header: closing any descriptor of a file
+        # drops every POSIX lock this process holds on it, and with them the locks of this
+        # process's open SQLite connections (another process could then checkpoint and delete
+        # the WAL under them: "database disk image is malformed"). SQLite says it instead.
     engine = eng.create_engine(url)
     try:
         with engine.connect() as conn:
@@ -360,6 +360,10 @@ def open_register(db: str | None = None, *, create: bool = False) -> Register:
         ) from None
     except sa.exc.DatabaseError as e:
         engine.dispose()
+        if "file is not a database" in str(e.orig):
+            raise RegisterError(
+                f"{eng.display_url(url)} is not a tripwire register (not a SQLite file)"
+            ) from None
         raise RegisterError(
             f"{eng.display_url(url)} is not a usable register: {str(e.orig).strip()}"
         ) from None

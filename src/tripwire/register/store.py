@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -88,6 +89,11 @@ class BatchStore:
     `transaction()`, `read()`, `dialect` and the `_on_ingest` hook)."""
 
     dialect: str
+    if TYPE_CHECKING:  # supplied by Register
+
+        def transaction(self) -> AbstractContextManager[sa.Connection]: ...
+
+        def read(self) -> AbstractContextManager[sa.Connection]: ...
 
     # -- ingest --------------------------------------------------------------------------
     def ingest(

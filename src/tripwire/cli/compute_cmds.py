@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from tripwire import compute
 from tripwire.cli.app import DbOpt, JsonOpt, app, print_json, render
 from tripwire.cli.register_cmds import model_rows
+from tripwire.errors import InputError
 from tripwire.register import open_register
 
 
@@ -55,21 +56,26 @@ def compute_cmd(
         )
         return
     if params is not None or tokens is not None or accelerator is not None:
-        out: dict = {}
+        out: dict[str, Any] = {}
+        c: float | None = None
         if params is not None or tokens is not None:
-            out["compute_6nd_flop"] = compute.compute_6nd(params, tokens)  # type: ignore[arg-type]
+            if params is None or tokens is None:
+                raise InputError("6ND needs both --params and --tokens")
+            c = out["compute_6nd_flop"] = compute.compute_6nd(params, tokens)
         if accelerator is not None:
+            if count is None or hours is None:
+                raise InputError("a hardware estimate needs --accelerator, --count and --hours")
             acc = compute.accelerator(accelerator)
             out["accelerator"] = acc.name
-            out["compute_hardware_flop"] = compute.compute_from_hardware(
+            c = out["compute_hardware_flop"] = compute.compute_from_hardware(
                 accelerator, count, hours, utilization
-            )  # type: ignore[arg-type]
-            out["accelerator_hours"] = count * hours  # type: ignore[operator]
+            )
+            out["accelerator_hours"] = count * hours
             if price is not None or acc.price_per_hour is not None:
-                out["cost_usd"] = compute.training_cost(accelerator, count, hours, price)  # type: ignore[arg-type]
+                out["cost_usd"] = compute.training_cost(accelerator, count, hours, price)
                 out["price_per_hour"] = price if price is not None else acc.price_per_hour
                 out["price_source"] = "given" if price is not None else acc.price_source
-        c = out.get("compute_hardware_flop", out.get("compute_6nd_flop"))
+        assert c is not None
         out["effective_compute_flop"] = compute.effective_compute(c, multiplier)
         out["regulatory_lines"] = [label for _, label in compute.lines_passed(c)]
         if json:

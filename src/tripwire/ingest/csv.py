@@ -287,20 +287,25 @@ def date(text: str, *, path: str, line: int, column: str) -> dt.date | None:
         ) from None
 
 
-def variant(text: str, *, path: str, line: int, column: str) -> str | None:
+def variant(text: str, *, path: str, line: int, column: str) -> Variant | None:
     s = text.strip().lower()
     if s == "":
         return None
     if s in ("pre", "pre-mitigation", "pre_mitigation", "helpful-only", "helpful_only"):
-        return Variant.PRE.value
+        return Variant.PRE
     if s in ("post", "post-mitigation", "post_mitigation"):
-        return Variant.POST.value
+        return Variant.POST
     raise InputError(
         f"column {column!r}: {text[:60]!r} is not a variant",
         source=path,
         where=str(line),
         hint="write pre-mitigation or post-mitigation",
     )
+
+
+def _value(v: Variant | None) -> str | None:
+    """The stored form of an enum (results built without validation keep plain strings)."""
+    return v.value if v is not None else None
 
 
 def benchmark_id(name: str) -> str:
@@ -457,7 +462,7 @@ def read_epoch(table: Table, batch: Batch) -> None:
             + (f"; {r['reference']}" if r.get("reference") else ""),
         )
         if m.compute_flop is not None:
-            m.compute_method = ComputeMethod.GIVEN.value
+            m.compute_method = ComputeMethod.GIVEN
         elif r.get("hardware") and num["hw_count"] and num["hw_hours"]:
             try:
                 util = num["hw_util"] if num["hw_util"] and num["hw_util"] <= 1 else None
@@ -467,7 +472,7 @@ def read_epoch(table: Table, batch: Batch) -> None:
                     num["hw_hours"],
                     util or compute.DEFAULT_UTILIZATION,
                 )
-                m.compute_method = ComputeMethod.HARDWARE.value
+                m.compute_method = ComputeMethod.HARDWARE
             except InputError:
                 pass  # hardware we have no peak figure for: leave C unknown
         if m.compute_flop is None and "language" in r.get("domain", "Language").lower():
@@ -531,7 +536,9 @@ def read_evals(table: Table, batch: Batch) -> None:
                 value=value,
                 stderr=stderr,
                 samples=int(samples) if samples is not None else None,
-                variant=variant(r.get("variant", ""), path=path, line=line, column=col["variant"]),
+                variant=_value(
+                    variant(r.get("variant", ""), path=path, line=line, column=col["variant"])
+                ),
                 created_at=dt.datetime(created.year, created.month, created.day, tzinfo=dt.UTC)
                 if created
                 else None,
@@ -605,6 +612,8 @@ def read_loss(table: Table, batch: Batch) -> None:
                     where=str(line),
                     hint=f"write e.g. {EXAMPLES[f]}",
                 )
+        params, loss = num["params"], num["loss"]
+        assert params is not None and loss is not None  # checked just above
         if not num["tokens"]:
             if not num["compute_flop"]:
                 raise InputError(
@@ -613,15 +622,16 @@ def read_loss(table: Table, batch: Batch) -> None:
                     where=str(line),
                     hint="give tokens (e.g. 2e10) or compute",
                 )
-            num["tokens"] = num["compute_flop"] / (6 * num["params"])
+            num["tokens"] = num["compute_flop"] / (6 * params)
+        tokens = num["tokens"]
+        assert tokens is not None
         batch.loss.append(
             LossObservation(
                 model=_text(r.get("model", "")),
-                params=num["params"],
-                tokens=num["tokens"],
-                compute_flop=num["compute_flop"]
-                or compute.compute_6nd(num["params"], num["tokens"]),
-                loss=num["loss"],
+                params=params,
+                tokens=tokens,
+                compute_flop=num["compute_flop"] or compute.compute_6nd(params, tokens),
+                loss=loss,
                 source=_text(r.get("source", "")),
             )
         )

@@ -206,3 +206,18 @@ def test_missing_or_bad_register_paths_say_so(tmp_path: Path) -> None:
         open_register("mysql://u@localhost/x")
     with pytest.raises(RegisterError, match="cannot open"):
         open_register("postgresql+psycopg://nobody:pw@127.0.0.1:1/none")
+
+
+def test_samples_can_be_added_to_a_file_stored_without_them(register: Register,
+                                                            shared_data: Path) -> None:
+    results = (shared_data / "lm_eval_harness" / "llama3_8b_instruct_asdiv"
+               / "results_2024-08-21T03-44-09.494230.json")
+    first = register.ingest_path(results)
+    assert first.status == "stored" and first.samples == 0
+    again = register.ingest_path(results, samples=True)
+    assert again.status == "unchanged" and again.samples == 50
+    acc = [r for r in register.results() if r.metric == "acc"][0]
+    assert len(register.samples(acc.id)) == 50
+    before = register.counts()
+    assert register.ingest_path(results, samples=True).samples == 0  # not added twice
+    assert register.counts() == before

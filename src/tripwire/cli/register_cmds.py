@@ -81,7 +81,8 @@ def ingest_cmd(
         for w in o.warnings:
             warn(f"{o.path}: {w}")
         if o.status == "unchanged":
-            info(f"{o.path}: already in the register (same sha256 {o.sha256[:12]}); nothing added")
+            added = f"added {o.samples} per-sample scores" if o.samples else "nothing added"
+            info(f"{o.path}: already in the register (same sha256 {o.sha256[:12]}); {added}")
         elif o.status == "skipped":
             warn(f"{o.path}: skipped: {o.reason}")
     for _, msg in failures:

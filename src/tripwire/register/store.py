@@ -195,15 +195,59 @@ class BatchStore:
                 )
             ).first()
         if seen is not None:
-            return IngestOutcome(
+            out = IngestOutcome(
                 path=str(p.resolve()),
                 kind=seen.kind,
                 sha256=sha,
                 status="unchanged",
                 version=seen.version,
             )
+            if samples:
+                out.samples = self._add_samples(
+                    readers.parse(p, data, sha, format=format, samples=True)
+                )
+            return out
         batch = readers.parse(p, data, sha, format=format, samples=samples)
         return self.ingest(batch, update=update, model_override=model_override)
+
+    def _add_samples(self, batch: Batch) -> int:
+        """Per-sample scores for a file stored earlier without them (`ingest --samples` of the
+        same bytes): attached to that file's results, which were stored in the batch's order.
+        Results that already have samples are left alone; returns how many were added."""
+        if not batch.samples:
+            return 0
+        with self.transaction() as conn:
+            file_id = conn.execute(
+                sa.select(t.source_files.c.id).where(t.source_files.c.sha256 == batch.sha256)
+            ).scalar_one()
+            ids = (
+                conn.execute(
+                    sa.select(t.eval_results.c.id)
+                    .where(t.eval_results.c.source_file_id == file_id)
+                    .order_by(t.eval_results.c.id)
+                )
+                .scalars()
+                .all()
+            )
+            if len(ids) != batch.result_count:
+                return 0  # stored by another reader version: do not guess the pairing
+            have = set(
+                conn.execute(
+                    sa.select(t.eval_samples.c.result_id)
+                    .distinct()
+                    .where(t.eval_samples.c.result_id.in_(ids))
+                ).scalars()
+            )
+            rows = [
+                (ids[i], sc.sample_id, sc.epoch, sc.score, sc.raw)
+                for i, scores in sorted(batch.samples.items())
+                if ids[i] not in have
+                for sc in scores
+            ]
+            _bulk_insert(
+                conn, "eval_samples", ("result_id", "sample_id", "epoch", "score", "raw"), rows
+            )
+        return len(rows)
 
     def _on_ingest(self, conn: sa.Connection, batch: Batch, out: IngestOutcome) -> None:
         """Hook run inside the ingest transaction after a file is stored (the record uses it)."""

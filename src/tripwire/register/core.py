@@ -136,12 +136,7 @@ class Register(BatchStore):
     def get_model(self, name: str) -> Model:
         """One model by name or alias; an unknown name lists the close ones."""
         with self.read() as conn:
-            target = (
-                conn.execute(
-                    sa.select(t.model_aliases.c.model).where(t.model_aliases.c.alias == name)
-                ).scalar()
-                or name
-            )
+            target = _unalias(conn, t.model_aliases.c.model, name)
             row = conn.execute(sa.select(t.models).where(t.models.c.name == target)).first()
             if row is None:
                 names = list(conn.execute(sa.select(t.models.c.name)).scalars())
@@ -160,14 +155,7 @@ class Register(BatchStore):
     def get_benchmark(self, bid: str) -> Benchmark:
         """One benchmark by id or alias; an unknown id lists the close ones."""
         with self.read() as conn:
-            target = (
-                conn.execute(
-                    sa.select(t.benchmark_aliases.c.benchmark).where(
-                        t.benchmark_aliases.c.alias == bid
-                    )
-                ).scalar()
-                or bid
-            )
+            target = _unalias(conn, t.benchmark_aliases.c.benchmark, bid)
             row = conn.execute(sa.select(t.benchmarks).where(t.benchmarks.c.id == target)).first()
             if row is None:
                 ids = list(conn.execute(sa.select(t.benchmarks.c.id)).scalars())
@@ -202,14 +190,7 @@ class Register(BatchStore):
 
     def _bench_target(self, bid: str) -> str:
         with self.read() as conn:
-            return (
-                conn.execute(
-                    sa.select(t.benchmark_aliases.c.benchmark).where(
-                        t.benchmark_aliases.c.alias == bid
-                    )
-                ).scalar()
-                or bid
-            )
+            return _unalias(conn, t.benchmark_aliases.c.benchmark, bid)
 
     def samples(self, result_id: int) -> list[SampleScore]:
         with self.read() as conn:
@@ -262,6 +243,12 @@ class Register(BatchStore):
                 for n in sorted(names)
                 if n != "alembic_version"
             }
+
+
+def _unalias(conn: sa.Connection, target: sa.Column[str], name: str) -> str:
+    """What an alias table maps `name` to (the name itself when it is no alias)."""
+    alias = target.table.c.alias
+    return conn.execute(sa.select(target).where(alias == name)).scalar() or name
 
 
 def _model(r: Any) -> Model:

@@ -108,7 +108,7 @@ def parse(p: Path, data: bytes, sha: str, *, format: str | None = None,
     if module.endswith(".csv"):
         batch = reader(p, data, kind=fmt if fmt != "csv" else None, sha256=sha)
     else:
-        batch = reader(p, data, samples=samples)
+        batch = reader(p, data, samples=samples, sha256=sha)
     batch.sha256, batch.size = sha, len(data)
     batch.path = str(p.resolve())
     return batch

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tripwire.model import (
@@ -16,8 +19,10 @@ from tripwire.model import (
 
 @dataclass
 class ResultTable:
-    """Many results as columns: the bulk path of large results tables, where one object per
-    row would cost more than storing it. Holds exactly what the same EvalResults would."""
+    """Many results as columns: the bulk path of large results tables and of log readers,
+    where one object per row would cost more than storing it. Holds exactly what the same
+    EvalResults would: the optional columns are None where every row's value is None, and
+    `extra` holds each row's extra mapping as the JSON text the register stores."""
 
     model: list[str]
     benchmark: list[str]
@@ -26,11 +31,24 @@ class ResultTable:
     value: list[float]
     stderr: list[float | None]
     samples: list[int | None]
+    filter: list[str | None] | None = None
+    extra: list[str | None] | None = None
+    created_at: dt.datetime | None = None
+    """When the evaluation ran, for every row (one file, one run)."""
+    source_file: str | None = None
+    source_sha256: str | None = None
 
     def __len__(self) -> int:
         return len(self.value)
 
     def to_results(self) -> list[EvalResult]:
+        n = len(self)
+        filters = self.filter if self.filter is not None else [None] * n
+        extras = self.extra if self.extra is not None else [None] * n
+        parsed: dict[str | None, dict] = {None: {}}
+        for text in set(extras):
+            if text is not None:
+                parsed[text] = json.loads(text)
         return [
             trusted(
                 EvalResult,
@@ -40,10 +58,15 @@ class ResultTable:
                 metric=me,
                 value=v,
                 stderr=se,
-                samples=n,
-                extra={},
+                samples=k,
+                filter=f,
+                created_at=self.created_at,
+                source_file=self.source_file,
+                source_sha256=self.source_sha256,
+                original_model=m if self.source_file is not None else None,
+                extra=dict(parsed[x]),
             )
-            for m, b, ob, me, v, se, n in zip(
+            for m, b, ob, me, v, se, k, f, x in zip(
                 self.model,
                 self.benchmark,
                 self.original_benchmark,
@@ -51,6 +74,8 @@ class ResultTable:
                 self.value,
                 self.stderr,
                 self.samples,
+                filters,
+                extras,
                 strict=True,
             )
         ]
@@ -70,7 +95,6 @@ class Batch:
     sha256: str
     size: int
     models: list[Model] = field(default_factory=list)
-    benchmarks: list[Benchmark] = field(default_factory=list)
     loss: list[LossObservation] = field(default_factory=list)
     samples: dict[int, list[SampleScore]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -80,6 +104,10 @@ class Batch:
     table: ResultTable | None = None
     """Results read by a bulk reader, as columns; `results` turns them into objects on use."""
     _results: list[EvalResult] = field(default_factory=list, repr=False)
+    _benchmarks: list[Benchmark] = field(default_factory=list, repr=False)
+    _pending: tuple[list[str], Callable[[], list[Benchmark]]] | None = field(
+        default=None, repr=False
+    )
 
     @property
     def results(self) -> list[EvalResult]:
@@ -88,6 +116,26 @@ class Batch:
             self._results.extend(self.table.to_results())
             self.table = None
         return self._results
+
+    @property
+    def benchmarks(self) -> list[Benchmark]:
+        """Benchmarks the file declares, with what it says of them (readers append)."""
+        if self._pending is not None:
+            self._benchmarks.extend(self._pending[1]())
+            self._pending = None
+        return self._benchmarks
+
+    def declare_later(self, ids: list[str], make: Callable[[], list[Benchmark]]) -> None:
+        """Declare benchmarks `ids` whose descriptions `make()` builds when first asked for:
+        the register needs them only for benchmarks it does not hold yet."""
+        self._pending = (ids, make)
+
+    @property
+    def benchmark_ids(self) -> list[str]:
+        """Ids of the declared benchmarks, without building their descriptions."""
+        if self._pending is not None:
+            return [b.id for b in self._benchmarks] + self._pending[0]
+        return [b.id for b in self._benchmarks]
 
     @property
     def result_count(self) -> int:

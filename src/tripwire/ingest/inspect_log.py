@@ -197,7 +197,9 @@ def _sample_score(value: Any) -> tuple[float | None, str | None]:
     return None, None if value is None else str(value)
 
 
-def read_inspect(path: Path, data: bytes, *, samples: bool = False) -> Batch:
+def read_inspect(
+    path: Path, data: bytes, *, samples: bool = False, sha256: str | None = None
+) -> Batch:
     """One Inspect log (`.eval` or `.json`) as a Batch: the task as a benchmark, one result
     per scorer metric with its stderr, and with `samples` each sample's score per epoch."""
     path = Path(path)
@@ -206,7 +208,10 @@ def read_inspect(path: Path, data: bytes, *, samples: bool = False) -> Batch:
     fmt = _format(path, data)
     log = _read(path, data, fmt, header_only=not samples)
     batch = Batch(
-        path=str(path), kind=KIND, sha256=hashlib.sha256(data).hexdigest(), size=len(data)
+        path=str(path),
+        kind=KIND,
+        sha256=sha256 or hashlib.sha256(data).hexdigest(),
+        size=len(data),
     )
     spec = log.eval
     status = str(log.status)

@@ -20,21 +20,23 @@ than `main` was evaluated, so that training checkpoints stay distinct models.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import orjson
 
 from tripwire.errors import InputError
-from tripwire.ingest.batch import Batch
-from tripwire.model import Benchmark, EvalResult, SampleScore, trusted
+from tripwire.ingest.batch import Batch, ResultTable
+from tripwire.model import Benchmark, EvalResult, SampleScore
 
 __all__ = [
     "KIND_RESULTS",
@@ -164,36 +166,119 @@ def sniff_lmeval_samples(head: bytes, path: Path | None = None) -> bool:
 # -- the results file schema ---------------------------------------------------------------------
 
 
-class _NSamples(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+@dataclass
+class _NSamples:
     original: int | None = None
     effective: int | None = None
 
 
-class _ResultsFile(BaseModel):
+@dataclass
+class _ResultsFile:
     """The parts of an lm-eval results file tripwire reads (v0.3 files have only the first
-    three; unknown keys are ignored so later lm-eval versions stay readable)."""
+    three; unknown keys are ignored so later lm-eval versions stay readable).
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    Checked by hand (`from_json`) rather than by a validating model: a file holds a hundred
+    task objects and the check would cost a quarter of reading it."""
+
     results: dict[str, dict[str, Any]]
-    versions: dict[str, Any] = Field(default_factory=dict)
-    config: dict[str, Any] = Field(default_factory=dict)
-    configs: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    groups: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    group_subtasks: dict[str, list[str]] = Field(default_factory=dict)
-    n_shot: dict[str, Any] = Field(default_factory=dict, alias="n-shot")
-    n_samples: dict[str, _NSamples] = Field(default_factory=dict, alias="n-samples")
-    higher_is_better: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    versions: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    group_subtasks: dict[str, list[str]] = field(default_factory=dict)
+    n_shot: dict[str, Any] = field(default_factory=dict)
+    n_samples: dict[str, _NSamples] = field(default_factory=dict)
+    higher_is_better: dict[str, dict[str, Any]] = field(default_factory=dict)
     model_name: str | None = None
     date: float | None = None
-    lm_eval_version: str | None = None
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any], source: str) -> _ResultsFile:
+        """The file's parts, each checked for the type tripwire reads it as; an InputError
+        naming the key (`results.asdiv`) otherwise. A missing or null part is empty."""
+
+        def fail(where: str, what: str) -> NoReturn:
+            raise InputError(f"not an lm-eval results file: {what}", source=source, where=where)
+
+        def obj(key: str) -> dict[str, Any]:
+            value = raw.get(key)
+            if value is None:
+                return {}
+            if type(value) is not dict:
+                fail(key, f"expected an object, found {_json_type(value)}")
+            return value
+
+        def objects(key: str) -> dict[str, dict[str, Any]]:
+            value = obj(key)
+            for name, item in value.items():
+                if type(item) is not dict:
+                    fail(f"{key}.{name}", f"expected an object, found {_json_type(item)}")
+            return value
+
+        doc = cls(
+            results=objects("results"),
+            versions=obj("versions"),
+            config=obj("config"),
+            configs=objects("configs"),
+            groups=objects("groups"),
+            higher_is_better=objects("higher_is_better"),
+            n_shot=obj("n-shot"),
+        )
+        for group, subs in obj("group_subtasks").items():
+            if type(subs) is not list or not all(type(s) is str for s in subs):
+                fail(f"group_subtasks.{group}", "expected a list of task names")
+        doc.group_subtasks = obj("group_subtasks")
+        for task, ns in obj("n-samples").items():
+            if type(ns) is not dict:
+                fail(f"n-samples.{task}", f"expected an object, found {_json_type(ns)}")
+            counts = [
+                _whole(ns.get(k), f"n-samples.{task}.{k}", fail) for k in ("original", "effective")
+            ]
+            doc.n_samples[task] = _NSamples(*counts)
+        name = raw.get("model_name")
+        if name is not None and type(name) is not str:
+            fail("model_name", f"expected a string, found {_json_type(name)}")
+        doc.model_name = name
+        date = raw.get("date")
+        if date is not None:
+            if isinstance(date, str):
+                try:
+                    date = float(date)
+                except ValueError:
+                    fail("date", f"expected a Unix time, found {str(date)[:40]!r}")
+            elif type(date) not in (int, float):
+                fail("date", f"expected a Unix time, found {_json_type(date)}")
+            doc.date = float(date)
+        return doc
+
+
+def _whole(value: Any, where: str, fail: Callable[[str, str], NoReturn]) -> int | None:
+    """A count: a JSON integer (or an integral number or digit string, as lm-eval's older
+    writers left them); None when absent."""
+    if value is None or type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if type(value) is str and value.strip().isdigit():
+        return int(value)
+    fail(where, f"expected a whole number, found {value!r:.40}")
+
+
+def _json_type(value: Any) -> str:
+    """How JSON names the type of a parsed value, for messages."""
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
+    return names.get(type(value), type(value).__name__)
 
 
 # -- shared helpers ------------------------------------------------------------------------------
-
-
-def _new_batch(path: Path, data: bytes, kind: str) -> Batch:
-    return Batch(path=str(path), kind=kind, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
 
 
 def _text(path: Path, data: bytes) -> str:
@@ -211,6 +296,14 @@ def _text(path: Path, data: bytes) -> str:
 
 
 def _load_json(path: Path, text: str, *, line: int | None = None) -> Any:
+    """The parsed JSON: by orjson (three times the standard parser's speed), and where it
+    refuses, by the standard parser, which also reads what Python's json module writes but
+    JSON forbids (NaN, Infinity; lm-eval writes files with it) and names the line and column
+    of a real error."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -269,15 +362,24 @@ def _ts(path: Path, pattern: re.Pattern[str]) -> str | None:
 # -- results -------------------------------------------------------------------------------------
 
 
-def read_lmeval_results(path: Path, data: bytes, *, samples: bool = False) -> Batch:
+def read_lmeval_results(
+    path: Path, data: bytes, *, samples: bool = False, sha256: str | None = None
+) -> Batch:
     """One lm-eval `results_*.json` (v0.4 or v0.3) as a Batch: a benchmark per task or group
-    and an EvalResult per metric and filter, with stderr, sample count, shots and time.
+    and a result per metric and filter, with stderr, sample count, shots and time.
 
-    With `samples`, the per-sample scores in the `samples_<task>_<timestamp>.jsonl` files that
-    lm-eval wrote beside it (same folder, same timestamp) are attached to their results.
+    Results are read into columns (a ResultTable): a file holds a hundred or more of them and
+    objects would cost several times the parse. Benchmark descriptions (chance level, dataset,
+    size, parent group) are built only when the register asks for them, i.e. for benchmarks it
+    does not hold yet. With `samples`, the per-sample scores in the
+    `samples_<task>_<timestamp>.jsonl` files that lm-eval wrote beside it (same folder, same
+    timestamp) are attached to their results.
     """
     path = Path(path)
-    raw = _load_json(path, _text(path, data))
+    try:  # valid JSON straight from the bytes; anything else through the checks that name it
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raw = _load_json(path, _text(path, data))
     if not isinstance(raw, dict):
         raise InputError(
             f"not an lm-eval results file: the top level is a {type(raw).__name__}, not an object",
@@ -287,118 +389,219 @@ def read_lmeval_results(path: Path, data: bytes, *, samples: bool = False) -> Ba
         raise InputError(
             "not an lm-eval results file: no `results` object", source=str(path), where="results"
         )
-    try:
-        doc = _ResultsFile.model_validate(raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or None
-        raise InputError(
-            f"not an lm-eval results file: {err['msg'].lower()}", source=str(path), where=where
-        ) from None
-    model, revision = model_name(doc.config, doc.model_name, source=str(path))
-    batch = _new_batch(path, data, KIND_RESULTS)
-    created = _created(doc.date)
-    params = _number(doc.config.get("model_num_parameters"))
-    parent = {
-        sub: group for group, subs in doc.group_subtasks.items() for sub in subs if sub != group
-    }
-    groups = set(doc.groups) | {g for g, subs in doc.group_subtasks.items() if subs}
-    global_shots = doc.config.get("num_fewshot")
-    index: dict[tuple[str, str, str | None], int] = {}
     source = str(path)
+    doc = _ResultsFile.from_json(raw, source)
+    model, revision = model_name(doc.config, doc.model_name, source=source)
+    batch = Batch(
+        path=source,
+        kind=KIND_RESULTS,
+        sha256=sha256 or hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
+    params = _number(doc.config.get("model_num_parameters"))
+    file_extra = (revision, int(params) if params else None)
+    results, group_subtasks, n_samples = doc.results, doc.group_subtasks, doc.n_samples
+    groups = set(doc.groups) | {g for g, subs in group_subtasks.items() if subs}
+    versions, n_shot, hib_all = doc.versions, doc.n_shot, doc.higher_is_better
+    global_shots = doc.config.get("num_fewshot")
+    tasks = results
+    if any(g not in results for g in doc.groups):  # groups are in `results`, except in some 0.4.x
+        tasks = dict(results)
+        for group, res in doc.groups.items():
+            tasks.setdefault(group, res)
 
     def n_effective(task: str, seen: frozenset[str] = frozenset()) -> int | None:
-        ns = doc.n_samples.get(task)
+        ns = n_samples.get(task)
         if ns is not None and ns.effective is not None:
             return ns.effective
-        subs = [s for s in doc.group_subtasks.get(task, []) if s not in seen and s != task]
+        subs = [s for s in group_subtasks.get(task, ()) if s not in seen and s != task]
         if not subs:
-            n = doc.results.get(task, {}).get("sample_len")
-            return n if isinstance(n, int) and not isinstance(n, bool) else None
+            n = tasks.get(task, {}).get("sample_len")
+            return n if type(n) is int else None
         counts = [n_effective(s, seen | {task}) for s in subs]
         return None if any(c is None for c in counts) else sum(c for c in counts if c)
 
-    tasks = dict(doc.results)
-    for group, res in doc.groups.items():  # groups are in `results` too, except in some 0.4.x
-        tasks.setdefault(group, res)
+    rows: list[tuple[Any, ...]] = []
+    row = rows.append
+    extra_text: dict[tuple[Any, ...], dict[Any, Any]] = {}
+    tasks_seen: list[tuple[str, str]] = []
+    layouts = _LAYOUTS
     for task, res in tasks.items():
         bid = benchmark_id(task)
-        hib = doc.higher_is_better.get(task, {})
-        shots = _shots(task, doc, global_shots)
-        n_task = n_effective(task)
-        common: dict[str, Any] = {}
-        if isinstance(shots, int) and not isinstance(shots, bool):
-            common["n_shot"] = shots
-        if task in doc.versions:
-            common["task_version"] = doc.versions[task]
-        if task in groups:
-            common["group"] = True
-        if revision:
-            common["revision"] = revision
-        if params:
-            common["model_num_parameters"] = int(params)
-        first_metric: str | None = None
-        for key, metric, filt, value, stderr in _metrics(res):
-            v = _number(value)
-            if v is None:
-                structural = isinstance(value, dict | list)
-                if not structural and not (isinstance(value, str) and value.strip() == "N/A"):
-                    batch.warnings.append(f"{task} {key}: {value!r} is not a number; not stored")
-                continue
-            first_metric = first_metric or metric
-            up = hib.get(metric)
-            higher = up if isinstance(up, bool) else metric not in _LOWER_IS_BETTER
-            extra: dict[str, Any] = {"higher_is_better": higher, **common}
-            index[(task, metric, filt)] = len(batch.results)
-            # Values were checked above (_number); no second validation pass.
-            batch.results.append(
-                trusted(
-                    EvalResult,
-                    model=model,
-                    benchmark=bid,
-                    metric=metric,
-                    value=v,
-                    stderr=_number(stderr),
-                    samples=_count(res, key) or n_task,
-                    source_file=source,
-                    source_sha256=batch.sha256,
-                    created_at=created,
-                    original_model=model,
-                    original_benchmark=task,
-                    filter=filt,
-                    extra=extra,
-                )
-            )
-        cfg = doc.configs.get(task, {})
-        up = hib.get(first_metric) if first_metric else None
-        batch.benchmarks.append(
-            Benchmark(
-                id=bid,
-                name=task,
-                metric=first_metric,
-                higher_is_better=up
-                if isinstance(up, bool)
-                else first_metric not in _LOWER_IS_BETTER,
-                chance=_chance(task, first_metric, doc.configs, doc.group_subtasks),
-                parent=benchmark_id(parent[task]) if task in parent else None,
-                dataset=_dataset(cfg),
-                samples=_n_original(task, doc),
-                source=SOURCE,
-            )
+        if task in group_subtasks:
+            shots = _shots(task, doc, global_shots)
+            n_task = n_effective(task)
+        else:
+            shots = n_shot.get(task, global_shots)
+            ns = n_samples.get(task)
+            n_task = ns.effective if ns is not None else None
+            if n_task is None:
+                n = res.get("sample_len")
+                n_task = n if type(n) is int else None
+        if type(shots) is not int:
+            shots = None
+        # A result's extra depends on the task (shots, version, group) and the metric's
+        # direction; its JSON text is made once per distinct combination.
+        base = (shots, versions.get(task), task in versions, task in groups)
+        try:
+            texts = extra_text.get(base)
+        except TypeError:  # a task version that is not a plain value
+            texts = None
+        if texts is None:
+            texts = {}
+            with contextlib.suppress(TypeError):
+                extra_text[base] = texts
+        hib = hib_all.get(task)
+        if hib:  # texts per metric follow the task's own directions, when it gives them
+            try:
+                texts = texts.setdefault(tuple(hib.items()), {})
+            except TypeError:
+                texts = {}
+        layout = tuple(res)
+        specs = layouts.get(layout)
+        if specs is None:
+            specs = layouts[layout] = [(k, *sp) for k in layout if (sp := _key_spec(k))]
+        per_key = res["sample_count"] if "sample_count" in res else None
+        if type(per_key) is not dict:
+            per_key = None
+        for key, metric, filt, se_key in specs:
+            value = res[key]
+            # x - x is 0.0 for a finite float, NaN for NaN and the infinities
+            v: float | None = value
+            if type(value) is not float or value - value != 0.0:
+                v = _number(value)
+                if v is None:
+                    if not isinstance(value, dict | list) and not (
+                        isinstance(value, str) and value.strip() == "N/A"
+                    ):
+                        batch.warnings.append(
+                            f"{task} {key}: {value!r} is not a number; not stored"
+                        )
+                    continue
+            se = res.get(se_key)
+            if type(se) is not float or se - se != 0.0:
+                se = _number(se)
+            text = texts.get(metric)
+            if text is None:
+                up = hib.get(metric) if hib else None
+                higher = up if type(up) is bool else metric not in _LOWER_IS_BETTER
+                text = texts[metric] = _extra_text(higher, base, file_extra)
+            if per_key is not None and type(k := per_key.get(key)) is int and k > 0:
+                row((bid, task, metric, v, se, k, filt, text))
+            else:
+                row((bid, task, metric, v, se, n_task, filt, text))
+        tasks_seen.append((task, bid))
+    n = len(rows)
+    if n:
+        bench, orig, metrics, values, stderrs, counts, filters, extras = map(
+            list, zip(*rows, strict=True)
         )
-    if not batch.results:
+        batch.table = ResultTable(
+            model=[model] * n,
+            benchmark=bench,
+            original_benchmark=orig,
+            metric=metrics,
+            value=values,
+            stderr=stderrs,
+            samples=counts,
+            filter=filters,
+            extra=extras,
+            created_at=_created(doc.date),
+            source_file=source,
+            source_sha256=batch.sha256,
+        )
+    batch.declare_later([bid for _, bid in tasks_seen], lambda: _declare(doc, tasks_seen, rows))
+    if not n:
         batch.skipped = "the results file holds no numeric metrics"
         return batch
     if samples:
+        index = {(r[1], r[2], r[6]): i for i, r in enumerate(rows)}
         _attach_sibling_samples(path, batch, index)
     return batch
 
 
-def _count(res: Mapping[str, Any], key: str) -> int | None:
-    """Samples behind one metric of a group, where lm-eval (>= 0.4.9) records it."""
-    counts = res.get("sample_count")
-    n = counts.get(key) if isinstance(counts, dict) else None
-    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
+_LAYOUTS: dict[tuple[str, ...], list[tuple[str, str, str | None, str]]] = {}
+"""The keys of a task's result object, in order -> (key, metric, filter, stderr key) of each
+metric among them. Tasks share a handful of layouts (`alias`, `acc,none`,
+`acc_stderr,none`, ...), so each is worked out once per process."""
+
+
+def _key_spec(key: str) -> tuple[str, str | None, str] | None:
+    if key in _NOT_METRICS:
+        return None
+    name, sep, filt = key.partition(",")
+    if name.endswith("_stderr"):
+        return None
+    if sep:
+        return name, filt, f"{name}_stderr,{filt}"
+    return name, None, f"{name}_stderr"
+
+
+def _extra_text(higher: bool, base: tuple[Any, ...], file_extra: tuple[Any, ...]) -> str:
+    try:
+        return _extra_json_cached(higher, *base, *file_extra)
+    except TypeError:  # a task version that is not a plain value
+        return _extra_json(higher, *base, *file_extra)
+
+
+def _extra_json(
+    higher: bool,
+    shots: int | None,
+    version: Any,
+    has_version: bool,
+    group: bool,
+    revision: str | None,
+    params: int | None,
+) -> str:
+    """A result's `extra`, as the JSON text the register stores (keys sorted); the same few
+    combinations recur across a folder of results files, so each is written once."""
+    extra: dict[str, Any] = {"higher_is_better": higher}
+    if shots is not None:
+        extra["n_shot"] = shots
+    if has_version:
+        extra["task_version"] = version
+    if group:
+        extra["group"] = True
+    if revision:
+        extra["revision"] = revision
+    if params:
+        extra["model_num_parameters"] = params
+    return json.dumps(extra, sort_keys=True)
+
+
+_extra_json_cached = functools.lru_cache(maxsize=4096)(_extra_json)
+
+
+def _declare(
+    doc: _ResultsFile, tasks: list[tuple[str, str]], rows: list[tuple[Any, ...]]
+) -> list[Benchmark]:
+    """The benchmarks of a results file, with what the file says of each: its first metric
+    (of the rows read, `(bid, task, metric, ...)`) and direction, chance level, dataset, size
+    and parent group."""
+    firsts: dict[str, str] = {}
+    for r in rows:
+        firsts.setdefault(r[1], r[2])
+    parent = {
+        sub: group for group, subs in doc.group_subtasks.items() for sub in subs if sub != group
+    }
+    out = []
+    for task, bid in tasks:
+        first = firsts.get(task)
+        up = doc.higher_is_better.get(task, {}).get(first) if first else None
+        out.append(
+            Benchmark(
+                id=bid,
+                name=task,
+                metric=first,
+                higher_is_better=up if isinstance(up, bool) else first not in _LOWER_IS_BETTER,
+                chance=_chance(task, first, doc.configs, doc.group_subtasks),
+                parent=benchmark_id(parent[task]) if task in parent else None,
+                dataset=_dataset(doc.configs.get(task, {})),
+                samples=_n_original(task, doc),
+                source=SOURCE,
+            )
+        )
+    return out
 
 
 def _shots(task: str, doc: _ResultsFile, default: Any, seen: frozenset[str] = frozenset()) -> Any:
@@ -512,8 +715,9 @@ def _sample_scores(
         if not isinstance(names, list):
             names = [k for k in obj if k not in fixed]
         elif not all(isinstance(k, str) for k in names):
-            raise InputError("`metrics` must list metric names", source=str(path),
-                             where=f"line {n}")
+            raise InputError(
+                "`metrics` must list metric names", source=str(path), where=f"line {n}"
+            )
         filt = obj.get("filter")
         sid = str(obj["doc_id"])
         for name in names:
@@ -575,7 +779,9 @@ def _attach_sibling_samples(
         )
 
 
-def read_lmeval_samples(path: Path, data: bytes, *, samples: bool = True) -> Batch:
+def read_lmeval_samples(
+    path: Path, data: bytes, *, samples: bool = True, sha256: str | None = None
+) -> Batch:
     """One lm-eval `samples_<task>_<timestamp>.jsonl` as a Batch.
 
     When the results file of the same run lies beside it, that file is the record of the
@@ -596,7 +802,12 @@ def read_lmeval_samples(path: Path, data: bytes, *, samples: bool = True) -> Bat
             hint="keep the name lm-eval gave the file",
         )
     task, ts = m.group("task"), m.group("ts")
-    batch = _new_batch(path, data, KIND_SAMPLES)
+    batch = Batch(
+        path=str(path),
+        kind=KIND_SAMPLES,
+        sha256=sha256 or hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
     for rpath in sorted(path.parent.glob(f"*results_{ts}.json")):
         batch.skipped = (
             f"per-sample scores of {rpath.name}; they are stored with it "

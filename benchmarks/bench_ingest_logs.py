@@ -138,12 +138,12 @@ def main() -> None:
         files = lm + insp
         reg = open_register(str(tmp / "tripwire.db"), create=True)
         t0 = time.perf_counter()
-        first = [reg.ingest_path(f) for f in files]
+        first = [o for _, o in reg.ingest_paths(files)]
         t_first = time.perf_counter() - t0
         assert all(o.status == "stored" for o in first), {o.status for o in first}
         rows = sum(o.results for o in first)
         t0 = time.perf_counter()
-        again = [reg.ingest_path(f) for f in files]
+        again = [o for _, o in reg.ingest_paths(files)]
         t_again = time.perf_counter() - t0
         assert all(o.status == "unchanged" for o in again)
         t0 = time.perf_counter()

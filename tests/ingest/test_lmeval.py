@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tripwire.errors import InputError
 from tripwire.ingest import detect_format, read_file
@@ -21,6 +22,7 @@ from tripwire.ingest.lmeval import (
     sniff_lmeval,
     sniff_lmeval_samples,
 )
+from tripwire.register import open_register
 
 ZERO_SHOT_130M = (
     "mamba2_zero_shot/state-spaces__mamba2-130m_results_2025-03-02T06-44-13.841373.json"
@@ -366,3 +368,46 @@ def test_non_numeric_metric_is_a_warning_not_a_row(tmp_path: Path) -> None:
     (acc,) = b.results
     assert acc.value == 0.5 and acc.stderr is None and acc.model == "org/m"
     assert b.warnings == ["t bleu,none: 'oops' is not a number; not stored"]
+
+
+# -- storage -----------------------------------------------------------------------------------
+
+
+def _stored(reg) -> list[tuple]:  # noqa: ANN001
+    q = sa.text(
+        "SELECT m.name, e.benchmark_id, e.metric, e.value, e.stderr, e.samples, e.created_at, "
+        "e.original_model, e.original_benchmark, e.filter, e.variant, e.extra "
+        "FROM eval_results e JOIN models m ON m.id = e.model_id"
+    )
+    with reg.read() as conn:
+        return sorted((tuple(r) for r in conn.execute(q)), key=repr)
+
+
+@pytest.mark.parametrize("source", ["dummy run", "public mmlu"])
+def test_columns_and_objects_store_the_same_rows(
+    source: str, lmeval_run, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The reader's columns (the bulk path) and the same results as objects are stored as
+    identical rows: time, filter and extra included."""
+    path = lmeval_run.results if source == "dummy run" else request.getfixturevalue("lm") / MMLU_130M
+    columns = read(path)
+    assert columns.table is not None
+    objects = read(path)
+    objects.results  # noqa: B018 - turns the columns into objects
+    assert objects.table is None
+    stored = []
+    for name, batch in (("columns", columns), ("objects", objects)):
+        reg = open_register(str(tmp_path / f"{name}.db"), create=True)
+        reg.ingest(batch)
+        stored.append(_stored(reg))
+        reg.close()
+    assert stored[0] == stored[1]
+    rows = stored[0]
+    assert len(rows) == len(objects.results) > 0
+    raw = json.loads(path.read_text())
+    created = dt.datetime.fromtimestamp(raw["date"], dt.UTC).replace(tzinfo=None)
+    for r in rows:
+        assert r[6] == created.strftime("%Y-%m-%d %H:%M:%S.%f")
+        assert r[9] is not None and r[7] == r[0]
+        extra = json.loads(r[11])
+        assert extra["higher_is_better"] is True and "n_shot" in extra

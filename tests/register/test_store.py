@@ -221,3 +221,89 @@ def test_samples_can_be_added_to_a_file_stored_without_them(register: Register,
     before = register.counts()
     assert register.ingest_path(results, samples=True).samples == 0  # not added twice
     assert register.counts() == before
+
+
+# -- many files: chunks of one transaction, a savepoint per file ------------------------------
+
+
+def _evals(tmp_path: Path, n: int) -> list[Path]:
+    """n distinct eval-results files, each naming a model of its own."""
+    return [
+        write(tmp_path / f"e{i}.csv", f"model,benchmark,value\nm{i},mmlu,0.{i + 1}\nm{i},gsm8k,0.5\n")
+        for i in range(n)
+    ]
+
+
+def _check_record(register: Register, stored: list[Path]) -> None:
+    """The record holds one ingest entry per stored file, in order, and verifies."""
+    from tripwire.register.record_store import entries, verify_register
+
+    with register.read() as conn:
+        got = [e.payload["path"] for e in entries(conn, "ingest")]
+    assert got == [str(p.resolve()) for p in stored]
+    assert verify_register(register).ok
+
+
+@pytest.mark.parametrize("chunk", [2, 256])
+def test_many_files_each_whole_or_not_at_all(
+    register: Register, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """With --keep-going a bad file in the middle of a chunk is left out alone: the files
+    around it are stored, in one transaction or across chunk boundaries alike."""
+    from tripwire.register import store
+
+    monkeypatch.setattr(store, "CHUNK_FILES", chunk)
+    files = _evals(tmp_path, 5)
+    bad = write(tmp_path / "bad.csv", "model,benchmark,value\nx,mmlu,abc\n")
+    dup = write(tmp_path / "dup.csv", files[0].read_text())  # same bytes as e0, another path
+    paths = files[:2] + [bad] + files[2:] + [dup]
+    got = list(register.ingest_paths(paths, keep_going=True))
+    assert [p for p, _ in got] == paths
+    status = [o.status if not isinstance(o, Exception) else "failed" for _, o in got]
+    assert status == ["stored", "stored", "failed", "stored", "stored", "stored", "unchanged"]
+    assert "'abc' is not a number" in str(got[2][1])
+    assert sorted(m.name for m in register.models()) == [f"m{i}" for i in range(5)]
+    assert register.counts()["eval_results"] == 10
+    _check_record(register, files)
+
+
+def test_without_keep_going_the_first_failure_ends_the_run(
+    register: Register, tmp_path: Path
+) -> None:
+    files = _evals(tmp_path, 4)
+    bad = write(tmp_path / "bad.csv", "")
+    got = list(register.ingest_paths(files[:2] + [bad] + files[2:]))
+    assert len(got) == 3 and isinstance(got[2][1], InputError)
+    assert sorted(m.name for m in register.models()) == ["m0", "m1"]
+    _check_record(register, files[:2])
+
+
+def test_a_file_failing_after_its_rows_leaves_no_trace_for_the_next(
+    register: Register, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that created a model and then failed is rolled back to its savepoint; the next
+    file of the same transaction naming that model creates it again (what the transaction
+    had learnt of the register's names is forgotten with the rollback)."""
+    first = write(tmp_path / "a.csv", "model,benchmark,value\nnew-model,mmlu,0.4\n")
+    second = write(tmp_path / "b.csv", "model,benchmark,value\nnew-model,mmlu,0.5\n")
+    original = Register._on_ingest
+
+    def flaky(self, conn, batch, out):  # noqa: ANN001
+        if batch.path.endswith("a.csv"):
+            raise InputError("refused after writing", source=batch.path)
+        return original(self, conn, batch, out)
+
+    monkeypatch.setattr(Register, "_on_ingest", flaky)
+    got = list(register.ingest_paths([first, second], keep_going=True))
+    assert isinstance(got[0][1], InputError) and got[1][1].status == "stored"
+    assert [r.value for r in register.results()] == [0.5]
+    with register.read() as conn:
+        files = conn.execute(sa.text("SELECT path FROM source_files")).scalars().all()
+        owner = conn.execute(
+            sa.text(
+                "SELECT f.path FROM models m JOIN source_files f ON f.id = m.source_file_id "
+                "WHERE m.name = 'new-model'"
+            )
+        ).scalar_one()
+    assert files == [str(second.resolve())] and owner == str(second.resolve())
+    _check_record(register, [second])

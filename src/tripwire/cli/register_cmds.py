@@ -66,17 +66,17 @@ def ingest_cmd(
     )
     with progress:
         task = progress.add_task("", total=len(files))
-        for f in files:
-            progress.update(task, description=f.name[:40])
-            try:
-                outcomes.append(reg.ingest_path(f, format=format, samples=samples,
-                                                update=update, model_override=model))
-            except TripwireError as e:
-                failures.append((str(f), str(e)))
-                if not keep_going:
-                    break
-            finally:
-                progress.advance(task)
+
+        def step(f: Path) -> None:
+            progress.update(task, description=f.name[:40], advance=1)
+
+        for f, out in reg.ingest_paths(files, format=format, samples=samples, update=update,
+                                       model_override=model, keep_going=keep_going,
+                                       progress=step):
+            if isinstance(out, TripwireError):
+                failures.append((str(f), str(out)))
+            else:
+                outcomes.append(out)
     for o in outcomes:
         for w in o.warnings:
             warn(f"{o.path}: {w}")

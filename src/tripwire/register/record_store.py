@@ -45,6 +45,7 @@ __all__ = [
     "consistency_proof",
     "entries",
     "find_entry",
+    "forget_head",
     "inclusion_proof",
     "lock_appends",
     "make_checkpoint",
@@ -85,6 +86,9 @@ _INGEST_REF = re.compile(rb'"sha256":"(.{64})', re.DOTALL)
 
 
 _LOCKED = "tripwire.record.append_lock"
+_HEAD = "tripwire.record.head"
+"""(transaction, next seq, last hash) after this connection's latest append: the appends of
+one transaction hold the append lock, so no other writer can move the head under them."""
 
 
 def _lock(conn: sa.Connection) -> None:
@@ -114,11 +118,23 @@ def append_entry(conn: sa.Connection, kind: str, payload: dict[str, Any]) -> Ent
     """
     payload_json = canonical_json(payload) if isinstance(payload, dict) else b""
     _lock(conn)
-    last = conn.execute(_LAST).first()
-    seq, prev = (last.seq + 1, last.hash) if last is not None else (0, GENESIS)
+    txn = conn.get_transaction()
+    head = conn.info.get(_HEAD)
+    if head is not None and head[0] is txn:  # this transaction appended last: no re-read
+        seq, prev = head[1], head[2]
+    else:
+        last = conn.execute(_LAST).first()
+        seq, prev = (last.seq + 1, last.hash) if last is not None else (0, GENESIS)
     entry = Entry.create(seq, kind, payload, prev, payload_json=payload_json)
     conn.execute(_INSERT, entry.row()._asdict())
+    conn.info[_HEAD] = (txn, entry.seq + 1, entry.entry_hash)
     return entry
+
+
+def forget_head(conn: sa.Connection) -> None:
+    """Drop the record head `append_entry` keeps for its transaction: call it after rolling
+    back to a savepoint, which may have undone appends."""
+    conn.info.pop(_HEAD, None)
 
 
 def entries(conn: sa.Connection, kind: str | None = None, *,

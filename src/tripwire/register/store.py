@@ -1,6 +1,10 @@
-"""Writing a file's Batch into the register: one transaction per file (all of it or none of
-it), idempotent by the sha256 of the file's bytes; a changed file under the same path becomes a
-new version beside the old one. Bulk rows go to the driver's executemany directly.
+"""Writing files' Batches into the register, idempotent by the sha256 of each file's bytes; a
+changed file under the same path becomes a new version beside the old one.
+
+Files are stored in chunks: one transaction per chunk of up to `CHUNK_FILES` files (or
+`CHUNK_ROWS` rows), each file inside its own savepoint, so each file is stored whole or not at
+all while the per-transaction costs (commit, locks, name lookups, the record's head) are paid
+once per chunk. Bulk rows go to the driver's executemany directly.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from tripwire import benchmarks as catalogue
-from tripwire.errors import ConflictError, InputError
+from tripwire.errors import ConflictError, InputError, TripwireError
 from tripwire.ingest.batch import Batch
 from tripwire.model import Benchmark
 from tripwire.model import utcnow as _now
@@ -55,6 +60,11 @@ CHECKED_FIELDS = (
 RACE_RETRIES = 3
 """Times a PostgreSQL ingest that lost a race to create a model or benchmark runs again."""
 
+CHUNK_FILES = 256
+"""Files stored per transaction by `ingest_paths` / `ingest_batches`."""
+CHUNK_ROWS = 200_000
+"""Rows after which a chunk is closed early (a large table is a chunk of its own)."""
+
 
 @dataclass
 class IngestOutcome:
@@ -84,6 +94,93 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+class _Names:
+    """What one write transaction has learnt of the register: aliases, model ids, benchmark
+    ids (found, or known to be absent), each path's latest version and the sha256 of files
+    stored. Valid only inside that transaction, which holds the write lock (SQLite BEGIN
+    IMMEDIATE, PostgreSQL the append lock, taken first); cleared when a file's savepoint rolls
+    back, since that file may have created rows the savepoint undid."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.model_alias: dict[str, str | None] = {}
+        self.model_id: dict[str, int | None] = {}
+        self.bench_alias: dict[str, str | None] = {}
+        self.bench: dict[str, bool] = {}
+        self.version: dict[str, int] = {}
+        self.stored: dict[str, int] = {}
+        self.files_known: set[str] = set()
+
+    def fill(
+        self,
+        conn: sa.Connection,
+        cache: dict[str, Any],
+        names: Iterable[str],
+        key: sa.ColumnElement,
+        value: sa.ColumnElement,
+    ) -> None:
+        """Look up the `names` not yet in `cache` (value, or None when absent)."""
+        todo = {n for n in names if n not in cache}
+        if conn.dialect.name == "postgresql":  # its text cannot hold NUL: no such row exists
+            todo = {n for n in todo if "\x00" not in n or cache.setdefault(n, None)}
+        if not todo:
+            return
+        for k, v in _select_in(conn, key, todo, key, value):
+            cache[k] = v
+        for n in todo:
+            cache.setdefault(n, None)
+
+    def lookup(self, conn: sa.Connection, models: set[str], benchmarks: set[str]) -> None:
+        """Learn the aliases and ids of these model and benchmark names (as written in files;
+        `org/name` also as `name`), querying only for names not looked up before."""
+        self.fill(conn, self.model_alias, models, t.model_aliases.c.alias, t.model_aliases.c.model)
+        wanted = models | {a for n in models if (a := self.model_alias[n]) is not None}
+        wanted |= {n.rsplit("/", 1)[1] for n in models if "/" in n}
+        self.fill(conn, self.model_id, wanted, t.models.c.name, t.models.c.id)
+        self.fill(
+            conn,
+            self.bench_alias,
+            benchmarks,
+            t.benchmark_aliases.c.alias,
+            t.benchmark_aliases.c.benchmark,
+        )
+        wanted = benchmarks | {a for n in benchmarks if (a := self.bench_alias[n]) is not None}
+        self.fill(conn, self.bench, wanted, t.benchmarks.c.id, t.benchmarks.c.id)
+
+    def files(self, conn: sa.Connection, batches: Sequence[Batch]) -> None:
+        """Learn which of these files' bytes are stored, and each path's latest version."""
+        shas = {b.sha256 for b in batches} - self.files_known
+        if shas:
+            for sha, version in _select_in(
+                conn,
+                t.source_files.c.sha256,
+                shas,
+                t.source_files.c.sha256,
+                t.source_files.c.version,
+            ):
+                self.stored[sha] = version
+            self.files_known |= shas
+        paths = {b.path for b in batches} - self.version.keys()
+        if paths:
+            items = sorted(paths)
+            for i in range(0, len(items), 500):
+                q = (
+                    sa.select(t.source_files.c.path, sa.func.max(t.source_files.c.version))
+                    .where(t.source_files.c.path.in_(items[i : i + 500]))
+                    .group_by(t.source_files.c.path)
+                )
+                for path, version in conn.execute(q):
+                    self.version[path] = version
+            for p in paths:
+                self.version.setdefault(p, 0)
+
+
+Stored = IngestOutcome | TripwireError
+"""A file's outcome, or the error that kept it out of the register."""
+
+
 class BatchStore:
     """The ingest half of `Register`: storing batches (a mixin; the register supplies
     `transaction()`, `read()`, `dialect` and the `_on_ingest` hook)."""
@@ -99,25 +196,62 @@ class BatchStore:
     def ingest(
         self, batch: Batch, *, update: bool = False, model_override: str | None = None
     ) -> IngestOutcome:
-        """Store one file's Batch in one transaction; nothing of it is stored on failure.
+        """Store one file's Batch; nothing of it is stored on failure (the error is raised)."""
+        (out,) = self.ingest_batches([batch], update=update, model_override=model_override)
+        if isinstance(out, TripwireError):
+            raise out
+        return out
 
-        PostgreSQL writers run side by side: one that loses a race to create the same new
-        model or benchmark as another (a unique violation) runs its transaction again, and then
-        finds the row. (SQLite writers queue, so they never race.)"""
-        for attempt in range(RACE_RETRIES + 1):
-            try:
-                return self._ingest_once(batch, update=update, model_override=model_override)
-            except sa.exc.IntegrityError as e:
-                if attempt < RACE_RETRIES and getattr(e.orig, "sqlstate", None) == "23505":
-                    continue
-                raise InputError(
-                    f"could not store: {str(e.orig).strip().splitlines()[0]}", source=batch.path
-                ) from None
-        raise AssertionError("unreachable")
+    def ingest_batches(
+        self,
+        batches: Sequence[Batch],
+        *,
+        update: bool = False,
+        model_override: str | None = None,
+        keep_going: bool = True,
+    ) -> list[Stored]:
+        """Store files' Batches in one transaction, each file in its own savepoint: a file
+        that fails (its error is its entry in the returned list) leaves nothing behind and,
+        with `keep_going`, the others are stored; without, the files after it are not
+        attempted (the list ends at the failure).
 
-    def _ingest_once(
-        self, batch: Batch, *, update: bool, model_override: str | None
-    ) -> IngestOutcome:
+        PostgreSQL writers run side by side: a file that loses a race to create the same new
+        model or benchmark as another writer (a unique violation) runs again in a fresh
+        savepoint, and then finds the row. (SQLite writers queue, so they never race.)"""
+        done: list[Stored] = []
+        if not batches:
+            return done
+        with self.transaction() as conn:
+            from tripwire.register.record_store import lock_appends
+
+            lock_appends(conn)  # PostgreSQL: before any insert, so writers never deadlock
+            names = _Names()
+            names.files(conn, batches)
+            models: set[str] = {model_override} if model_override else set()
+            benches: set[str] = set()
+            for b in batches:
+                if not b.skipped:
+                    m, bn = _result_names(b)
+                    models |= m
+                    benches |= bn
+            names.lookup(conn, models, benches)  # the whole chunk's names in four queries
+            for batch in batches:
+                out = self._ingest_file(conn, batch, names, update, model_override)
+                done.append(out)
+                if isinstance(out, TripwireError) and not keep_going:
+                    break
+        return done
+
+    def _ingest_file(
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        names: _Names,
+        update: bool,
+        model_override: str | None,
+    ) -> Stored:
+        from tripwire.register.record_store import forget_head
+
         out = IngestOutcome(
             path=batch.path,
             kind=batch.kind,
@@ -128,52 +262,76 @@ class BatchStore:
         if batch.skipped:
             out.status, out.reason = "skipped", batch.skipped
             return out
-        try:
-            with self.transaction() as conn:
-                seen = conn.execute(
-                    sa.select(t.source_files.c.id, t.source_files.c.version).where(
-                        t.source_files.c.sha256 == batch.sha256
-                    )
-                ).first()
-                if seen is not None:
-                    out.status, out.version = "unchanged", seen.version
-                    return out
-                prior = conn.execute(
-                    sa.select(sa.func.max(t.source_files.c.version)).where(
-                        t.source_files.c.path == batch.path
-                    )
-                ).scalar()
-                out.version = (prior or 0) + 1
-                file_id = conn.execute(
-                    t.source_files.insert()
-                    .values(
-                        path=batch.path,
-                        sha256=batch.sha256,
-                        kind=batch.kind,
-                        size=batch.size,
-                        version=out.version,
-                        rows=batch.count,
-                        ingested_at=_now(),
-                    )
-                    .returning(t.source_files.c.id)
-                ).scalar_one()
-                self._store(conn, batch, file_id, out, update=update, model_override=model_override)
-                self._on_ingest(conn, batch, out)
-        except sa.exc.IntegrityError as e:
-            if "sha256" in str(e.orig) or "source_files" in str(e.orig):
-                # Another process stored the same bytes between our check and our insert.
-                out.status = "unchanged"
-                out.models = out.results = out.loss = out.samples = 0
+        for attempt in range(RACE_RETRIES + 1):
+            if not names.files_known >= {batch.sha256} or batch.path not in names.version:
+                names.files(conn, [batch])
+            seen = names.stored.get(batch.sha256)
+            if seen is not None:
+                out.status, out.version = "unchanged", seen
                 return out
-            raise
-        except (sa.exc.DataError, OverflowError) as e:
-            # PostgreSQL refuses NUL in text and counts beyond its 32-bit integer columns;
-            # SQLite integers beyond 64 bits. Name the value, not the driver's statement.
-            where, what = _unstorable(batch) or (None, str(getattr(e, "orig", e)).strip())
-            raise InputError(
-                f"cannot store: {what.splitlines()[0]}", source=batch.path, where=where
-            ) from None
-        return out
+            savepoint = conn.begin_nested()
+            try:
+                self._store_file(conn, batch, names, out, update, model_override)
+            except BaseException as e:
+                savepoint.rollback()
+                forget_head(conn)
+                names.clear()
+                out.models = out.results = out.loss = out.samples = 0
+                out.warnings = list(batch.warnings)
+                if isinstance(e, TripwireError):
+                    return e
+                if isinstance(e, sa.exc.IntegrityError):
+                    text = str(e.orig)
+                    if "sha256" in text or "source_files" in text:
+                        continue  # another writer stored the same bytes: found on the retry
+                    if attempt < RACE_RETRIES and getattr(e.orig, "sqlstate", None) == "23505":
+                        continue
+                    return InputError(
+                        f"could not store: {text.strip().splitlines()[0]}", source=batch.path
+                    )
+                if isinstance(e, sa.exc.DataError | OverflowError):
+                    # PostgreSQL refuses NUL in text and counts beyond its 32-bit integer
+                    # columns; SQLite integers beyond 64 bits. Name the value, not the
+                    # driver's statement.
+                    where, what = _unstorable(batch) or (None, str(getattr(e, "orig", e)).strip())
+                    return InputError(
+                        f"cannot store: {what.splitlines()[0]}", source=batch.path, where=where
+                    )
+                raise
+            savepoint.commit()
+            return out
+        return InputError(
+            f"could not store: lost the race to create rows {RACE_RETRIES + 1} times",
+            source=batch.path,
+        )
+
+    def _store_file(
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        names: _Names,
+        out: IngestOutcome,
+        update: bool,
+        model_override: str | None,
+    ) -> None:
+        out.version = names.version[batch.path] + 1
+        file_id = conn.execute(
+            t.source_files.insert()
+            .values(
+                path=batch.path,
+                sha256=batch.sha256,
+                kind=batch.kind,
+                size=batch.size,
+                version=out.version,
+                rows=batch.count,
+                ingested_at=_now(),
+            )
+            .returning(t.source_files.c.id)
+        ).scalar_one()
+        self._store(conn, batch, file_id, out, names, update=update, model_override=model_override)
+        self._on_ingest(conn, batch, out)
+        names.version[batch.path] = out.version
+        names.stored[batch.sha256] = out.version
 
     def ingest_path(
         self,
@@ -185,30 +343,128 @@ class BatchStore:
         model_override: str | None = None,
     ) -> IngestOutcome:
         """Read and store one file; bytes already in the register are not even parsed."""
+        ((_, out),) = self.ingest_paths(
+            [Path(path)],
+            format=format,
+            samples=samples,
+            update=update,
+            model_override=model_override,
+            keep_going=False,
+        )
+        if isinstance(out, TripwireError):
+            raise out
+        return out
+
+    def ingest_paths(
+        self,
+        paths: Sequence[Path],
+        *,
+        format: str | None = None,
+        samples: bool = False,
+        update: bool = False,
+        model_override: str | None = None,
+        keep_going: bool = False,
+        progress: Callable[[Path], None] | None = None,
+    ) -> Iterator[tuple[Path, Stored]]:
+        """Read and store files, yielding each path with its outcome (or error) in order.
+
+        The sha256 of every file of a chunk is looked up at once, and bytes already in the
+        register are not parsed (`--samples` still attaches per-sample scores to a file stored
+        without them). Files are parsed before the chunk's transaction opens, so the write
+        lock is held only while rows are written. Without `keep_going` the first failure
+        ends the run: the files before it are stored, none after it is read.
+        `progress(path)` is called as each file has been read."""
         from tripwire import ingest as readers
 
-        p, data, sha = readers.load(path)
-        with self.read() as conn:
-            seen = conn.execute(
-                sa.select(t.source_files.c.version, t.source_files.c.kind).where(
-                    t.source_files.c.sha256 == sha
+        todo = list(paths)
+        while todo:
+            chunk: list[tuple[Path, Stored | Batch]] = []
+            rows = 0
+            stop = False
+            loaded: list[tuple[Path, bytes | None, Any]] = []
+            for p in todo[:CHUNK_FILES]:
+                try:
+                    loaded.append((p, *readers.load(p)[1:]))
+                except TripwireError as e:
+                    loaded.append((p, None, e))
+                    if not keep_going:
+                        break
+            known = self._stored_files({sha for _, data, sha in loaded if data is not None})
+            for p, data, sha in loaded:
+                if data is None:
+                    assert isinstance(sha, TripwireError)
+                    chunk.append((p, sha))
+                    stop = not keep_going
+                elif sha in known:
+                    version, kind = known[sha]
+                    out = IngestOutcome(
+                        path=str(p.resolve()),
+                        kind=kind,
+                        sha256=sha,
+                        status="unchanged",
+                        version=version,
+                    )
+                    chunk.append((p, out))
+                    if samples:
+                        try:
+                            out.samples = self._add_samples(
+                                readers.parse(p, data, sha, format=format, samples=True)
+                            )
+                        except TripwireError as e:
+                            chunk[-1] = (p, e)
+                            stop = not keep_going
+                else:
+                    try:
+                        batch = readers.parse(p, data, sha, format=format, samples=samples)
+                    except TripwireError as e:
+                        chunk.append((p, e))
+                        stop = not keep_going
+                    else:
+                        chunk.append((p, batch))
+                        rows += batch.count
+                if progress is not None:
+                    progress(p)
+                if stop or rows >= CHUNK_ROWS:
+                    break
+            todo = [] if stop else todo[len(chunk) :]
+            batches = [b for _, b in chunk if isinstance(b, Batch)]
+            stored = iter(
+                self.ingest_batches(
+                    batches,
+                    update=update,
+                    model_override=model_override,
+                    keep_going=keep_going,
                 )
-            ).first()
-        if seen is not None:
-            out = IngestOutcome(
-                path=str(p.resolve()),
-                kind=seen.kind,
-                sha256=sha,
-                status="unchanged",
-                version=seen.version,
             )
-            if samples:
-                out.samples = self._add_samples(
-                    readers.parse(p, data, sha, format=format, samples=True)
+            for p, item in chunk:
+                if isinstance(item, Batch):
+                    result = next(stored, None)
+                    if result is None:  # not attempted: an earlier file failed
+                        return
+                    yield p, result
+                    if isinstance(result, TripwireError) and not keep_going:
+                        return
+                else:
+                    yield p, item
+            if stop:
+                return
+
+    def _stored_files(self, shas: set[str]) -> dict[str, tuple[int, str]]:
+        """sha256 -> (version, kind) of those already stored, in one read."""
+        if not shas:
+            return {}
+        with self.read() as conn:
+            return {
+                sha: (version, kind)
+                for sha, version, kind in _select_in(
+                    conn,
+                    t.source_files.c.sha256,
+                    shas,
+                    t.source_files.c.sha256,
+                    t.source_files.c.version,
+                    t.source_files.c.kind,
                 )
-            return out
-        batch = readers.parse(p, data, sha, format=format, samples=samples)
-        return self.ingest(batch, update=update, model_override=model_override)
+            }
 
     def _add_samples(self, batch: Batch) -> int:
         """Per-sample scores for a file stored earlier without them (`ingest --samples` of the
@@ -265,13 +521,16 @@ class BatchStore:
         batch: Batch,
         file_id: int,
         out: IngestOutcome,
+        names: _Names,
         *,
         update: bool,
         model_override: str | None,
     ) -> None:
-        model_ids = self._store_models(conn, batch, file_id, out, update=update)
+        model_ids = self._store_models(conn, batch, file_id, out, names, update=update)
         if batch.result_count:
-            self._store_results(conn, batch, file_id, out, model_ids, model_override=model_override)
+            self._store_results(
+                conn, batch, file_id, out, model_ids, names, model_override=model_override
+            )
         if batch.loss:
             conn.execute(
                 t.loss_observations.insert(),
@@ -291,15 +550,25 @@ class BatchStore:
             out.loss = len(batch.loss)
 
     def _store_models(
-        self, conn: sa.Connection, batch: Batch, file_id: int, out: IngestOutcome, *, update: bool
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        file_id: int,
+        out: IngestOutcome,
+        names: _Names,
+        *,
+        update: bool,
     ) -> dict[str, int]:
         ids: dict[str, int] = {}
         if not batch.models:
             return ids
-        names = [m.name for m in batch.models]
+        wanted = [m.name for m in batch.models]
         existing = (
-            {r.name: r for r in conn.execute(sa.select(t.models).where(t.models.c.name.in_(names)))}
-            if len(names) < 900
+            {
+                r.name: r
+                for r in conn.execute(sa.select(t.models).where(t.models.c.name.in_(wanted)))
+            }
+            if len(wanted) < 900
             else {r.name: r for r in conn.execute(sa.select(t.models))}
         )
         now = _now()
@@ -351,6 +620,7 @@ class BatchStore:
                 )
             ):
                 ids[r.name] = r.id
+        names.model_id.update(ids)
         return ids
 
     def _store_results(
@@ -360,48 +630,22 @@ class BatchStore:
         file_id: int,
         out: IngestOutcome,
         model_ids: dict[str, int],
+        names: _Names,
         *,
         model_override: str | None,
     ) -> None:
-        # Look up only the names this file uses: the register may hold far more.
-        model_ids = dict(model_ids)
+        # Look up only the names this file uses (the register may hold far more), and only
+        # those this transaction has not looked up already.
         tab = batch.table if not batch.samples else None
-        if tab is None:
-            res = batch.results
-            names = {r.model for r in res}
-            b_names = {r.benchmark for r in res}
-        else:
-            names, b_names = set(tab.model), set(tab.benchmark)
-        names |= {model_override} if model_override else set()
-        m_alias = dict(
-            _select_in(
-                conn,
-                t.model_aliases.c.alias,
-                names,
-                t.model_aliases.c.alias,
-                t.model_aliases.c.model,
-            )
-        )
-        wanted = names | set(m_alias.values()) | {n.rsplit("/", 1)[1] for n in names if "/" in n}
-        for mid, name in _select_in(conn, t.models.c.name, wanted, t.models.c.id, t.models.c.name):
-            model_ids.setdefault(name, mid)
-        b_names |= {b.id for b in batch.benchmarks}
-        b_alias = dict(
-            _select_in(
-                conn,
-                t.benchmark_aliases.c.alias,
-                b_names,
-                t.benchmark_aliases.c.alias,
-                t.benchmark_aliases.c.benchmark,
-            )
-        )
-        bench_ids = {
-            row[0]
-            for row in _select_in(
-                conn, t.benchmarks.c.id, b_names | set(b_alias.values()), t.benchmarks.c.id
-            )
-        }
-        declared = {b.id: b for b in batch.benchmarks}
+        used, b_names = _result_names(batch)
+        names.lookup(conn, used | ({model_override} if model_override else set()), b_names)
+        m_alias = {n: a for n in used if (a := names.model_alias[n]) is not None}
+        if model_override:
+            used.add(model_override)
+        wanted = used | set(m_alias.values()) | {n.rsplit("/", 1)[1] for n in used if "/" in n}
+        model_ids = {n: i for n in wanted if (i := names.model_id[n]) is not None} | model_ids
+        b_alias = {n: a for n in b_names if (a := names.bench_alias[n]) is not None}
+        declared: dict[str, Benchmark] = {}
         created: list[str] = []
         now = _now()
 
@@ -409,25 +653,30 @@ class BatchStore:
             return model_override or m_alias.get(name) or _known_name(name, model_ids)
 
         # Models the file names but the register lacks are created bare, in one insert.
-        missing = sorted({target_of(n) for n in names} - model_ids.keys())
+        missing = sorted({target_of(n) for n in used} - model_ids.keys())
         if missing:
-            conn.execute(
-                t.models.insert(),
-                [
-                    dict(
-                        name=m,
-                        multiplier=1.0,
-                        source_file_id=file_id,
-                        updated_at=now,
-                        source=f"named in {Path(batch.path).name}",
-                    )
-                    for m in missing
-                ],
-            )
-            for mid, name in _select_in(
-                conn, t.models.c.name, set(missing), t.models.c.id, t.models.c.name
-            ):
-                model_ids[name] = mid
+            new_models: list[dict[str, Any]] = [
+                dict(
+                    name=m,
+                    multiplier=1.0,
+                    source_file_id=file_id,
+                    updated_at=now,
+                    source=f"named in {Path(batch.path).name}",
+                )
+                for m in missing
+            ]
+            if len(new_models) <= 4:  # the usual case (a log names one model): ids straight back
+                for row in new_models:
+                    mid = conn.execute(
+                        t.models.insert().values(**row).returning(t.models.c.id)
+                    ).scalar_one()
+                    model_ids[row["name"]] = names.model_id[row["name"]] = mid
+            else:
+                conn.execute(t.models.insert(), new_models)
+                for mid, name in _select_in(
+                    conn, t.models.c.name, set(missing), t.models.c.id, t.models.c.name
+                ):
+                    model_ids[name] = names.model_id[name] = mid
             created.extend(missing)
             out.models += len(missing)
 
@@ -435,9 +684,11 @@ class BatchStore:
             return model_ids[target_of(name)]
 
         def bench_id(name: str) -> str:
-            target = b_alias.get(name, name)
-            if target not in bench_ids:
+            target = b_alias.get(name, name) if b_alias else name
+            if not names.bench.get(target):
                 known = catalogue.lookup(target)
+                if not declared:
+                    declared.update((b.id, b) for b in batch.benchmarks)
                 b = declared.get(target)
                 if b is None:
                     b = known
@@ -450,12 +701,12 @@ class BatchStore:
                         }
                     )
                 conn.execute(t.benchmarks.insert().values(**_bench_row(b)))
-                bench_ids.add(target)
+                names.bench[target] = True
             return target
 
-        for b in batch.benchmarks:  # declare groups and metadata even without results
-            if b.id not in b_alias:
-                bench_id(b.id)
+        for bid in batch.benchmark_ids:  # declare groups and metadata even without results
+            if bid not in b_alias and not names.bench.get(bid):
+                bench_id(bid)
         cols = (
             "model_id",
             "benchmark_id",
@@ -477,21 +728,23 @@ class BatchStore:
             mids = {m: model_id(m) for m in set(tab.model)}
             bids = {b: bench_id(b) for b in set(tab.benchmark)}
             n = len(tab)
+            none = [None] * n
+            model_col = tab.model
             rows = list(
                 zip(
-                    [mids[m] for m in tab.model],
+                    [mids[m] for m in model_col] if len(mids) > 1 else [mids[model_col[0]]] * n,
                     [bids[b] for b in tab.benchmark],
                     tab.metric,
                     tab.value,
                     tab.stderr,
                     tab.samples,
                     [file_id] * n,
-                    [now_db] * n,
-                    tab.model,
+                    [stamp(tab.created_at) if tab.created_at else now_db] * n,
+                    model_col,
                     tab.original_benchmark,
-                    [None] * n,
-                    [None] * n,
-                    [None] * n,
+                    tab.filter if tab.filter is not None else none,
+                    none,
+                    tab.extra if tab.extra is not None else none,
                     strict=True,
                 )
             )
@@ -602,6 +855,18 @@ def _unstorable(batch: Batch) -> tuple[str, str] | None:
         if (f := bad_text(p)) is not None:
             return f"loss point {i + 1}", f"{f} contains a NUL character"
     return None
+
+
+def _result_names(batch: Batch) -> tuple[set[str], set[str]]:
+    """The model and benchmark names a file's results use, and the benchmarks it declares."""
+    tab = batch.table
+    if tab is not None:
+        models, benches = set(tab.model), set(tab.benchmark)
+    else:
+        models = {r.model for r in batch._results}
+        benches = {r.benchmark for r in batch._results}
+    benches.update(batch.benchmark_ids)
+    return models, benches
 
 
 def _select_in(

@@ -411,3 +411,19 @@ def test_columns_and_objects_store_the_same_rows(
         assert r[9] is not None and r[7] == r[0]
         extra = json.loads(r[11])
         assert extra["higher_is_better"] is True and "n_shot" in extra
+
+
+def test_a_list_where_a_shot_count_belongs_is_no_shot_count(tmp_path: Path) -> None:
+    """Was a TypeError traceback (found by fuzzing): a subtask's `n-shot` that is a list,
+    inside a group whose shots are its subtasks'."""
+    doc = {
+        "results": {"a": {"acc,none": 0.6}, "b": {"acc,none": 0.4}, "g": {"acc,none": 0.5}},
+        "group_subtasks": {"g": ["a", "b"]},
+        "n-shot": {"a": [], "b": 5},
+        "config": {"model_args": "pretrained=m"},
+    }
+    p = tmp_path / "results_x.json"
+    p.write_text(json.dumps(doc))
+    extra = {r.benchmark: r.extra for r in read(p).results}
+    assert "n_shot" not in extra["a"] and extra["b"]["n_shot"] == 5
+    assert "n_shot" not in extra["g"]

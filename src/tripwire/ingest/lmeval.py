@@ -231,10 +231,12 @@ class _ResultsFile:
         for task, ns in obj("n-samples").items():
             if type(ns) is not dict:
                 fail(f"n-samples.{task}", f"expected an object, found {_json_type(ns)}")
-            counts = [
-                _whole(ns.get(k), f"n-samples.{task}.{k}", fail) for k in ("original", "effective")
-            ]
-            doc.n_samples[task] = _NSamples(*counts)
+            original, effective = ns.get("original"), ns.get("effective")
+            if type(original) is not int and original is not None:
+                original = _whole(original, f"n-samples.{task}.original", fail)
+            if type(effective) is not int and effective is not None:
+                effective = _whole(effective, f"n-samples.{task}.effective", fail)
+            doc.n_samples[task] = _NSamples(original, effective)
         name = raw.get("model_name")
         if name is not None and type(name) is not str:
             fail("model_name", f"expected a string, found {_json_type(name)}")
@@ -604,15 +606,19 @@ def _declare(
     return out
 
 
-def _shots(task: str, doc: _ResultsFile, default: Any, seen: frozenset[str] = frozenset()) -> Any:
-    """Few-shot count of a task; a group's is its subtasks' when they agree (lm-eval writes
-    0 for a group even when every subtask ran 5-shot)."""
+def _shots(
+    task: str, doc: _ResultsFile, default: Any, seen: frozenset[str] = frozenset()
+) -> int | None:
+    """Few-shot count of a task (None where the file gives no whole number); a group's is its
+    subtasks' when they agree (lm-eval writes 0 for a group even when every subtask ran
+    5-shot)."""
     subs = [s for s in doc.group_subtasks.get(task, []) if s not in seen and s != task]
     if subs:
         counts = {_shots(s, doc, default, seen | {task}) for s in subs}
         if len(counts) == 1:
             return counts.pop()
-    return doc.n_shot.get(task, default)
+    shots = doc.n_shot.get(task, default)
+    return shots if type(shots) is int else None
 
 
 def _dataset(cfg: Mapping[str, Any]) -> str | None:

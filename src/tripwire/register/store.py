@@ -177,6 +177,15 @@ class _Names:
                 self.version.setdefault(p, 0)
 
 
+# Built once: a statement made per call costs SQLAlchemy more than running it.
+_INSERT_FILE = t.source_files.insert().returning(t.source_files.c.id)
+_INSERT_MODEL = t.models.insert().returning(t.models.c.id)
+
+
+class _FileFailed(Exception):
+    """A file of a chunk written without savepoints failed: roll back, write with them."""
+
+
 Stored = IngestOutcome | TripwireError
 """A file's outcome, or the error that kept it out of the register."""
 
@@ -210,17 +219,36 @@ class BatchStore:
         model_override: str | None = None,
         keep_going: bool = True,
     ) -> list[Stored]:
-        """Store files' Batches in one transaction, each file in its own savepoint: a file
-        that fails (its error is its entry in the returned list) leaves nothing behind and,
-        with `keep_going`, the others are stored; without, the files after it are not
-        attempted (the list ends at the failure).
+        """Store files' Batches in one transaction, each whole or not at all: a file that
+        fails (its error is its entry in the returned list) leaves nothing behind and, with
+        `keep_going`, the others are stored; without, the files after it are not attempted
+        (the list ends at the failure).
+
+        The chunk is first written straight through; should a file fail while being stored
+        (a conflict, a value the database refuses), that transaction is rolled back and the
+        chunk written again with each file in a savepoint of its own. (Savepoints cost SQLite
+        a journal of every page a file changes, nearly doubling the cost of its rows, so
+        they are paid for only when a file fails.)
 
         PostgreSQL writers run side by side: a file that loses a race to create the same new
         model or benchmark as another writer (a unique violation) runs again in a fresh
         savepoint, and then finds the row. (SQLite writers queue, so they never race.)"""
-        done: list[Stored] = []
         if not batches:
-            return done
+            return []
+        try:
+            return self._store_chunk(batches, update, model_override, keep_going, False)
+        except _FileFailed:
+            return self._store_chunk(batches, update, model_override, keep_going, True)
+
+    def _store_chunk(
+        self,
+        batches: Sequence[Batch],
+        update: bool,
+        model_override: str | None,
+        keep_going: bool,
+        savepoints: bool,
+    ) -> list[Stored]:
+        done: list[Stored] = []
         with self.transaction() as conn:
             from tripwire.register.record_store import lock_appends
 
@@ -236,7 +264,7 @@ class BatchStore:
                     benches |= bn
             names.lookup(conn, models, benches)  # the whole chunk's names in four queries
             for batch in batches:
-                out = self._ingest_file(conn, batch, names, update, model_override)
+                out = self._ingest_file(conn, batch, names, update, model_override, savepoints)
                 done.append(out)
                 if isinstance(out, TripwireError) and not keep_going:
                     break
@@ -249,6 +277,7 @@ class BatchStore:
         names: _Names,
         update: bool,
         model_override: str | None,
+        savepoints: bool,
     ) -> Stored:
         from tripwire.register.record_store import forget_head
 
@@ -268,6 +297,12 @@ class BatchStore:
             seen = names.stored.get(batch.sha256)
             if seen is not None:
                 out.status, out.version = "unchanged", seen
+                return out
+            if not savepoints:
+                try:
+                    self._store_file(conn, batch, names, out, update, model_override)
+                except (TripwireError, sa.exc.IntegrityError, sa.exc.DataError, OverflowError) as e:
+                    raise _FileFailed from e  # the transaction rolls back
                 return out
             savepoint = conn.begin_nested()
             try:
@@ -316,8 +351,8 @@ class BatchStore:
     ) -> None:
         out.version = names.version[batch.path] + 1
         file_id = conn.execute(
-            t.source_files.insert()
-            .values(
+            _INSERT_FILE,
+            dict(
                 path=batch.path,
                 sha256=batch.sha256,
                 kind=batch.kind,
@@ -325,8 +360,7 @@ class BatchStore:
                 version=out.version,
                 rows=batch.count,
                 ingested_at=_now(),
-            )
-            .returning(t.source_files.c.id)
+            ),
         ).scalar_one()
         self._store(conn, batch, file_id, out, names, update=update, model_override=model_override)
         self._on_ingest(conn, batch, out)
@@ -667,9 +701,7 @@ class BatchStore:
             ]
             if len(new_models) <= 4:  # the usual case (a log names one model): ids straight back
                 for row in new_models:
-                    mid = conn.execute(
-                        t.models.insert().values(**row).returning(t.models.c.id)
-                    ).scalar_one()
+                    mid = conn.execute(_INSERT_MODEL, row).scalar_one()
                     model_ids[row["name"]] = names.model_id[row["name"]] = mid
             else:
                 conn.execute(t.models.insert(), new_models)

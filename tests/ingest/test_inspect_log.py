@@ -221,3 +221,35 @@ def test_missing_inspect_ai_says_how_to_install(
         read_inspect(p, p.read_bytes())
     assert e.value.message == INSTALL_HINT and e.value.source == str(p)
     assert INSTALL_HINT == "reading Inspect logs needs inspect_ai: pip install 'tripwire[inspect]'"
+
+
+# -- one run, two formats ----------------------------------------------------------------------
+
+
+def test_public_run_saved_in_both_formats_is_stored_once(public: Path, register) -> None:
+    """log_formats.eval and log_formats.json are one run (one eval_id): the second adds
+    nothing and says which file holds the run."""
+    first = register.ingest_path(public / "log_formats.eval")
+    rows = register.counts()["eval_results"]
+    second = register.ingest_path(public / "log_formats.json")
+    assert first.status == "stored" and first.results == rows > 0
+    assert second.status == "skipped" and "same evaluation run" in second.reason
+    assert str((public / "log_formats.eval").resolve()) in second.reason
+    assert register.counts()["eval_results"] == rows
+
+
+def test_a_rescored_run_is_stored_again(inspect_logs, register, tmp_path: Path) -> None:
+    """Same eval_id, other scores (a log scored again): new evidence, stored."""
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    log = read_eval_log(str(inspect_logs.eval))
+    write_eval_log(log, str(tmp_path / "same.json"), format="json")
+    score = log.results.scores[0]
+    name = next(iter(score.metrics))
+    score.metrics[name].value = 0.123
+    write_eval_log(log, str(tmp_path / "rescored.json"), format="json")
+    assert register.ingest_path(inspect_logs.eval).status == "stored"
+    assert register.ingest_path(tmp_path / "same.json").status == "skipped"
+    again = register.ingest_path(tmp_path / "rescored.json")
+    assert again.status == "stored"
+    assert 0.123 in {r.value for r in register.results()}

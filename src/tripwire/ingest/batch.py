@@ -101,6 +101,9 @@ class Batch:
     model_lines: list[int] = field(default_factory=list)
     """Source line of each entry of `models` (for messages), when the reader knows it."""
     skipped: str | None = None
+    run_key: str | None = None
+    """Identity of the evaluation run and of the results the file holds (a SHA-256), where
+    the format has run ids: the same run saved in two formats is stored once."""
     table: ResultTable | None = None
     """Results read by a bulk reader, as columns; `results` turns them into objects on use."""
     _results: list[EvalResult] = field(default_factory=list, repr=False)

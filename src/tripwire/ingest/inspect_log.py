@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import json
 import math
 import re
 import zipfile
@@ -287,6 +288,12 @@ def read_inspect(
     if not batch.results:
         batch.skipped = "the log's metrics hold no numeric values"
         return batch
+    eval_id = getattr(spec, "eval_id", None)
+    if eval_id:  # one run, one set of scores: the same whether saved as .eval or as .json
+        ident = [eval_id, model, task] + [
+            [r.metric, r.value, r.stderr, r.samples] for r in batch.results
+        ]
+        batch.run_key = hashlib.sha256(json.dumps(ident).encode()).hexdigest()
     batch.benchmarks.append(
         Benchmark(
             id=bid,

@@ -180,6 +180,11 @@ class _Names:
 # Built once: a statement made per call costs SQLAlchemy more than running it.
 _INSERT_FILE = t.source_files.insert().returning(t.source_files.c.id)
 _INSERT_MODEL = t.models.insert().returning(t.models.c.id)
+_SAME_RUN = (
+    sa.select(t.source_files.c.path, t.source_files.c.version)
+    .where(t.source_files.c.run_key == sa.bindparam("key"))
+    .limit(1)
+)
 
 
 class _FileFailed(Exception):
@@ -298,6 +303,15 @@ class BatchStore:
             if seen is not None:
                 out.status, out.version = "unchanged", seen
                 return out
+            if batch.run_key is not None:
+                same = conn.execute(_SAME_RUN, {"key": batch.run_key}).first()
+                if same is not None:
+                    out.status = "skipped"
+                    out.reason = (
+                        f"the same evaluation run, with the same scores, as {same.path} "
+                        f"(stored already, version {same.version}); nothing added"
+                    )
+                    return out
             if not savepoints:
                 try:
                     self._store_file(conn, batch, names, out, update, model_override)
@@ -360,6 +374,7 @@ class BatchStore:
                 version=out.version,
                 rows=batch.count,
                 ingested_at=_now(),
+                run_key=batch.run_key,
             ),
         ).scalar_one()
         self._store(conn, batch, file_id, out, names, update=update, model_override=model_override)

@@ -21,6 +21,7 @@ source_files = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("ingested_at", UTCDateTime, nullable=False),
+    sa.Column("run_key", sa.String(64), index=True),
 )
 
 models = sa.Table(

@@ -114,7 +114,10 @@ def raw_insert(db: Path, files: list[Path]) -> tuple[float, int]:
     for pragma in ("journal_mode = WAL", "foreign_keys = ON", "synchronous = NORMAL"):
         con.execute(f"PRAGMA {pragma}")
     con.execute("BEGIN")
-    con.execute("INSERT INTO source_files VALUES (1, 'x', 'x', 'x', 1, 1, 1, '2025-01-01')")
+    con.execute(
+        "INSERT INTO source_files (id, path, sha256, kind, size, version, rows, ingested_at) "
+        "VALUES (1, 'x', 'x', 'x', 1, 1, 1, '2025-01-01')"
+    )
     results = [b.results for b in batches]
     models = {r.model: i for i, r in enumerate({r.model: r for rs in results for r in rs}.values())}
     models = {m: i + 1 for i, m in enumerate(models)}

@@ -6,6 +6,7 @@ alone; `--format` overrides. Readers know nothing of storage or policies.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -89,6 +90,20 @@ def load(path: str | Path) -> tuple[Path, bytes, str]:
     return p, data, hashlib.sha256(data).hexdigest()
 
 
+def resolved(p: Path) -> str:
+    """The file's absolute path with symlinks resolved, as the register names it. A folder's
+    resolution is reused for all its files (one lstat per file instead of one per component
+    of the path)."""
+    if p.is_symlink():
+        return str(p.resolve())
+    return os.path.join(_resolved_dir(os.path.abspath(p.parent)), p.name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolved_dir(folder: str) -> str:
+    return str(Path(folder).resolve())
+
+
 def parse(p: Path, data: bytes, sha: str, *, format: str | None = None,
           samples: bool = False) -> Batch:
     """Read loaded bytes into a Batch with the reader their format calls for."""
@@ -110,7 +125,7 @@ def parse(p: Path, data: bytes, sha: str, *, format: str | None = None,
     else:
         batch = reader(p, data, samples=samples, sha256=sha)
     batch.sha256, batch.size = sha, len(data)
-    batch.path = str(p.resolve())
+    batch.path = resolved(p)
     return batch
 
 

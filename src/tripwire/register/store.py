@@ -447,7 +447,7 @@ class BatchStore:
                 elif sha in known:
                     version, kind = known[sha]
                     out = IngestOutcome(
-                        path=str(p.resolve()),
+                        path=readers.resolved(p),
                         kind=kind,
                         sha256=sha,
                         status="unchanged",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import rfc8785
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tripwire.errors import InputError, IntegrityError
@@ -31,12 +32,15 @@ from tripwire.record import (
     format_time,
     generate_key,
     key_id,
+    key_ring,
     leaf_hash,
     load_private_key,
     load_public_key,
     merkle_root,
     node_hash,
     parse_proof,
+    retired_public_keys,
+    rotate_key,
     scan_chain,
     sign_tree_head,
     signature_valid,
@@ -329,6 +333,48 @@ def test_keygen_writes_a_private_key_only_the_owner_reads(tmp_path: Path) -> Non
     assert key_id(load_private_key(key2).public_key()) != key_id(private.public_key())
 
 
+def test_rotation_keeps_the_old_public_key_and_never_the_private_one(tmp_path: Path) -> None:
+    path = tmp_path / "signing.key"
+    assert rotate_key(path)[2] == [] and retired_public_keys(path) == []  # nothing to keep
+    keys = [load_private_key(path).public_key()]
+    (tmp_path / "signing.key.backup.pub").write_bytes((tmp_path / "signing.key.pub").read_bytes())
+    for _ in range(2):
+        private, pub, retired = rotate_key(path)
+        keys.append(load_private_key(private).public_key())
+        old = keys[-2]
+        assert [p.name for p in retired] == [f"signing.key.{key_id(old)[:16]}.pub"]
+        assert stat.S_IMODE(retired[0].stat().st_mode) == 0o644
+        assert key_id(load_public_key(retired[0])) == key_id(old)
+        assert key_id(load_public_key(pub)) == key_id(keys[-1]) != key_id(old)
+    assert sorted(retired_public_keys(path)) == sorted(
+        tmp_path / f"signing.key.{key_id(k)[:16]}.pub" for k in keys[:2])
+    private_files = [f.name for f in tmp_path.iterdir() if b"PRIVATE" in f.read_bytes()]
+    assert private_files == ["signing.key"]
+    # generate_key(overwrite=True), as `keygen --force` used it, rotates the same way
+    generate_key(path, overwrite=True)
+    assert len(retired_public_keys(path)) == 3
+    # a .pub that no longer matches the private key: both public keys are kept
+    mismatched = Ed25519PrivateKey.generate().public_key()
+    (tmp_path / "signing.key.pub").write_text(
+        mismatched.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex())
+    _, _, retired = rotate_key(path)
+    assert len(retired) == 2 and len(retired_public_keys(path)) == 5
+
+
+def test_key_rings_accept_keys_or_files_and_refuse_an_empty_one(tmp_path: Path) -> None:
+    a, b = Ed25519PrivateKey.generate().public_key(), Ed25519PrivateKey.generate().public_key()
+    _, b_pub = generate_key(tmp_path / "b.key")
+    b = load_public_key(b_pub)
+    assert key_ring(None) is None
+    assert list(key_ring(a)) == [key_id(a)]
+    assert list(key_ring(str(b_pub))) == list(key_ring(b_pub)) == [key_id(b)]
+    assert list(key_ring([a, b_pub, b, a])) == [key_id(a), key_id(b)]
+    with pytest.raises(InputError, match="empty key ring"):
+        key_ring([])
+    with pytest.raises(InputError, match="cannot read the public key"):
+        key_ring([a, tmp_path / "absent.pub"])
+
+
 def test_keys_that_are_not_keys_are_input_errors(tmp_path: Path) -> None:
     junk = tmp_path / "junk"
     junk.write_text("not a key")
@@ -431,7 +477,7 @@ def test_proofs_from_a_record_verify_standalone_and_fail_when_they_must() -> Non
                 proof, tree_head=dataclasses.replace(new, root_hash=old.root_hash)))
         with pytest.raises(IntegrityError, match="not this tree head"):
             verify_inclusion(proof, old)
-        with pytest.raises(InputError, match="not by the given key"):
+        with pytest.raises(InputError, match="not by the given public key"):
             verify_inclusion(proof, public_key=stranger.public_key())
     proof = ConsistencyProof(old, new, [p.hex() for p in tree.consistency_path(20)])
     verify_consistency(proof, key.public_key())
@@ -441,6 +487,50 @@ def test_proofs_from_a_record_verify_standalone_and_fail_when_they_must() -> Non
     forged = sign_tree_head(37, _root(_record(37, random.Random(3))), key)
     with pytest.raises(IntegrityError, match="does not extend"):
         verify_consistency(dataclasses.replace(proof, new=forged))
+
+
+def test_a_key_ring_trusts_heads_signed_by_any_of_its_keys_and_no_other() -> None:
+    rng = random.Random(4)
+    rows = _record(30, rng)
+    a, b, c = (Ed25519PrivateKey.generate() for _ in range(3))
+    pa, pb, pc = a.public_key(), b.public_key(), c.public_key()
+    leaves, _ = scan_chain(rows)
+    tree = MerkleTree(leaves)
+    old, new = sign_tree_head(12, tree.root(12), a), sign_tree_head(30, tree.root(), b)
+    for ring in ([pa, pb], (pb, pa), [pa, pb, pc]):  # the order and extra keys do not matter
+        report = verify_record(rows, [old, new], external=new, public_key=ring)
+        assert report.ok and report.checkpoints == 3, report.failure
+    report = verify_record(rows, [old, new], public_key=pb)  # A's head outside the ring
+    assert report.failure.reason == "bad signature"
+    assert f"signed by key {key_id(pa)[:16]}, not the given public key {key_id(pb)[:16]}" \
+        in report.failure.detail
+    report = verify_record(rows, [old, new], public_key=[pb, pc])
+    assert report.failure.reason == "bad signature" and key_id(pa)[:16] in report.failure.detail
+    assert "not one of the given public keys" in report.failure.detail
+    intruder = sign_tree_head(30, tree.root(), c)  # a head by an unknown key C
+    report = verify_record(rows, [old, intruder], public_key=[pa, pb])
+    assert report.failure.reason == "bad signature" and key_id(pc)[:16] in report.failure.detail
+    # C's signature under A's key id: the ring's key A does not verify it
+    posing = dataclasses.replace(sign_tree_head(30, tree.root(), c), key_id=key_id(pa),
+                                 public_key=old.public_key)
+    report = verify_record(rows, [old, posing], public_key=[pa, pb])
+    assert report.failure.reason == "bad signature" and "does not verify" in report.failure.detail
+    with pytest.raises(InputError, match="not by one of the given public keys"):
+        verify_record(rows, [old], external=intruder, public_key=[pa, pb])
+    # proofs: each head checked against the key of the ring it names
+    proof = ConsistencyProof(old, new, [p.hex() for p in tree.consistency_path(12)])
+    verify_consistency(proof, [pa, pb])
+    with pytest.raises(InputError, match=f"old tree head was signed by key {key_id(pa)[:16]}"):
+        verify_consistency(proof, [pb, pc])
+    with pytest.raises(IntegrityError, match="bad signature on the new tree head"):
+        verify_consistency(dataclasses.replace(proof, new=dataclasses.replace(
+            intruder, key_id=key_id(pb))), [pa, pb])
+    e = Entry.from_row(rows[7])
+    inclusion = InclusionProof(7, e.entry_hash, [p.hex() for p in tree.inclusion_path(7, 12)],
+                               old, e.canonical.decode())
+    verify_inclusion(inclusion, public_key=[pb, pa])
+    with pytest.raises(InputError, match="not by the given public key"):
+        verify_inclusion(inclusion, public_key=[pb])
 
 
 @pytest.mark.parametrize("text", ["", "[]", '{"type": "inclusion"}', '{"type": "other"}',
@@ -533,6 +623,7 @@ class Tamperer:
 def test_a_thousand_random_tamperings_are_all_detected() -> None:
     rng = random.Random(20240531)
     key, attacker = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    bystander = Ed25519PrivateKey.generate().public_key()  # a retired key, say
     seen: dict[str, int] = {}
     total = 0
     for _round in range(25):
@@ -541,7 +632,8 @@ def test_a_thousand_random_tamperings_are_all_detected() -> None:
         mid = rng.randrange(1, n)
         stored = [sign_tree_head(mid, _root(rows, mid), key), sign_tree_head(n, _root(rows), key)]
         exported = stored[1]
-        assert verify_record(rows, stored, external=exported, public_key=key.public_key()).ok
+        trusted = key.public_key() if _round % 2 else [bystander, key.public_key()]
+        assert verify_record(rows, stored, external=exported, public_key=trusted).ok
         t = Tamperer(rng, rows, key)
         for _ in range(44):
             kind = rng.choice(["edit", "delete", "insert", "reorder", "truncate", "rewrite",
@@ -562,8 +654,7 @@ def test_a_thousand_random_tamperings_are_all_detected() -> None:
                 if kind in ("truncate", "rewrite") and rng.random() < 0.5:
                     heads = []  # the attacker also deleted the stored checkpoints
             assert mutated != rows or heads != stored or external != exported
-            report = verify_record(mutated, heads, external=external,
-                                   public_key=key.public_key())
+            report = verify_record(mutated, heads, external=external, public_key=trusted)
             assert report.failure is not None, (kind, n)
             assert report.failure.reason in expected, (kind, str(report.failure))
             seen[kind] = seen.get(kind, 0) + 1

@@ -20,6 +20,11 @@ the largest power of two below its size. Inclusion and consistency proofs, and t
 verification, follow RFC 9162 sections 2.1.3 and 2.1.4; the verify functions need only a proof and
 a tree head. Tree heads are signed with ed25519 (RFC 8032). An exported signed tree head held by a
 third party detects any later rewrite of the first ``tree_size`` entries, even a consistent one.
+
+Keys. A verifier trusts a key ring: one public key or several (the current one and those retired
+by rotation, which `rotate_key` keeps beside the signing key). A head is trusted when its key_id
+names a key of the ring and its signature verifies under that key, so checkpoints signed before a
+rotation still verify while a head signed by any other key fails.
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ __all__ = [
     "Entry",
     "Failure",
     "InclusionProof",
+    "KeySource",
     "MerkleTree",
+    "PublicKeys",
     "SignedTreeHead",
     "StoredRow",
     "VerifyReport",
@@ -60,12 +67,15 @@ __all__ = [
     "format_time",
     "generate_key",
     "key_id",
+    "key_ring",
     "leaf_hash",
     "load_private_key",
     "load_public_key",
     "merkle_root",
     "node_hash",
     "parse_proof",
+    "retired_public_keys",
+    "rotate_key",
     "scan_blocks",
     "scan_chain",
     "sign_tree_head",
@@ -88,8 +98,14 @@ _TIME_WIDTH = 27  # len("2025-01-31T12:00:00.000000Z")
 _KIND_AT = 7 + _TIME_WIDTH + 9  # offset of the kind value: {"at":"<time>","kind":
 _KIND_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_RETIRED_ID = 16  # hex digits of the key id in a retired public key's file name
 _SIGNING_CONTEXT = b"tripwire tree head v1\n"
 _sha256 = hashlib.sha256
+
+KeySource = Ed25519PublicKey | str | os.PathLike[str]
+"""A public key, or the path of a file holding one (`load_public_key`)."""
+PublicKeys = KeySource | Sequence[KeySource]
+"""One trusted public key or several: a key ring (see `key_ring`)."""
 
 Reason = Literal["edited", "missing", "inserted", "reordered", "truncated", "bad signature",
                  "evidence"]
@@ -446,10 +462,97 @@ def _raw_public(public_key: Ed25519PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+def _public_pem(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.PEM,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _retired_path(path: Path, public_key: Ed25519PublicKey) -> Path:
+    return path.with_name(f"{path.name}.{key_id(public_key)[:_RETIRED_ID]}.pub")
+
+
+def retired_public_keys(path: str | Path | None = None) -> list[Path]:
+    """The public keys `rotate_key` retired from the signing key at `path` (default
+    `default_key_path()`): the files ``<path>.<16 hex digits of the key id>.pub`` beside it."""
+    path = Path(path) if path is not None else default_key_path()
+    pattern = re.compile(re.escape(path.name) + rf"\.[0-9a-f]{{{_RETIRED_ID}}}\.pub")
+    try:
+        names = [p for p in path.parent.iterdir() if pattern.fullmatch(p.name) and p.is_file()]
+    except OSError:
+        return []
+    return sorted(names)
+
+
+def _old_public_keys(path: Path, pub: Path) -> list[Ed25519PublicKey]:
+    """The public keys of the pair about to be replaced: the private key's own and the `.pub`
+    file's, when they parse (a file that is not a key has nothing to keep)."""
+    found: dict[str, Ed25519PublicKey] = {}
+    for file, private in ((path, True), (pub, False)):
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise InputError(f"cannot read the key being replaced: {e.strerror}",
+                             source=str(file), hint="its public key would be lost; fix or "
+                             "remove the file first") from e
+        key: Any
+        try:
+            if private:
+                key = serialization.load_pem_private_key(data, password=None)
+                key = key.public_key() if isinstance(key, Ed25519PrivateKey) else None
+            else:
+                key = load_public_key(file)
+        except (ValueError, TypeError, InputError):
+            key = None
+        if isinstance(key, Ed25519PublicKey):
+            found.setdefault(key_id(key), key)
+    return list(found.values())
+
+
+def _write_public(path: Path, public_key: Ed25519PublicKey) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.fchmod(fd, 0o644)
+        os.write(fd, _public_pem(public_key))
+    finally:
+        os.close(fd)
+
+
+def rotate_key(path: str | Path | None = None) -> tuple[Path, Path, list[Path]]:
+    """Replace the signing key at `path` with a new pair, keeping the old public key.
+
+    Before the old pair is overwritten its public key is written (mode 0644) to
+    ``<path>.<16 hex digits of its key id>.pub``, so checkpoints it signed still verify
+    (`retired_public_keys` finds these files; the CLI trusts them by default). The old private
+    key is never kept. Returns the private key, public key and retired public key paths.
+    """
+    path = Path(path) if path is not None else default_key_path()
+    retired: list[Path] = []
+    try:
+        for old in _old_public_keys(path, _pub_path(path)):
+            kept = _retired_path(path, old)
+            _write_public(kept, old)
+            retired.append(kept)
+    except OSError as e:
+        raise InputError(f"cannot keep the old public key: {e.strerror}", source=str(path)) from e
+    private, public = _new_key(path, overwrite=True)
+    return private, public, retired
+
+
 def generate_key(path: str | Path | None = None, *, overwrite: bool = False) -> tuple[Path, Path]:
     """Create an ed25519 key pair: PKCS#8 PEM private key written with mode 0600, and the
-    SubjectPublicKeyInfo PEM public key at `<path>.pub`. Returns both paths."""
-    path = Path(path) if path is not None else default_key_path()
+    SubjectPublicKeyInfo PEM public key at `<path>.pub`. Returns both paths.
+
+    With `overwrite`, an existing pair is replaced by `rotate_key`, which keeps the old public
+    key as ``<path>.<key id>.pub``."""
+    if overwrite:
+        private, public, _ = rotate_key(path)
+        return private, public
+    return _new_key(Path(path) if path is not None else default_key_path(), overwrite=False)
+
+
+def _new_key(path: Path, *, overwrite: bool) -> tuple[Path, Path]:
     pub = _pub_path(path)
     if not overwrite and (path.exists() or pub.exists()):
         raise InputError("a key already exists here", source=str(path),
@@ -457,8 +560,6 @@ def generate_key(path: str | Path | None = None, *, overwrite: bool = False) -> 
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
-    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
@@ -468,7 +569,7 @@ def generate_key(path: str | Path | None = None, *, overwrite: bool = False) -> 
             os.write(fd, private_pem)
         finally:
             os.close(fd)
-        pub.write_bytes(public_pem)
+        pub.write_bytes(_public_pem(key.public_key()))
     except OSError as e:
         raise InputError(f"cannot write the key: {e.strerror}", source=str(path)) from e
     return path, pub
@@ -497,7 +598,7 @@ def load_private_key(path: str | Path | None = None) -> Ed25519PrivateKey:
     return key
 
 
-def load_public_key(path: str | Path) -> Ed25519PublicKey:
+def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
     """Read an ed25519 public key: a PEM public key, or the hex of its 32 raw bytes."""
     path = Path(path)
     try:
@@ -515,6 +616,37 @@ def load_public_key(path: str | Path) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise InputError("not an ed25519 public key", source=str(path))
     return key
+
+
+def key_ring(keys: PublicKeys | None) -> dict[str, Ed25519PublicKey] | None:
+    """The trusted keys by key id: one public key or several, each a key or a key file's path.
+
+    None means no key was given (a head is then checked against the key it carries); an empty
+    sequence is refused (InputError), since a ring trusting nothing would pass for one unset.
+    """
+    if keys is None:
+        return None
+    if isinstance(keys, Ed25519PublicKey | str | os.PathLike):
+        keys = [keys]
+    ring: dict[str, Ed25519PublicKey] = {}
+    for k in keys:
+        key = k if isinstance(k, Ed25519PublicKey) else load_public_key(k)
+        ring.setdefault(key_id(key), key)
+    if not ring:
+        raise InputError("no public key given: an empty key ring trusts no checkpoint",
+                         hint="pass at least one public key, or none to use the key each "
+                         "head carries")
+    return ring
+
+
+def _ring_text(ring: dict[str, Ed25519PublicKey]) -> str:
+    """Names the ring in a message: the given public key <id>, or one of the given public
+    keys (<id>, <id>, ...)."""
+    ids = [k[:16] for k in ring]
+    if len(ids) == 1:
+        return f"the given public key {ids[0]}"
+    shown = ", ".join(ids[:4]) + (f" and {len(ids) - 4} more" if len(ids) > 4 else "")
+    return f"one of the given public keys ({shown})"
 
 
 # --------------------------------------------------------------------------- tree heads
@@ -679,21 +811,26 @@ def parse_proof(text: str | bytes, *, source: str | None = None
                                                                     source=source), entry)
 
 
-def _check_head(head: SignedTreeHead, public_key: Ed25519PublicKey | None, what: str) -> None:
-    if public_key is not None and key_id(public_key) != head.key_id:
-        raise InputError(f"{what} was signed by key {head.key_id[:16]}, not by the given key "
-                         f"{key_id(public_key)[:16]}", hint="pass the matching public key")
-    if not signature_valid(head, public_key):
+def _check_head(head: SignedTreeHead, ring: dict[str, Ed25519PublicKey] | None,
+                what: str) -> None:
+    key = None
+    if ring is not None:
+        key = ring.get(head.key_id)
+        if key is None:
+            raise InputError(f"{what} was signed by key {head.key_id[:16]}, not by "
+                             f"{_ring_text(ring)}", hint="pass the matching public key")
+    if not signature_valid(head, key):
         raise IntegrityError(f"bad signature on {what} (size {head.tree_size})")
 
 
 def verify_inclusion(proof: InclusionProof, head: SignedTreeHead | None = None,
-                     public_key: Ed25519PublicKey | None = None) -> None:
+                     public_key: PublicKeys | None = None) -> None:
     """Check an inclusion proof against a tree head (the proof's own by default): the head's
     signature, the entry text against the leaf hash, and the audit path against the root.
-    Raises IntegrityError when any fails, InputError when the head names another key."""
+    `public_key`: one trusted key or a ring of several (`key_ring`). Raises IntegrityError when
+    any check fails, InputError when the head names a key outside the ring."""
     head = head or proof.tree_head
-    _check_head(head, public_key, "the tree head")
+    _check_head(head, key_ring(public_key), "the tree head")
     if proof.tree_head.tree_size != head.tree_size or proof.tree_head.root_hash != head.root_hash:
         raise IntegrityError(f"the proof is for the tree of size {proof.tree_head.tree_size}, "
                              f"not this tree head (size {head.tree_size})")
@@ -710,11 +847,14 @@ def verify_inclusion(proof: InclusionProof, head: SignedTreeHead | None = None,
                              f"{head.tree_size}: the inclusion proof does not verify")
 
 
-def verify_consistency(proof: ConsistencyProof, public_key: Ed25519PublicKey | None = None) -> None:
+def verify_consistency(proof: ConsistencyProof, public_key: PublicKeys | None = None) -> None:
     """Check a consistency proof: both heads' signatures and the RFC 9162 path between them.
-    Raises IntegrityError when any fails, InputError when a head names another key."""
-    _check_head(proof.old, public_key, "the old tree head")
-    _check_head(proof.new, public_key, "the new tree head")
+    The heads may be signed by different keys of the ring `public_key` (a rotation between
+    them). Raises IntegrityError when any check fails, InputError when a head names a key
+    outside the ring."""
+    ring = key_ring(public_key)
+    _check_head(proof.old, ring, "the old tree head")
+    _check_head(proof.new, ring, "the new tree head")
     if not verify_consistency_path(proof.old.tree_size, proof.new.tree_size,
                                    [bytes.fromhex(p) for p in proof.path],
                                    bytes.fromhex(proof.old.root_hash),
@@ -925,7 +1065,7 @@ class _Diagnosis:
 
 def verify_record(rows: Sequence[StoredRow], checkpoints: Sequence[SignedTreeHead] = (), *,
                   external: SignedTreeHead | None = None,
-                  public_key: Ed25519PublicKey | None = None) -> VerifyReport:
+                  public_key: PublicKeys | None = None) -> VerifyReport:
     """Verify a record held in memory: the chain, every stored checkpoint, the exported one.
 
     See `verify_blocks`, which does the work (the register streams its rows through it).
@@ -940,23 +1080,25 @@ def verify_blocks(blocks: Iterable[Sequence[tuple[int, str, bytes, str, str]]],
                   reload: Callable[[], Sequence[StoredRow]],
                   checkpoints: Sequence[SignedTreeHead] = (), *,
                   external: SignedTreeHead | None = None,
-                  public_key: Ed25519PublicKey | None = None,
+                  public_key: PublicKeys | None = None,
                   on_block: Callable[[tuple[str, ...], tuple[bytes, ...]], None] | None = None,
                   ) -> VerifyReport:
     """Verify a record: the chain (`scan_blocks`), then every stored checkpoint in order of
     size, then the exported checkpoint `external`.
 
     `blocks` yields the rows in seq order; on a chain failure `reload()` must return them all
-    (as StoredRows) for the diagnosis. A checkpoint fails with "bad signature" when its signature
-    does not verify or when `public_key` is given and another key signed it; with "truncated"
-    when it covers more entries than remain; with "edited" when the entries it covers no longer
-    hash to its root (a rewrite, however consistent, lands here). An exported checkpoint signed
-    by another key than `public_key` is a usage error (InputError), not tampering.
+    (as StoredRows) for the diagnosis. `public_key` is one trusted key or a ring of several
+    (`key_ring`; None: each head's own key). A checkpoint fails with "bad signature" when its
+    key_id names no key of the ring or its signature does not verify under the key it names;
+    with "truncated" when it covers more entries than remain; with "edited" when the entries it
+    covers no longer hash to its root (a rewrite, however consistent, lands here). An exported
+    checkpoint signed by a key outside the ring is a usage error (InputError), not tampering.
     """
-    if external is not None and public_key is not None and key_id(public_key) != external.key_id:
-        raise InputError(f"the checkpoint was signed by key {external.key_id[:16]}, not by the "
-                         f"given public key {key_id(public_key)[:16]}",
-                         hint="pass the public key that signed the checkpoint")
+    ring = key_ring(public_key)
+    if external is not None and ring is not None and external.key_id not in ring:
+        raise InputError(f"the checkpoint was signed by key {external.key_id[:16]}, not by "
+                         f"{_ring_text(ring)}", hint="pass the public key that signed the "
+                         "checkpoint")
     leaves, bad = scan_blocks(blocks, on_block)
     if bad is not None:
         all_rows = reload()
@@ -974,11 +1116,14 @@ def verify_blocks(blocks: Iterable[Sequence[tuple[int, str, bytes, str, str]]],
     good_below = 0  # largest size proven authentic by a checkpoint so far
     for head, what in labelled:
         report.checkpoints += 1
-        if public_key is not None and key_id(public_key) != head.key_id:
-            report.failure = Failure("bad signature", None, f"{what} is signed by key "
-                                     f"{head.key_id[:16]}, not the given public key")
-            break
-        if not signature_valid(head, public_key):
+        key = None
+        if ring is not None:
+            key = ring.get(head.key_id)
+            if key is None:
+                report.failure = Failure("bad signature", None, f"{what} is signed by key "
+                                         f"{head.key_id[:16]}, not {_ring_text(ring)}")
+                break
+        if not signature_valid(head, key):
             report.failure = Failure("bad signature", None, f"{what}: signature does not verify")
             break
         if head.tree_size > n:

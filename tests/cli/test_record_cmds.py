@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tripwire.cli import app
-from tripwire.record import generate_key
+from tripwire.record import generate_key, key_id, load_private_key, load_public_key
 from tripwire.register import open_register
 from tripwire.register.record_store import append_entry
 
@@ -135,3 +135,60 @@ def test_bad_input_is_one_sentence_and_exit_2(setup: tuple[str, Path], tmp_path:
     assert "no checkpoint at size 3" in _one_line_error(
         run("prove", "--from-size", "3", "--db", db), 2)
     assert "not a tripwire proof" in _one_line_error(run("verify", "--proof", str(cp)), 2)
+
+
+def test_verify_trusts_the_keys_a_rotation_retired(db_url: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkpoint with key A, `keygen --force`, checkpoint with key B: the default ring {A, B}
+    verifies both; B alone names A's checkpoint; a checkpoint by a third key C fails."""
+    key = tmp_path / "keys" / "tripwire.key"
+    monkeypatch.setenv("TRIPWIRE_KEY", str(key))
+    monkeypatch.delenv("TRIPWIRE_DB", raising=False)
+    assert run("init", "--db", db_url).exit_code == 0
+    (tmp_path / "models.csv").write_text("name,params,tokens,compute\nA,1e9,2e10,\n")
+    assert run("ingest", str(tmp_path / "models.csv"), "--db", db_url).exit_code == 0
+    assert run("keygen").exit_code == 0
+    pub = key.with_name(key.name + ".pub")
+    a_id = key_id(load_public_key(pub))
+    cp_a = tmp_path / "cp_a.json"
+    assert run("checkpoint", "--db", db_url, "--export", str(cp_a)).exit_code == 0
+    a_size = json.loads(cp_a.read_text())["tree_size"]
+    assert run("prove", "0", "--db", db_url, "-o", str(tmp_path / "inc.json")).exit_code == 0
+
+    r = run("keygen", "--force")
+    retired = key.with_name(f"tripwire.key.{a_id[:16]}.pub")
+    assert r.exit_code == 0 and f"old public key kept: {retired}" in r.stderr
+    assert stat.S_IMODE(retired.stat().st_mode) == 0o644
+    assert key_id(load_public_key(retired)) == a_id != key_id(load_public_key(pub))
+    (tmp_path / "evals.csv").write_text("model,benchmark,value,stderr\nA,mmlu,0.4,0.01\n")
+    assert run("ingest", str(tmp_path / "evals.csv"), "--db", db_url).exit_code == 0
+    r = run("checkpoint", "--db", db_url, "--json")
+    b_size = json.loads(r.stdout)["tree_size"]
+    assert r.exit_code == 0 and b_size > a_size
+
+    r = run("verify", "--db", db_url)  # default ring: tripwire.key.pub and the retired key
+    assert r.exit_code == 0 and "2 checkpoint(s)" in r.stderr, r.output
+    line = _one_line_error(run("verify", "--db", db_url, "--public-key", str(pub)), 1)
+    assert "bad signature" in line and f"signed by key {a_id[:16]}" in line
+    r = run("verify", "--db", db_url, "--public-key", str(pub), "--public-key", str(retired),
+            "--checkpoint", str(cp_a), "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["checkpoints"] == 3, r.output
+
+    # proofs: inclusion in A's checkpoint, consistency from A's head to B's
+    assert run("verify", "--proof", str(tmp_path / "inc.json")).exit_code == 0
+    r = run("prove", "--from-size", str(a_size), "--db", db_url)
+    assert r.exit_code == 0, r.output
+    (tmp_path / "cons.json").write_text(r.stdout)
+    r = run("verify", "--proof", str(tmp_path / "cons.json"))
+    assert r.exit_code == 0 and "extends the tree" in r.stderr
+    assert "signature checked against" not in r.stderr  # the ring was used
+    assert "not by the given public key" in _one_line_error(
+        run("verify", "--proof", str(tmp_path / "cons.json"), "--public-key", str(pub)), 2)
+
+    # a checkpoint by a key C outside the ring {A, B}
+    other, _ = generate_key(tmp_path / "c.key")
+    c_id = key_id(load_private_key(other).public_key())
+    assert run("checkpoint", "--db", db_url, "--key", str(other)).exit_code == 0
+    line = _one_line_error(run("verify", "--db", db_url), 1)
+    assert f"bad signature: stored checkpoint at size {b_size} is signed by key " \
+           f"{c_id[:16]}, not one of the given public keys" in line

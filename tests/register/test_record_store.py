@@ -22,8 +22,11 @@ from tripwire.record import (
     SignedTreeHead,
     entry_bytes,
     generate_key,
+    key_id,
     leaf_hash,
     load_public_key,
+    retired_public_keys,
+    rotate_key,
     verify_consistency,
     verify_inclusion,
 )
@@ -156,6 +159,36 @@ def test_checkpoints_proofs_and_refusals(register: Register, key: Path, tmp_path
         conn.exec_driver_sql("UPDATE record_entries SET kind = 'policy' WHERE seq = 1")
     with pytest.raises(IntegrityError, match="not signed"):
         make_checkpoint(register, key)
+
+
+def test_checkpoints_verify_across_a_key_rotation(register: Register, key: Path,
+                                                 tmp_path: Path) -> None:
+    _fill(register, 6)
+    first = make_checkpoint(register, key)
+    _, pub, retired = rotate_key(key)
+    assert retired == retired_public_keys(key) and len(retired) == 1
+    _fill_more(register, 3)
+    second = make_checkpoint(register, key)
+    assert first.key_id != second.key_id
+    for ring in ([pub, *retired], [load_public_key(pub), load_public_key(retired[0])]):
+        report = verify_register(register, second, ring)
+        assert report.ok and report.checkpoints == 3, report.failure
+        verify_consistency(consistency_proof(register, 6), ring)
+        verify_inclusion(inclusion_proof(register, 2, first), first, ring)
+    report = verify_register(register, public_key=pub)  # the current key alone
+    assert report.failure is not None and report.failure.reason == "bad signature"
+    assert f"size 6 is signed by key {first.key_id[:16]}" in report.failure.detail
+    with pytest.raises(InputError, match="not by the given public key"):
+        verify_register(register, first, pub)
+    stranger, stranger_pub = generate_key(tmp_path / "stranger.key")
+    third = make_checkpoint(register, stranger)
+    report = verify_register(register, public_key=[pub, *retired])
+    assert report.failure is not None and report.failure.reason == "bad signature"
+    assert key_id(load_public_key(stranger_pub))[:16] in report.failure.detail
+    assert "not one of the given public keys" in report.failure.detail
+    assert verify_register(register, third, [pub, *retired, stranger_pub]).ok
+    with pytest.raises(InputError, match="not a PEM public key"):
+        verify_register(register, public_key=[pub, key])  # a private key file is no public key
 
 
 def _fill_more(reg: Register, n: int) -> None:

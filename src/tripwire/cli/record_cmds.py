@@ -2,6 +2,10 @@
 
 Exit codes: verify exits 0 when the record is intact and 1 when it was tampered with; a corrupt
 checkpoint or proof file, a wrong key or an unknown entry is a usage error (exit 2).
+
+Key rotation: `keygen --force` keeps the old public key as `<key>.<key id>.pub`, and verify trusts
+`<key>.pub` together with every such retired key, so checkpoints signed before a rotation still
+verify while one signed by any other key does not.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from tripwire.record import (
     VerifyReport,
     default_key_path,
     generate_key,
-    load_public_key,
+    key_ring,
     parse_proof,
+    retired_public_keys,
+    rotate_key,
     verify_consistency,
     verify_inclusion,
 )
@@ -35,9 +41,11 @@ KeyOpt = Annotated[
                  help="Signing key file (default $TRIPWIRE_KEY or ./tripwire.key)."),
 ]
 PublicKeyOpt = Annotated[
-    Path | None,
-    typer.Option("--public-key", show_default=False,
-                 help="The signer's public key (default: <signing key>.pub when it exists)."),
+    list[Path] | None,
+    typer.Option("--public-key", metavar="PATH", show_default=False,
+                 help="A trusted public key; repeat for several (a key ring). Default: "
+                 "<signing key>.pub and the keys `keygen --force` retired beside it "
+                 "(<signing key>.<key id>.pub), those that exist."),
 ]
 
 
@@ -50,12 +58,25 @@ def _write(path: Path, text: str) -> None:
 
 @app.command()
 def keygen(key: KeyOpt = None,
-           force: Annotated[bool, typer.Option("--force", help="Replace an existing key.")] = False,
+           force: Annotated[bool, typer.Option(
+               "--force", help="Replace an existing key (rotation): its public key is kept as "
+               "<key>.<key id>.pub, which verify trusts by default; the old private key is "
+               "not kept.")] = False,
            ) -> None:
-    """Make the ed25519 key that signs checkpoints (private key mode 600, public key beside it)."""
-    private, public = generate_key(key, overwrite=force)
+    """Make the ed25519 key that signs checkpoints (private key mode 600, public key beside it).
+
+    With --force the old public key stays beside the new pair, so checkpoints it signed still
+    verify after the rotation."""
+    retired: list[Path] = []
+    if force:
+        private, public, retired = rotate_key(key)
+    else:
+        private, public = generate_key(key)
     info(f"private key: {private} (mode 600, keep it secret)")
     info(f"public key:  {public} (give it to whoever keeps your checkpoints)")
+    for old in retired:
+        info(f"old public key kept: {old} (verify still trusts checkpoints it signed; the old "
+             "private key is gone)")
 
 
 def _head_row(head: SignedTreeHead) -> dict[str, Any]:
@@ -132,19 +153,20 @@ def prove(
         typer.echo(text, nl=False)
 
 
-def _default_public_key() -> Path | None:
-    pub = default_key_path()
-    pub = pub.with_name(pub.name + ".pub")
-    return pub if pub.is_file() else None
+def _default_public_keys() -> list[Path]:
+    """`<signing key>.pub` and the public keys rotation retired beside it, those that exist."""
+    key = default_key_path()
+    pub = key.with_name(key.name + ".pub")
+    return ([pub] if pub.is_file() else []) + retired_public_keys(key)
 
 
-def _verify_proof(path: Path, public_key: Path | None, json: bool) -> None:
+def _verify_proof(path: Path, public_key: list[Path] | None, json: bool) -> None:
     try:
         text = path.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read the proof: {e.strerror}", source=str(path)) from e
     proof = parse_proof(text, source=str(path))
-    key = load_public_key(public_key) if public_key else None
+    key = list(ring.values()) if (ring := key_ring(public_key)) else None
     if isinstance(proof, ConsistencyProof):
         verify_consistency(proof, key)
         message = (f"consistent: the tree of size {proof.new.tree_size} extends the tree of "
@@ -172,8 +194,11 @@ def verify(
     json: JsonOpt = False,
 ) -> None:
     """Recompute the record's hash chain and Merkle tree, check every checkpoint and the
-    evidence hashes, and name the first entry that fails and why. Exit 0 intact, 1 tampered."""
-    public_key = public_key or _default_public_key()
+    evidence hashes, and name the first entry that fails and why. Exit 0 intact, 1 tampered.
+
+    A checkpoint passes when a trusted public key signed it: after `keygen --force` the retired
+    keys are trusted by default, so older checkpoints still verify."""
+    public_key = public_key or _default_public_keys() or None
     if proof is not None:
         _verify_proof(proof, public_key, json)
         return

@@ -26,13 +26,14 @@ from tripwire.record import (
     Failure,
     InclusionProof,
     MerkleTree,
+    PublicKeys,
     SignedTreeHead,
     StoredRow,
     VerifyReport,
     canonical_json,
     default_key_path,
+    key_ring,
     load_private_key,
-    load_public_key,
     sign_tree_head,
     verify_blocks,
 )
@@ -248,7 +249,7 @@ def _check_evidence(conn: sa.Connection, report: VerifyReport, refs: set[bytes])
 
 
 def _verify(conn: sa.Connection, external: SignedTreeHead | None,
-            public_key: Ed25519PublicKey | None) -> VerifyReport:
+            public_key: list[Ed25519PublicKey] | None) -> VerifyReport:
     try:
         stored = checkpoints(conn)
     except InputError as e:
@@ -263,17 +264,22 @@ def _verify(conn: sa.Connection, external: SignedTreeHead | None,
     return report
 
 
-def _public_key(public_key: Ed25519PublicKey | str | Path | None) -> Ed25519PublicKey | None:
-    if public_key is None or isinstance(public_key, Ed25519PublicKey):
-        return public_key
-    return load_public_key(public_key)
+def _public_key(public_key: PublicKeys | None) -> list[Ed25519PublicKey] | None:
+    """The trusted key ring as keys, files read before the register is opened (InputError
+    naming a file that is not a public key)."""
+    ring = key_ring(public_key)
+    return None if ring is None else list(ring.values())
 
 
 def verify_register(reg: Register, checkpoint: SignedTreeHead | None = None,
-                    public_key: Ed25519PublicKey | str | Path | None = None) -> VerifyReport:
+                    public_key: PublicKeys | None = None) -> VerifyReport:
     """Recompute the chain and the tree of the register's record and check them against every
     stored checkpoint and `checkpoint` (an exported one), and check that the source files the
-    record cites are still stored with the same hashes. Reports the first failure and why."""
+    record cites are still stored with the same hashes. Reports the first failure and why.
+
+    `public_key`: one trusted public key or several (keys or key files), e.g. the current key
+    and those retired by `tripwire keygen --force`; a checkpoint signed by any of them passes,
+    one signed by another key is a "bad signature". None: each head's own key is checked."""
     with reg.read() as conn:
         return _verify(conn, checkpoint, _public_key(public_key))
 

@@ -101,4 +101,4 @@ def test_no_command_prints_the_key_and_verify_needs_only_the_public_one(tmp_path
     other = tmp_path / "other.key"
     generate_key(other)
     r = _invoke("verify", "--proof", str(proof), "--public-key", str(other) + ".pub")
-    assert r.exit_code == 2 and "not by the given key" in r.output, r.output
+    assert r.exit_code == 2 and "not by the given public key" in r.output, r.output

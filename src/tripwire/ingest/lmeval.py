@@ -20,7 +20,6 @@ than `main` was evaluated, so that training checkpoints stay distinct models.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -297,15 +296,16 @@ def _text(path: Path, data: bytes) -> str:
         ) from None
 
 
-def _load_json(path: Path, text: str, *, line: int | None = None) -> Any:
+def _load_json(path: Path, data: bytes | str, *, line: int | None = None) -> Any:
     """The parsed JSON: by orjson (three times the standard parser's speed), and where it
     refuses, by the standard parser, which also reads what Python's json module writes but
     JSON forbids (NaN, Infinity; lm-eval writes files with it) and names the line and column
-    of a real error."""
+    of a real error. Bytes orjson refuses are first checked for being text at all (`_text`)."""
     try:
-        return orjson.loads(text)
+        return orjson.loads(data)
     except orjson.JSONDecodeError:
         pass
+    text = _text(path, data) if isinstance(data, bytes) else data
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -378,10 +378,7 @@ def read_lmeval_results(
     timestamp) are attached to their results.
     """
     path = Path(path)
-    try:  # valid JSON straight from the bytes; anything else through the checks that name it
-        raw = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raw = _load_json(path, _text(path, data))
+    raw = _load_json(path, data)
     if not isinstance(raw, dict):
         raise InputError(
             f"not an lm-eval results file: the top level is a {type(raw).__name__}, not an object",
@@ -425,7 +422,7 @@ def read_lmeval_results(
 
     rows: list[tuple[Any, ...]] = []
     row = rows.append
-    extra_text: dict[tuple[Any, ...], dict[Any, Any]] = {}
+    extra_text: dict[tuple[Any, ...], dict[str, str]] = {}
     tasks_seen: list[tuple[str, str]] = []
     layouts = _LAYOUTS
     for task, res in tasks.items():
@@ -443,22 +440,14 @@ def read_lmeval_results(
         if type(shots) is not int:
             shots = None
         # A result's extra depends on the task (shots, version, group) and the metric's
-        # direction; its JSON text is made once per distinct combination.
+        # direction (the task's own `higher_is_better`, else lm-eval's default); the JSON text
+        # is made once per metric and distinct combination.
         base = (shots, versions.get(task), task in versions, task in groups)
-        try:
-            texts = extra_text.get(base)
-        except TypeError:  # a task version that is not a plain value
-            texts = None
-        if texts is None:
-            texts = {}
-            with contextlib.suppress(TypeError):
-                extra_text[base] = texts
         hib = hib_all.get(task)
-        if hib:  # texts per metric follow the task's own directions, when it gives them
-            try:
-                texts = texts.setdefault(tuple(hib.items()), {})
-            except TypeError:
-                texts = {}
+        try:
+            texts = extra_text.setdefault((base, tuple(hib.items()) if hib else ()), {})
+        except TypeError:  # a version or direction that is not a plain value
+            texts = {}
         layout = tuple(res)
         specs = layouts.get(layout)
         if specs is None:

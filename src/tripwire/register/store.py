@@ -2,9 +2,10 @@
 changed file under the same path becomes a new version beside the old one.
 
 Files are stored in chunks: one transaction per chunk of up to `CHUNK_FILES` files (or
-`CHUNK_ROWS` rows), each file inside its own savepoint, so each file is stored whole or not at
-all while the per-transaction costs (commit, locks, name lookups, the record's head) are paid
-once per chunk. Bulk rows go to the driver's executemany directly.
+`CHUNK_ROWS` rows), so the per-transaction costs (commit, locks, name lookups, the record's
+head) are paid once per chunk. Each file is still stored whole or not at all: should one fail
+while being stored, the chunk is written again with a savepoint per file (see
+`ingest_batches`). Bulk rows go to the driver's executemany directly.
 """
 
 from __future__ import annotations
@@ -163,18 +164,12 @@ class _Names:
                 self.stored[sha] = version
             self.files_known |= shas
         paths = {b.path for b in batches} - self.version.keys()
-        if paths:
-            items = sorted(paths)
-            for i in range(0, len(items), 500):
-                q = (
-                    sa.select(t.source_files.c.path, sa.func.max(t.source_files.c.version))
-                    .where(t.source_files.c.path.in_(items[i : i + 500]))
-                    .group_by(t.source_files.c.path)
-                )
-                for path, version in conn.execute(q):
-                    self.version[path] = version
-            for p in paths:
-                self.version.setdefault(p, 0)
+        for p in paths:
+            self.version[p] = 0
+        for path, version in _select_in(
+            conn, t.source_files.c.path, paths, t.source_files.c.path, t.source_files.c.version
+        ):
+            self.version[path] = max(self.version[path], version)
 
 
 # Built once: a statement made per call costs SQLAlchemy more than running it.
@@ -687,10 +682,10 @@ class BatchStore:
         # those this transaction has not looked up already.
         tab = batch.table if not batch.samples else None
         used, b_names = _result_names(batch)
-        names.lookup(conn, used | ({model_override} if model_override else set()), b_names)
-        m_alias = {n: a for n in used if (a := names.model_alias[n]) is not None}
         if model_override:
             used.add(model_override)
+        names.lookup(conn, used, b_names)
+        m_alias = {n: a for n in used if (a := names.model_alias[n]) is not None}
         wanted = used | set(m_alias.values()) | {n.rsplit("/", 1)[1] for n in used if "/" in n}
         model_ids = {n: i for n in wanted if (i := names.model_id[n]) is not None} | model_ids
         b_alias = {n: a for n in b_names if (a := names.bench_alias[n]) is not None}
@@ -910,8 +905,8 @@ def _result_names(batch: Batch) -> tuple[set[str], set[str]]:
     if tab is not None:
         models, benches = set(tab.model), set(tab.benchmark)
     else:
-        models = {r.model for r in batch._results}
-        benches = {r.benchmark for r in batch._results}
+        models = {r.model for r in batch.results}
+        benches = {r.benchmark for r in batch.results}
     benches.update(batch.benchmark_ids)
     return models, benches
 

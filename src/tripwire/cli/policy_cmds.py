@@ -36,6 +36,7 @@ from tripwire.policy import (
     run_tests,
 )
 from tripwire.policy.loader import read_policy_text
+from tripwire.policy.provenance import encoded_source, provenance_rows
 from tripwire.register import open_register
 
 policy_app = make_app("Policies: list the built-ins, show, check and test policy files.")
@@ -88,23 +89,41 @@ def _numbers(items: list[str] | None) -> dict[str, float]:
 
 @policy_app.command("list")
 def policy_list(json: JsonOpt = False) -> None:
-    """List the built-in policies with their versions and sources."""
+    """List the built-in policies: the version and date of the document each encodes, and
+    the file's own version."""
     rows = []
     for name in builtin_names():
         p = load_policy(name).policy
-        dates = [s.date for s in p.sources if s.date]
-        rows.append(dict(name=name, kind=p.kind, version=p.version, title=p.title,
-                         levels=len(p.levels), thresholds=len(p.thresholds),
-                         source_date=max(dates).isoformat() if dates else None))
-    render(rows, as_json=json, title="built-in policies")
+        src = encoded_source(p)
+        rows.append(dict(name=name, kind=p.kind, title=p.title,
+                         encodes=src.version if src is not None else None,
+                         date=src.date.isoformat() if src is not None and src.date else None,
+                         file_version=p.version, levels=len(p.levels),
+                         thresholds=len(p.thresholds)))
+    render(rows, as_json=json, title="built-in policies",
+           columns=["name", "kind", "encodes", "date", "file_version", "title", "levels",
+                    "thresholds"])
 
 
 @policy_app.command("show")
 def policy_show(
     name: Annotated[str, typer.Argument(help="A built-in name or a policy file.")],
+    provenance: Annotated[bool, typer.Option(
+        "--provenance", help="Print where each level, threshold, safeguard, deadline and "
+        "number comes from (source document, clause, verified or not).")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Print a policy: its YAML text (to copy and adapt), or the validated policy as JSON."""
+    """Print a policy: its YAML text (to copy and adapt), the validated policy as JSON, or its
+    provenance table."""
+    if provenance:
+        loaded = load_policy(name)
+        rows = provenance_rows(loaded.policy)
+        if json:
+            print_json({"policy": loaded.name, "version": loaded.version, "parts": rows})
+            return
+        render(rows, title=f"{loaded.name} {loaded.version}: provenance",
+               columns=["kind", "id", "what", "document", "place", "status"])
+        return
     if json:
         loaded = load_policy(name)
         data = loaded.policy.model_dump(mode="json")
@@ -123,13 +142,15 @@ def policy_check(
     json: JsonOpt = False,
 ) -> None:
     """Validate a policy file: every problem as file:line:col: what — fix (exit 1 if any
-    error). With --db, benchmarks the conditions name are checked against the register."""
+    error). Clause references must be well formed and name a declared source, and every
+    safeguard a level or threshold requires must name one. With --db, benchmarks the
+    conditions name are checked against the register."""
     text, source, _ = read_policy_text(file)
     known = None
     if db is not None:
         known = [b.id for b in open_register(db).benchmarks()]
     loaded, issues = check_text(text, source, known_benchmarks=known,
-                                overrides=_numbers(set_))
+                                overrides=_numbers(set_), provenance=True)
     errors = [i for i in issues if i.severity == "error"]
     if json:
         print_json({"valid": loaded is not None, "issues": [

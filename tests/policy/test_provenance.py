@@ -147,6 +147,8 @@ def test_encodes_must_name_a_source():
 def test_builtins_pass_policy_check_with_every_part_sourced(name):
     loaded, issues = check_text(builtin_text(name), f"builtin:{name}", provenance=True)
     assert loaded is not None, [str(i) for i in issues]
+    if loaded.policy.kind == "template":  # a template's parts are the user's to source
+        issues = [i for i in issues if i.severity == "error"]
     assert not issues, [str(i) for i in issues]
     rows = provenance_rows(loaded.policy)
     assert all(r["status"] in ("verified", "unverified") or r["kind"] == "number"

@@ -412,7 +412,8 @@ class _Checker:
 
     def check_provenance(self, policy: Policy, source_ids: list[str]) -> None:
         """Every clause reference well formed and naming a declared source; every safeguard a
-        level or threshold requires carries one (errors); other parts without one (warnings)."""
+        level or threshold requires carries one (errors; warnings in a template); other parts
+        without one (warnings)."""
         gated = {s for lv in policy.levels for a in ("train", "deploy")
                  for s in getattr(lv.requires, a)}
         gated |= {s for t in policy.thresholds for a in ("train", "deploy")
@@ -435,9 +436,11 @@ class _Checker:
         for path, ref, what in refs:
             if ref is None:
                 if what.startswith("safeguard ") and what[len("safeguard "):] in gated:
+                    # A template's safeguards are the user's to define: a warning there.
                     self.add(self.pos.at(path + ("id",), key=False),
                              f"{what} is required by a level or threshold but names no source",
-                             "add source: SOURCE-ID PLACE, e.g. source: eu-ai-act Art. 53(1)(a)")
+                             "add source: SOURCE-ID PLACE, e.g. source: eu-ai-act Art. 53(1)(a)",
+                             "warning" if policy.kind == "template" else "error")
                 elif not what.startswith("safeguard "):
                     self.add(self.pos.at(path), f"{what} names no source",
                              "add source: SOURCE-ID PLACE (see docs/policies.md, Provenance)",

@@ -148,7 +148,8 @@ def test_builtins_pass_policy_check_with_every_part_sourced(name):
     loaded, issues = check_text(builtin_text(name), f"builtin:{name}", provenance=True)
     assert loaded is not None, [str(i) for i in issues]
     if loaded.policy.kind == "template":  # a template's parts are the user's to source
-        issues = [i for i in issues if i.severity == "error"]
+        assert not [i for i in issues if i.severity == "error"]
+        return
     assert not issues, [str(i) for i in issues]
     rows = provenance_rows(loaded.policy)
     assert all(r["status"] in ("verified", "unverified") or r["kind"] == "number"
@@ -174,7 +175,7 @@ def test_show_provenance_and_list_columns():
     kinds = {p["kind"] for p in parts}
     assert {"level", "threshold", "safeguard", "deadline"} <= kinds
     sr = next(p for p in parts if p["id"] == "systemic-risk-presumption")
-    assert sr["place"] == "Art. 51(2)" and "1e+25" in sr["what"]
+    assert sr["place"].startswith("Art. 51(2)") and "(= 1e+25)" in sr["what"]
     r = runner.invoke(app, ["policy", "list", "--json"])
     rows = {x["name"]: x for x in json.loads(r.stdout)}
     assert rows["ny-raise"]["encodes"] and rows["ny-raise"]["date"]

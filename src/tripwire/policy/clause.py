@@ -12,7 +12,8 @@ commas, and may end with `(unverified)` when the place could not be checked agai
     fsf-3.0 "Misalignment" (unverified)      not checked against the text
 
 Places: `Art. N(..)`, `Annex IV`, `Recital N`, `§N(..)`, `Section N.N(..)`, `p. N`,
-`pp. N-M`, `Table N`, `para. N`, `footnote N`, `Appendix X`, or a `"quoted heading"`.
+`pp. N-M`, `Table N` (or `Table 2.2.1.a`), `para. N`, `footnote N`, `Appendix X`, or a
+`"quoted heading or phrase"` as the document prints it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ _LOCATOR = re.compile("|".join((
     rf"Section \d+(?:\.\d+)*{_SUB}",
     r"p\. \d+",
     r"pp\. \d+-\d+",
-    r"Table \d+[A-Z]?",
+    r"Table \d+(?:\.\d+)*(?:\.?[A-Za-z])?",
     r"para\. \d+",
     r"footnote \d+",
     r"Appendix [A-Z0-9]+",

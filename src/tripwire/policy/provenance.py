@@ -29,7 +29,9 @@ def _numbers(condition: str, parameters: dict[str, float | None]) -> str:
         if not isinstance(c, Compare):
             continue
         name = c.target.name if hasattr(c.target, "name") else "?"
-        bar = c.threshold.param or f"{c.threshold.value:g}"
+        value = c.threshold.value
+        shown = "unset" if value != value else f"{value:g}"
+        bar = f"{c.threshold.param} (= {shown})" if c.threshold.param else shown
         out.append(f"{name} {c.op} {bar}")
     return "; ".join(out)
 

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tripwire import compute, ingest
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, make_app, print_json, render, stderr, warn
 from tripwire.errors import TripwireError
-from tripwire.register import IngestOutcome, head_revision, open_register
+
+if TYPE_CHECKING:
+    from tripwire.register import IngestOutcome
 
 
 @app.command()
 def init(db: DbOpt = None) -> None:
     """Create the register, or upgrade an existing one in place (nothing is recreated)."""
+    from tripwire.register import head_revision, open_register
+
     reg = open_register(db, create=True)
     info(f"register ready at {reg.display} (schema {head_revision()})")
 
@@ -50,6 +52,17 @@ def ingest_cmd(
     """Read model tables, eval results, loss points and eval logs into the register.
 
     Each file is stored whole or not at all; the same bytes twice are stored once."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from tripwire import ingest
+    from tripwire.register import open_register
+
     reg = open_register(db)
     files = ingest.walk(paths)
     outcomes: list[IngestOutcome] = []
@@ -151,6 +164,8 @@ def alias_add(
     db: DbOpt = None,
 ) -> None:
     """Add an alias: NAME (as in a log) means TARGET (as in the register)."""
+    from tripwire.register import open_register
+
     reg = open_register(db)
     reg.add_alias("benchmark" if benchmark else "model", name, target)
     info(f"{name} -> {target}")
@@ -159,6 +174,8 @@ def alias_add(
 @alias_app.command("list")
 def alias_list(db: DbOpt = None, json: JsonOpt = False) -> None:
     """List aliases."""
+    from tripwire.register import open_register
+
     render(
         open_register(db).aliases(),
         as_json=json,
@@ -169,6 +186,8 @@ def alias_list(db: DbOpt = None, json: JsonOpt = False) -> None:
 
 def model_rows(models: list) -> list[dict]:
     """Models as table rows: compute, how it was obtained, effective compute, lines passed."""
+    from tripwire import compute
+
     return [
         dict(
             name=m.name,
@@ -195,6 +214,8 @@ def model_rows(models: list) -> list[dict]:
 @app.command()
 def models(db: DbOpt = None, json: JsonOpt = False) -> None:
     """List registered models with compute, release date and the compute lines they pass."""
+    from tripwire.register import open_register
+
     rows = model_rows(open_register(db).models())
     if json:
         print_json([{k: v for k, v in r.items() if k != "lines"} for r in rows])
@@ -228,6 +249,8 @@ def evals(
     json: JsonOpt = False,
 ) -> None:
     """List evaluation results with their uncertainty and source file."""
+    from tripwire.register import open_register
+
     res = open_register(db).results(model=model, benchmark=benchmark)
     if json:
         print_json(res)

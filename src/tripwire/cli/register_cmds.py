@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tripwire import compute, ingest
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, make_app, print_json, render, stderr, warn
 from tripwire.errors import TripwireError
-from tripwire.register import IngestOutcome, head_revision, open_register
+
+if TYPE_CHECKING:
+    from tripwire.register import IngestOutcome
 
 
 @app.command()
 def init(db: DbOpt = None) -> None:
     """Create the register, or upgrade an existing one in place (nothing is recreated)."""
+    from tripwire.register import head_revision, open_register
+
     reg = open_register(db, create=True)
     info(f"register ready at {reg.display} (schema {head_revision()})")
 
@@ -50,6 +52,17 @@ def ingest_cmd(
     """Read model tables, eval results, loss points and eval logs into the register.
 
     Each file is stored whole or not at all; the same bytes twice are stored once."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from tripwire import ingest
+    from tripwire.register import open_register
+
     reg = open_register(db)
     files = ingest.walk(paths)
     outcomes: list[IngestOutcome] = []
@@ -151,6 +164,8 @@ def alias_add(
     db: DbOpt = None,
 ) -> None:
     """Add an alias: NAME (as in a log) means TARGET (as in the register)."""
+    from tripwire.register import open_register
+
     reg = open_register(db)
     reg.add_alias("benchmark" if benchmark else "model", name, target)
     info(f"{name} -> {target}")
@@ -159,6 +174,8 @@ def alias_add(
 @alias_app.command("list")
 def alias_list(db: DbOpt = None, json: JsonOpt = False) -> None:
     """List aliases."""
+    from tripwire.register import open_register
+
     render(
         open_register(db).aliases(),
         as_json=json,
@@ -169,6 +186,8 @@ def alias_list(db: DbOpt = None, json: JsonOpt = False) -> None:
 
 def model_rows(models: list) -> list[dict]:
     """Models as table rows: compute, how it was obtained, effective compute, lines passed."""
+    from tripwire import compute
+
     return [
         dict(
             name=m.name,
@@ -178,6 +197,8 @@ def model_rows(models: list) -> list[dict]:
             tokens=m.tokens,
             compute_flop=m.compute_flop,
             compute_method=m.compute_method,
+            compute_confidence=m.compute_confidence,
+            compute_spread=compute.spread_note(m) if m.compute_flop else None,
             estimated=m.compute_estimated if m.compute_flop else None,
             multiplier=m.multiplier,
             effective_compute_flop=m.effective_compute_flop,
@@ -186,23 +207,72 @@ def model_rows(models: list) -> list[dict]:
             parent=m.parent,
             variant=m.variant,
             regulatory_lines=[label for _, label in compute.lines_passed(m.compute_flop)],
+            p_over={f"{line:.0e}": compute.p_above(m, line) for line, _ in
+                    compute.REGULATORY_LINES} if m.compute_flop else None,
             lines=" ".join(f"{line:.0e}" for line, _ in compute.lines_passed(m.compute_flop)),
         )
         for m in models
     ]
 
 
+def count_lines(models: list) -> list[str]:
+    """One sentence per regulatory line: models over it by point estimate and in expectation."""
+    from tripwire import compute
+
+    out = []
+    for line, label in compute.REGULATORY_LINES:
+        c = compute.line_count(models, line, label)
+        out.append(
+            f"over {line:.0e} FLOP: {c.point} by point estimate; expected {c.expected:.1f} "
+            f"(80 % interval {c.interval80[0]}-{c.interval80[1]}, 95 % "
+            f"{c.interval95[0]}-{c.interval95[1]}) from each figure's spread"
+            + (f"; {c.unknown} of unknown compute not counted" if c.unknown else ""))
+    return out
+
+
 @app.command()
-def models(db: DbOpt = None, json: JsonOpt = False) -> None:
-    """List registered models with compute, release date and the compute lines they pass."""
-    rows = model_rows(open_register(db).models())
+def models(
+    diff: Annotated[
+        tuple[str, str] | None,
+        typer.Option("--diff", help="Two ingested files (path, file name or sha256 prefix), "
+                     "e.g. two exports of a database: show what figures changed between them.",
+                     show_default=False),
+    ] = None,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """List registered models with compute (and how sure its source is), release date, the
+    compute lines they pass and P(C > line) for each; then the count over each line by point
+    estimate beside the expected count and its interval."""
+    from tripwire import compute
+    from tripwire.register import open_register
+
+    reg = open_register(db)
+    if diff is not None:
+        d = reg.figure_diff(*diff)
+        if json:
+            print_json(d)
+            return
+        info(f"{d['old']} -> {d['new']}: {len(d['changed'])} changed figure(s), "
+             f"{len(d['only_old'])} model(s) only in the first, {len(d['only_new'])} only in "
+             "the second")
+        render(d["changed"], title="changed figures", columns=["model", "field", "old", "new"])
+        return
+    ms = reg.models()
+    rows = model_rows(ms)
     if json:
         print_json([{k: v for k, v in r.items() if k != "lines"} for r in rows])
+        for text in count_lines(ms):
+            info(text)
         return
     for r in rows:
         r["C (FLOP)"] = r["compute_flop"] and (
             f"{r['compute_flop']:.3g}" + (" (est.)" if r["estimated"] else "")
         )
+        r["conf."] = r["compute_confidence"]
+        for line, _ in compute.REGULATORY_LINES:
+            p = (r["p_over"] or {}).get(f"{line:.0e}")
+            r[f"P>{line:.0e}"] = "?" if p is None else f"{p:.2f}"
     render(
         rows,
         title="models",
@@ -213,11 +283,15 @@ def models(db: DbOpt = None, json: JsonOpt = False) -> None:
             "params",
             "tokens",
             "C (FLOP)",
+            "conf.",
+            *(f"P>{line:.0e}" for line, _ in compute.REGULATORY_LINES),
             "effective_compute_flop",
             "cost_usd",
             "lines",
         ],
     )
+    for text in count_lines(ms):
+        info(text)
 
 
 @app.command()
@@ -228,6 +302,8 @@ def evals(
     json: JsonOpt = False,
 ) -> None:
     """List evaluation results with their uncertainty and source file."""
+    from tripwire.register import open_register
+
     res = open_register(db).results(model=model, benchmark=benchmark)
     if json:
         print_json(res)

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import filesize
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tripwire import compute, ingest
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, make_app, print_json, render, stderr, warn
 from tripwire.errors import TripwireError
-from tripwire.register import IngestOutcome, head_revision, open_register
+
+if TYPE_CHECKING:
+    from tripwire.register import IngestOutcome
 
 
 @app.command()
 def init(db: DbOpt = None) -> None:
     """Create the register, or upgrade an existing one in place (nothing is recreated)."""
+    from tripwire.register import head_revision, open_register
+
     reg = open_register(db, create=True)
     info(f"register ready at {reg.display} (schema {head_revision()})")
 
@@ -67,6 +68,18 @@ def ingest_cmd(
     Each file is stored whole or not at all; the same bytes twice are stored once. A store
     prefix is listed once; an object whose ETag and size match what is stored is not
     downloaded."""
+    from rich import filesize
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from tripwire import ingest
+    from tripwire.register import open_register
+
     reg = open_register(db)
     files = ingest.collect(paths)
     sizes = {id(f): f.size for f in files if not isinstance(f, Path)}
@@ -181,6 +194,8 @@ def alias_add(
     db: DbOpt = None,
 ) -> None:
     """Add an alias: NAME (as in a log) means TARGET (as in the register)."""
+    from tripwire.register import open_register
+
     reg = open_register(db)
     reg.add_alias("benchmark" if benchmark else "model", name, target)
     info(f"{name} -> {target}")
@@ -189,6 +204,8 @@ def alias_add(
 @alias_app.command("list")
 def alias_list(db: DbOpt = None, json: JsonOpt = False) -> None:
     """List aliases."""
+    from tripwire.register import open_register
+
     render(
         open_register(db).aliases(),
         as_json=json,
@@ -199,6 +216,8 @@ def alias_list(db: DbOpt = None, json: JsonOpt = False) -> None:
 
 def model_rows(models: list) -> list[dict]:
     """Models as table rows: compute, how it was obtained, effective compute, lines passed."""
+    from tripwire import compute
+
     return [
         dict(
             name=m.name,
@@ -228,6 +247,8 @@ def model_rows(models: list) -> list[dict]:
 
 def count_lines(models: list) -> list[str]:
     """One sentence per regulatory line: models over it by point estimate and in expectation."""
+    from tripwire import compute
+
     out = []
     for line, label in compute.REGULATORY_LINES:
         c = compute.line_count(models, line, label)
@@ -253,6 +274,9 @@ def models(
     """List registered models with compute (and how sure its source is), release date, the
     compute lines they pass and P(C > line) for each; then the count over each line by point
     estimate beside the expected count and its interval."""
+    from tripwire import compute
+    from tripwire.register import open_register
+
     reg = open_register(db)
     if diff is not None:
         d = reg.figure_diff(*diff)
@@ -308,6 +332,8 @@ def evals(
     json: JsonOpt = False,
 ) -> None:
     """List evaluation results with their uncertainty and source file."""
+    from tripwire.register import open_register
+
     res = open_register(db).results(model=model, benchmark=benchmark)
     if json:
         print_json(res)

@@ -193,7 +193,8 @@ def figure(fig_id: str, spec: dict[str, Any] | None) -> Figure | None:
 
 def report_figures(d: ReportData) -> dict[str, Any]:
     """Every figure the report shows, keyed by section and benchmark."""
-    out: dict[str, Any] = {"capability": {}, "crossing": {}, "trend": {}, "scaling": None}
+    out: dict[str, Any] = {"capability": {}, "crossing": {}, "trend": {}, "scaling": None,
+                           "changes": {}}
     for i, c in enumerate(d.capabilities):
         if c.available:
             out["capability"][c.benchmark] = figure(f"fig-cap-{i}",
@@ -205,6 +206,8 @@ def report_figures(d: ReportData) -> dict[str, Any]:
             out["trend"][t.benchmark] = figure(f"fig-trend-{i}", figs.trend_figure(t))
     if d.scaling.available:
         out["scaling"] = figure("fig-scaling", figs.scaling_figure(d.scaling))
+    out["changes"] = {c.model: figure(f"fig-changes-{i}", figs.forest_figure(c))
+                      for i, c in enumerate(d.changes)}
     return out
 
 

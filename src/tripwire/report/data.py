@@ -65,6 +65,10 @@ class ModelRow(_Row):
     variant: str | None = None
     source: str | None = None
     regulatory_lines: list[str] = Field(default_factory=list)
+    compute_confidence: str | None = None
+    """The source's confidence label for C (Epoch AI's vocabulary), when it gave one."""
+    p_over: dict[str, float] | None = None
+    """Regulatory line (`1e+25`) -> P(C > line) under the figure's spread; None: C unknown."""
     results: int = 0
     levels: dict[str, str | None] = Field(default_factory=dict)
     """Policy name -> level reached (None: below every level)."""
@@ -397,6 +401,9 @@ def model_row(m: Model, n_results: int = 0) -> ModelRow:
         multiplier=m.multiplier, effective_compute_flop=m.effective_compute_flop,
         cost_usd=m.cost_usd, parent=m.parent, variant=m.variant, source=m.source,
         regulatory_lines=[label for _, label in compute.lines_passed(m.compute_flop)],
+        compute_confidence=m.compute_confidence,
+        p_over={f"{line:.0e}": p for line, _ in compute.REGULATORY_LINES
+                if (p := compute.p_above(m, line)) is not None} or None,
         results=n_results)
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tripwire import assess as assess_mod
 from tripwire.cli.app import (
     DbOpt,
     JsonOpt,
@@ -27,16 +26,9 @@ from tripwire.cli.app import (
     warn,
 )
 from tripwire.errors import InputError
-from tripwire.model import Determination
-from tripwire.policy import (
-    builtin_names,
-    check_text,
-    load_policy,
-    policy_json_schema,
-    run_tests,
-)
-from tripwire.policy.loader import read_policy_text
-from tripwire.register import open_register
+
+if TYPE_CHECKING:
+    from tripwire.model import Determination
 
 policy_app = make_app("Policies: list the built-ins, show, check and test policy files.")
 app.add_typer(policy_app, name="policy")
@@ -89,6 +81,8 @@ def _numbers(items: list[str] | None) -> dict[str, float]:
 @policy_app.command("list")
 def policy_list(json: JsonOpt = False) -> None:
     """List the built-in policies with their versions and sources."""
+    from tripwire.policy import builtin_names, load_policy
+
     rows = []
     for name in builtin_names():
         p = load_policy(name).policy
@@ -105,6 +99,9 @@ def policy_show(
     json: JsonOpt = False,
 ) -> None:
     """Print a policy: its YAML text (to copy and adapt), or the validated policy as JSON."""
+    from tripwire.policy import load_policy
+    from tripwire.policy.loader import read_policy_text
+
     if json:
         loaded = load_policy(name)
         data = loaded.policy.model_dump(mode="json")
@@ -124,6 +121,10 @@ def policy_check(
 ) -> None:
     """Validate a policy file: every problem as file:line:col: what — fix (exit 1 if any
     error). With --db, benchmarks the conditions name are checked against the register."""
+    from tripwire.policy import check_text
+    from tripwire.policy.loader import read_policy_text
+    from tripwire.register import open_register
+
     text, source, _ = read_policy_text(file)
     known = None
     if db is not None:
@@ -155,6 +156,8 @@ def policy_test(
 ) -> None:
     """Run a policy's test cases (given evidence, expected level and states); exit 1 if any
     case fails."""
+    from tripwire.policy import run_tests
+
     run = run_tests(target)
     rows = [dict(case=c.name, line=c.line, result="pass" if c.passed else "FAIL",
                  failures="; ".join(c.failures)) for c in run.cases]
@@ -172,6 +175,8 @@ def policy_test(
 @policy_app.command("schema")
 def policy_schema() -> None:
     """Print the JSON Schema of policy files (for editors and CI validation)."""
+    from tripwire.policy import policy_json_schema
+
     print_json(policy_json_schema())
 
 
@@ -228,6 +233,9 @@ def assess_cmd(
     """Judge a model under a policy: level, each threshold's state and probability with the
     evidence used, required and missing safeguards, allowed actions, next assessment due.
     The determination is appended to the record."""
+    from tripwire import assess as assess_mod
+    from tripwire.register import open_register
+
     reg = open_register(db)
     a = assess_mod.assess(reg, model, policy, mapping=_pairs(map_, "--map"),
                           overrides=_numbers(set_), record=not no_record,
@@ -253,6 +261,9 @@ def gate_cmd(
 ) -> None:
     """For CI: exit 0 if ACTION is allowed, 1 if blocked (names the missing safeguards),
     2 on a usage error, 3 if evidence is insufficient or stale."""
+    from tripwire import assess as assess_mod
+    from tripwire.register import open_register
+
     if action not in ("train", "deploy"):
         raise InputError(f"--action {action!r} is not train or deploy")
     reg = open_register(db)
@@ -291,6 +302,9 @@ def plan_cmd(
 ) -> None:
     """Before training: the probability that a planned model crosses each threshold (from
     the register's scaling forecasts) and the safeguards to have in place first."""
+    from tripwire import assess as assess_mod
+    from tripwire.register import open_register
+
     if compute is None and (from_ is None or scale is None):
         raise InputError("say what is planned: --from MODEL --scale N, or --compute FLOP")
     reg = open_register(db)
@@ -332,6 +346,9 @@ def attest_cmd(
     json: JsonOpt = False,
 ) -> None:
     """Record a safeguard as in place for a model (or all models), appended to the record."""
+    from tripwire import assess as assess_mod
+    from tripwire.register import open_register
+
     reg = open_register(db)
     att, warnings = assess_mod.attest(reg, model, safeguard, evidence=evidence, by=by,
                                       all_models=all_models, note=note, policy=policy)

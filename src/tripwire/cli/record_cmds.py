@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import json as jsonlib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, print_json, render, warn
 from tripwire.errors import InputError, IntegrityError
-from tripwire.record import (
-    ConsistencyProof,
-    Entry,
-    SignedTreeHead,
-    VerifyReport,
-    default_key_path,
-    generate_key,
-    key_ring,
-    parse_proof,
-    retired_public_keys,
-    rotate_key,
-    verify_consistency,
-    verify_inclusion,
-)
-from tripwire.register import open_register
-from tripwire.register import record_store as store
+
+if TYPE_CHECKING:
+    from tripwire.record import Entry, SignedTreeHead, VerifyReport
 
 KeyOpt = Annotated[
     Path | None,
@@ -67,6 +54,8 @@ def keygen(key: KeyOpt = None,
 
     With --force the old public key stays beside the new pair, so checkpoints it signed still
     verify after the rotation."""
+    from tripwire.record import generate_key, rotate_key
+
     retired: list[Path] = []
     if force:
         private, public, retired = rotate_key(key)
@@ -97,6 +86,9 @@ def checkpoint(
 
     With an exported tree head kept elsewhere, even a complete rewrite of the register is
     detected by `tripwire verify --checkpoint FILE`."""
+    from tripwire.register import open_register
+    from tripwire.register import record_store as store
+
     head = store.make_checkpoint(open_register(db), key)
     if export is not None:
         _write(export, head.to_json())
@@ -129,6 +121,10 @@ def prove(
     --from-size that one checkpoint's tree extends another's (consistency).
 
     `tripwire verify --proof FILE` checks it with nothing but the proof and the public key."""
+    from tripwire.record import SignedTreeHead
+    from tripwire.register import open_register
+    from tripwire.register import record_store as store
+
     if (entry is None) == (from_size is None):
         raise InputError("give an ENTRY to prove inclusion, or --from-size for consistency")
     if to_size is not None and from_size is None:
@@ -155,12 +151,22 @@ def prove(
 
 def _default_public_keys() -> list[Path]:
     """`<signing key>.pub` and the public keys rotation retired beside it, those that exist."""
+    from tripwire.record import default_key_path, retired_public_keys
+
     key = default_key_path()
     pub = key.with_name(key.name + ".pub")
     return ([pub] if pub.is_file() else []) + retired_public_keys(key)
 
 
 def _verify_proof(path: Path, public_key: list[Path] | None, json: bool) -> None:
+    from tripwire.record import (
+        ConsistencyProof,
+        key_ring,
+        parse_proof,
+        verify_consistency,
+        verify_inclusion,
+    )
+
     try:
         text = path.read_bytes()
     except OSError as e:
@@ -204,6 +210,10 @@ def verify(
 
     A checkpoint passes when a trusted public key signed it: after `keygen --force` the retired
     keys are trusted by default, so older checkpoints still verify."""
+    from tripwire.record import SignedTreeHead
+    from tripwire.register import open_register
+    from tripwire.register import record_store as store
+
     public_key = public_key or _default_public_keys() or None
     if proof is not None:
         _verify_proof(proof, public_key, json)
@@ -257,6 +267,9 @@ def record_cmd(
     json: JsonOpt = False,
 ) -> None:
     """List the record's entries: seq, time, kind, hash and what was recorded."""
+    from tripwire.register import open_register
+    from tripwire.register import record_store as store
+
     with open_register(db).read() as conn:
         rows = store.entries(conn, kind)
     if last is not None:

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from scipy.special import betainc
 
 from tripwire import compute
 from tripwire.model import (
@@ -184,6 +183,8 @@ class _Dist:
             return 1.0
         if t >= 1:
             return 0.0
+        from scipy.special import betainc  # SciPy only when a beta distribution is judged
+
         return float(1.0 - betainc(self.a, self.b, t))
 
     def prob(self, op: str, t: float) -> float:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -217,28 +217,37 @@ class Register(BatchStore):
 
     def sample_scores(
         self, result_ids: Iterable[int]
-    ) -> dict[int, tuple[list[str], list[int], list[float | None]]]:
+    ) -> dict[int, tuple[Sequence[str], Sequence[int], Sequence[float | None]]]:
         """Per-sample scores of many results at once: result id -> (sample ids, epochs, scores),
-        in stored order; results without samples are absent. One query per 500 ids, rows read
-        as plain tuples (comparing two models reads ~10^5-10^6 of them)."""
+        in stored order; results without samples are absent.
+
+        Comparing two models reads ~10^5-10^6 rows, so this goes below SQLAlchemy's result
+        objects: one query per result on the DBAPI cursor, rows fetched at once and transposed
+        in C (`zip(*rows)`)."""
         ids = sorted(set(result_ids))
-        out: dict[int, tuple[list[str], list[int], list[float | None]]] = {}
+        out: dict[int, tuple[Sequence[str], Sequence[int], Sequence[float | None]]] = {}
         es = t.eval_samples
+        q = (
+            sa.select(es.c.sample_id, es.c.epoch, es.c.score)
+            .where(es.c.result_id == sa.bindparam("rid"))
+            .order_by(es.c.id)
+        )
         with self.read() as conn:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                q = (
-                    sa.select(es.c.result_id, es.c.sample_id, es.c.epoch, es.c.score)
-                    .where(es.c.result_id.in_(chunk))
-                    .order_by(es.c.result_id, es.c.id)
-                )
-                for rid, sid, epoch, score in conn.execute(q):
-                    got = out.get(rid)
-                    if got is None:
-                        got = out[rid] = ([], [], [])
-                    got[0].append(sid)
-                    got[1].append(epoch)
-                    got[2].append(score)
+            compiled = q.compile(dialect=conn.dialect)
+            sql = str(compiled)
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                for rid in ids:
+                    params: Any = compiled.construct_params({"rid": int(rid)})
+                    if conn.dialect.paramstyle == "qmark":
+                        params = tuple(params[k] for k in compiled.positiontup or ())
+                    cursor.execute(sql, params)
+                    rows = cursor.fetchall()
+                    if rows:
+                        sids, epochs, scores = zip(*rows, strict=True)
+                        out[rid] = (sids, epochs, scores)
+            finally:
+                cursor.close()
         return out
 
     def loss_observations(self) -> list[LossObservation]:

@@ -25,7 +25,14 @@ def init(db: DbOpt = None) -> None:
 
 @app.command("ingest")
 def ingest_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (walked recursively).")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files or folders (walked recursively), or object-store prefixes "
+            "(s3://bucket/prefix/, gs://, az://: needs tripwire[s3] or the store's fsspec "
+            "package; S3 credentials and endpoint from the AWS_* variables or AWS_PROFILE).",
+        ),
+    ],
     format: Annotated[
         str | None,
         typer.Option(
@@ -37,7 +44,14 @@ def ingest_cmd(
     model: Annotated[
         str | None, typer.Option("--model", help="Attribute every result to this register model.")
     ] = None,
-    samples: Annotated[bool, typer.Option("--samples", help="Store per-sample scores.")] = False,
+    samples: Annotated[
+        bool,
+        typer.Option(
+            "--samples",
+            help="Store per-sample scores (an .eval object in a store is then downloaded "
+            "whole, not only its header).",
+        ),
+    ] = False,
     update: Annotated[
         bool,
         typer.Option("--update", help="Replace stored model fields that the file contradicts."),
@@ -51,7 +65,10 @@ def ingest_cmd(
 ) -> None:
     """Read model tables, eval results, loss points and eval logs into the register.
 
-    Each file is stored whole or not at all; the same bytes twice are stored once."""
+    Each file is stored whole or not at all; the same bytes twice are stored once. A store
+    prefix is listed once; an object whose ETag and size match what is stored is not
+    downloaded."""
+    from rich import filesize
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -64,24 +81,36 @@ def ingest_cmd(
     from tripwire.register import open_register
 
     reg = open_register(db)
-    files = ingest.walk(paths)
+    files = ingest.collect(paths)
+    sizes = {id(f): f.size for f in files if not isinstance(f, Path)}
     outcomes: list[IngestOutcome] = []
     failures: list[tuple[str, str]] = []
     progress = Progress(
         TextColumn("ingest"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("{task.fields[bytes]}"),
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
         console=stderr,
         transient=True,
         disable=len(files) < 5 or json,
     )
-    with progress:
-        task = progress.add_task("", total=len(files))
+    total_bytes = sum(sizes.values())
+    done_bytes = 0
 
-        def step(f: Path) -> None:
-            progress.update(task, description=f.name[:40], advance=1)
+    def shown_bytes() -> str:
+        if not sizes:
+            return ""
+        return f"{filesize.decimal(done_bytes)}/{filesize.decimal(total_bytes)}"
+
+    with progress:
+        task = progress.add_task("", total=len(files), bytes=shown_bytes())
+
+        def step(f: ingest.Source) -> None:
+            nonlocal done_bytes
+            done_bytes += sizes.get(id(f), 0)
+            progress.update(task, description=f.name[:40], advance=1, bytes=shown_bytes())
 
         for f, out in reg.ingest_paths(files, format=format, samples=samples, update=update,
                                        model_override=model, keep_going=keep_going,
@@ -95,7 +124,8 @@ def ingest_cmd(
             warn(f"{o.path}: {w}")
         if o.status == "unchanged":
             added = f"added {o.samples} per-sample scores" if o.samples else "nothing added"
-            info(f"{o.path}: already in the register (same sha256 {o.sha256[:12]}); {added}")
+            why = o.reason or f"same sha256 {o.sha256[:12]}"
+            info(f"{o.path}: already in the register ({why}); {added}")
         elif o.status == "skipped":
             warn(f"{o.path}: skipped: {o.reason}")
     for _, msg in failures:

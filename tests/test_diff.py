@@ -250,3 +250,14 @@ thresholds:
     assert t["p_a"] == pytest.approx(stats.norm.sf(0.5, 0.4739057239057239, se_a), rel=1e-6)
     assert t["state_a"] == "clear" and t["state_b"] == "crossed"
     assert t["p_change"] == pytest.approx(t["p_b"] - t["p_a"])
+
+
+def test_a_metric_one_model_lacks_is_listed(sqlite_register: Register, tmp_path: Path) -> None:
+    a, b = versions(n=200, right=120, down=2, up=2)
+    pa = write_lmeval(tmp_path / "a", "org/m1", {"quiz": a})
+    pb = write_lmeval(tmp_path / "b", "org/m2", {"quiz": b})
+    qa = write_lmeval(tmp_path / "a", "org/m1", {"quiz": a}, metric="acc_norm",
+                      ts="2025-06-02T10-00-00.000000")
+    _ingest(sqlite_register, pa, pb, qa)
+    d = diff_models(sqlite_register, "org/m2", "org/m1")
+    assert [r.label for r in d.rows] == ["quiz acc"] and d.only_a == ["quiz acc_norm"]

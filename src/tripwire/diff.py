@@ -403,10 +403,9 @@ def diff_models(reg: Register, model_b: str, model_a: str | None = None, *,
             verdict="refused",
             reason=(f"different metrics: {', '.join(ma)} for {a.name}; {', '.join(mb)} for "
                     f"{b.name}")))
-    only_a = [_label(k) for k in sorted(set(res_a) - set(res_b), key=str)
-              if k[0] not in bench_b]
-    only_b = [_label(k) for k in sorted(set(res_b) - set(res_a), key=str)
-              if k[0] not in bench_a]
+    refused = {r.benchmark for r in rows}  # shared benchmarks with no shared metric
+    only_a = [_label(k) for k in sorted(set(res_a) - set(res_b), key=str) if k[0] not in refused]
+    only_b = [_label(k) for k in sorted(set(res_b) - set(res_a), key=str) if k[0] not in refused]
     ids = [r.id for k in shared for r in (res_a[k], res_b[k]) if r.id is not None]
     samples = reg.sample_scores(ids) if ids else {}
     for key in shared:

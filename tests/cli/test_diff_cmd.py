@@ -42,7 +42,7 @@ def test_table_and_ci_exit_codes(db: str) -> None:
     r = run("diff", "org/v1", "org/v2", "--db", db)
     assert r.exit_code == 0, r.output
     assert "paired McNemar" in r.stdout and "regression" in r.stdout
-    assert "1 regressions survive FDR 0.05: quiz acc -0.03" in r.stdout
+    assert "1 regression survives FDR 0.05: quiz acc -0.03" in r.stdout
     r = run("diff", "org/v1", "org/v2", "--db", db, "--fail-on-regression")
     assert r.exit_code == 1 and "FAIL: regression on quiz acc" in r.stderr
     r = run("diff", "org/v1", "org/v2", "--db", db, "--fail-on-regression", "--watch", "calm")

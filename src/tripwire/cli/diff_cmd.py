@@ -64,7 +64,11 @@ def _print(d: Any, *, items: bool) -> None:
                     if ch is not None and ch.low is not None else "")
         effect = (f"{ch.effect_kind.split('_')[1]} {ch.effect_size:+.2f}"
                   if ch is not None and ch.effect_size is not None and ch.effect_kind else "")
-        n = str(r.items.matched) if r.items is not None else ""
+        n = ""
+        if r.items is not None:
+            n = str(r.items.matched)
+            if r.items.only_a or r.items.only_b:
+                n += f" (+{r.items.only_a} A only, {r.items.only_b} B only)"
         verdict = r.verdict if r.status == "compared" else f"{r.verdict}: {r.reason}"
         metric = r.metric + (f" [{r.filter}]" if r.filter not in (None, "none") else "")
         table.add_row(r.benchmark, metric, _pct(r.value_a), _pct(r.value_b),
@@ -76,13 +80,15 @@ def _print(d: Any, *, items: bool) -> None:
 
 def _print_rest(d: Any, *, items: bool) -> None:
     regs, imps = d.regressions, d.improvements
-    for name, rows in (("regressions", regs), ("improvements", imps)):
+    for name, rows in (("regression", regs), ("improvement", imps)):
         if rows:
-            stdout.print(f"{len(rows)} {name} survive FDR {d.fdr:g}: " + "; ".join(
+            many = len(rows) != 1
+            stdout.print(f"{len(rows)} {name}{'s' if many else ''} survive{'' if many else 's'} "
+                         f"FDR {d.fdr:g}: " + "; ".join(
                 f"{r.label} {_signed(r.change.delta)} (q = {_p(r.q_value)})" for r in rows),
                 markup=False)
         else:
-            stdout.print(f"no {name} survive FDR {d.fdr:g}", markup=False)
+            stdout.print(f"no {name}s survive FDR {d.fdr:g}", markup=False)
     if items:
         for r in d.rows:
             if not r.moved:

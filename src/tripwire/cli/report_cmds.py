@@ -92,6 +92,7 @@ def report(
 
 
 def _industry(fmt: str, output: str, *, n_boot: int, seed: int, db: str | None) -> None:
+    from tripwire.register import open_register
     from tripwire.report import write_text
     from tripwire.report.industry import gather_industry, render_industry
 

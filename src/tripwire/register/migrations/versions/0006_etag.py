@@ -2,15 +2,15 @@
 whose ETag and size match the latest stored version of its URL is known unchanged without
 downloading it. NULL for local files.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -80,28 +80,49 @@ def _numbers(items: list[str] | None) -> dict[str, float]:
 
 @policy_app.command("list")
 def policy_list(json: JsonOpt = False) -> None:
-    """List the built-in policies with their versions and sources."""
+    """List the built-in policies: the version and date of the document each encodes, and
+    the file's own version."""
     from tripwire.policy import builtin_names, load_policy
+    from tripwire.policy.provenance import encoded_source
 
     rows = []
     for name in builtin_names():
         p = load_policy(name).policy
-        dates = [s.date for s in p.sources if s.date]
-        rows.append(dict(name=name, kind=p.kind, version=p.version, title=p.title,
-                         levels=len(p.levels), thresholds=len(p.thresholds),
-                         source_date=max(dates).isoformat() if dates else None))
-    render(rows, as_json=json, title="built-in policies")
+        src = encoded_source(p)
+        rows.append(dict(name=name, kind=p.kind, title=p.title,
+                         encodes=src.version if src is not None else None,
+                         date=src.date.isoformat() if src is not None and src.date else None,
+                         file_version=p.version, levels=len(p.levels),
+                         thresholds=len(p.thresholds)))
+    render(rows, as_json=json, title="built-in policies",
+           columns=["name", "kind", "encodes", "date", "file_version", "title", "levels",
+                    "thresholds"])
 
 
 @policy_app.command("show")
 def policy_show(
     name: Annotated[str, typer.Argument(help="A built-in name or a policy file.")],
+    provenance: Annotated[bool, typer.Option(
+        "--provenance", help="Print where each level, threshold, safeguard, deadline and "
+        "number comes from (source document, clause, verified or not).")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Print a policy: its YAML text (to copy and adapt), or the validated policy as JSON."""
+    """Print a policy: its YAML text (to copy and adapt), the validated policy as JSON, or its
+    provenance table."""
     from tripwire.policy import load_policy
     from tripwire.policy.loader import read_policy_text
 
+    if provenance:
+        from tripwire.policy.provenance import provenance_rows
+
+        loaded = load_policy(name)
+        rows = provenance_rows(loaded.policy)
+        if json:
+            print_json({"policy": loaded.name, "version": loaded.version, "parts": rows})
+            return
+        render(rows, title=f"{loaded.name} {loaded.version}: provenance",
+               columns=["kind", "id", "what", "document", "place", "status"])
+        return
     if json:
         loaded = load_policy(name)
         data = loaded.policy.model_dump(mode="json")
@@ -120,7 +141,9 @@ def policy_check(
     json: JsonOpt = False,
 ) -> None:
     """Validate a policy file: every problem as file:line:col: what — fix (exit 1 if any
-    error). With --db, benchmarks the conditions name are checked against the register."""
+    error). Clause references must be well formed and name a declared source, and every
+    safeguard a level or threshold requires must name one. With --db, benchmarks the
+    conditions name are checked against the register."""
     from tripwire.policy import check_text
     from tripwire.policy.loader import read_policy_text
     from tripwire.register import open_register
@@ -130,7 +153,7 @@ def policy_check(
     if db is not None:
         known = [b.id for b in open_register(db).benchmarks()]
     loaded, issues = check_text(text, source, known_benchmarks=known,
-                                overrides=_numbers(set_))
+                                overrides=_numbers(set_), provenance=True)
     errors = [i for i in issues if i.severity == "error"]
     if json:
         print_json({"valid": loaded is not None, "issues": [

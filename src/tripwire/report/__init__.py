@@ -33,6 +33,7 @@ __all__ = [
     "render_markdown",
     "safe_child",
     "write_report",
+    "write_text",
 ]
 
 FORMATS = {"html": (render_html, ".html"), "md": (render_markdown, ".md"),
@@ -75,13 +76,17 @@ def write_report(data: ReportData, fmt: str, output: str | Path) -> Path:
     named after the model in focus (`all-models` for every model) and always lands inside that
     folder. The file is written whole or not at all (a temporary file renamed into place).
     """
-    text = render(data, fmt)
-    suffix = FORMATS[fmt][1]
+    stem = data.focus[0] if data.scope == "model" and len(data.focus) == 1 else "all-models"
+    return write_text(render(data, fmt), output, stem, FORMATS[fmt][1])
+
+
+def write_text(text: str, output: str | Path, stem: str, suffix: str) -> Path:
+    """Write a rendered report to `output` (a file, or a folder: then `stem` + `suffix` inside
+    it), whole or not at all; return the file written."""
     out = Path(output)
     if out.is_dir() or str(output).endswith(("/", os.sep)):
         if not out.exists():
             raise InputError("the output folder does not exist", source=str(output))
-        stem = data.focus[0] if data.scope == "model" and len(data.focus) == 1 else "all-models"
         path = safe_child(out, file_name(stem, suffix))
     else:
         if not out.parent.resolve().is_dir():

@@ -151,7 +151,7 @@ def odds_per_decade(slope: Any) -> str:
 
 
 def state_counts(thresholds: Iterable[Any]) -> list[tuple[str, int]]:
-    order = ("crossed", "likely", "alert", "insufficient", "clear")
+    order = ("crossed", "likely", "possible", "alert", "insufficient", "clear")
     counts: dict[str, int] = {}
     for t in thresholds:
         counts[t.state] = counts.get(t.state, 0) + 1

@@ -38,6 +38,10 @@ def report(
     model: Annotated[str | None, typer.Argument(help="The model the report is about.",
                                                 show_default=False)] = None,
     all_models: Annotated[bool, typer.Option("--all", help="Report on every model.")] = False,
+    industry: Annotated[bool, typer.Option(
+        "--industry", help="The industry view: every model against the regulatory compute "
+        "lines (counts over time, expected counts, P(C > line)) and under every built-in "
+        "policy, compute growth, when the next lines fall, and backtests.")] = False,
     format: Annotated[str, typer.Option("--format", help="html, md or json.")] = "html",
     output: Annotated[str, typer.Option(
         "--output", "-o",
@@ -70,6 +74,11 @@ def report(
 
     if format not in KNOWN:
         raise InputError(f"unknown format {format!r}", hint="html, md or json")
+    if industry:
+        if model is not None or all_models:
+            raise InputError("--industry covers every model", hint="drop MODEL and --all")
+        _industry(format, output, n_boot=n_boot, seed=seed, db=db)
+        return
     if (model is None) == (not all_models):
         raise InputError("name one MODEL or pass --all", hint="tripwire report gpt2-xl, or "
                                                                "tripwire report --all")
@@ -84,6 +93,26 @@ def report(
     path = write_report(data, format, output, self_contained=self_contained)
     for n in data.notices:
         warn(f"{n.section}: {n.message}")
+    typer.echo(str(path))
+
+
+def _industry(fmt: str, output: str, *, n_boot: int, seed: int, db: str | None) -> None:
+    from tripwire.register import open_register
+    from tripwire.report import write_text
+    from tripwire.report.industry import gather_industry, render_industry
+
+    reg = open_register(db)
+    try:
+        data = gather_industry(reg, n_boot=max(n_boot, 10), seed=seed)
+    finally:
+        reg.close()
+    text = render_industry(data, fmt)
+    if output == "-":
+        sys.stdout.write(text)
+        return
+    path = write_text(text, output, "industry", "." + ("md" if fmt == "md" else fmt))
+    for n in data.notices:
+        warn(n)
     typer.echo(str(path))
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "render_markdown",
     "safe_child",
     "write_report",
+    "write_text",
 ]
 
 FORMATS = {"html": (render_html, ".html"), "md": (render_markdown, ".md"),
@@ -83,26 +84,35 @@ def write_report(data: ReportData, fmt: str, output: str | Path, *,
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown report format {fmt!r}", hint="html, md or json")
+    stem = data.focus[0] if data.scope == "model" and len(data.focus) == 1 else "all-models"
     suffix = FORMATS[fmt][1]
+    if fmt != "html" or self_contained:
+        return write_text(render(data, fmt), output, stem, suffix)
+    path = output_path(output, stem, suffix)
+    name = plotly_file_name()
+    _write_once(path.parent / name, plotly_source().encode("utf-8"))
+    return write_text(render_html(data, plotly_src=name), path, stem, suffix)
+
+
+def write_text(text: str, output: str | Path, stem: str, suffix: str) -> Path:
+    """Write a rendered report to `output` (a file, or a folder: then `stem` + `suffix` inside
+    it), whole or not at all; return the file written."""
+    path = output_path(output, stem, suffix)
+    _write_atomic(path, text.encode("utf-8"), suffix)
+    return path
+
+
+def output_path(output: str | Path, stem: str, suffix: str) -> Path:
+    """The file a report goes to: `output`, or `stem` + `suffix` inside the folder `output`."""
     out = Path(output)
     if out.is_dir() or str(output).endswith(("/", os.sep)):
         if not out.exists():
             raise InputError("the output folder does not exist", source=str(output))
-        stem = data.focus[0] if data.scope == "model" and len(data.focus) == 1 else "all-models"
-        path = safe_child(out, file_name(stem, suffix))
-    else:
-        if not out.parent.resolve().is_dir():
-            raise InputError(f"cannot write the report: the folder {out.parent} does not exist",
-                             source=str(output))
-        path = out.resolve()
-    if fmt == "html" and not self_contained:
-        name = plotly_file_name()
-        _write_once(path.parent / name, plotly_source().encode("utf-8"))
-        text = render_html(data, plotly_src=name)
-    else:
-        text = render(data, fmt)
-    _write_atomic(path, text.encode("utf-8"), suffix)
-    return path
+        return safe_child(out, file_name(stem, suffix))
+    if not out.parent.resolve().is_dir():
+        raise InputError(f"cannot write the report: the folder {out.parent} does not exist",
+                         source=str(output))
+    return out.resolve()
 
 
 def _write_once(path: Path, body: bytes) -> None:

@@ -250,3 +250,34 @@ thresholds:
     assert t["p_a"] == pytest.approx(stats.norm.sf(0.5, 0.4739057239057239, se_a), rel=1e-6)
     assert t["state_a"] == "clear" and t["state_b"] == "crossed"
     assert t["p_change"] == pytest.approx(t["p_b"] - t["p_a"])
+
+
+def test_a_metric_one_model_lacks_is_listed(sqlite_register: Register, tmp_path: Path) -> None:
+    a, b = versions(n=200, right=120, down=2, up=2)
+    pa = write_lmeval(tmp_path / "a", "org/m1", {"quiz": a})
+    pb = write_lmeval(tmp_path / "b", "org/m2", {"quiz": b})
+    qa = write_lmeval(tmp_path / "a", "org/m1", {"quiz": a}, metric="acc_norm",
+                      ts="2025-06-02T10-00-00.000000")
+    _ingest(sqlite_register, pa, pb, qa)
+    d = diff_models(sqlite_register, "org/m2", "org/m1")
+    assert [r.label for r in d.rows] == ["quiz acc"] and d.only_a == ["quiz acc_norm"]
+
+
+def test_declared_clusters(sqlite_register: Register, tmp_path: Path) -> None:
+    """Four questions per passage: the passage is the cluster (a CSV or a regular expression)."""
+    sm_api = pytest.importorskip("statsmodels.api")
+    a, b = versions(n=400, right=260, down=30, up=8, seed=7)
+    _ingest(sqlite_register, write_lmeval(tmp_path, "org/m1", {"quiz": a}),
+            write_lmeval(tmp_path, "org/m2", {"quiz": b}))
+    groups = np.arange(400) // 4
+    declared = {(None, str(i)): f"passage-{g}" for i, g in enumerate(groups)}
+    (row,) = diff_models(sqlite_register, "org/m2", "org/m1", clusters=declared).rows
+    ch = row.change
+    assert ch.method == "paired-clustered" and ch.clusters == 100
+    d = np.array(b) - np.array(a)
+    fit = sm_api.OLS(d, np.ones(400)).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    assert abs(ch.stderr - float(fit.bse[0])) < 1e-12
+    # Declared per benchmark: another benchmark's labels do not apply.
+    other = {("elsewhere", str(i)): "one" for i in range(400)}
+    (row,) = diff_models(sqlite_register, "org/m2", "org/m1", clusters=other).rows
+    assert row.change.method == "mcnemar-exact"

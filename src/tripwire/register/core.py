@@ -70,15 +70,23 @@ class Register(BatchStore):
 
     # -- aliases -------------------------------------------------------------------------
     def add_alias(self, kind: str, alias: str, target: str) -> None:
-        """Map a name as written in logs to a register model (`kind='model'`) or benchmark."""
+        """Map a name as written in logs to a register model (`kind='model'`) or benchmark.
+
+        Recorded as an `alias` entry committing the alias row and the results it moved."""
+        from tripwire.register.evidence import commit
+        from tripwire.register.record_store import lock_appends
+
         table, col = (
             (t.model_aliases, "model") if kind == "model" else (t.benchmark_aliases, "benchmark")
         )
         if kind == "model":
             self.get_model(target)
         with self.transaction() as conn:
+            lock_appends(conn)
+            old = conn.execute(sa.select(table.c[col]).where(table.c.alias == alias)).scalar()
             conn.execute(table.delete().where(table.c.alias == alias))
             conn.execute(table.insert().values(alias=alias, created_at=_now(), **{col: target}))
+            moved: list[int] = []
             if kind == "model":
                 # Results already stored under the alias's own bare model move to the target.
                 src = conn.execute(
@@ -88,17 +96,21 @@ class Register(BatchStore):
                     sa.select(t.models.c.id).where(t.models.c.name == target)
                 ).scalar()
                 if src is not None and dst is not None and src != dst:
-                    conn.execute(
-                        t.eval_results.update()
-                        .where(t.eval_results.c.model_id == src)
-                        .values(model_id=dst)
-                    )
+                    where = t.eval_results.c.model_id == src
+                    ids = sa.select(t.eval_results.c.id).where(where)
+                    moved = list(conn.execute(ids).scalars())
+                    conn.execute(t.eval_results.update().where(where).values(model_id=dst))
             elif self._has_benchmark(conn, target):
-                conn.execute(
-                    t.eval_results.update()
-                    .where(t.eval_results.c.benchmark_id == alias)
-                    .values(benchmark_id=target)
-                )
+                where = t.eval_results.c.benchmark_id == alias
+                moved = list(conn.execute(sa.select(t.eval_results.c.id).where(where)).scalars())
+                conn.execute(t.eval_results.update().where(where).values(benchmark_id=target))
+            commit(
+                conn,
+                "alias",
+                {"of": kind, "alias": alias, "target": target, "replaces": old,
+                 "moved_results": len(moved)},
+                keys={table.name: [alias], "eval_results": moved},
+            )
 
     def _has_benchmark(self, conn: sa.Connection, bid: str) -> bool:
         return (

@@ -33,7 +33,7 @@ def browser() -> Iterator[Any]:
                                    reason="playwright is not installed (pip install playwright)")
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium "
-                    "(apt-get install chromium; scripts/test.sh does it when run as root)")
+                    "(apt-get install chromium; as root, TRIPWIRE_INSTALL_BROWSER=1 bash scripts/test.sh does it)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield b
@@ -173,12 +173,14 @@ def test_attestation_without_the_token_is_refused(server: str, watch: Watch):
     assert status == 401
 
 
+@pytest.mark.parametrize("self_contained", [False, True], ids=["plotly-beside", "one-file"])
 def test_html_report_renders_offline_from_a_file(register: Register, browser: Any,
-                                                 tmp_path: Path):
+                                                 tmp_path: Path, self_contained: bool):
     data = gather_report(register, models=[HOSTILE], policies=POLICIES, n_boot=20,
                          thresholds={"mmlu": [0.8]},
                          sections=("determinations", "forecasts", "scaling", "record"))
-    path = write_report(data, "html", tmp_path)
+    path = write_report(data, "html", tmp_path, self_contained=self_contained)
+    assert len(list(tmp_path.iterdir())) == (1 if self_contained else 2)
     w = Watch(browser, offline=True)
     attempted: list[str] = []
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
 import typer
 
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, print_json, render, warn
 from tripwire.cli.forecast_cmd import By, _horizon_like, _load
 from tripwire.errors import InputError, InsufficientEvidence
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MIN_CUTOFFS = 3
 MIN_HELD_OUT = 5
@@ -22,6 +24,8 @@ _YEAR_BINS = (0.0, 0.5, 1.0, 2.0, 10.0)
 
 
 def _series(db: str | None, bid: str, chance: float | None) -> dict[str, Any]:
+    import numpy as np
+
     data = _load(db, bid, None)
     bm = data["benchmark"]
     models = data["models"]
@@ -41,6 +45,8 @@ def _series(db: str | None, bid: str, chance: float | None) -> dict[str, Any]:
 
 def _run_one(s: dict[str, Any], by: By, protocol: str, cutoff: float | None, n_boot: int,
              seed: int, frontier: bool) -> Any:
+    import numpy as np
+
     from tripwire import forecast as fc
     from tripwire.forecast._evaluate import protocol_cutoffs
 

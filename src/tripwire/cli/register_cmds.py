@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tripwire import compute, ingest
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, make_app, print_json, render, stderr, warn
 from tripwire.errors import TripwireError
-from tripwire.register import IngestOutcome, head_revision, open_register
+
+if TYPE_CHECKING:
+    from tripwire.register import IngestOutcome
 
 
 @app.command()
 def init(db: DbOpt = None) -> None:
     """Create the register, or upgrade an existing one in place (nothing is recreated)."""
+    from tripwire.register import head_revision, open_register
+
     reg = open_register(db, create=True)
     info(f"register ready at {reg.display} (schema {head_revision()})")
 
 
 @app.command("ingest")
 def ingest_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (walked recursively).")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files or folders (walked recursively), or object-store prefixes "
+            "(s3://bucket/prefix/, gs://, az://: needs tripwire[s3] or the store's fsspec "
+            "package; S3 credentials and endpoint from the AWS_* variables or AWS_PROFILE).",
+        ),
+    ],
     format: Annotated[
         str | None,
         typer.Option(
@@ -35,7 +44,14 @@ def ingest_cmd(
     model: Annotated[
         str | None, typer.Option("--model", help="Attribute every result to this register model.")
     ] = None,
-    samples: Annotated[bool, typer.Option("--samples", help="Store per-sample scores.")] = False,
+    samples: Annotated[
+        bool,
+        typer.Option(
+            "--samples",
+            help="Store per-sample scores (an .eval object in a store is then downloaded "
+            "whole, not only its header).",
+        ),
+    ] = False,
     update: Annotated[
         bool,
         typer.Option("--update", help="Replace stored model fields that the file contradicts."),
@@ -49,26 +65,52 @@ def ingest_cmd(
 ) -> None:
     """Read model tables, eval results, loss points and eval logs into the register.
 
-    Each file is stored whole or not at all; the same bytes twice are stored once."""
+    Each file is stored whole or not at all; the same bytes twice are stored once. A store
+    prefix is listed once; an object whose ETag and size match what is stored is not
+    downloaded."""
+    from rich import filesize
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from tripwire import ingest
+    from tripwire.register import open_register
+
     reg = open_register(db)
-    files = ingest.walk(paths)
+    files = ingest.collect(paths)
+    sizes = {id(f): f.size for f in files if not isinstance(f, Path)}
     outcomes: list[IngestOutcome] = []
     failures: list[tuple[str, str]] = []
     progress = Progress(
         TextColumn("ingest"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("{task.fields[bytes]}"),
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
         console=stderr,
         transient=True,
         disable=len(files) < 5 or json,
     )
-    with progress:
-        task = progress.add_task("", total=len(files))
+    total_bytes = sum(sizes.values())
+    done_bytes = 0
 
-        def step(f: Path) -> None:
-            progress.update(task, description=f.name[:40], advance=1)
+    def shown_bytes() -> str:
+        if not sizes:
+            return ""
+        return f"{filesize.decimal(done_bytes)}/{filesize.decimal(total_bytes)}"
+
+    with progress:
+        task = progress.add_task("", total=len(files), bytes=shown_bytes())
+
+        def step(f: ingest.Source) -> None:
+            nonlocal done_bytes
+            done_bytes += sizes.get(id(f), 0)
+            progress.update(task, description=f.name[:40], advance=1, bytes=shown_bytes())
 
         for f, out in reg.ingest_paths(files, format=format, samples=samples, update=update,
                                        model_override=model, keep_going=keep_going,
@@ -82,7 +124,8 @@ def ingest_cmd(
             warn(f"{o.path}: {w}")
         if o.status == "unchanged":
             added = f"added {o.samples} per-sample scores" if o.samples else "nothing added"
-            info(f"{o.path}: already in the register (same sha256 {o.sha256[:12]}); {added}")
+            why = o.reason or f"same sha256 {o.sha256[:12]}"
+            info(f"{o.path}: already in the register ({why}); {added}")
         elif o.status == "skipped":
             warn(f"{o.path}: skipped: {o.reason}")
     for _, msg in failures:
@@ -151,6 +194,8 @@ def alias_add(
     db: DbOpt = None,
 ) -> None:
     """Add an alias: NAME (as in a log) means TARGET (as in the register)."""
+    from tripwire.register import open_register
+
     reg = open_register(db)
     reg.add_alias("benchmark" if benchmark else "model", name, target)
     info(f"{name} -> {target}")
@@ -159,6 +204,8 @@ def alias_add(
 @alias_app.command("list")
 def alias_list(db: DbOpt = None, json: JsonOpt = False) -> None:
     """List aliases."""
+    from tripwire.register import open_register
+
     render(
         open_register(db).aliases(),
         as_json=json,
@@ -169,6 +216,8 @@ def alias_list(db: DbOpt = None, json: JsonOpt = False) -> None:
 
 def model_rows(models: list) -> list[dict]:
     """Models as table rows: compute, how it was obtained, effective compute, lines passed."""
+    from tripwire import compute
+
     return [
         dict(
             name=m.name,
@@ -178,6 +227,8 @@ def model_rows(models: list) -> list[dict]:
             tokens=m.tokens,
             compute_flop=m.compute_flop,
             compute_method=m.compute_method,
+            compute_confidence=m.compute_confidence,
+            compute_spread=compute.spread_note(m) if m.compute_flop else None,
             estimated=m.compute_estimated if m.compute_flop else None,
             multiplier=m.multiplier,
             effective_compute_flop=m.effective_compute_flop,
@@ -186,23 +237,72 @@ def model_rows(models: list) -> list[dict]:
             parent=m.parent,
             variant=m.variant,
             regulatory_lines=[label for _, label in compute.lines_passed(m.compute_flop)],
+            p_over={f"{line:.0e}": compute.p_above(m, line) for line, _ in
+                    compute.REGULATORY_LINES} if m.compute_flop else None,
             lines=" ".join(f"{line:.0e}" for line, _ in compute.lines_passed(m.compute_flop)),
         )
         for m in models
     ]
 
 
+def count_lines(models: list) -> list[str]:
+    """One sentence per regulatory line: models over it by point estimate and in expectation."""
+    from tripwire import compute
+
+    out = []
+    for line, label in compute.REGULATORY_LINES:
+        c = compute.line_count(models, line, label)
+        out.append(
+            f"over {line:.0e} FLOP: {c.point} by point estimate; expected {c.expected:.1f} "
+            f"(80 % interval {c.interval80[0]}-{c.interval80[1]}, 95 % "
+            f"{c.interval95[0]}-{c.interval95[1]}) from each figure's spread"
+            + (f"; {c.unknown} of unknown compute not counted" if c.unknown else ""))
+    return out
+
+
 @app.command()
-def models(db: DbOpt = None, json: JsonOpt = False) -> None:
-    """List registered models with compute, release date and the compute lines they pass."""
-    rows = model_rows(open_register(db).models())
+def models(
+    diff: Annotated[
+        tuple[str, str] | None,
+        typer.Option("--diff", help="Two ingested files (path, file name or sha256 prefix), "
+                     "e.g. two exports of a database: show what figures changed between them.",
+                     show_default=False),
+    ] = None,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """List registered models with compute (and how sure its source is), release date, the
+    compute lines they pass and P(C > line) for each; then the count over each line by point
+    estimate beside the expected count and its interval."""
+    from tripwire import compute
+    from tripwire.register import open_register
+
+    reg = open_register(db)
+    if diff is not None:
+        d = reg.figure_diff(*diff)
+        if json:
+            print_json(d)
+            return
+        info(f"{d['old']} -> {d['new']}: {len(d['changed'])} changed figure(s), "
+             f"{len(d['only_old'])} model(s) only in the first, {len(d['only_new'])} only in "
+             "the second")
+        render(d["changed"], title="changed figures", columns=["model", "field", "old", "new"])
+        return
+    ms = reg.models()
+    rows = model_rows(ms)
     if json:
         print_json([{k: v for k, v in r.items() if k != "lines"} for r in rows])
+        for text in count_lines(ms):
+            info(text)
         return
     for r in rows:
         r["C (FLOP)"] = r["compute_flop"] and (
             f"{r['compute_flop']:.3g}" + (" (est.)" if r["estimated"] else "")
         )
+        r["conf."] = r["compute_confidence"]
+        for line, _ in compute.REGULATORY_LINES:
+            p = (r["p_over"] or {}).get(f"{line:.0e}")
+            r[f"P>{line:.0e}"] = "?" if p is None else f"{p:.2f}"
     render(
         rows,
         title="models",
@@ -213,11 +313,15 @@ def models(db: DbOpt = None, json: JsonOpt = False) -> None:
             "params",
             "tokens",
             "C (FLOP)",
+            "conf.",
+            *(f"P>{line:.0e}" for line, _ in compute.REGULATORY_LINES),
             "effective_compute_flop",
             "cost_usd",
             "lines",
         ],
     )
+    for text in count_lines(ms):
+        info(text)
 
 
 @app.command()
@@ -228,6 +332,8 @@ def evals(
     json: JsonOpt = False,
 ) -> None:
     """List evaluation results with their uncertainty and source file."""
+    from tripwire.register import open_register
+
     res = open_register(db).results(model=model, benchmark=benchmark)
     if json:
         print_json(res)
@@ -261,6 +367,11 @@ def demo(
         int, typer.Option("--n-boot", max=100_000,
                           help="Bootstrap resamples per fit in the report.")
     ] = 200,
+    industry: Annotated[
+        bool, typer.Option("--industry", help="Run the industry view instead: Epoch AI's "
+                           "notable-models export from ../shared/data when it is there (the "
+                           "bundled example models otherwise) and the industry report.")
+    ] = False,
     json: JsonOpt = False,
 ) -> None:
     """Run the whole loop on the bundled public data: register, ingest, fit, forecast, assess
@@ -269,6 +380,9 @@ def demo(
 
     if n_boot < 10:
         raise TripwireError(f"--n-boot {n_boot} is too few for intervals (use 10 or more)")
+    if industry:
+        _industry_demo(folder, db, n_boot, json)
+        return
     with stderr.status("running the demo: ingest, fit, forecast, assess, gate, record, verify"):
         run = run_demo(folder, db, n_boot=n_boot)
     models = model_rows(run.register.models())
@@ -358,3 +472,27 @@ def demo(
     )
     info("report (open it in a browser; it works offline):")
     typer.echo(str(run.report_path))
+
+
+def _industry_demo(folder: Path, db: str | None, n_boot: int, json: bool) -> None:
+    from tripwire.demo import run_industry_demo
+
+    with stderr.status("running the industry demo: ingest, counts, levels, trends, backtests"):
+        run = run_industry_demo(folder, db, n_boot=n_boot)
+    d = run.data
+    out = {"source": str(run.source), "register": run.register.display,
+           "models": d.n_models, "with_compute": d.n_with_compute,
+           "lines": [s.count for s in d.lines],
+           "growth_per_year": d.growth["per_year"] if d.growth else None,
+           "crossings": [{k: c.get(k) for k in ("threshold", "crossed_by", "date",
+                                                "date_quantiles")} for c in d.crossings],
+           "reports": {k: str(v) for k, v in run.paths.items()}}
+    if json:
+        print_json(out)
+        return
+    info(f"industry view of {d.n_models} models ({d.n_with_compute} with compute) from "
+         f"{run.source}")
+    for text in count_lines(run.register.models()):
+        info(text)
+    for p in run.paths.values():
+        typer.echo(str(p))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from tripwire.model import Benchmark, EvalResult, LossObservation, Model, Sample
 from tripwire.model import utcnow as _now
 from tripwire.register import engine as eng
 from tripwire.register import tables as t
-from tripwire.register.store import BatchStore, IngestOutcome
+from tripwire.register.store import FIGURE_FIELDS, BatchStore, IngestOutcome
 
 __all__ = ["IngestOutcome", "Register", "close_names", "open_register"]
 
@@ -70,15 +70,23 @@ class Register(BatchStore):
 
     # -- aliases -------------------------------------------------------------------------
     def add_alias(self, kind: str, alias: str, target: str) -> None:
-        """Map a name as written in logs to a register model (`kind='model'`) or benchmark."""
+        """Map a name as written in logs to a register model (`kind='model'`) or benchmark.
+
+        Recorded as an `alias` entry committing the alias row and the results it moved."""
+        from tripwire.register.evidence import commit
+        from tripwire.register.record_store import lock_appends
+
         table, col = (
             (t.model_aliases, "model") if kind == "model" else (t.benchmark_aliases, "benchmark")
         )
         if kind == "model":
             self.get_model(target)
         with self.transaction() as conn:
+            lock_appends(conn)
+            old = conn.execute(sa.select(table.c[col]).where(table.c.alias == alias)).scalar()
             conn.execute(table.delete().where(table.c.alias == alias))
             conn.execute(table.insert().values(alias=alias, created_at=_now(), **{col: target}))
+            moved: list[int] = []
             if kind == "model":
                 # Results already stored under the alias's own bare model move to the target.
                 src = conn.execute(
@@ -88,17 +96,21 @@ class Register(BatchStore):
                     sa.select(t.models.c.id).where(t.models.c.name == target)
                 ).scalar()
                 if src is not None and dst is not None and src != dst:
-                    conn.execute(
-                        t.eval_results.update()
-                        .where(t.eval_results.c.model_id == src)
-                        .values(model_id=dst)
-                    )
+                    where = t.eval_results.c.model_id == src
+                    ids = sa.select(t.eval_results.c.id).where(where)
+                    moved = list(conn.execute(ids).scalars())
+                    conn.execute(t.eval_results.update().where(where).values(model_id=dst))
             elif self._has_benchmark(conn, target):
-                conn.execute(
-                    t.eval_results.update()
-                    .where(t.eval_results.c.benchmark_id == alias)
-                    .values(benchmark_id=target)
-                )
+                where = t.eval_results.c.benchmark_id == alias
+                moved = list(conn.execute(sa.select(t.eval_results.c.id).where(where)).scalars())
+                conn.execute(t.eval_results.update().where(where).values(benchmark_id=target))
+            commit(
+                conn,
+                "alias",
+                {"of": kind, "alias": alias, "target": target, "replaces": old,
+                 "moved_results": len(moved)},
+                keys={table.name: [alias], "eval_results": moved},
+            )
 
     def _has_benchmark(self, conn: sa.Connection, bid: str) -> bool:
         return (
@@ -203,6 +215,41 @@ class Register(BatchStore):
                 )
             ]
 
+    def sample_scores(
+        self, result_ids: Iterable[int]
+    ) -> dict[int, tuple[Sequence[str], Sequence[int], Sequence[float | None]]]:
+        """Per-sample scores of many results at once: result id -> (sample ids, epochs, scores),
+        in stored order; results without samples are absent.
+
+        Comparing two models reads ~10^5-10^6 rows, so this goes below SQLAlchemy's result
+        objects: one query per result on the DBAPI cursor, rows fetched at once and transposed
+        in C (`zip(*rows)`)."""
+        ids = sorted(set(result_ids))
+        out: dict[int, tuple[Sequence[str], Sequence[int], Sequence[float | None]]] = {}
+        es = t.eval_samples
+        q = (
+            sa.select(es.c.sample_id, es.c.epoch, es.c.score)
+            .where(es.c.result_id == sa.bindparam("rid"))
+            .order_by(es.c.id)
+        )
+        with self.read() as conn:
+            compiled = q.compile(dialect=conn.dialect)
+            sql = str(compiled)
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                for rid in ids:
+                    params: Any = compiled.construct_params({"rid": int(rid)})
+                    if conn.dialect.paramstyle == "qmark":
+                        params = tuple(params[k] for k in compiled.positiontup or ())
+                    cursor.execute(sql, params)
+                    rows = cursor.fetchall()
+                    if rows:
+                        sids, epochs, scores = zip(*rows, strict=True)
+                        out[rid] = (sids, epochs, scores)
+            finally:
+                cursor.close()
+        return out
+
     def loss_observations(self) -> list[LossObservation]:
         with self.read() as conn:
             return [
@@ -234,6 +281,49 @@ class Register(BatchStore):
                 for r in conn.execute(sa.select(t.source_files).order_by(t.source_files.c.id))
             ]
 
+    def source_file(self, ref: str) -> SourceFile:
+        """A stored file by its path (as given or resolved), file name, or a sha256 prefix of
+        at least 8 hex digits; the newest version of a path."""
+        files = self.source_files()
+        resolved = str(Path(ref).expanduser().resolve()) if ref else ref
+        hits = [f for f in files if f.path in (ref, resolved)]
+        if not hits:
+            hits = [f for f in files if Path(f.path).name == ref]
+        if not hits and len(ref) >= 8:
+            hits = [f for f in files if f.sha256.startswith(ref.lower())]
+        if not hits:
+            raise InputError(f"no ingested file {ref!r} in {self.display}",
+                             hint="give a path or sha256 prefix that `tripwire ingest` stored")
+        paths = {f.path for f in hits}
+        if len(paths) > 1:
+            raise InputError(f"{ref!r} matches {len(paths)} stored files",
+                             hint="give the full path or a sha256 prefix")
+        return max(hits, key=lambda f: f.version)
+
+    def figure_diff(self, old: str, new: str) -> dict[str, Any]:
+        """What changed in model figures between two ingested files (e.g. two exports of one
+        database): changed figures, models only in one of them."""
+        a, b = self.source_file(old), self.source_file(new)
+
+        def figures(file_id: int | None) -> dict[str, dict[str, Any]]:
+            q = (sa.select(t.models.c.name, t.model_figures)
+                 .join(t.models, t.models.c.id == t.model_figures.c.model_id)
+                 .where(t.model_figures.c.source_file_id == file_id))
+            with self.read() as conn:
+                return {r.name: {f: getattr(r, f) for f in FIGURE_FIELDS}
+                        for r in conn.execute(q)}
+
+        fa, fb = figures(a.id), figures(b.id)
+        changed = [
+            {"model": name, "field": f, "old": fa[name][f], "new": fb[name][f]}
+            for name in sorted(set(fa) & set(fb))
+            for f in FIGURE_FIELDS
+            if fa[name][f] != fb[name][f]
+        ]
+        return {"old": a.path, "old_sha256": a.sha256, "new": b.path, "new_sha256": b.sha256,
+                "changed": changed, "only_old": sorted(set(fa) - set(fb)),
+                "only_new": sorted(set(fb) - set(fa))}
+
     def counts(self) -> dict[str, int]:
         """Row count of every table (used to prove a failed ingest left nothing behind)."""
         with self.read() as conn:
@@ -261,6 +351,7 @@ def _model(r: Any) -> Model:
         tokens=r.tokens,
         compute_flop=r.compute_flop,
         compute_method=r.compute_method,
+        compute_confidence=r.compute_confidence,
         multiplier=r.multiplier,
         cost_usd=r.cost_usd,
         parent=r.parent,

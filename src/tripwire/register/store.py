@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from tripwire import benchmarks as catalogue
 from tripwire.errors import ConflictError, InputError, TripwireError
+from tripwire.ingest import Source
 from tripwire.ingest.batch import Batch
 from tripwire.model import Benchmark
 from tripwire.model import utcnow as _now
@@ -36,12 +37,15 @@ MODEL_FIELDS = (
     "tokens",
     "compute_flop",
     "compute_method",
+    "compute_confidence",
     "multiplier",
     "cost_usd",
     "parent",
     "variant",
     "source",
 )
+FIGURE_FIELDS = ("release_date", "params", "tokens", "compute_flop", "compute_method",
+                 "compute_confidence")
 # Fields whose disagreement is a conflict; the others (provenance, how C was obtained) follow
 # whichever file filled them first, or the newest with --update.
 CHECKED_FIELDS = (
@@ -113,6 +117,12 @@ class _Names:
         self.version: dict[str, int] = {}
         self.stored: dict[str, int] = {}
         self.files_known: set[str] = set()
+        self.file_clear()
+
+    def file_clear(self) -> None:
+        """Forget what the file being stored changed (kept for its record entries)."""
+        self.created_benchmarks: list[str] = []
+        self.updated_models: dict[int, dict[str, Any]] = {}
 
     def fill(
         self,
@@ -358,7 +368,11 @@ class BatchStore:
         update: bool,
         model_override: str | None,
     ) -> None:
+        from tripwire.register.evidence import watermarks
+
         out.version = names.version[batch.path] + 1
+        names.file_clear()
+        marks = watermarks(conn)
         file_id = conn.execute(
             _INSERT_FILE,
             dict(
@@ -370,10 +384,11 @@ class BatchStore:
                 rows=batch.count,
                 ingested_at=_now(),
                 run_key=batch.run_key,
+                etag=batch.etag,
             ),
         ).scalar_one()
         self._store(conn, batch, file_id, out, names, update=update, model_override=model_override)
-        self._on_ingest(conn, batch, out)
+        self._on_ingest(conn, batch, out, marks, names, update)
         names.version[batch.path] = out.version
         names.stored[batch.sha256] = out.version
 
@@ -401,59 +416,75 @@ class BatchStore:
 
     def ingest_paths(
         self,
-        paths: Sequence[Path],
+        paths: Sequence[Source],
         *,
         format: str | None = None,
         samples: bool = False,
         update: bool = False,
         model_override: str | None = None,
         keep_going: bool = False,
-        progress: Callable[[Path], None] | None = None,
-    ) -> Iterator[tuple[Path, Stored]]:
+        progress: Callable[[Source], None] | None = None,
+    ) -> Iterator[tuple[Source, Stored]]:
         """Read and store files, yielding each path with its outcome (or error) in order.
 
         The sha256 of every file of a chunk is looked up at once, and bytes already in the
         register are not parsed (`--samples` still attaches per-sample scores to a file stored
-        without them). Files are parsed before the chunk's transaction opens, so the write
-        lock is held only while rows are written. Without `keep_going` the first failure
-        ends the run: the files before it are stored, none after it is read.
-        `progress(path)` is called as each file has been read."""
+        without them). Objects from a store (`ingest.collect` of a URL) whose ETag and size
+        match the latest stored version of their URL are not even downloaded. Files are parsed
+        before the chunk's transaction opens, so the write lock is held only while rows are
+        written. Without `keep_going` the first failure ends the run: the files before it are
+        stored, none after it is read. `progress(path)` is called as each file has been read."""
         from tripwire import ingest as readers
 
         todo = list(paths)
         while todo:
-            chunk: list[tuple[Path, Stored | Batch]] = []
+            chunk: list[tuple[Source, Stored | Batch]] = []
             rows = 0
             stop = False
-            loaded: list[tuple[Path, bytes | None, Any]] = []
-            for p in todo[:CHUNK_FILES]:
-                try:
-                    loaded.append((p, *readers.load(p)[1:]))
-                except TripwireError as e:
-                    loaded.append((p, None, e))
+            window = todo[:CHUNK_FILES]
+            same = self._unchanged_objects(window)
+            fetched = readers.load_many(
+                [p for p in window if samples or _key(p) not in same], samples=samples
+            )
+            loaded: list[tuple[Source, bytes | None, Any]] = []
+            for p in window:
+                if not samples and _key(p) in same:
+                    loaded.append((p, None, same[_key(p)]))
+                    continue
+                _, got = next(fetched)
+                if isinstance(got, TripwireError):
+                    loaded.append((p, None, got))
                     if not keep_going:
                         break
+                else:
+                    loaded.append((p, *got))
+            fetched.close()
             known = self._stored_files({sha for _, data, sha in loaded if data is not None})
             for p, data, sha in loaded:
-                if data is None:
-                    assert isinstance(sha, TripwireError)
+                if data is None and isinstance(sha, TripwireError):
                     chunk.append((p, sha))
                     stop = not keep_going
-                elif sha in known:
-                    version, kind = known[sha]
+                elif data is None or sha in known or _key(p) in same:
+                    if data is None:  # an object known by its ETag: not downloaded
+                        version, kind, stored_sha = sha
+                    elif sha in known:
+                        (version, kind), stored_sha = known[sha], sha
+                    else:  # downloaded only for its samples; stored from its header
+                        version, kind, stored_sha = same[_key(p)]
                     out = IngestOutcome(
                         path=readers.resolved(p),
                         kind=kind,
-                        sha256=sha,
+                        sha256=stored_sha,
                         status="unchanged",
                         version=version,
+                        reason="same ETag and size as stored" if _key(p) in same else None,
                     )
                     chunk.append((p, out))
-                    if samples:
+                    if samples and data is not None:
                         try:
-                            out.samples = self._add_samples(
-                                readers.parse(p, data, sha, format=format, samples=True)
-                            )
+                            batch = readers.parse(p, data, sha, format=format, samples=True)
+                            batch.sha256 = stored_sha
+                            out.samples = self._add_samples(batch)
                         except TripwireError as e:
                             chunk[-1] = (p, e)
                             stop = not keep_going
@@ -492,6 +523,35 @@ class BatchStore:
                     yield p, item
             if stop:
                 return
+
+    def _unchanged_objects(
+        self, sources: Sequence[Source]
+    ) -> dict[str | None, tuple[int, str, str]]:
+        """URL -> (version, kind, sha256) of the objects from a store whose ETag and size match
+        the latest stored version of their URL: known without downloading them."""
+        objs = {p.url: p for p in sources if not isinstance(p, Path)}
+        if not objs:
+            return {}
+        latest: dict[str, Any] = {}
+        with self.read() as conn:
+            for r in _select_in(
+                conn,
+                t.source_files.c.path,
+                set(objs),
+                t.source_files.c.path,
+                t.source_files.c.version,
+                t.source_files.c.kind,
+                t.source_files.c.sha256,
+                t.source_files.c.etag,
+                t.source_files.c.size,
+            ):
+                if r.path not in latest or r.version > latest[r.path].version:
+                    latest[r.path] = r
+        return {
+            url: (int(r.version), str(r.kind), str(r.sha256))
+            for url, r in latest.items()
+            if r.etag is not None and r.etag == objs[url].etag and r.size == objs[url].size
+        }
 
     def _stored_files(self, shas: set[str]) -> dict[str, tuple[int, str]]:
         """sha256 -> (version, kind) of those already stored, in one read."""
@@ -544,19 +604,56 @@ class BatchStore:
                 if ids[i] not in have
                 for sc in scores
             ]
+            if not rows:
+                return 0
+            from tripwire.register.evidence import commit, watermarks
+            from tripwire.register.record_store import lock_appends
+
+            lock_appends(conn)
+            marks = watermarks(conn, ["eval_samples"])
             _bulk_insert(
                 conn, "eval_samples", ("result_id", "sample_id", "epoch", "score", "raw"), rows
             )
+            commit(
+                conn,
+                "samples",
+                {"path": batch.path, "sha256": batch.sha256, "rows": len(rows)},
+                since=marks,
+            )
         return len(rows)
 
-    def _on_ingest(self, conn: sa.Connection, batch: Batch, out: IngestOutcome) -> None:
-        """Hook run inside the ingest transaction after a file is stored (the record uses it)."""
-        from tripwire.register.record_store import append_entry
+    def _on_ingest(
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        out: IngestOutcome,
+        marks: dict[str, int],
+        names: _Names,
+        update: bool,
+    ) -> None:
+        """Run inside the ingest transaction after a file is stored: commit its rows to the
+        record. Models it changed get an `update` entry of their own (what changed, from what
+        to what), then the file's `ingest` entry commits every row it added."""
+        from tripwire.register.evidence import commit
 
-        append_entry(
+        ident = {"path": batch.path, "sha256": batch.sha256}
+        if names.updated_models:
+            commit(
+                conn,
+                "update",
+                {
+                    **ident,
+                    "update": update,
+                    "models": [names.updated_models[k] for k in sorted(names.updated_models)],
+                },
+                keys={"models": names.updated_models},
+            )
+        commit(
             conn,
             "ingest",
-            {"path": batch.path, "sha256": batch.sha256, "kind": batch.kind, "rows": batch.count},
+            {**ident, "kind": batch.kind, "rows": batch.count},
+            since=marks,
+            keys={"benchmarks": names.created_benchmarks},
         )
 
     def _store(
@@ -619,12 +716,19 @@ class BatchStore:
         )
         now = _now()
         new_rows = []
+        # A later export of the same database revises its figures: they replace the stored
+        # ones from an earlier export without a conflict (model_figures keeps both).
+        revisable = self._epoch_files(conn, existing) if batch.kind == "epoch-csv" else set()
         for i, m in enumerate(batch.models):
             values = {f: getattr(m, f) for f in MODEL_FIELDS}
             old = existing.get(m.name)
             if old is None:
                 new_rows.append(dict(name=m.name, source_file_id=file_id, updated_at=now, **values))
                 continue
+            if old.source_file_id in revisable:
+                values["compute_confidence"] = m.compute_confidence
+                if m.compute_flop is not None:
+                    values["compute_method"] = m.compute_method
             differ = [
                 f
                 for f in CHECKED_FIELDS
@@ -632,7 +736,7 @@ class BatchStore:
                 and getattr(old, f) is not None
                 and not _same(values[f], getattr(old, f))
             ]
-            if differ and not update:
+            if differ and not update and old.source_file_id not in revisable:
                 f = differ[0]
                 line = batch.model_lines[i] if i < len(batch.model_lines) else None
                 raise ConflictError(
@@ -645,7 +749,7 @@ class BatchStore:
                 )
             changes = (
                 values
-                if update
+                if update or old.source_file_id in revisable
                 else {f: v for f, v in values.items() if v is not None and getattr(old, f) is None}
             )
             changes = {f: v for f, v in changes.items() if v is not None}
@@ -656,6 +760,14 @@ class BatchStore:
                     .values(updated_at=now, source_file_id=file_id, **changes)
                 )
                 out.models += 1
+                names.updated_models[old.id] = {
+                    "name": m.name,
+                    "changed": {
+                        f: [_plain(getattr(old, f)), _plain(v)]
+                        for f, v in changes.items()
+                        if not _same(v, getattr(old, f))
+                    },
+                }
             ids[m.name] = old.id
         if new_rows:
             conn.execute(t.models.insert(), new_rows)
@@ -667,7 +779,26 @@ class BatchStore:
             ):
                 ids[r.name] = r.id
         names.model_id.update(ids)
+        figures = [
+            dict(model_id=ids[m.name], source_file_id=file_id,
+                 **{f: getattr(m, f) for f in FIGURE_FIELDS})
+            for m in batch.models
+            if m.name in ids
+        ]
+        if figures:
+            conn.execute(t.model_figures.insert(), figures)
         return ids
+
+    @staticmethod
+    def _epoch_files(conn: sa.Connection, existing: dict[str, Any]) -> set[int]:
+        """Ids of the Epoch AI exports that filled the given stored models."""
+        ids = {r.source_file_id for r in existing.values() if r.source_file_id is not None}
+        if not ids:
+            return set()
+        return set(conn.execute(
+            sa.select(t.source_files.c.id).where(
+                t.source_files.c.id.in_(ids), t.source_files.c.kind == "epoch-csv")
+        ).scalars())
 
     def _store_results(
         self,
@@ -746,6 +877,7 @@ class BatchStore:
                     )
                 conn.execute(t.benchmarks.insert().values(**_bench_row(b)))
                 names.bench[target] = True
+                names.created_benchmarks.append(target)
             return target
 
         for bid in batch.benchmark_ids:  # declare groups and metadata even without results
@@ -957,6 +1089,22 @@ def _bulk_insert(
         return []
     sql += f" RETURNING {returning}"
     return [conn.exec_driver_sql(sql, row).scalar_one() for row in rows]
+
+
+def _plain(v: Any) -> Any:
+    """A stored value as JSON can carry it exactly (dates as ISO text; non-finite as text)."""
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, str):
+        return str(v)  # enum members as their plain value
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
+
+
+def _key(p: Source) -> str | None:
+    """An object's URL (the key of `_unchanged_objects`); None for a local file."""
+    return None if isinstance(p, Path) else p.url
 
 
 def _show(v: Any) -> str:

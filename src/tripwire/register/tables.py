@@ -14,7 +14,7 @@ source_files = sa.Table(
     "source_files",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False, index=True),
     sa.Column("sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
@@ -22,6 +22,7 @@ source_files = sa.Table(
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("ingested_at", UTCDateTime, nullable=False),
     sa.Column("run_key", sa.String(64), index=True),
+    sa.Column("etag", sa.Text),
 )
 
 models = sa.Table(
@@ -36,6 +37,7 @@ models = sa.Table(
     sa.Column("tokens", sa.Double),
     sa.Column("compute_flop", sa.Double),
     sa.Column("compute_method", sa.String(20)),
+    sa.Column("compute_confidence", sa.String(20)),
     sa.Column("multiplier", sa.Double, nullable=False),
     sa.Column("cost_usd", sa.Double),
     sa.Column("parent", sa.Text),
@@ -121,3 +123,20 @@ eval_samples = sa.Table(
     sa.Column("score", sa.Double),
     sa.Column("raw", sa.Text),
 )
+
+model_figures = sa.Table(
+    "model_figures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False, index=True),
+    sa.Column("source_file_id", sa.Integer, sa.ForeignKey("source_files.id"), nullable=False,
+              index=True),
+    sa.Column("release_date", sa.Date),
+    sa.Column("params", sa.Double),
+    sa.Column("tokens", sa.Double),
+    sa.Column("compute_flop", sa.Double),
+    sa.Column("compute_method", sa.String(20)),
+    sa.Column("compute_confidence", sa.String(20)),
+)
+"""Every model figure as each source file gave it (the models table holds the current one), so
+two exports of a database keep both versions of a revised figure."""

@@ -28,7 +28,7 @@ from tripwire.errors import InputError, InsufficientEvidence, TripwireError
 from tripwire.register import Register, open_register
 from tripwire.report import data as rdata
 from tripwire.report import figures as figs
-from tripwire.report.html import environment, figure, plotly_js, report_figures, static_text
+from tripwire.report.html import environment, figure, plotly_source, report_figures, static_text
 from tripwire.web.security import (
     DEFAULT_MAX_BODY,
     SESSION_COOKIE,
@@ -282,18 +282,22 @@ def create_app(
 
     # ---------------------------------------------------------------- static files
 
-    assets: dict[str, tuple[bytes, str]] = {
-        "plotly.min.js": (plotly_js().encode(), "text/javascript"),
-        "tripwire.css": (static_text("tripwire.css").encode(), "text/css"),
-        "figures.js": (static_text("figures.js").encode(), "text/javascript"),
-        "app.js": ((resources.files("tripwire.web") / "static" / "app.js").read_bytes(),
+    # Read on first request (plotly.js is 4.8 MB: loading it must not delay the start).
+    assets: dict[str, tuple[Callable[[], bytes], str]] = {
+        "plotly.min.js": (lambda: plotly_source().encode(), "text/javascript"),
+        "tripwire.css": (lambda: static_text("tripwire.css").encode(), "text/css"),
+        "figures.js": (lambda: static_text("figures.js").encode(), "text/javascript"),
+        "app.js": (lambda: (resources.files("tripwire.web") / "static" / "app.js").read_bytes(),
                    "text/javascript"),
     }
+    loaded: dict[str, bytes] = {}
 
     def asset(name: str) -> tuple[bytes, str]:
         if name not in assets:
             raise NotFound("file", name, sorted(assets))
-        return assets[name]
+        if name not in loaded:
+            loaded[name] = assets[name][0]()
+        return loaded[name], assets[name][1]
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
@@ -347,12 +351,14 @@ def create_app(
     def api_model(name: str) -> dict[str, Any]:
         """One model: facts, determinations under each policy, results, forecasts."""
         d = views.report(models=[model_name(name)],
-                         sections=("determinations", "forecasts"))
+                         sections=("changes", "determinations", "forecasts"))
         m = d.model(d.focus[0])
+        changed = d.changes_for(d.focus[0])
         return {"model": m.model_dump(mode="json") if m else None,
                 "determinations": [x.model_dump(mode="json") for x in d.determinations],
                 "results": [r.model_dump(mode="json") for r in d.results],
-                "forecasts": [c.model_dump(mode="json") for c in d.capabilities]}
+                "forecasts": [c.model_dump(mode="json") for c in d.capabilities],
+                "changes": changed.model_dump(mode="json") if changed else None}
 
     @app.get("/api/evaluations", dependencies=read, tags=["read"],
              response_model=list[rdata.ResultRow])
@@ -456,11 +462,15 @@ def create_app(
     @app.get("/models/{name:path}", response_class=HTMLResponse, dependencies=read,
              include_in_schema=False)
     def model_page(name: str) -> HTMLResponse:
-        d = views.report(models=[model_name(name)], sections=("determinations", "forecasts"))
+        d = views.report(models=[model_name(name)],
+                         sections=("changes", "determinations", "forecasts"))
         m = d.model(d.focus[0])
         shown = [c for c in d.capabilities if any(p.highlight for p in c.points)]
         figures = {c.benchmark: figure(f"fig-cap-{i}", figs.capability_figure(
             c, d.regulatory_lines)) for i, c in enumerate(shown) if c.available}
+        changed = d.changes_for(d.focus[0])
+        if changed is not None:
+            figures["changes"] = figure("fig-changes", figs.forest_figure(changed))
         attested = []
         try:
             from tripwire.assess import attestations
@@ -471,7 +481,7 @@ def create_app(
         missing = sorted({s for x in d.determinations for v in x.missing_safeguards.values()
                           for s in v})
         return page("model.html.j2", d=d, m=m, shown=shown, figures=figures, active="models",
-                    plots=bool(figures),
+                    plots=any(figures.values()), changed=changed,
                     title=m.name if m else name, attested=attested, missing=missing)
 
     @app.get("/evaluations", response_class=HTMLResponse, dependencies=read,

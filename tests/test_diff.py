@@ -68,7 +68,7 @@ def test_inspect_epochs_are_clustered_by_sample(sqlite_register: Register, tmp_p
                                                 ) -> None:
     pytest.importorskip("inspect_ai", reason="inspect_ai not installed (tripwire[inspect])")
     rng = np.random.default_rng(4)
-    n = 150
+    n = 100
     skill = rng.random(n)
     a = [[bool(rng.random() < s) for s in skill] for _ in range(2)]
     b = [[x and rng.random() > 0.15 for x in row] for row in a]

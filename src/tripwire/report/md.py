@@ -118,6 +118,19 @@ def render_markdown(d: ReportData) -> str:
                       [[escape(r.model), escape(r.benchmark), escape(r.metric), num(r.value),
                         num(r.stderr), r.samples or "", f"`{short(r.source_sha256)}`"]
                        for r in d.results])
+    if d.changes:
+        out += ["## What changed", ""]
+        for c in d.changes:
+            out += [f"{escape(c.model)} against {escape(c.baseline)} ({escape(c.how)}), "
+                    f"{len(c.compared)} benchmark metrics tested, surviving FDR {c.fdr:g}: "
+                    f"{len(c.regressions)} regressions, {len(c.improvements)} improvements.", ""]
+            out += _table(["benchmark", "metric", escape(c.baseline), escape(c.model), "change",
+                           "interval", "test", "q", "verdict"],
+                          [[escape(r.benchmark), escape(r.metric), num(r.value_a),
+                            num(r.value_b), num(r.delta),
+                            f"{num(r.low)} – {num(r.high)}" if r.low is not None else "",
+                            escape(r.test), num(r.q_value), escape(r.verdict)]
+                           for r in c.significant])
     out += ["## Capability forecasts", ""]
     rows = []
     for c in d.capabilities:

@@ -120,17 +120,17 @@ def render_markdown(d: ReportData) -> str:
                        for r in d.results])
     if d.changes:
         out += ["## What changed", ""]
-        for c in d.changes:
-            out += [f"{escape(c.model)} against {escape(c.baseline)} ({escape(c.how)}), "
-                    f"{len(c.compared)} benchmark metrics tested, surviving FDR {c.fdr:g}: "
-                    f"{len(c.regressions)} regressions, {len(c.improvements)} improvements.", ""]
-            out += _table(["benchmark", "metric", escape(c.baseline), escape(c.model), "change",
+        for ch in d.changes:
+            out += [f"{escape(ch.model)} against {escape(ch.baseline)} ({escape(ch.how)}), "
+                    f"{len(ch.compared)} benchmark metrics tested, surviving FDR {ch.fdr:g}: "
+                    f"{len(ch.regressions)} regressions, {len(ch.improvements)} improvements.", ""]
+            out += _table(["benchmark", "metric", escape(ch.baseline), escape(ch.model), "change",
                            "interval", "test", "q", "verdict"],
                           [[escape(r.benchmark), escape(r.metric), num(r.value_a),
                             num(r.value_b), num(r.delta),
                             f"{num(r.low)} – {num(r.high)}" if r.low is not None else "",
                             escape(r.test), num(r.q_value), escape(r.verdict)]
-                           for r in c.significant])
+                           for r in ch.significant])
     out += ["## Capability forecasts", ""]
     rows = []
     for c in d.capabilities:

@@ -56,13 +56,18 @@ def report(
     n_boot: Annotated[int, typer.Option("--n-boot", max=100_000,
                                                 help="Bootstrap resamples per fit.")] = 200,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
+    self_contained: Annotated[bool, typer.Option(
+        "--self-contained", help="HTML: inline plotly.js (about 4.8 MB) to make one file to mail "
+        "or archive, instead of loading it from plotly-<version>.min.js written beside the "
+        "report.")] = False,
     db: DbOpt = None,
 ) -> None:
     """Write a report: levels under each policy with the evidence, scaling-law fit, capability
     forecasts, trends, backtests, anomaly flags and the record's status.
 
-    HTML is one self-contained file (plots inlined, no network request); Markdown suits a pull
-    request or a board pack; JSON is for machines."""
+    HTML draws interactive plots and makes no network request: plotly.js is written once beside
+    the reports (plotly-<version>.min.js), or inlined with --self-contained (always so on
+    stdout); Markdown suits a pull request or a board pack; JSON is for machines."""
     from tripwire.register import open_register
     from tripwire.report import FORMATS as KNOWN
     from tripwire.report import gather_report, render, write_report
@@ -85,7 +90,7 @@ def report(
     if output == "-":
         sys.stdout.write(render(data, format))
         return
-    path = write_report(data, format, output)
+    path = write_report(data, format, output, self_contained=self_contained)
     for n in data.notices:
         warn(f"{n.section}: {n.message}")
     typer.echo(str(path))

@@ -630,3 +630,23 @@ def stale_rows(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]) -> list
             elif have != got[0]:
                 out.append(_diff(table, key, got[0], have, got[1]))
     return out
+
+
+def used_rows(conn: sa.Connection, model: str, result_ids: Iterable[int],
+              benchmarks: Iterable[str]) -> dict[str, set[Any]]:
+    """The keys of the rows a determination of `model` rests on: its models row, the results it
+    cited and the benchmarks whose metadata (chance, ceiling, direction) it used."""
+    mid = conn.execute(sa.text("SELECT id FROM models WHERE name = :n"), {"n": model}).scalar()
+    return {"models": {mid} if mid is not None else set(),
+            "eval_results": set(result_ids), "benchmarks": set(benchmarks)}
+
+
+def evidence_state(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
+                   ) -> tuple[dict[str, dict[str, str]], list[RowChange]]:
+    """For a determination: the leaf hash of each wanted row as stored now (table -> key as
+    text -> hex), and the wanted rows that no longer match what the record committed."""
+    wanted = {n: set(k) for n, k in wanted.items() if k}
+    digests = row_digests(conn, wanted)
+    rows = {n: {str(k): d for k, d in sorted(m.items(), key=lambda kd: str(kd[0]))}
+            for n, m in digests.items() if m}
+    return rows, stale_rows(conn, wanted)

@@ -119,6 +119,9 @@ class RecordedRef(_Row):
     """Recorded under the same policy text (sha256) as the current judgement."""
     same_level: bool = True
     """The recorded level is the current one."""
+    same_evidence: bool | None = None
+    """Every register row the recorded determination rested on still reads as it did then
+    (None: recorded before determinations named their rows). False: stale."""
 
 
 class DeterminationView(_Row):
@@ -421,6 +424,16 @@ def result_row(r: EvalResult) -> ResultRow:
                      created_at=r.created_at)
 
 
+def _same_rows(recorded: Any, now: Mapping[str, Mapping[str, str]]) -> bool | None:
+    """Whether the rows a recorded determination named still hash as they did (None when it
+    named none)."""
+    if not isinstance(recorded, dict) or not recorded:
+        return None
+    return all(now.get(table, {}).get(key) == digest
+               for table, rows in recorded.items() if isinstance(rows, dict)
+               for key, digest in rows.items())
+
+
 def determination_view(det: Determination, *, title: str | None = None,
                        files: Mapping[str, str] | None = None,
                        recorded: Any = None) -> DeterminationView:
@@ -456,7 +469,9 @@ def determination_view(det: Determination, *, title: str | None = None,
         view.recorded = RecordedRef(seq=recorded.seq, hash=recorded.entry_hash,
                                     at=recorded.at.isoformat(), level=p.get("level"),
                                     same_policy=p.get("policy_sha256") == det.policy_sha256,
-                                    same_level=p.get("level") == det.level)
+                                    same_level=p.get("level") == det.level,
+                                    same_evidence=_same_rows(p.get("evidence_rows"),
+                                                             det.evidence_rows))
     return view
 
 

@@ -56,7 +56,9 @@ def _determination(d: DeterminationView) -> list[str]:
              f"`{short(d.policy_sha256)}`), judged {when(d.at)}. "
              + (f"Last recorded: entry {d.recorded.seq} (`{short(d.recorded.hash)}`), "
                 f"{when(d.recorded.at)}, level {escape(d.recorded.level or 'none')}"
-                + ("" if d.recorded.same_level else " (**differs from now**)") + "."
+                + ("" if d.recorded.same_level else " (**differs from now**)")
+                + (" (**stale: its evidence changed since**)"
+                   if d.recorded.same_evidence is False else "") + "."
                 if d.recorded is not None else "Not in the record."),
              f"Actions: {_actions(d)}. Missing safeguards: {_missing(d)}.", ""]
     rows = []

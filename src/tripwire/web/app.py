@@ -28,7 +28,7 @@ from tripwire.errors import InputError, InsufficientEvidence, TripwireError
 from tripwire.register import Register, open_register
 from tripwire.report import data as rdata
 from tripwire.report import figures as figs
-from tripwire.report.html import environment, figure, plotly_js, report_figures, static_text
+from tripwire.report.html import environment, figure, plotly_source, report_figures, static_text
 from tripwire.web.security import (
     DEFAULT_MAX_BODY,
     SESSION_COOKIE,
@@ -282,18 +282,22 @@ def create_app(
 
     # ---------------------------------------------------------------- static files
 
-    assets: dict[str, tuple[bytes, str]] = {
-        "plotly.min.js": (plotly_js().encode(), "text/javascript"),
-        "tripwire.css": (static_text("tripwire.css").encode(), "text/css"),
-        "figures.js": (static_text("figures.js").encode(), "text/javascript"),
-        "app.js": ((resources.files("tripwire.web") / "static" / "app.js").read_bytes(),
+    # Read on first request (plotly.js is 4.8 MB: loading it must not delay the start).
+    assets: dict[str, tuple[Callable[[], bytes], str]] = {
+        "plotly.min.js": (lambda: plotly_source().encode(), "text/javascript"),
+        "tripwire.css": (lambda: static_text("tripwire.css").encode(), "text/css"),
+        "figures.js": (lambda: static_text("figures.js").encode(), "text/javascript"),
+        "app.js": (lambda: (resources.files("tripwire.web") / "static" / "app.js").read_bytes(),
                    "text/javascript"),
     }
+    loaded: dict[str, bytes] = {}
 
     def asset(name: str) -> tuple[bytes, str]:
         if name not in assets:
             raise NotFound("file", name, sorted(assets))
-        return assets[name]
+        if name not in loaded:
+            loaded[name] = assets[name][0]()
+        return loaded[name], assets[name][1]
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:

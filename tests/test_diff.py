@@ -68,7 +68,7 @@ def test_inspect_epochs_are_clustered_by_sample(sqlite_register: Register, tmp_p
                                                 ) -> None:
     pytest.importorskip("inspect_ai", reason="inspect_ai not installed (tripwire[inspect])")
     rng = np.random.default_rng(4)
-    n = 150
+    n = 100
     skill = rng.random(n)
     a = [[bool(rng.random() < s) for s in skill] for _ in range(2)]
     b = [[x and rng.random() > 0.15 for x in row] for row in a]
@@ -281,3 +281,23 @@ def test_declared_clusters(sqlite_register: Register, tmp_path: Path) -> None:
     other = {("elsewhere", str(i)): "one" for i in range(400)}
     (row,) = diff_models(sqlite_register, "org/m2", "org/m1", clusters=other).rows
     assert row.change.method == "mcnemar-exact"
+
+
+def test_mamba2_mmlu_5shot_with_fdr_across_the_subjects(shared_data: Path,
+                                                       sqlite_register: Register) -> None:
+    sm_multitest = pytest.importorskip("statsmodels.stats.multitest")
+    files = sorted((shared_data / "lm_eval_harness/mamba2_mmlu_5shot").glob("*.json"))
+    _ingest(sqlite_register, *files, samples=False)
+    d = diff_models(sqlite_register, "state-spaces/mamba2-2.7b", "state-spaces/mamba2-1.3b")
+    mmlu = next(r for r in d.rows if (r.benchmark, r.metric) == ("mmlu", "acc"))
+    # By hand from the files: 0.25765560461472725 -> 0.2455490670844609, stderrs
+    # 0.00368372729635127 and the 2.7b's; z = -2.3413, p = 0.019217.
+    assert mmlu.change.delta == pytest.approx(-0.01210653753026636, abs=1e-12)
+    assert mmlu.change.statistic == pytest.approx(-2.3412866899737694, abs=1e-9)
+    assert mmlu.change.p_value == pytest.approx(0.019217403965425185, rel=1e-9)
+    tested = [r for r in d.rows if r.status == "compared"]
+    assert len(tested) == 62
+    reject, adj, _, _ = sm_multitest.multipletests([r.change.p_value for r in tested],
+                                                   alpha=0.05, method="fdr_bh")
+    assert [r.q_value for r in tested] == pytest.approx(list(adj), abs=1e-12)
+    assert [r.significant for r in tested] == list(reject)

@@ -101,3 +101,25 @@ def test_clusters_file(db: str, tmp_path: Path) -> None:
     r = run("diff", "org/v1", "org/v2", "--db", db, "--clusters", str(bad))
     assert r.exit_code == 2
     assert f"{bad}:line 1: no sample_id or cluster column" in r.stderr
+
+
+def test_policy_bars(db: str, tmp_path: Path) -> None:
+    pol = write(tmp_path / "p.yaml", """\
+name: quiz-bar
+version: "1"
+levels:
+  - id: L1
+thresholds:
+  - id: quiz-high
+    level: L1
+    condition: score("quiz") >= 0.68
+    confidence: 0.9
+""")
+    r = run("diff", "org/v1", "org/v2", "--db", db, "--policy", str(pol))
+    assert r.exit_code == 0, r.output
+    assert "policy quiz-bar 1" in r.stdout and "quiz-high" in r.stdout
+    r = run("diff", "org/v1", "org/v2", "--db", db, "--policy", str(pol), "--json")
+    (t,) = json.loads(r.stdout)["policy"]["thresholds"]
+    (bar,) = t["bars"]
+    assert bar["to_go_a"] < 0 < bar["to_go_b"]  # v1 is over the bar, v2 fell below it
+    assert t["p_change"] < 0

@@ -183,17 +183,17 @@ def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None
             evidence=met[2] if met else None,
             days_left=(due - as_of).total_seconds() / 86400))
 
-    for (name, pol, sid), (d, seq, at) in events.items():
-        add(name, pol, sid, d, seq, at, "crossing-known")
-    for seq, at, p in incidents:
-        name = p.get("model")
-        if model is not None and name != model:
+    for (who, pol_name, sid), (d, seq, at) in events.items():
+        add(who, pol_name, sid, d, seq, at, "crossing-known")
+    for seq, at, inc in incidents:
+        who = str(inc.get("model"))
+        if model is not None and who != model:
             continue
         for pol_name, clocked in incident.items():
-            required = latest.get((name, pol_name), set())
+            required = latest.get((who, pol_name), set())
             for sid, d in clocked:
-                if sid in required and (d.when is None or p.get("imminent")):
-                    add(name, pol_name, sid, d, seq, at, "incident")
+                if sid in required and (d.when is None or inc.get("imminent")):
+                    add(who, pol_name, sid, d, seq, at, "incident")
     order = {"overdue": 0, "open": 1, "met-late": 2, "met": 3}
     out.sort(key=lambda o: (order[o.status], o.due, o.model, o.policy, o.safeguard))
     return out

@@ -149,4 +149,5 @@ class Batch:
     @property
     def count(self) -> int:
         """Rows this file contributes."""
-        return len(self.models) + self.result_count + len(self.loss)
+        declared = len(self.benchmarks) if self.kind == "benchmarks-csv" else 0
+        return len(self.models) + self.result_count + len(self.loss) + declared

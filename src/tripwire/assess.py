@@ -123,15 +123,20 @@ def _record_policy(conn: Any, policy: LoadedPolicy) -> None:
                                   "builtin": policy.builtin, "text": text})
 
 
+_ATTESTED: weakref.WeakKeyDictionary[Register, tuple[int, list[Attestation]]] = (
+    weakref.WeakKeyDictionary())
+
+
 def attestations(reg: Register, model: str | None = None) -> list[Attestation]:
     """Attestations from the record: all, or those covering `model` (its own and every-model
-    ones)."""
+    ones). Like `determinations`, each register object parses an entry once."""
+    last, out = _ATTESTED.get(reg, (-1, []))
     with reg.read() as conn:
-        rows = entries(conn, kind="attestation")
-    out = [Attestation.model_validate(e.payload) for e in rows]
-    if model is not None:
-        out = [a for a in out if a.model is None or a.model == model]
-    return out
+        rows = entries(conn, kind="attestation", after=last)
+    if rows:
+        out = out + [Attestation.model_validate(e.payload) for e in rows]
+        _ATTESTED[reg] = (rows[-1].seq, out)
+    return [a for a in out if model is None or a.model is None or a.model == model]
 
 
 _PARSED: weakref.WeakKeyDictionary[Register, tuple[int, list[Determination]]] = (

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from tripwire.cli import (
+    backtest_cmd,  # noqa: F401
     compute_cmds,  # noqa: F401  (compute)
     diff_cmd,  # noqa: F401
     fit_cmd,  # noqa: F401

@@ -18,7 +18,15 @@ from pathlib import Path
 from tripwire import compute
 from tripwire.errors import InputError
 from tripwire.ingest.batch import Batch, ResultTable
-from tripwire.model import ComputeMethod, EvalResult, LossObservation, Model, Variant, trusted
+from tripwire.model import (
+    Benchmark,
+    ComputeMethod,
+    EvalResult,
+    LossObservation,
+    Model,
+    Variant,
+    trusted,
+)
 
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -164,6 +172,7 @@ EXAMPLES = {
     "value": "0.62",
     "stderr": "0.01",
     "samples": "1319",
+    "chance": "0.25",
     "loss": "2.31",
     "hw_count": "1024",
     "hw_hours": "720",
@@ -747,6 +756,7 @@ def read_loss(table: Table, batch: Batch) -> None:
         )
 
 
+<<<<<<< HEAD
 LEDGER_COLUMNS = {c: c for c in ("model", "component", "method", "flop", "source", "params",
                                    "tokens", "accelerator", "chips", "hours", "utilization",
                                    "uncertainty", "counts")}
@@ -830,6 +840,75 @@ def csv_kind(header: list[str]) -> str | None:
     low = {h.lower() for h in header}
     if set(LEDGER_REQUIRED) <= low:
         return "ledger-csv"
+=======
+BENCHMARK_COLUMNS = {
+    "benchmark": "id",
+    "chance": "chance",
+    "name": "name",
+    "ceiling": "ceiling",
+    "samples": "samples",
+    "higher_is_better": "higher_is_better",
+    "metric": "metric",
+    "source": "source",
+}
+_TRUTH = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def read_benchmarks(table: Table, batch: Batch) -> None:
+    """Benchmark metadata: benchmark, chance (+ name, ceiling, samples, higher_is_better,
+    metric, source). What a row says replaces what the register held for that benchmark."""
+    _require(table, ["id", "chance"], BENCHMARK_COLUMNS, "benchmarks")
+    batch.warnings += _unknown(table, set(BENCHMARK_COLUMNS))
+    path = table.path
+    seen: dict[str, int] = {}
+    for line, r in table.records(BENCHMARK_COLUMNS):
+        col = lambda f: _column(f, table, BENCHMARK_COLUMNS)  # noqa: E731
+        bench = r.get("id", "")
+        if not bench:
+            raise InputError(f"column {col('id')!r} is empty", source=path, where=str(line))
+        bid = benchmark_id(bench)
+        if bid in seen:
+            raise InputError(f"benchmark {bench!r} is listed twice (first on line {seen[bid]})",
+                             source=path, where=str(line), hint="keep one row per benchmark")
+        seen[bid] = line
+        chance = number(r.get("chance", ""), path=path, line=line, column=col("chance"),
+                        field="chance", negative=True)
+        ceiling = number(r.get("ceiling", ""), path=path, line=line, column=col("ceiling"),
+                         field="chance", negative=True)
+        samples = number(r.get("samples", ""), path=path, line=line, column=col("samples"),
+                         field="samples")
+        if samples is not None and (samples != int(samples) or samples < 1):
+            raise InputError(f"column {col('samples')!r}: {r['samples']!r} is not a count",
+                             source=path, where=str(line), hint="write e.g. 1319")
+        if chance is not None and ceiling is not None and not ceiling > chance:
+            raise InputError(f"ceiling {ceiling:g} is not above the chance level {chance:g}",
+                             source=path, where=str(line),
+                             hint="the ceiling is the best attainable score")
+        fields: dict[str, object] = {"id": bid, "chance": chance}
+        hib = r.get("higher_is_better", "")
+        if hib:
+            if hib.strip().lower() not in _TRUTH:
+                raise InputError(f"column {col('higher_is_better')!r}: {hib[:20]!r} is not "
+                                 "true or false", source=path, where=str(line),
+                                 hint="write true or false")
+            fields["higher_is_better"] = _TRUTH[hib.strip().lower()]
+        if ceiling is not None:
+            fields["ceiling"] = ceiling
+        if samples is not None:
+            fields["samples"] = int(samples)
+        for f in ("name", "metric", "source"):
+            if r.get(f):
+                fields[f] = r[f]
+        batch.benchmarks.append(Benchmark(**fields))  # type: ignore[arg-type]
+
+
+def csv_kind(header: list[str]) -> str | None:
+    """Which table a header belongs to: models-csv, evals-csv, loss-csv, epoch-csv,
+    benchmarks-csv or None."""
+    low = {h.lower() for h in header}
+    if {"benchmark", "chance"} <= low and not low & {"model", "value", "score"}:
+        return "benchmarks-csv"
+>>>>>>> main
     if "loss" in low and low & {"params", "params_n", "model size"}:
         return "loss-csv"
     if {"model", "benchmark"} <= low and low & {"value", "score"}:
@@ -848,7 +927,11 @@ READERS: dict[str, Callable[[Table, Batch], None]] = {
     "epoch-csv": read_epoch,
     "evals-csv": read_evals,
     "loss-csv": read_loss,
+<<<<<<< HEAD
     "ledger-csv": read_ledger,
+=======
+    "benchmarks-csv": read_benchmarks,
+>>>>>>> main
 }
 
 
@@ -864,7 +947,8 @@ def read_csv(
             source=str(path),
             where="1",
             hint="models need `name`; eval results `model, benchmark, value`; loss points "
-            "`params, tokens, loss`; or an Epoch AI export (`Model`, `Parameters`, ...)",
+            "`params, tokens, loss`; benchmarks `benchmark, chance`; or an Epoch AI export "
+            "(`Model`, `Parameters`, ...)",
         )
     batch = Batch(path=str(path), kind=kind, sha256=sha256, size=len(data))
     READERS[kind](table, batch)

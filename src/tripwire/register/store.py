@@ -669,6 +669,8 @@ class BatchStore:
         model_override: str | None,
     ) -> None:
         model_ids = self._store_models(conn, batch, file_id, out, names, update=update)
+        if batch.kind == "benchmarks-csv":
+            _store_benchmarks(conn, batch)
         if batch.result_count:
             self._store_results(
                 conn, batch, file_id, out, model_ids, names, model_override=model_override
@@ -1139,6 +1141,26 @@ def _known_name(name: str, known: dict[str, int]) -> str:
         return name
     bare = name.rsplit("/", 1)[1]
     return bare if bare in known else name
+
+
+def _store_benchmarks(conn: sa.Connection, batch: Batch) -> None:
+    """A benchmarks table: each row's fields replace what the register held for that
+    benchmark (or its alias target); a new benchmark takes the catalogue's metadata where the
+    table is silent."""
+    for b in batch.benchmarks:
+        target = conn.execute(sa.select(t.benchmark_aliases.c.benchmark).where(
+            t.benchmark_aliases.c.alias == b.id)).scalar()
+        bid = target or b.id
+        exists = conn.execute(sa.select(t.benchmarks.c.id).where(
+            t.benchmarks.c.id == bid)).first()
+        given = {f: v for f, v in _bench_row(b).items() if f != "id" and f in b.model_fields_set}
+        if exists:
+            conn.execute(t.benchmarks.update().where(t.benchmarks.c.id == bid).values(**given))
+            continue
+        known = catalogue.lookup(bid)
+        row = _bench_row(known) | given
+        row["id"] = bid
+        conn.execute(t.benchmarks.insert().values(**row))
 
 
 def _bench_row(b: Benchmark) -> dict[str, Any]:

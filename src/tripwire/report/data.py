@@ -16,9 +16,8 @@ import logging
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from tripwire import __version__, compute
@@ -27,6 +26,9 @@ from tripwire.model import Benchmark, Determination, EvalResult, Model, utcnow
 from tripwire.policy import ACTIONS
 from tripwire.register import Register
 from tripwire.report.changes import ChangesSection, changes_section
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -523,6 +525,8 @@ def score_thresholds(policies: Sequence[Any], benchmark: str) -> list[tuple[floa
 def scaling_section(reg: Register, *, n_boot: int = DEFAULT_BOOT, seed: int = 0,
                     notices: list[Notice] | None = None) -> ScalingSection:
     """Fit L(C) = E + A C^-alpha (and the Chinchilla L(N, D)) to the register's loss points."""
+    import numpy as np
+
     from tripwire.fit import ChinchillaLaw, ComputeLaw
 
     notices = notices if notices is not None else []
@@ -587,6 +591,8 @@ def scaling_section(reg: Register, *, n_boot: int = DEFAULT_BOOT, seed: int = 0,
 
 def _points(reg: Register, bench: Benchmark, models: Mapping[str, Model], focus: set[str]
             ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[dt.date | None]]:
+    import numpy as np
+
     best = _best_results(reg.results(benchmark=bench.id), bench)
     names = [nm for nm in best if nm in models]
     comp = np.array([models[nm].effective_compute_flop or math.nan for nm in names], dtype=float)
@@ -602,6 +608,8 @@ def capability_section(reg: Register, bench: Benchmark, models: Mapping[str, Mod
                        notices: list[Notice] | None = None) -> CapabilitySection:
     """Fit the benchmark's score as a sigmoid in log effective compute; crossing forecasts for
     each threshold; P(reached) for a 4x scale-up of each model in focus."""
+    import numpy as np
+
     from tripwire.forecast import CapabilityCurve
 
     notices = notices if notices is not None else []
@@ -710,6 +718,8 @@ def backtest_row(reg: Register, bench: Benchmark, models: Mapping[str, Model], *
                  threshold: float | None = None, n_boot: int = 100, seed: int = 0,
                  notices: list[Notice] | None = None) -> BacktestRow:
     """Backtest the compute forecast: fit on smaller models, score the forecasts of larger."""
+    import numpy as np
+
     from tripwire.forecast import backtest_compute
 
     notices = notices if notices is not None else []
@@ -743,6 +753,8 @@ def backtest_row(reg: Register, bench: Benchmark, models: Mapping[str, Model], *
 def anomaly_rows(reg: Register, bench: Benchmark, models: Mapping[str, Model], *,
                  notices: list[Notice] | None = None) -> list[AnomalyRow]:
     """Scores implausibly low for the model's compute (leave-one-out sigmoid, z <= -2.5)."""
+    import numpy as np
+
     from tripwire.forecast import compute_anomalies
 
     notices = notices if notices is not None else []
@@ -965,13 +977,15 @@ def determinations(reg: Register, models: Sequence[str], policies: Sequence[Any]
     """Each model judged now under each policy, as `tripwire assess` judges it but without
     recording: (determination, warnings, the latest recorded determination's entry or None)."""
     from tripwire.assess import assess
+    from tripwire.register.snapshot import CachedReads
 
     latest = _latest_recorded(reg)
     at = at or utcnow()
     out = []
+    snap = CachedReads(reg)  # every judgement reads the same models, results and benchmarks
     for name in models:
         for pol in policies:
-            a = assess(reg, name, pol, at=at, record=False)
+            a = assess(snap, name, pol, at=at, record=False)
             out.append((a.determination, a.warnings, latest.get((name, pol.name))))
     return out
 

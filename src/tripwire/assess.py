@@ -123,15 +123,20 @@ def _record_policy(conn: Any, policy: LoadedPolicy) -> None:
                                   "builtin": policy.builtin, "text": text})
 
 
+_ATTESTED: weakref.WeakKeyDictionary[Register, tuple[int, list[Attestation]]] = (
+    weakref.WeakKeyDictionary())
+
+
 def attestations(reg: Register, model: str | None = None) -> list[Attestation]:
     """Attestations from the record: all, or those covering `model` (its own and every-model
-    ones)."""
+    ones). Like `determinations`, each register object parses an entry once."""
+    last, out = _ATTESTED.get(reg, (-1, []))
     with reg.read() as conn:
-        rows = entries(conn, kind="attestation")
-    out = [Attestation.model_validate(e.payload) for e in rows]
-    if model is not None:
-        out = [a for a in out if a.model is None or a.model == model]
-    return out
+        rows = entries(conn, kind="attestation", after=last)
+    if rows:
+        out = out + [Attestation.model_validate(e.payload) for e in rows]
+        _ATTESTED[reg] = (rows[-1].seq, out)
+    return [a for a in out if model is None or a.model is None or a.model == model]
 
 
 _PARSED: weakref.WeakKeyDictionary[Register, tuple[int, list[Determination]]] = (
@@ -247,13 +252,18 @@ class Assessment:
     determination: Determination
     warnings: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
-    """Why the evidence is out of date under the policy's cadence (empty when current)."""
+    """Why the evidence is out of date under the policy's cadence, or no longer what the record
+    committed (empty when current)."""
+    tampered: list[str] = field(default_factory=list)
+    """Evidence rows the determination used that were changed, added or removed outside
+    tripwire (also in `stale`): the answer rests on evidence the record does not vouch for."""
     entry: int | None = None
     """Sequence number of the determination in the record (None when not recorded)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"determination": self.determination.model_dump(mode="json"),
-                "warnings": self.warnings, "stale": self.stale, "entry": self.entry}
+                "warnings": self.warnings, "stale": self.stale, "tampered": self.tampered,
+                "entry": self.entry}
 
 
 def _stale(reg: Register, det: Determination, model: Model, at: dt.datetime) -> list[str]:
@@ -278,6 +288,18 @@ def _stale(reg: Register, det: Determination, model: Model, at: dt.datetime) -> 
     return out
 
 
+def _evidence_rows(reg: Register, det: Determination, ev: Evidence) -> list[str]:
+    """Name in `det` the register rows it rests on (their leaf hashes, as the record commits
+    them); return those that differ from what the record committed."""
+    from tripwire.register.evidence import evidence_state, used_rows
+
+    ids = {e.result_id for t in det.thresholds for e in t.evidence if e.result_id is not None}
+    with reg.read() as conn:
+        wanted = used_rows(conn, ev.model.name, ids, ev.benchmarks)
+        det.evidence_rows, changed = evidence_state(conn, wanted)
+    return [str(c) for c in changed]
+
+
 def assess(reg: Register, model: str, policy: str | Path | LoadedPolicy, *,
            mapping: Mapping[str, str] | None = None,
            overrides: Mapping[str, float] | None = None,
@@ -294,6 +316,8 @@ def assess(reg: Register, model: str, policy: str | Path | LoadedPolicy, *,
     warnings = [str(w) for w in pol.warnings] + warnings
     det = evaluate_policy(pol, ev, at=at)
     stale = _stale(reg, det, ev.model, at)
+    tampered = _evidence_rows(reg, det, ev)
+    stale += [f"evidence no longer what the record committed: {t}" for t in tampered]
     if stale:
         det.notes.extend(f"stale: {s}" for s in stale)
     seq = None
@@ -301,7 +325,7 @@ def assess(reg: Register, model: str, policy: str | Path | LoadedPolicy, *,
         with reg.transaction() as conn:
             _record_policy(conn, pol)
             seq = append_entry(conn, "determination", det.model_dump(mode="json")).seq
-    return Assessment(det, warnings, stale, seq)
+    return Assessment(det, warnings, stale, tampered, seq)
 
 
 # ---------------------------------------------------------------------------------------- gate
@@ -344,7 +368,12 @@ def gate(reg: Register, model: str, action: str, policy: str | Path | LoadedPoli
     missing = list(d.missing_safeguards.get(action, []))
     insufficient = [t for t in d.thresholds if t.state == "insufficient"]
     reasons: list[str] = []
-    if missing:
+    if a.tampered:
+        code = 3  # blocked or allowed, the answer rests on evidence the record does not vouch for
+        reasons.append("stale evidence: rows this decision rests on were changed outside "
+                       "tripwire (run `tripwire verify`)")
+        reasons.extend(a.tampered)
+    elif missing:
         code = 1
         reasons.append(f"level {d.level} requires safeguards not attested for {action}: "
                        + ", ".join(missing))

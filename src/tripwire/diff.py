@@ -239,45 +239,96 @@ def _natural(s: str) -> tuple[int, int, str]:
     return (0, int(s), "") if s.isdigit() else (1, 0, s)
 
 
-def _cluster_fn(cluster_by: str | None) -> Any:
-    if cluster_by is None:
+def _cluster_fn(cluster_by: str | None,
+                clusters: Mapping[tuple[str | None, str], str] | None) -> Any:
+    """bench, sample id -> cluster label, or None when no clusters are declared. A declared
+    cluster (per benchmark, then for every benchmark) wins over the regular expression; an item
+    with neither is a cluster of its own."""
+    if cluster_by is None and not clusters:
         return None
-    try:
-        pat = re.compile(cluster_by)
-    except re.error as e:
-        raise InputError(f"--cluster-by {cluster_by!r} is not a regular expression: {e}") from None
+    pat = None
+    if cluster_by is not None:
+        try:
+            pat = re.compile(cluster_by)
+        except re.error as e:
+            raise InputError(f"--cluster-by {cluster_by!r} is not a regular expression: {e}"
+                             ) from None
+    table = dict(clusters or {})
 
-    def cluster(sid: str) -> str:
-        m = pat.search(sid)
-        if m is None:
-            return sid
-        return m.group(1) if pat.groups else m.group(0)
+    def cluster(bench: str, sid: str) -> str:
+        got = table.get((bench, sid))
+        if got is None:
+            got = table.get((None, sid))
+        if got is not None:
+            return "=" + got
+        if pat is not None:
+            m = pat.search(sid)
+            if m is not None:
+                return "~" + (m.group(1) if pat.groups else m.group(0))
+        return "#" + sid
 
     return cluster
 
 
-def _paired(row: BenchmarkChange, sa: tuple[list[str], list[int], list[float | None]],
-            sb: tuple[list[str], list[int], list[float | None]], *, level: float,
-            items: bool, cluster: Any) -> None:
-    """Match two results' per-sample scores by (sample id, epoch) and test the change."""
+_Samples = tuple[Sequence[str], Sequence[int], Sequence[float | None]]
+
+
+def _match(sa: _Samples, sb: _Samples) -> tuple[Any, Any, list[tuple[str, int]], ItemCounts,
+                                                 list[tuple[str, int]], list[tuple[str, int]],
+                                                 list[int]]:
+    """Items scored for both (sample id, epoch), their scores as arrays, the counts, the keys
+    scored for one side only, and how many keys each side stores twice."""
     import numpy as np
 
-    def scored(s: tuple[list[str], list[int], list[float | None]]
-               ) -> tuple[dict[tuple[str, int], float], int, int]:
-        sids, epochs, scores = s
-        out = {k: v for k, v in zip(zip(sids, epochs, strict=True), scores, strict=True)
-               if v is not None and math.isfinite(v)}
-        keys = len(set(zip(sids, epochs, strict=True))) if len(out) < len(sids) else len(sids)
-        return out, len(sids) - keys, keys - len(out)
+    (ids_a, ep_a, sc_a), (ids_b, ep_b, sc_b) = sa, sb
+    xa, xb = np.array(sc_a, dtype=float), np.array(sc_b, dtype=float)  # None -> NaN
+    fa, fb = np.isfinite(xa), np.isfinite(xb)
+    n = len(ids_a)
+    if (ids_a == ids_b and ep_a == ep_b and ep_a.count(ep_a[0]) == n
+            and len(set(ids_a)) == n):
+        # The usual case: both logs hold the same items in the same order, once each.
+        both = fa & fb
+        keys = list(zip(ids_a, ep_a, strict=True))
+        if bool(both.all()):
+            common = keys
+        else:
+            common = [k for k, ok in zip(keys, both.tolist(), strict=True) if ok]
+        only_a: list[tuple[str, int]] = []
+        only_b: list[tuple[str, int]] = []
+        if not (bool(fa.all()) and bool(fb.all())):
+            pairs = list(zip(keys, fa.tolist(), fb.tolist(), strict=True))
+            only_a = [k for k, x, y in pairs if x and not y]
+            only_b = [k for k, x, y in pairs if y and not x]
+        counts = ItemCounts(a=int(fa.sum()), b=int(fb.sum()), matched=len(common),
+                            only_a=len(only_a), only_b=len(only_b),
+                            unscored_a=int(n - fa.sum()), unscored_b=int(n - fb.sum()))
+        return xa[both], xb[both], common, counts, only_a, only_b, [0, 0]
 
-    da, dup_a, unscored_a = scored(sa)
-    db, dup_b, unscored_b = scored(sb)
+    def scored(ids: Sequence[str], eps: Sequence[int], x: Any, ok: Any
+               ) -> tuple[dict[tuple[str, int], float], int, int]:
+        keys = list(zip(ids, eps, strict=True))
+        every = dict(zip(keys, x.tolist(), strict=True))
+        good = {k: v for k, v, f in zip(keys, x.tolist(), ok.tolist(), strict=True) if f}
+        return good, len(keys) - len(every), len(every) - len({k for k in every if k in good})
+
+    da, dup_a, unscored_a = scored(ids_a, ep_a, xa, fa)
+    db, dup_b, unscored_b = scored(ids_b, ep_b, xb, fb)
     common = [k for k in da if k in db]
-    counts = ItemCounts(a=len(da), b=len(db), matched=len(common), only_a=len(da) - len(common),
-                        only_b=len(db) - len(common), unscored_a=unscored_a,
-                        unscored_b=unscored_b)
+    only_a = [k for k in da if k not in db]
+    only_b = [k for k in db if k not in da]
+    counts = ItemCounts(a=len(da), b=len(db), matched=len(common), only_a=len(only_a),
+                        only_b=len(only_b), unscored_a=unscored_a, unscored_b=unscored_b)
+    a = np.fromiter((da[k] for k in common), float, len(common))
+    b = np.fromiter((db[k] for k in common), float, len(common))
+    return a, b, common, counts, only_a, only_b, [dup_a, dup_b]
+
+
+def _paired(row: BenchmarkChange, sa: _Samples, sb: _Samples, *, level: float, items: bool,
+            cluster: Any, reducer: Any = None) -> None:
+    """Match two results' per-sample scores by (sample id, epoch) and test the change."""
+    a, b, common, counts, only_a, only_b, dups = _match(sa, sb)
     row.items = counts
-    for who, dup in ((row.result_a, dup_a), (row.result_b, dup_b)):
+    for who, dup in zip((row.result_a, row.result_b), dups, strict=True):
         if dup:
             row.notes.append(f"result {who} stores {dup} items twice; the last score is used")
     if counts.only_a or counts.only_b:
@@ -288,14 +339,14 @@ def _paired(row: BenchmarkChange, sa: tuple[list[str], list[int], list[float | N
         row.reason = (f"no items in common ({counts.a} scored for A, {counts.b} for B): "
                       "different datasets or sample ids")
         return
-    a = np.fromiter((da[k] for k in common), float, len(common))
-    b = np.fromiter((db[k] for k in common), float, len(common))
-    many_epochs = any(k[1] != 1 for k in common)
     labels = None
     if cluster is not None:
-        labels = [cluster(k[0]) for k in common]
-    elif many_epochs:
-        labels = [k[0] for k in common]
+        labels = [cluster(row.benchmark, k[0]) for k in common]
+    elif common[0][1] != common[-1][1] or any(k[1] != common[0][1] for k in common):
+        labels = [k[0] for k in common]  # several epochs of a sample: one cluster
+        if reducer not in (None, "mean"):
+            row.notes.append(f"the stored score reduces epochs by {reducer!r}; the paired test "
+                             "compares the mean over epochs, item by item")
     row.change = paired_change(a, b, clusters=labels, level=level)
     counts.clusters = row.change.clusters
     if items:
@@ -308,14 +359,15 @@ def _paired(row: BenchmarkChange, sa: tuple[list[str], list[int], list[float | N
         row.moved = {
             "worse": sorted((s for s, x in per.items() if x * good < 0), key=_natural),
             "better": sorted((s for s, x in per.items() if x * good > 0), key=_natural),
-            "only_a": sorted({k[0] for k in da if k not in db}, key=_natural),
-            "only_b": sorted({k[0] for k in db if k not in da}, key=_natural),
+            "only_a": sorted({k[0] for k in only_a}, key=_natural),
+            "only_b": sorted({k[0] for k in only_b}, key=_natural),
         }
 
 
 def diff_models(reg: Register, model_b: str, model_a: str | None = None, *,
                 fdr: float = 0.05, min_effect: float = 0.0, level: float = 0.95,
                 items: bool = False, cluster_by: str | None = None,
+                clusters: Mapping[tuple[str | None, str], str] | None = None,
                 benchmarks: Sequence[str] | None = None,
                 policy: str | Path | Any | None = None,
                 mapping: Mapping[str, str] | None = None) -> Diff:
@@ -324,7 +376,9 @@ def diff_models(reg: Register, model_b: str, model_a: str | None = None, *,
 
     Per pair of results: a paired test when both stored per-sample scores (matched by sample
     id and epoch; clustered by sample when there are several epochs, or by `cluster_by`, a
-    regular expression whose first group (or whole match) of the sample id names the cluster),
+    regular expression whose first group (or whole match) of the sample id names the cluster,
+    or by `clusters`, declared labels keyed by (benchmark or None for every benchmark,
+    sample id)),
     else an unpaired test from the stderrs or sample counts. Benjamini-Hochberg at `fdr` across
     all tested pairs; a surviving change smaller than `min_effect` (in the metric's units) is
     reported as such, not as a regression or improvement.
@@ -333,7 +387,7 @@ def diff_models(reg: Register, model_b: str, model_a: str | None = None, *,
         raise InputError(f"--fdr must be between 0 and 1, not {fdr:g}")
     if not (min_effect >= 0.0 and math.isfinite(min_effect)):
         raise InputError(f"--min-effect must be a non-negative number, not {min_effect:g}")
-    cluster = _cluster_fn(cluster_by)
+    cluster = _cluster_fn(cluster_by, clusters)
     b = reg.get_model(model_b)
     if model_a is None:
         a, how = baseline_for(reg, b.name)
@@ -369,10 +423,9 @@ def diff_models(reg: Register, model_b: str, model_a: str | None = None, *,
             verdict="refused",
             reason=(f"different metrics: {', '.join(ma)} for {a.name}; {', '.join(mb)} for "
                     f"{b.name}")))
-    only_a = [_label(k) for k in sorted(set(res_a) - set(res_b), key=str)
-              if k[0] not in bench_b]
-    only_b = [_label(k) for k in sorted(set(res_b) - set(res_a), key=str)
-              if k[0] not in bench_a]
+    refused = {r.benchmark for r in rows}  # shared benchmarks with no shared metric
+    only_a = [_label(k) for k in sorted(set(res_a) - set(res_b), key=str) if k[0] not in refused]
+    only_b = [_label(k) for k in sorted(set(res_b) - set(res_a), key=str) if k[0] not in refused]
     ids = [r.id for k in shared for r in (res_a[k], res_b[k]) if r.id is not None]
     samples = reg.sample_scores(ids) if ids else {}
     for key in shared:
@@ -391,7 +444,8 @@ def diff_models(reg: Register, model_b: str, model_a: str | None = None, *,
             continue
         sa_, sb_ = samples.get(ra.id or -1), samples.get(rb.id or -1)
         if sa_ is not None and sb_ is not None:
-            _paired(row, sa_, sb_, level=level, items=items, cluster=cluster)
+            _paired(row, sa_, sb_, level=level, items=items, cluster=cluster,
+                    reducer=(ra.extra or {}).get("reducer"))
             if row.status == "refused":
                 continue
         else:

@@ -80,28 +80,49 @@ def _numbers(items: list[str] | None) -> dict[str, float]:
 
 @policy_app.command("list")
 def policy_list(json: JsonOpt = False) -> None:
-    """List the built-in policies with their versions and sources."""
+    """List the built-in policies: the version and date of the document each encodes, and
+    the file's own version."""
     from tripwire.policy import builtin_names, load_policy
+    from tripwire.policy.provenance import encoded_source
 
     rows = []
     for name in builtin_names():
         p = load_policy(name).policy
-        dates = [s.date for s in p.sources if s.date]
-        rows.append(dict(name=name, kind=p.kind, version=p.version, title=p.title,
-                         levels=len(p.levels), thresholds=len(p.thresholds),
-                         source_date=max(dates).isoformat() if dates else None))
-    render(rows, as_json=json, title="built-in policies")
+        src = encoded_source(p)
+        rows.append(dict(name=name, kind=p.kind, title=p.title,
+                         encodes=src.version if src is not None else None,
+                         date=src.date.isoformat() if src is not None and src.date else None,
+                         file_version=p.version, levels=len(p.levels),
+                         thresholds=len(p.thresholds)))
+    render(rows, as_json=json, title="built-in policies",
+           columns=["name", "kind", "encodes", "date", "file_version", "title", "levels",
+                    "thresholds"])
 
 
 @policy_app.command("show")
 def policy_show(
     name: Annotated[str, typer.Argument(help="A built-in name or a policy file.")],
+    provenance: Annotated[bool, typer.Option(
+        "--provenance", help="Print where each level, threshold, safeguard, deadline and "
+        "number comes from (source document, clause, verified or not).")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Print a policy: its YAML text (to copy and adapt), or the validated policy as JSON."""
+    """Print a policy: its YAML text (to copy and adapt), the validated policy as JSON, or its
+    provenance table."""
     from tripwire.policy import load_policy
     from tripwire.policy.loader import read_policy_text
 
+    if provenance:
+        from tripwire.policy.provenance import provenance_rows
+
+        loaded = load_policy(name)
+        rows = provenance_rows(loaded.policy)
+        if json:
+            print_json({"policy": loaded.name, "version": loaded.version, "parts": rows})
+            return
+        render(rows, title=f"{loaded.name} {loaded.version}: provenance",
+               columns=["kind", "id", "what", "document", "place", "status"])
+        return
     if json:
         loaded = load_policy(name)
         data = loaded.policy.model_dump(mode="json")
@@ -120,7 +141,9 @@ def policy_check(
     json: JsonOpt = False,
 ) -> None:
     """Validate a policy file: every problem as file:line:col: what — fix (exit 1 if any
-    error). With --db, benchmarks the conditions name are checked against the register."""
+    error). Clause references must be well formed and name a declared source, and every
+    safeguard a level or threshold requires must name one. With --db, benchmarks the
+    conditions name are checked against the register."""
     from tripwire.policy import check_text
     from tripwire.policy.loader import read_policy_text
     from tripwire.register import open_register
@@ -130,7 +153,7 @@ def policy_check(
     if db is not None:
         known = [b.id for b in open_register(db).benchmarks()]
     loaded, issues = check_text(text, source, known_benchmarks=known,
-                                overrides=_numbers(set_))
+                                overrides=_numbers(set_), provenance=True)
     errors = [i for i in issues if i.severity == "error"]
     if json:
         print_json({"valid": loaded is not None, "issues": [
@@ -292,6 +315,19 @@ def plan_cmd(
         "--scale", help="Planned compute as a multiple of --from's.")] = None,
     compute: Annotated[float | None, typer.Option(
         "--compute", help="Planned training compute, FLOP (e.g. 3e26).")] = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="`date`: when the developer's own series (--organization or --family) "
+        "is expected to reach each level above its highest so far, as date quantiles with "
+        "the assumptions, recorded.", show_default=False)] = None,
+    organization: Annotated[str | None, typer.Option(
+        "--organization", help="With --by date: the series is this organisation's models.",
+        show_default=False)] = None,
+    family: Annotated[str | None, typer.Option(
+        "--family", help="With --by date: the series is this model family.",
+        show_default=False)] = None,
+    at: Annotated[str | None, typer.Option(
+        "--at", help="With --by date: P(level reached by YYYY-MM-DD).",
+        show_default=False)] = None,
     map_: MapOpt = None,
     set_: SetOpt = None,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples per forecast.",
@@ -305,6 +341,9 @@ def plan_cmd(
     from tripwire import assess as assess_mod
     from tripwire.register import open_register
 
+    if by is not None:
+        _timeline(policy, by, organization, family, at, n_boot, seed, db, json)
+        return
     if compute is None and (from_ is None or scale is None):
         raise InputError("say what is planned: --from MODEL --scale N, or --compute FLOP")
     reg = open_register(db)
@@ -328,6 +367,44 @@ def plan_cmd(
     for action, names in p.safeguards_first.items():
         stdout.print(f"before {action}: " + (", ".join(names) or "nothing missing"),
                      markup=False)
+
+
+def _timeline(policy: str, by: str, organization: str | None, family: str | None,
+              at: str | None, n_boot: int, seed: int, db: str | None, json: bool) -> None:
+    import datetime as dt
+
+    from tripwire.register import open_register
+    from tripwire.timeline import plan_timeline
+
+    if by != "date":
+        raise InputError(f"--by {by!r}: plans are by date", hint="--by date")
+    at_date = None
+    if at is not None:
+        try:
+            at_date = dt.date.fromisoformat(at)
+        except ValueError:
+            raise InputError(f"--at {at!r} is not a date", hint="use YYYY-MM-DD") from None
+    reg = open_register(db)
+    tl = plan_timeline(reg, policy, organization=organization, family=family, at_date=at_date,
+                       n_boot=n_boot, seed=seed)
+    if json:
+        print_json(tl.to_dict())
+        return
+    stdout.print(f"{tl.series} under {tl.policy}: highest level reached "
+                 f"{tl.current_level or 'none'}" + (f" (by {tl.current_by})" if tl.current_by
+                                                     and tl.current_level else ""),
+                 markup=False)
+    rows = [dict(level=lv.level, compute_flop=lv.compute_flop,
+                 **{f"q{q}": d for q, d in lv.date_quantiles.items()},
+                 **({f"P(by {at_date})": lv.probability} if at_date else {}),
+                 note=lv.note or "") for lv in tl.levels]
+    if rows:
+        render(rows, title="when each level above is expected (date quantiles)")
+    else:
+        stdout.print(f"no level of {tl.policy} lies above {tl.current_level}", markup=False)
+    for a in tl.assumptions:
+        stdout.print(f"assumes: {a}", markup=False)
+    stdout.print(f"recorded as entry {tl.entry}", markup=False)
 
 
 @app.command("attest")

@@ -196,11 +196,17 @@ def verify(
     proof: Annotated[Path | None, typer.Option(
         "--proof", help="Check a proof from `tripwire prove` instead (no register needed).",
         show_default=False)] = None,
+    fast: Annotated[bool, typer.Option(
+        "--fast", help="Check the record, its checkpoints and the cited file hashes only, not "
+        "every evidence row against the rows the record committed.")] = False,
     db: DbOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Recompute the record's hash chain and Merkle tree, check every checkpoint and the
-    evidence hashes, and name the first entry that fails and why. Exit 0 intact, 1 tampered.
+    evidence: every row of models, results, samples, loss points, benchmarks, aliases and
+    source files against the rows the record committed. Names the first entry that fails, and
+    each evidence row changed (which columns, from what to what), added or removed outside
+    tripwire. Exit 0 intact, 1 tampered.
 
     A checkpoint passes when a trusted public key signed it: after `keygen --force` the retired
     keys are trusted by default, so older checkpoints still verify."""
@@ -213,15 +219,27 @@ def verify(
         _verify_proof(proof, public_key, json)
         return
     external = SignedTreeHead.read(checkpoint_file) if checkpoint_file else None
-    report: VerifyReport = store.verify_register(open_register(db), external, public_key)
+    report: VerifyReport = store.verify_register(open_register(db), external, public_key,
+                                                 fast=fast)
     if json:
         print_json(report.to_dict())
     if report.failure is not None:
+        if not json:
+            for change in report.changes:
+                warn(str(change))
+            if report.changes and report.failure.reason == "evidence":
+                n = len(report.changes)
+                raise IntegrityError(f"evidence tampered: {n} row(s) or entries differ from "
+                                     "what the record committed (listed above)",
+                                     hint="the determinations resting on them are stale")
         raise IntegrityError(f"record tampered: {report.failure}")
     for note in report.notes:
         warn(note)
+    rows = ("evidence rows not compared (--fast)" if report.rows is None
+            else f"{report.rows} evidence row(s) match the record")
     info(f"record intact: {report.entries} entries, root {(report.root_hash or '-')[:16]}, "
-         f"{report.checkpoints} checkpoint(s), {report.evidence} evidence hash(es) checked")
+         f"{report.checkpoints} checkpoint(s), {report.evidence} evidence hash(es) checked, "
+         f"{rows}")
 
 
 def _summary(e: Entry) -> str:

@@ -147,12 +147,28 @@ def current_revision(conn: sa.Connection) -> str | None:
     return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
+UNCOMMITTED_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+"""Schema revisions whose record did not commit the evidence rows."""
+BASELINE_REASON = (
+    "register upgraded from schema {before}, whose record did not cover the evidence: every "
+    "evidence row is committed as found at the upgrade; a change made before this entry "
+    "cannot be detected, one made after it can"
+)
+
+
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema in place with Alembic; existing rows are kept."""
+    """Create or upgrade the schema in place with Alembic; existing rows are kept. A register
+    upgraded from before the record covered the evidence gets, in the same transaction, a
+    `baseline` entry committing its rows as found (`evidence.commit_baseline`)."""
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             # Two processes initialising one database must not both create tables.
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261934)")
         from alembic import command
 
+        before = current_revision(conn)
         command.upgrade(_alembic_config(conn), revision)
+        if before in UNCOMMITTED_REVISIONS and current_revision(conn) not in UNCOMMITTED_REVISIONS:
+            from tripwire.register.evidence import commit_baseline
+
+            commit_baseline(conn, BASELINE_REASON.format(before=before))

@@ -117,6 +117,12 @@ class _Names:
         self.version: dict[str, int] = {}
         self.stored: dict[str, int] = {}
         self.files_known: set[str] = set()
+        self.file_clear()
+
+    def file_clear(self) -> None:
+        """Forget what the file being stored changed (kept for its record entries)."""
+        self.created_benchmarks: list[str] = []
+        self.updated_models: dict[int, dict[str, Any]] = {}
 
     def fill(
         self,
@@ -370,7 +376,11 @@ class BatchStore:
         update: bool,
         model_override: str | None,
     ) -> None:
+        from tripwire.register.evidence import watermarks
+
         out.version = names.version[batch.path] + 1
+        names.file_clear()
+        marks = watermarks(conn)
         file_id = _driver(
             conn,
             _INSERT_FILE,
@@ -387,7 +397,7 @@ class BatchStore:
             ),
         )
         self._store(conn, batch, file_id, out, names, update=update, model_override=model_override)
-        self._on_ingest(conn, batch, out)
+        self._on_ingest(conn, batch, out, marks, names, update)
         names.version[batch.path] = out.version
         names.stored[batch.sha256] = out.version
 
@@ -603,19 +613,56 @@ class BatchStore:
                 if ids[i] not in have
                 for sc in scores
             ]
+            if not rows:
+                return 0
+            from tripwire.register.evidence import commit, watermarks
+            from tripwire.register.record_store import lock_appends
+
+            lock_appends(conn)
+            marks = watermarks(conn, ["eval_samples"])
             _bulk_insert(
                 conn, "eval_samples", ("result_id", "sample_id", "epoch", "score", "raw"), rows
             )
+            commit(
+                conn,
+                "samples",
+                {"path": batch.path, "sha256": batch.sha256, "rows": len(rows)},
+                since=marks,
+            )
         return len(rows)
 
-    def _on_ingest(self, conn: sa.Connection, batch: Batch, out: IngestOutcome) -> None:
-        """Hook run inside the ingest transaction after a file is stored (the record uses it)."""
-        from tripwire.register.record_store import append_entry
+    def _on_ingest(
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        out: IngestOutcome,
+        marks: dict[str, int],
+        names: _Names,
+        update: bool,
+    ) -> None:
+        """Run inside the ingest transaction after a file is stored: commit its rows to the
+        record. Models it changed get an `update` entry of their own (what changed, from what
+        to what), then the file's `ingest` entry commits every row it added."""
+        from tripwire.register.evidence import commit
 
-        append_entry(
+        ident = {"path": batch.path, "sha256": batch.sha256}
+        if names.updated_models:
+            commit(
+                conn,
+                "update",
+                {
+                    **ident,
+                    "update": update,
+                    "models": [names.updated_models[k] for k in sorted(names.updated_models)],
+                },
+                keys={"models": names.updated_models},
+            )
+        commit(
             conn,
             "ingest",
-            {"path": batch.path, "sha256": batch.sha256, "kind": batch.kind, "rows": batch.count},
+            {**ident, "kind": batch.kind, "rows": batch.count},
+            since=marks,
+            keys={"benchmarks": names.created_benchmarks},
         )
 
     def _store(
@@ -720,6 +767,14 @@ class BatchStore:
                     .values(updated_at=now, source_file_id=file_id, **changes)
                 )
                 out.models += 1
+                names.updated_models[old.id] = {
+                    "name": m.name,
+                    "changed": {
+                        f: [_plain(getattr(old, f)), _plain(v)]
+                        for f, v in changes.items()
+                        if not _same(v, getattr(old, f))
+                    },
+                }
             ids[m.name] = old.id
         if new_rows:
             conn.execute(t.models.insert(), new_rows)
@@ -831,6 +886,7 @@ class BatchStore:
                     )
                 conn.execute(_INSERT_BENCH, _bench_row(b))
                 names.bench[target] = True
+                names.created_benchmarks.append(target)
             return target
 
         for bid in batch.benchmark_ids:  # declare groups and metadata even without results
@@ -1097,6 +1153,17 @@ def _copy(
     except error as e:  # as SQLAlchemy would raise it (IntegrityError, DataError, ...)
         raise sa.exc.DBAPIError.instance(sql, None, e, error, dialect=conn.dialect) from e
     return ids
+
+
+def _plain(v: Any) -> Any:
+    """A stored value as JSON can carry it exactly (dates as ISO text; non-finite as text)."""
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, str):
+        return str(v)  # enum members as their plain value
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
 
 
 def _key(p: Source) -> str | None:

@@ -152,9 +152,6 @@ class Batch:
     @property
     def count(self) -> int:
         """Rows this file contributes."""
-<<<<<<< HEAD
-        return len(self.models) + self.result_count + len(self.loss) + len(self.ledger)
-=======
         declared = len(self.benchmarks) if self.kind == "benchmarks-csv" else 0
-        return len(self.models) + self.result_count + len(self.loss) + declared
->>>>>>> main
+        return (len(self.models) + self.result_count + len(self.loss) + len(self.ledger)
+                + declared)

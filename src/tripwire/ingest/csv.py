@@ -756,7 +756,6 @@ def read_loss(table: Table, batch: Batch) -> None:
         )
 
 
-<<<<<<< HEAD
 LEDGER_COLUMNS = {c: c for c in ("model", "component", "method", "flop", "source", "params",
                                    "tokens", "accelerator", "chips", "hours", "utilization",
                                    "uncertainty", "counts")}
@@ -834,13 +833,6 @@ def read_ledger(table: Table, batch: Batch) -> None:
             uncertainty=num["uncertainty"], counts=counts, file=table.path))
 
 
-def csv_kind(header: list[str]) -> str | None:
-    """Which table a header belongs to: ledger-csv, models-csv, evals-csv, loss-csv,
-    epoch-csv or None."""
-    low = {h.lower() for h in header}
-    if set(LEDGER_REQUIRED) <= low:
-        return "ledger-csv"
-=======
 BENCHMARK_COLUMNS = {
     "benchmark": "id",
     "chance": "chance",
@@ -903,12 +895,13 @@ def read_benchmarks(table: Table, batch: Batch) -> None:
 
 
 def csv_kind(header: list[str]) -> str | None:
-    """Which table a header belongs to: models-csv, evals-csv, loss-csv, epoch-csv,
-    benchmarks-csv or None."""
+    """Which table a header belongs to: ledger-csv, models-csv, evals-csv, loss-csv,
+    epoch-csv, benchmarks-csv or None."""
     low = {h.lower() for h in header}
+    if set(LEDGER_REQUIRED) <= low:
+        return "ledger-csv"
     if {"benchmark", "chance"} <= low and not low & {"model", "value", "score"}:
         return "benchmarks-csv"
->>>>>>> main
     if "loss" in low and low & {"params", "params_n", "model size"}:
         return "loss-csv"
     if {"model", "benchmark"} <= low and low & {"value", "score"}:
@@ -927,11 +920,8 @@ READERS: dict[str, Callable[[Table, Batch], None]] = {
     "epoch-csv": read_epoch,
     "evals-csv": read_evals,
     "loss-csv": read_loss,
-<<<<<<< HEAD
     "ledger-csv": read_ledger,
-=======
     "benchmarks-csv": read_benchmarks,
->>>>>>> main
 }
 
 

@@ -84,13 +84,14 @@ class IngestOutcome:
     models: int = 0
     results: int = 0
     loss: int = 0
+    ledger: int = 0
     samples: int = 0
     warnings: list[str] = field(default_factory=list)
     reason: str | None = None
 
     @property
     def rows(self) -> int:
-        return self.models + self.results + self.loss
+        return self.models + self.results + self.loss + self.ledger
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -677,6 +678,8 @@ class BatchStore:
         model_override: str | None,
     ) -> None:
         model_ids = self._store_models(conn, batch, file_id, out, names, update=update)
+        if batch.kind == "benchmarks-csv":
+            _store_benchmarks(conn, batch)
         if batch.result_count:
             self._store_results(
                 conn, batch, file_id, out, model_ids, names, model_override=model_override
@@ -698,6 +701,29 @@ class BatchStore:
                 ],
             )
             out.loss = len(batch.loss)
+        if batch.ledger:
+            self._store_ledger(conn, batch, file_id, out)
+
+    @staticmethod
+    def _store_ledger(conn: sa.Connection, batch: Batch, file_id: int, out: IngestOutcome
+                      ) -> None:
+        """Store ledger entries; a model the register does not know yet is added by name."""
+        names = sorted({e.model for e in batch.ledger})
+        known = set(conn.execute(
+            sa.select(t.models.c.name).where(t.models.c.name.in_(names))).scalars())
+        now = _now()
+        fresh = [dict(name=n, multiplier=1.0, source=f"compute ledger {batch.path}",
+                      source_file_id=file_id, updated_at=now) for n in names if n not in known]
+        if fresh:
+            conn.execute(t.models.insert(), fresh)
+            out.models += len(fresh)
+        conn.execute(t.compute_ledger.insert(), [
+            dict(model=e.model, component=e.component, method=e.method, flop=e.flop,
+                 params=e.params, tokens=e.tokens, accelerator=e.accelerator, chips=e.chips,
+                 hours=e.hours, utilization=e.utilization, uncertainty=e.uncertainty,
+                 counts=" ".join(e.counts), source=e.source, source_file_id=file_id)
+            for e in batch.ledger])
+        out.ledger = len(batch.ledger)
 
     def _store_models(
         self,
@@ -1181,6 +1207,26 @@ def _known_name(name: str, known: dict[str, int]) -> str:
         return name
     bare = name.rsplit("/", 1)[1]
     return bare if bare in known else name
+
+
+def _store_benchmarks(conn: sa.Connection, batch: Batch) -> None:
+    """A benchmarks table: each row's fields replace what the register held for that
+    benchmark (or its alias target); a new benchmark takes the catalogue's metadata where the
+    table is silent."""
+    for b in batch.benchmarks:
+        target = conn.execute(sa.select(t.benchmark_aliases.c.benchmark).where(
+            t.benchmark_aliases.c.alias == b.id)).scalar()
+        bid = target or b.id
+        exists = conn.execute(sa.select(t.benchmarks.c.id).where(
+            t.benchmarks.c.id == bid)).first()
+        given = {f: v for f, v in _bench_row(b).items() if f != "id" and f in b.model_fields_set}
+        if exists:
+            conn.execute(t.benchmarks.update().where(t.benchmarks.c.id == bid).values(**given))
+            continue
+        known = catalogue.lookup(bid)
+        row = _bench_row(known) | given
+        row["id"] = bid
+        conn.execute(t.benchmarks.insert().values(**row))
 
 
 def _bench_row(b: Benchmark) -> dict[str, Any]:

@@ -127,12 +127,13 @@ class CrossingBacktest:
 
 def crossing_backtest(models: Sequence[Model], threshold: float, as_of: dt.date, *,
                       series: str = "training_compute", frontier: bool = True,
-                      n_boot: int = 1000, seed: int = 0) -> CrossingBacktest:
+                      since: dt.date | None = DEEP_LEARNING_ERA, n_boot: int = 1000,
+                      seed: int = 0) -> CrossingBacktest:
     """Forecast the date `threshold` is first crossed from the models released by `as_of`, and
     place the actual first crossing after `as_of` in that forecast's distribution."""
     before = first_over(models, threshold, series)
     trend = fit_compute_trend(models, series=series, frontier=frontier, as_of=as_of,
-                              n_boot=n_boot, seed=seed)
+                              since=since, n_boot=n_boot, seed=seed)
     fc = trend.crossing(threshold)
     if before is not None and before[1] <= as_of:
         return CrossingBacktest(threshold, as_of, fc, None, None, None, None, None,

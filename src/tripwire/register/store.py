@@ -84,13 +84,14 @@ class IngestOutcome:
     models: int = 0
     results: int = 0
     loss: int = 0
+    ledger: int = 0
     samples: int = 0
     warnings: list[str] = field(default_factory=list)
     reason: str | None = None
 
     @property
     def rows(self) -> int:
-        return self.models + self.results + self.loss
+        return self.models + self.results + self.loss + self.ledger
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -691,6 +692,29 @@ class BatchStore:
                 ],
             )
             out.loss = len(batch.loss)
+        if batch.ledger:
+            self._store_ledger(conn, batch, file_id, out)
+
+    @staticmethod
+    def _store_ledger(conn: sa.Connection, batch: Batch, file_id: int, out: IngestOutcome
+                      ) -> None:
+        """Store ledger entries; a model the register does not know yet is added by name."""
+        names = sorted({e.model for e in batch.ledger})
+        known = set(conn.execute(
+            sa.select(t.models.c.name).where(t.models.c.name.in_(names))).scalars())
+        now = _now()
+        fresh = [dict(name=n, multiplier=1.0, source=f"compute ledger {batch.path}",
+                      source_file_id=file_id, updated_at=now) for n in names if n not in known]
+        if fresh:
+            conn.execute(t.models.insert(), fresh)
+            out.models += len(fresh)
+        conn.execute(t.compute_ledger.insert(), [
+            dict(model=e.model, component=e.component, method=e.method, flop=e.flop,
+                 params=e.params, tokens=e.tokens, accelerator=e.accelerator, chips=e.chips,
+                 hours=e.hours, utilization=e.utilization, uncertainty=e.uncertainty,
+                 counts=" ".join(e.counts), source=e.source, source_file_id=file_id)
+            for e in batch.ledger])
+        out.ledger = len(batch.ledger)
 
     def _store_models(
         self,

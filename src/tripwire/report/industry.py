@@ -121,9 +121,11 @@ def _levels(reg: Any, models: list[Model], at: dt.datetime) -> tuple[list[str],
     for r in reg.results():
         results.setdefault(r.model, []).append(r)
     benches = {b.id: b for b in reg.benchmarks()}
+    ledgers = reg.ledger()
     rows = []
     for m in models:
-        ev = Evidence(model=m, results=results.get(m.name, ()), benchmarks=benches)
+        ev = Evidence(model=m, results=results.get(m.name, ()), benchmarks=benches,
+                      ledger=ledgers.get(m.name, ()))
         levels: dict[str, str | None] = {}
         undecided: dict[str, int] = {}
         for pol in policies:

@@ -959,7 +959,8 @@ def gather_report(
                                       "for its threshold"))
     if "changes" in want:
         for name in focus:
-            got, _ = _catch("changes", notices, functools.partial(changes_section, reg, name))
+            got, _ = _catch("changes", notices, functools.partial(
+                changes_section, reg, name, models=all_models))
             if got is not None:
                 data.changes.append(got)
     if "record" in want:

@@ -239,7 +239,8 @@ def gather_evidence(reg: Register, model: str, policy: LoadedPolicy, *,
     flags = _anomaly_flags(reg, m, benches, notes) if anomalies else {}
     warnings.extend(notes)
     ev = Evidence(model=m, results=results, benchmarks=benches,
-                  attestations=attestations(reg, m.name), flags=flags, mapping=mapping)
+                  attestations=attestations(reg, m.name), flags=flags, mapping=mapping,
+                  ledger=reg.ledger(m.name).get(m.name, []))
     return ev, warnings
 
 
@@ -295,7 +296,8 @@ def _evidence_rows(reg: Register, det: Determination, ev: Evidence) -> list[str]
 
     ids = {e.result_id for t in det.thresholds for e in t.evidence if e.result_id is not None}
     with reg.read() as conn:
-        wanted = used_rows(conn, ev.model.name, ids, ev.benchmarks)
+        wanted = used_rows(conn, ev.model.name, ids, ev.benchmarks,
+                           [e.id for e in ev.ledger if e.id is not None])
         det.evidence_rows, changed = evidence_state(conn, wanted)
     return [str(c) for c in changed]
 
@@ -361,10 +363,15 @@ def gate(reg: Register, model: str, action: str, policy: str | Path | LoadedPoli
     a threshold cannot be judged and its safeguards are not already in place, or when the
     evidence is stale under the cadence; otherwise allowed (0).
     """
+    from tripwire import obligations as obl
+
     if action not in ACTIONS:
         raise InputError(f"unknown action {action!r}", hint="use train or deploy")
-    a = assess(reg, model, policy, mapping=mapping, overrides=overrides, at=at, record=record)
+    at = at or obl.now()
+    pol = resolve_policy(policy, overrides=overrides)
+    a = assess(reg, model, pol, mapping=mapping, overrides=overrides, at=at, record=record)
     d = a.determination
+    overdue = obl.overdue_for(reg, d.model, pol, at)
     missing = list(d.missing_safeguards.get(action, []))
     insufficient = [t for t in d.thresholds if t.state == "insufficient"]
     reasons: list[str] = []
@@ -380,6 +387,9 @@ def gate(reg: Register, model: str, action: str, policy: str | Path | LoadedPoli
         if insufficient:
             reasons.append("insufficient evidence as well for " + ", ".join(
                 t.id for t in insufficient) + " (see `tripwire assess`)")
+    elif overdue and pol.policy.overdue == "block":
+        code = 1
+        reasons.append(f"{pol.name} blocks on overdue obligations")
     elif action not in d.allowed_actions:
         code = 3
         for t in insufficient:
@@ -394,6 +404,10 @@ def gate(reg: Register, model: str, action: str, policy: str | Path | LoadedPoli
         if insufficient:
             reasons.append("insufficient evidence for " + ", ".join(t.id for t in insufficient)
                            + ", but the safeguards those thresholds would require are in place")
+    for o in overdue:
+        reasons.append(f"overdue: {o.safeguard} was due {o.due.date().isoformat()} "
+                       f"({-o.days_left:.0f} days ago; within {o.within} of {o.event}, record "
+                       f"entry {o.event_seq}; {o.source}): attest it when met")
     return GateDecision(action, code == 0, code, reasons, missing, a)
 
 
@@ -410,12 +424,14 @@ class Plan:
     wide yet (have them before training / deploying the planned model)."""
     forecasts: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    entry: int | None = None
+    """Record entry of the planned run (with a start date), else None."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"planned": self.planned.model_dump(mode="json"),
                 "determination": self.determination.model_dump(mode="json"),
                 "safeguards_first": self.safeguards_first, "forecasts": self.forecasts,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "entry": self.entry}
 
 
 class _ForecastJudge(EvidenceJudge):
@@ -506,7 +522,8 @@ def plan(reg: Register, policy: str | Path | LoadedPolicy, *, from_model: str | 
          scale: float | None = None, compute: float | None = None,
          mapping: Mapping[str, str] | None = None,
          overrides: Mapping[str, float] | None = None,
-         n_boot: int = 1000, seed: int = 0, at: dt.datetime | None = None) -> Plan:
+         n_boot: int = 1000, seed: int = 0, at: dt.datetime | None = None,
+         start: dt.date | None = None, name: str | None = None) -> Plan:
     """Before training: the probability that a planned model crosses each threshold, and the
     safeguards to put in place first.
 
@@ -540,7 +557,7 @@ def plan(reg: Register, policy: str | Path | LoadedPolicy, *, from_model: str | 
         cost = base.cost_usd * compute / base.compute_flop
     label = (f"{base.name} x{scale:g}" if base is not None and scale is not None
              else f"planned {compute:.3g} FLOP")
-    planned = Model(name=label, compute_flop=compute, compute_method=ComputeMethod.GIVEN,
+    planned = Model(name=name or label, compute_flop=compute, compute_method=ComputeMethod.GIVEN,
                     multiplier=multiplier, cost_usd=cost,
                     family=base.family if base else None, parent=base.name if base else None)
     if base is not None:
@@ -562,12 +579,23 @@ def plan(reg: Register, policy: str | Path | LoadedPolicy, *, from_model: str | 
     ev = Evidence(model=planned, results=[], benchmarks=benches, attestations=org_wide,
                   mapping=mapping)
     judge = _ForecastJudge(pol, ev, reg, n_boot=n_boot, seed=seed)
-    det = evaluate_policy(pol, ev, at=at or utcnow(), judge=judge)
+    from tripwire.obligations import now
+
+    det = evaluate_policy(pol, ev, at=at or now(), judge=judge)
     det.forecasts = judge.forecasts
     det.notes.append("a plan, not a determination: score thresholds are forecasts from the "
                      "register's scaling, not measurements of the planned model")
-    return Plan(planned, det, {a: list(v) for a, v in det.missing_safeguards.items()},
-                judge.forecasts, warnings)
+    out = Plan(planned, det, {a: list(v) for a, v in det.missing_safeguards.items()},
+               judge.forecasts, warnings)
+    if start is not None:
+        # The intention, recorded: a threshold crossed at the policy's confidence here means
+        # the requirement "will be met", and clocks such as Art. 52(1) start at this entry.
+        with reg.transaction() as conn:
+            _record_policy(conn, pol)
+            out.entry = append_entry(conn, "plan", {
+                "model": planned.name, "at": det.at.isoformat(), "start": start.isoformat(),
+                "compute_flop": compute, "determination": det.model_dump(mode="json")}).seq
+    return out
 
 
 # -------------------------------------------------------------------------------------- attest
@@ -623,8 +651,10 @@ def attest(reg: Register, model: str, safeguard: str, *, evidence: str, by: str,
         except OSError as e:
             raise InputError(f"cannot read evidence file: {e}", source=evidence) from None
         ref = str(path)
+    from tripwire.obligations import now
+
     att = Attestation(model=None if all_models else model, safeguard=safeguard, by=by.strip(),
-                      evidence=ref, evidence_sha256=sha, at=at or utcnow(), note=note)
+                      evidence=ref, evidence_sha256=sha, at=at or now(), note=note)
     with reg.transaction() as conn:
         append_entry(conn, "attestation", att.model_dump(mode="json"))
     return att, warnings

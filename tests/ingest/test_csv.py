@@ -36,7 +36,16 @@ def test_epoch_export_reads_unedited(shared_data: Path) -> None:
     )
     assert len(over) <= 17
     # every Epoch column is recognised; the one note is about blank Confidence labels
-    assert [w for w in b.warnings if "have no Confidence" not in w] == []
+    assert [w for w in b.warnings
+            if "have no Confidence" not in w and "Finetune compute" not in w] == []
+    # Finetune compute becomes a ledger: Epoch's training compute is the total (its docs),
+    # so pre-training is the rest; rows whose total is no larger than the fine-tuning are named.
+    r1 = [e for e in b.ledger if e.model == "DeepSeek-R1"]
+    assert [(e.component, e.flop) for e in r1] == [("pre-training", pytest.approx(5.17e24 - 6.1e23)),
+                                                    ("fine-tuning", 6.1e23)]
+    assert sum(e.flop for e in r1) == pytest.approx(by["DeepSeek-R1"].compute_flop)
+    skipped = next(w for w in b.warnings if "Finetune compute" in w)
+    assert "PeptideBERT" in skipped and "DeepSeek-R1" not in skipped
 
 
 def test_eci_export_reads_unedited(shared_data: Path) -> None:

@@ -13,6 +13,7 @@ from tripwire.cli import (
     diff_cmd,  # noqa: F401
     fit_cmd,  # noqa: F401
     forecast_cmd,  # noqa: F401
+    obligation_cmds,  # noqa: F401  (obligations, incident)
     policy_cmds,  # noqa: F401
     record_cmds,  # noqa: F401
     register_cmds,  # noqa: F401  (init, ingest, alias, models, evals, demo)

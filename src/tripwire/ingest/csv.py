@@ -88,6 +88,7 @@ EPOCH_COLUMNS = {
     "Confidence": "confidence",
     "Training compute cost (2023 USD)": "cost_usd",
     "Base model": "parent",
+    "Finetune compute (FLOP)": "finetune_flop",
     "Training hardware": "hardware",
     "Hardware quantity": "hw_count",
     "Training time (hours)": "hw_hours",
@@ -461,6 +462,7 @@ def read_epoch(table: Table, batch: Batch) -> None:
     batch.warnings += _unknown(table, set(cols) | EPOCH_KNOWN, case=True)
     lines = []
     unlabelled = 0
+    finetuned: list[tuple[Model, float, str]] = []
     for line, r in table.records(cols, case=True):
         r = {k: ("" if v in _EPOCH_BLANK else v) for k, v in r.items()}
         r["name"] = " ".join(r.get("name", "").split())  # stray spaces and newlines in names
@@ -489,6 +491,7 @@ def read_epoch(table: Table, batch: Batch) -> None:
                 "hw_count",
                 "hw_hours",
                 "hw_util",
+                "finetune_flop",
             )
         }
         m = Model(
@@ -529,12 +532,57 @@ def read_epoch(table: Table, batch: Batch) -> None:
             m = compute.with_estimates(m)
         batch.models.append(m)
         lines.append(line)
+        if num["finetune_flop"] is not None:
+            finetuned.append((m, num["finetune_flop"], r.get("parent", "")))
+    _epoch_ledger(batch, finetuned)
     if unlabelled:
         batch.warnings.append(
             f"{unlabelled} compute figure(s) have no Confidence: judged as Unknown (the widest "
             "published spread)")
     _check_duplicates(batch.models, lines, table.path)
     batch.model_lines = lines
+
+
+def _epoch_ledger(batch: Batch, finetuned: list[tuple[Model, float, str]]) -> None:
+    """Ledger entries for Epoch rows with a `Finetune compute (FLOP)`: fine-tuning, and
+    pre-training as the rest of `Training compute (FLOP)`, which Epoch documents as the total
+    including pretrained base models. Where the training figure is no larger than the
+    fine-tuning one it cannot include the base model: the base models' figures from the same
+    file stand for pre-training, and without them the row gets no ledger (a warning says so)."""
+    from tripwire import ledger
+
+    if not finetuned:
+        return
+    by_name = {m.name: m for m in batch.models}
+    source = f"Epoch AI, {Path(batch.path).name}"
+    sigma = {m.name: compute.compute_sigma_ln(m) for m, _, _ in finetuned}
+    skipped = []
+    for m, ft, parents in finetuned:
+        u = math.expm1(sigma[m.name] * 1.6448536269514722) if sigma[m.name] else None
+        pre: float | None = None
+        what = "Training compute (FLOP) less Finetune compute (FLOP)"
+        if m.compute_flop is not None and m.compute_flop > ft * (1 + 1e-3):
+            pre = m.compute_flop - ft
+        else:
+            bases = [by_name.get(" ".join(p.split())) for p in parents.split(",") if p.strip()]
+            if bases and all(b is not None and b.compute_flop for b in bases):
+                pre = sum(b.compute_flop for b in bases if b is not None and b.compute_flop)
+                what = "Training compute (FLOP) of " + parents.strip()
+        if pre is None:
+            skipped.append(m.name)
+            continue
+        batch.ledger.append(ledger.Entry(model=m.name, component="pre-training",
+                                         method="given", flop=pre, uncertainty=u,
+                                         source=f"{source}: {what}", file=batch.path))
+        batch.ledger.append(ledger.Entry(model=m.name, component="fine-tuning", method="given",
+                                         flop=ft, uncertainty=u,
+                                         source=f"{source}: Finetune compute (FLOP)",
+                                         file=batch.path))
+    if skipped:
+        batch.warnings.append(
+            f"{len(skipped)} model(s) with a Finetune compute whose training compute does not "
+            "include the base model's and whose base model is not in the file: no compute "
+            "ledger (" + ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "") + ")")
 
 
 def _confidence(r: dict[str, str], table: Table, line: int, cols: dict[str, str]) -> str | None:
@@ -708,6 +756,83 @@ def read_loss(table: Table, batch: Batch) -> None:
         )
 
 
+LEDGER_COLUMNS = {c: c for c in ("model", "component", "method", "flop", "source", "params",
+                                   "tokens", "accelerator", "chips", "hours", "utilization",
+                                   "uncertainty", "counts")}
+LEDGER_REQUIRED = ("model", "component", "method", "flop", "source")
+
+
+def _ledger_error(table: Table, line: int, column: str, message: str, hint: str) -> InputError:
+    return InputError(f"column {column!r}: {message}", source=table.path, where=str(line),
+                      hint=hint)
+
+
+def read_ledger(table: Table, batch: Batch) -> None:
+    """A compute ledger: one row per part of a model's training compute (see
+    tripwire.ledger). `flop` may be empty when the method's inputs give it."""
+    from tripwire import ledger
+
+    _require(table, list(LEDGER_REQUIRED), LEDGER_COLUMNS, "compute ledger")
+    batch.warnings += _unknown(table, set(LEDGER_COLUMNS))
+    for line, r in table.records(LEDGER_COLUMNS):
+        col = {f: _column(f, table, LEDGER_COLUMNS) for f in LEDGER_COLUMNS}
+        if not r.get("model"):
+            raise _ledger_error(table, line, col["model"], "empty", "every entry names its model")
+        comp = r.get("component", "").lower()
+        if comp == "rl" or comp == "post-training":
+            comp = "fine-tuning"
+        if comp not in ledger.COMPONENTS:
+            raise _ledger_error(table, line, col["component"],
+                                f"{r.get('component', '')[:60]!r} is not a component",
+                                "write one of " + ", ".join(ledger.COMPONENTS))
+        method = r.get("method", "").lower()
+        if method not in ledger.METHODS:
+            raise _ledger_error(table, line, col["method"],
+                                f"{r.get('method', '')[:60]!r} is not a method",
+                                "write one of " + ", ".join(ledger.METHODS))
+        if not r.get("source"):
+            raise _ledger_error(table, line, col["source"], "empty",
+                                "say where the figure comes from (a report, a run log)")
+        num = {f: number(r.get(f, ""), path=table.path, line=line, column=col[f], field=f)
+               for f in ("flop", "params", "tokens", "chips", "hours", "utilization",
+                         "uncertainty")}
+        if num["utilization"] is not None and not 0 < num["utilization"] <= 1:
+            raise _ledger_error(table, line, col["utilization"],
+                                f"{num['utilization']:g} is not a fraction of peak",
+                                "write a number in (0, 1], e.g. 0.4")
+        counts = tuple(ledger.REGIMES)
+        text = r.get("counts", "").lower().replace(";", " ").replace(",", " ").split()
+        if text:
+            bad = [t for t in text if t not in (*ledger.REGIMES, "all", "none")]
+            if bad:
+                raise _ledger_error(table, line, col["counts"],
+                                    f"{bad[0]!r} is not a regime",
+                                    "write all, none or regimes among "
+                                    + ", ".join(ledger.REGIMES))
+            counts = (tuple(ledger.REGIMES) if "all" in text
+                      else () if "none" in text else tuple(dict.fromkeys(text)))
+        accel = _text(r.get("accelerator", ""))
+        try:
+            flop = ledger.flop_of(
+                method, num["flop"], params=num["params"], tokens=num["tokens"],
+                accelerator=accel, chips=num["chips"], hours=num["hours"],
+                utilization=num["utilization"])
+            if accel is not None:
+                compute.accelerator(accel)
+        except InputError as e:
+            first = e.message.split()[0]
+            which = ("accelerator" if e.message.startswith("unknown accelerator")
+                     else "chips" if first == "count"
+                     else first if first in LEDGER_COLUMNS else "flop")
+            raise _ledger_error(table, line, col.get(which, which), e.message,
+                                e.hint or "give flop, or the inputs of the method") from None
+        batch.ledger.append(ledger.Entry(
+            model=" ".join(r["model"].split()), component=comp, method=method, flop=flop,
+            source=r["source"], params=num["params"], tokens=num["tokens"], accelerator=accel,
+            chips=num["chips"], hours=num["hours"], utilization=num["utilization"],
+            uncertainty=num["uncertainty"], counts=counts, file=table.path))
+
+
 BENCHMARK_COLUMNS = {
     "benchmark": "id",
     "chance": "chance",
@@ -770,9 +895,11 @@ def read_benchmarks(table: Table, batch: Batch) -> None:
 
 
 def csv_kind(header: list[str]) -> str | None:
-    """Which table a header belongs to: models-csv, evals-csv, loss-csv, epoch-csv,
-    benchmarks-csv or None."""
+    """Which table a header belongs to: ledger-csv, models-csv, evals-csv, loss-csv,
+    epoch-csv, benchmarks-csv or None."""
     low = {h.lower() for h in header}
+    if set(LEDGER_REQUIRED) <= low:
+        return "ledger-csv"
     if {"benchmark", "chance"} <= low and not low & {"model", "value", "score"}:
         return "benchmarks-csv"
     if "loss" in low and low & {"params", "params_n", "model size"}:
@@ -793,6 +920,7 @@ READERS: dict[str, Callable[[Table, Batch], None]] = {
     "epoch-csv": read_epoch,
     "evals-csv": read_evals,
     "loss-csv": read_loss,
+    "ledger-csv": read_ledger,
     "benchmarks-csv": read_benchmarks,
 }
 

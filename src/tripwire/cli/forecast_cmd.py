@@ -366,7 +366,7 @@ def forecast_cmd(
         try:
             bt = fc.backtest_compute(compute, values, floor=floor, ceiling=bm.ceiling,
                                      samples=samples, threshold=threshold, frontier=frontier,
-                                     names=names, n_boot=min(n_boot, 100) or 100, seed=seed)
+                                     names=names, n_boot=min(n_boot, 50) or 50, seed=seed)
             out["backtest"] = {**bt.summary}
             if backtest:
                 out["backtest"]["cutoffs"] = bt.cutoffs.to_dict(orient="records")
@@ -401,7 +401,7 @@ def forecast_cmd(
         try:
             bt = fc.backtest_time(dates, values, transform=transform, floor=t_floor,
                                   ceiling=ceiling, threshold=threshold, frontier=frontier,
-                                  since=since, names=names, n_boot=min(n_boot, 100) or 100,
+                                  since=since, names=names, n_boot=min(n_boot, 50) or 50,
                                   seed=seed)
             out["backtest"] = {**bt.summary}
             if backtest:

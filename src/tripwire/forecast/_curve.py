@@ -269,7 +269,8 @@ class CapabilityCurve:
                 continue
             seen.add(train.tobytes())
             sub = CapabilityCurve(floor=self.floor, ceiling=self.ceiling,
-                                  ceiling_max=self.ceiling_max, n_boot=_CAL_BOOT,
+                                  ceiling_max=self.ceiling_max,
+                                  n_boot=min(_CAL_BOOT, max(self.n_boot, 20)),
                                   seed=self.seed, min_models=self.min_models,
                                   min_decades=self.min_decades, calibrate=False)
             try:
@@ -281,9 +282,11 @@ class CapabilityCurve:
             z = _latent_draws(sub, sub._design(x[test]), _CAL_DRAWS)
             shape = z.shape
 
+            eps = np.random.default_rng(self.seed + 2).standard_normal(shape)
+
             def post(lat: np.ndarray, sub: CapabilityCurve = sub,
-                     shape: tuple[int, ...] = shape) -> np.ndarray:
-                return _latent_to_scores(sub, lat.reshape(shape)).reshape(-1, shape[2])
+                     shape: tuple[int, ...] = shape, eps: np.ndarray = eps) -> np.ndarray:
+                return _latent_to_scores(sub, lat.reshape(shape), eps=eps).reshape(-1, shape[2])
 
             parts.append(HeldOut(z.reshape(-1, shape[2]), y[test], sub._past(x[test]), post,
                                  sub.score_bounds_))

@@ -500,7 +500,8 @@ def _latent_draws(est: Any, X: np.ndarray, n_draws: int,
 
 
 def _latent_to_scores(est: Any, z: np.ndarray, seed_offset: int = 2,
-                      extra_add: np.ndarray | None = None) -> np.ndarray:
+                      extra_add: np.ndarray | None = None,
+                      eps: np.ndarray | None = None) -> np.ndarray:
     """Latent draws (n_draws, B, points) to measured scores: the sigmoid between floor and each
     fit's ceiling, plus the additive scatter and binomial noise at the median sample count,
     clipped to where a score can lie."""
@@ -513,8 +514,9 @@ def _latent_to_scores(est: Any, z: np.ndarray, seed_offset: int = 2,
         var = var + np.clip(f * (1 - f), 0, None) / float(np.median(est.trials_))
     if extra_add is not None:
         var = var + (extra_add**2)[None, None, :]
-    rng = np.random.default_rng(est.seed + seed_offset)
-    f = f + rng.standard_normal(f.shape) * np.sqrt(var)
+    if eps is None:  # standard normals for the additive noise (given: reused across calls)
+        eps = np.random.default_rng(est.seed + seed_offset).standard_normal(f.shape)
+    f = f + eps * np.sqrt(var)
     lo, hi = est.score_bounds_
     return np.clip(f, lo, hi)
 

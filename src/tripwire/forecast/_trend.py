@@ -187,7 +187,8 @@ class TimeTrend:
                 continue
             seen.add(train.tobytes())
             sub = TimeTrend(transform=self.transform, floor=self.floor, ceiling=self.ceiling,
-                            n_boot=_CAL_BOOT, seed=self.seed, min_models=self.min_models,
+                            n_boot=min(_CAL_BOOT, max(self.n_boot, 20)), seed=self.seed,
+                            min_models=self.min_models,
                             min_years=self.min_years, calibrate=False)
             try:
                 sub.fit([_date(float(a)) for a in t[train]], v[train])

@@ -94,6 +94,25 @@ def test_policy_test(tmp_path: Path, house: str):
     assert "expected base, got high" in out["cases"][0]["failures"]
 
 
+def test_copied_builtin_gets_its_tests_beside_it(tmp_path: Path, monkeypatch):
+    """docs/policies.md: `policy show asl > my-policy.yaml`, then `policy test my-policy.yaml`
+    says how to start the tests; `policy show asl --tests` writes cases that run on the copy."""
+    monkeypatch.chdir(tmp_path)
+    Path("my-policy.yaml").write_text(run("policy", "show", "asl").stdout, encoding="utf-8")
+    r = run("policy", "test", "my-policy.yaml")
+    assert r.exit_code == 2 and "policy show NAME --tests > my-policy.tests.yaml" in r.stderr
+    r = run("policy", "show", "asl", "--tests")
+    assert r.exit_code == 0 and "\npolicy:" not in r.stdout
+    Path("my-policy.tests.yaml").write_text(r.stdout, encoding="utf-8")
+    r = run("policy", "test", "my-policy.yaml", "--json")
+    out = json.loads(r.stdout)
+    assert r.exit_code == 0 and out["passed"] and out["policy"].endswith("my-policy.yaml")
+    assert len(out["cases"]) == len(yaml.safe_load(r_tests := run(
+        "policy", "show", "asl", "--tests").stdout)["cases"]) > 0, r_tests
+    r = run("policy", "show", "my-policy.yaml", "--tests")  # a file's own tests, unchanged
+    assert r.exit_code == 0 and r.stdout == Path("my-policy.tests.yaml").read_text("utf-8")
+
+
 def test_assess_json_and_errors(db: str, house: str):
     r = run("assess", "big", "--policy", house, "--db", db, "--json")
     assert r.exit_code == 0, r.output

@@ -102,9 +102,18 @@ def policy_list(json: JsonOpt = False) -> None:
 @policy_app.command("show")
 def policy_show(
     name: Annotated[str, typer.Argument(help="A built-in name or a policy file.")],
+    tests: Annotated[bool, typer.Option(
+        "--tests", help="Print the policy's test cases instead, to save beside a copy of it "
+                        "as NAME.tests.yaml.")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Print a policy: its YAML text (to copy and adapt), or the validated policy as JSON."""
+    """Print a policy: its YAML text (to copy and adapt), its test cases (--tests), or the
+    validated policy as JSON."""
+    if tests:
+        from tripwire.policy.testing import tests_text
+        text = tests_text(name)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
     if json:
         loaded = load_policy(name)
         data = loaded.policy.model_dump(mode="json")

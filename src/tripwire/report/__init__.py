@@ -71,16 +71,22 @@ def safe_child(folder: str | Path, name: str) -> Path:
 def write_report(data: ReportData, fmt: str, output: str | Path) -> Path:
     """Render and write the report; return the file written.
 
-    `output` is a file path, or an existing folder (or a path ending in `/`): then the file is
-    named after the model in focus (`all-models` for every model) and always lands inside that
-    folder. The file is written whole or not at all (a temporary file renamed into place).
+    `output` is a file path, or a folder: an existing one, or a path ending in `/`, which is
+    created with its parents if missing. The file in a folder is named after the model in focus
+    (`all-models` for every model) and always lands inside it. The file is written whole or not
+    at all (a temporary file renamed into place).
     """
     text = render(data, fmt)
     suffix = FORMATS[fmt][1]
     out = Path(output)
     if out.is_dir() or str(output).endswith(("/", os.sep)):
-        if not out.exists():
-            raise InputError("the output folder does not exist", source=str(output))
+        if not out.is_dir():
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise InputError(f"cannot create the output folder: {e.strerror}",
+                                 source=str(output),
+                                 hint="give a folder you may write to, or a file path") from None
         stem = data.focus[0] if data.scope == "model" and len(data.focus) == 1 else "all-models"
         path = safe_child(out, file_name(stem, suffix))
     else:

@@ -19,6 +19,6 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 fi
 spec="."
-if [ "$extras" = "test" ]; then spec=".[test,inspect]"; fi
+if [ "$extras" = "test" ]; then spec=".[test,inspect,s3]"; fi
 .venv/bin/python -m pip install -q -e "$spec" 2>&1 | grep -vE '^(WARNING: Location|\s*$)' || true
 .venv/bin/python -c 'import tripwire' || { echo "tripwire failed to install" >&2; exit 2; }

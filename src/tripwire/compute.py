@@ -187,9 +187,133 @@ def with_estimates(model: Model) -> Model:
     return model
 
 
+ESTIMATE_SIGMA_LN = math.log(2.0)
+"""Log-normal sigma of a compute (or cost) figure tripwire estimated itself (6ND,
+hardware-time): a factor of 2 is one standard deviation."""
+
+CONFIDENCE_FACTOR: dict[str, float] = {"Confident": 3.0, "Likely": 10.0, "Speculative": 30.0}
+"""Epoch AI's confidence labels as the factor within which the true figure lies
+(Confident ~3x, Likely ~10x, Speculative ~30x); see docs/concepts.md, "Compute uncertainty"."""
+CONFIDENCE_COVERAGE = 0.9
+"""Probability that the true figure lies within the label's factor of the estimate."""
+CONFIDENCE_LABELS = (*CONFIDENCE_FACTOR, "Unknown")
+_Z_COVERAGE = 1.6448536269514722  # standard normal quantile at 0.5 + CONFIDENCE_COVERAGE / 2
+
+
+def confidence_label(text: str) -> str | None:
+    """Epoch's label for a Confidence cell (case and spaces ignored); None when it is not one
+    of Confident, Likely, Speculative, Unknown."""
+    key = text.strip().lower()
+    return next((c for c in CONFIDENCE_LABELS if c.lower() == key), None)
+
+
+def compute_sigma_ln(model: Model) -> float:
+    """Log-normal sigma of the model's training compute (0: the figure is exact).
+
+    A source's confidence label sets it: the label's factor k holds the true figure with
+    probability CONFIDENCE_COVERAGE, so sigma = ln k / z. An `Unknown` label gets the widest
+    published spread (Speculative). Without a label, a figure the source gave is exact and one
+    tripwire estimated (6ND, hardware-time) has sigma = ln 2."""
+    label = model.compute_confidence
+    if label:
+        k = CONFIDENCE_FACTOR.get(label, CONFIDENCE_FACTOR["Speculative"])
+        return math.log(k) / _Z_COVERAGE
+    return ESTIMATE_SIGMA_LN if model.compute_estimated else 0.0
+
+
+def spread_note(model: Model) -> str:
+    """How the model's compute figure is judged, in words."""
+    label = model.compute_confidence
+    if label in CONFIDENCE_FACTOR:
+        return (f"source confidence {label}: log-normal, within {CONFIDENCE_FACTOR[label]:g}x "
+                f"with probability {CONFIDENCE_COVERAGE:.0%}")
+    if label:
+        return (f"source confidence {label}: judged with the widest published spread "
+                f"({CONFIDENCE_FACTOR['Speculative']:g}x at {CONFIDENCE_COVERAGE:.0%})")
+    if model.compute_estimated:
+        return (f"estimated ({model.compute_method}): log-normal with a factor of 2 as one "
+                "standard deviation")
+    return "given by the source: exact"
+
+
+def p_above(model: Model, line: float, *, effective: bool = False) -> float | None:
+    """P(training compute > line) under the figure's spread; None when compute is unknown
+    (an unknown figure is never counted as under a line)."""
+    c = model.effective_compute_flop if effective else model.compute_flop
+    if c is None or c <= 0:
+        return None
+    sigma = compute_sigma_ln(model)
+    if sigma == 0:
+        return 1.0 if c > line else 0.0
+    return 0.5 * math.erfc((math.log(line) - math.log(c)) / (sigma * math.sqrt(2.0)))
+
+
 def lines_passed(compute_flop: float | None) -> list[tuple[float, str]]:
     """The regulatory compute lines a training run at `compute_flop` exceeds (both texts say
     "greater than")."""
     if compute_flop is None:
         return []
     return [(line, label) for line, label in REGULATORY_LINES if compute_flop > line]
+
+
+@dataclass(frozen=True)
+class LineCount:
+    """How many models are over one compute line: by point estimate, and in expectation with
+    an interval from the per-model probabilities (Poisson-binomial, models independent)."""
+
+    line: float
+    label: str
+    point: int
+    """Models whose compute figure is over the line."""
+    expected: float
+    """Sum of P(C > line) over models with a compute figure."""
+    interval80: tuple[int, int]
+    interval95: tuple[int, int]
+    unknown: int
+    """Models without a compute figure: not counted either way."""
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(line=self.line, label=self.label, point=self.point,
+                    expected=self.expected, interval80=list(self.interval80),
+                    interval95=list(self.interval95), unknown=self.unknown)
+
+
+def count_distribution(probs: list[float]) -> list[float]:
+    """P(exactly k of the events happen), k = 0..n, for independent events (exact DP)."""
+    import numpy as np
+
+    dist = np.zeros(len(probs) + 1)
+    dist[0] = 1.0
+    n = 0
+    for p in probs:
+        if p <= 0.0:
+            continue
+        if p >= 1.0:
+            dist[1:n + 2] = dist[:n + 1].copy()
+            dist[0] = 0.0
+        else:
+            dist[1:n + 2] = dist[1:n + 2] * (1 - p) + dist[:n + 1] * p
+            dist[0] *= 1 - p
+        n += 1
+    return [float(x) for x in dist]
+
+
+def _count_quantile(cdf: list[float], q: float) -> int:
+    return next((k for k, c in enumerate(cdf) if c >= q - 1e-12), len(cdf) - 1)
+
+
+def line_count(models: list[Model], line: float, label: str = "", *,
+               effective: bool = False) -> LineCount:
+    """Models over `line`: point count, expected count and its 80/95 % intervals."""
+    import itertools
+
+    probs = [p for m in models if (p := p_above(m, line, effective=effective)) is not None]
+    point = sum(1 for m in models
+                if (c := (m.effective_compute_flop if effective else m.compute_flop)) is not None
+                and c > line)
+    cdf = list(itertools.accumulate(count_distribution(probs)))
+    return LineCount(
+        line=line, label=label, point=point, expected=float(sum(probs)),
+        interval80=(_count_quantile(cdf, 0.1), _count_quantile(cdf, 0.9)),
+        interval95=(_count_quantile(cdf, 0.025), _count_quantile(cdf, 0.975)),
+        unknown=len(models) - len(probs))

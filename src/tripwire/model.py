@@ -55,6 +55,9 @@ class Model(_Base):
     """Physical training compute C, FLOP."""
     compute_method: ComputeMethod | None = None
     """`given` when C was stated by the source, otherwise how it was estimated."""
+    compute_confidence: str | None = None
+    """How sure the source is of C, in Epoch AI's vocabulary (Confident, Likely, Speculative,
+    Unknown); None for a figure the developer disclosed or tripwire estimated."""
     multiplier: float = 1.0
     """Declared algorithmic-efficiency multiplier; effective compute = C x multiplier."""
     cost_usd: float | None = None

@@ -33,7 +33,7 @@ def browser() -> Iterator[Any]:
                                    reason="playwright is not installed (pip install playwright)")
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium "
-                    "(apt-get install chromium; scripts/test.sh does it when run as root)")
+                    "(apt-get install chromium; as root, TRIPWIRE_INSTALL_BROWSER=1 bash scripts/test.sh does it)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield b

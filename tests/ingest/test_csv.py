@@ -35,7 +35,8 @@ def test_epoch_export_reads_unedited(shared_data: Path) -> None:
         len([m for m in b.models if m.compute_method == "given" and m.compute_flop >= 1e25]) == 17
     )
     assert len(over) <= 17
-    assert not b.warnings  # every Epoch column is recognised
+    # every Epoch column is recognised; the one note is about blank Confidence labels
+    assert [w for w in b.warnings if "have no Confidence" not in w] == []
 
 
 def test_eci_export_reads_unedited(shared_data: Path) -> None:

@@ -9,6 +9,7 @@ import sys
 
 from tripwire.cli import (
     compute_cmds,  # noqa: F401  (compute)
+    diff_cmd,  # noqa: F401
     fit_cmd,  # noqa: F401
     forecast_cmd,  # noqa: F401
     policy_cmds,  # noqa: F401

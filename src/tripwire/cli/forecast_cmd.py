@@ -62,8 +62,19 @@ def _pick(results: list[EvalResult], models: dict[str, Model],
     return rows, metric, notes
 
 
-def _load(db: str | None, benchmark: str, metric: str | None) -> dict[str, Any]:
-    """Everything the forecast needs from the register, as plain data."""
+def _parse_date(option: str, text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not a date", hint="use YYYY-MM-DD") from None
+
+
+def _load(db: str | None, benchmark: str, metric: str | None,
+          as_of: dt.date | None = None) -> dict[str, Any]:
+    """Everything the forecast needs from the register, as plain data (only models released
+    by `as_of`, when given)."""
     from tripwire.register import open_register
 
     reg = open_register(db)
@@ -78,7 +89,22 @@ def _load(db: str | None, benchmark: str, metric: str | None) -> dict[str, Any]:
     if not results:
         raise InsufficientEvidence(f"no results for {bm.id!r} in {where}",
                                    hint="ingest evaluation results first")
+    if as_of is not None:
+        def dated(name: str) -> dt.date | None:
+            m = models.get(name)
+            return m.release_date if m is not None else None
+
+        kept = [r for r in results if (d := dated(r.model)) is not None and d <= as_of]
+        if not kept:
+            known = [d for r in results if (d := dated(r.model)) is not None]
+            raise InsufficientEvidence(
+                f"--as-of {as_of} is before every model's release date"
+                + (f" (the first is {min(known)})" if known else " (no model has a release date)"),
+                hint="choose a later date")
+        results = kept
     rows, metric, notes = _pick(results, models, metric)
+    if as_of is not None:
+        notes.append(f"as of {as_of}: only models released on or before it")
     return {"benchmark": bm, "models": models, "rows": rows, "metric": metric, "notes": notes,
             "all_results": everything, "where": where}
 
@@ -203,6 +229,9 @@ def forecast_cmd(
     since: Annotated[str | None, typer.Option(
         "--since", help="With --by date: only models released on or after YYYY-MM-DD.",
         show_default=False)] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Use only models released on or before YYYY-MM-DD, as the forecast "
+        "would have been made then (a backtest).", show_default=False)] = None,
     n_boot: Annotated[int, typer.Option(
         "--n-boot", min=0, max=100_000, help="Bootstrap resamples for the intervals.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
@@ -217,8 +246,13 @@ def forecast_cmd(
     --threshold is crossed (quantiles) and P(score >= threshold) --at a planned compute or
     date; the backtest record of such forecasts; and, with --anomalies, sandbagging flags.
 
+    BENCHMARK may also be `training_compute` or `effective_compute` with --by date: the growth
+    of the register's models' compute over time (per year, with intervals), and with
+    --threshold the date a compute line is first crossed.
+
     Exit 3 when the register holds too little evidence (too few models, no compute, all scores
-    at chance, under a decade of compute, a threshold outside (chance, ceiling))."""
+    at chance, under a decade of compute, a threshold outside (chance, ceiling), an --as-of
+    date before every model's release)."""
     from tripwire import forecast as fc
 
     if plot is not None:
@@ -228,7 +262,19 @@ def forecast_cmd(
     if threshold is not None and not math.isfinite(threshold):
         raise InputError(f"--threshold {threshold}: the score must be a finite number")
     at_value = _parse_at(at, by)
-    data = _load(db, benchmark, metric)
+    as_of_date = _parse_date("--as-of", as_of)
+    if benchmark in fc.COMPUTE_SERIES:
+        from tripwire.cli.forecast_compute import compute_forecast
+
+        if by is not By.date:
+            raise InputError(f"{benchmark} is forecast against release date",
+                             hint=f"use: tripwire forecast {benchmark} --by date")
+        compute_forecast(benchmark, db=db, threshold=threshold,
+                         at=at_value if isinstance(at_value, dt.date) else None,
+                         frontier=frontier, since=_parse_date("--since", since),
+                         as_of=as_of_date, n_boot=n_boot, seed=seed, plot=plot, json=json)
+        return
+    data = _load(db, benchmark, metric, as_of_date)
     bm: Benchmark = data["benchmark"]
     models: dict[str, Model] = data["models"]
     rows: list[EvalResult] = data["rows"]

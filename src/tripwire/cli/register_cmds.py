@@ -178,6 +178,8 @@ def model_rows(models: list) -> list[dict]:
             tokens=m.tokens,
             compute_flop=m.compute_flop,
             compute_method=m.compute_method,
+            compute_confidence=m.compute_confidence,
+            compute_spread=compute.spread_note(m) if m.compute_flop else None,
             estimated=m.compute_estimated if m.compute_flop else None,
             multiplier=m.multiplier,
             effective_compute_flop=m.effective_compute_flop,
@@ -186,23 +188,67 @@ def model_rows(models: list) -> list[dict]:
             parent=m.parent,
             variant=m.variant,
             regulatory_lines=[label for _, label in compute.lines_passed(m.compute_flop)],
+            p_over={f"{line:.0e}": compute.p_above(m, line) for line, _ in
+                    compute.REGULATORY_LINES} if m.compute_flop else None,
             lines=" ".join(f"{line:.0e}" for line, _ in compute.lines_passed(m.compute_flop)),
         )
         for m in models
     ]
 
 
+def count_lines(models: list) -> list[str]:
+    """One sentence per regulatory line: models over it by point estimate and in expectation."""
+    out = []
+    for line, label in compute.REGULATORY_LINES:
+        c = compute.line_count(models, line, label)
+        out.append(
+            f"over {line:.0e} FLOP: {c.point} by point estimate; expected {c.expected:.1f} "
+            f"(80 % interval {c.interval80[0]}-{c.interval80[1]}, 95 % "
+            f"{c.interval95[0]}-{c.interval95[1]}) from each figure's spread"
+            + (f"; {c.unknown} of unknown compute not counted" if c.unknown else ""))
+    return out
+
+
 @app.command()
-def models(db: DbOpt = None, json: JsonOpt = False) -> None:
-    """List registered models with compute, release date and the compute lines they pass."""
-    rows = model_rows(open_register(db).models())
+def models(
+    diff: Annotated[
+        tuple[str, str] | None,
+        typer.Option("--diff", help="Two ingested files (path, file name or sha256 prefix), "
+                     "e.g. two exports of a database: show what figures changed between them.",
+                     show_default=False),
+    ] = None,
+    db: DbOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """List registered models with compute (and how sure its source is), release date, the
+    compute lines they pass and P(C > line) for each; then the count over each line by point
+    estimate beside the expected count and its interval."""
+    reg = open_register(db)
+    if diff is not None:
+        d = reg.figure_diff(*diff)
+        if json:
+            print_json(d)
+            return
+        info(f"{d['old']} -> {d['new']}: {len(d['changed'])} changed figure(s), "
+             f"{len(d['only_old'])} model(s) only in the first, {len(d['only_new'])} only in "
+             "the second")
+        render(d["changed"], title="changed figures", columns=["model", "field", "old", "new"])
+        return
+    ms = reg.models()
+    rows = model_rows(ms)
     if json:
         print_json([{k: v for k, v in r.items() if k != "lines"} for r in rows])
+        for text in count_lines(ms):
+            info(text)
         return
     for r in rows:
         r["C (FLOP)"] = r["compute_flop"] and (
             f"{r['compute_flop']:.3g}" + (" (est.)" if r["estimated"] else "")
         )
+        r["conf."] = r["compute_confidence"]
+        for line, _ in compute.REGULATORY_LINES:
+            p = (r["p_over"] or {}).get(f"{line:.0e}")
+            r[f"P>{line:.0e}"] = "?" if p is None else f"{p:.2f}"
     render(
         rows,
         title="models",
@@ -213,11 +259,15 @@ def models(db: DbOpt = None, json: JsonOpt = False) -> None:
             "params",
             "tokens",
             "C (FLOP)",
+            "conf.",
+            *(f"P>{line:.0e}" for line, _ in compute.REGULATORY_LINES),
             "effective_compute_flop",
             "cost_usd",
             "lines",
         ],
     )
+    for text in count_lines(ms):
+        info(text)
 
 
 @app.command()

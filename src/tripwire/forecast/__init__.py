@@ -27,6 +27,16 @@ from tripwire.forecast._backtest import Backtest, backtest_compute, backtest_tim
 from tripwire.forecast._common import DAYS_PER_YEAR as DAYS_PER_YEAR
 from tripwire.forecast._common import QUANTILES
 from tripwire.forecast._common import _bootstrap_weights as _bootstrap_weights
+from tripwire.forecast._compute_trend import (
+    COMPUTE_SERIES,
+    CrossingBacktest,
+    Growth,
+    compute_points,
+    crossing_backtest,
+    first_over,
+    fit_compute_trend,
+    growth,
+)
 from tripwire.forecast._curve import (
     CapabilityCurve,
     CrossingForecast,
@@ -37,6 +47,14 @@ from tripwire.forecast._factors import CapabilityFactors, FactorRegression
 from tripwire.forecast._trend import DateCrossing, TimeTrend
 
 __all__ = [
+    "COMPUTE_SERIES",
+    "CrossingBacktest",
+    "Growth",
+    "compute_points",
+    "crossing_backtest",
+    "first_over",
+    "fit_compute_trend",
+    "growth",
     "QUANTILES",
     "Backtest",
     "CapabilityCurve",

@@ -78,12 +78,15 @@ EPOCH_COLUMNS = {
     "Parameters": "params",
     "Training compute (FLOP)": "compute_flop",
     "Training dataset size (datapoints)": "tokens",
+    "Training dataset size": "tokens",
+    "Confidence": "confidence",
     "Training compute cost (2023 USD)": "cost_usd",
     "Base model": "parent",
     "Training hardware": "hardware",
     "Hardware quantity": "hw_count",
     "Training time (hours)": "hw_hours",
     "Hardware utilization": "hw_util",
+    "Hardware utilization (MFU)": "hw_util",
     "Domain": "domain",
     "Training compute estimation method": "method",
     "Link": "link",
@@ -105,7 +108,6 @@ EPOCH_KNOWN = {
     "Epochs",
     "Training time notes",
     "Compute cost notes",
-    "Confidence",
     "Abstract",
     "Finetune compute (FLOP)",
     "Finetune compute notes",
@@ -124,7 +126,35 @@ EPOCH_KNOWN = {
     "Model name",
     "Description",
     "Display name",
+    # Frontier AI Models and Large-scale AI Models exports
+    "System",
+    "Task",
+    "Code accessibility",
+    "Dataset accessibility",
+    "Organization categorization (from Organization)",
+    "Country (of organization)",
+    "Training data center",
+    "Training chip-hours",
+    "Utilization notes",
+    "Estimated over 1e25 FLOP",
+    "Maybe over 1e25 FLOP",
+    "Power per GPU",
+    "Base model compute",
+    "API prices",
+    "Numerical format",
+    "FLOP/$",
+    "Hardware release date",
+    "Post-training compute (FLOP)",
+    "Post-training compute notes",
+    "Model versions (benchmarks)",
+    "Hardware utilization (HFU)",
+    "Training compute cost (cloud)",
+    "Training compute cost (upfront)",
+    "Training dataset size (total)",
+    "Open model weights?",
 }
+_EPOCH_BLANK = {"nan", "NaN", "NA", "N/A", "n/a", "None"}
+"""Cells Epoch's pandas-written exports use for a missing value."""
 
 EXAMPLES = {
     "params": "7e9",
@@ -419,9 +449,16 @@ def read_epoch(table: Table, batch: Batch) -> None:
     if "Model version" in table.header and "Model" not in table.header:
         cols["Model version"] = "name"  # the Epoch Capabilities Index export
         cols["Release date"] = "release_date"
+    if "System" in table.header and "Model" not in table.header:
+        cols["System"] = "name"  # exports before 2024 name the model `System`
     batch.warnings += _unknown(table, set(cols) | EPOCH_KNOWN, case=True)
     lines = []
+    unlabelled = 0
     for line, r in table.records(cols, case=True):
+        r = {k: ("" if v in _EPOCH_BLANK else v) for k, v in r.items()}
+        r["name"] = " ".join(r.get("name", "").split())  # stray spaces and newlines in names
+        if r.get("parent"):
+            r["parent"] = " ".join(r["parent"].split())
         if not r.get("name"):
             raise InputError(
                 "column 'Model' is empty",
@@ -463,6 +500,12 @@ def read_epoch(table: Table, batch: Batch) -> None:
         )
         if m.compute_flop is not None:
             m.compute_method = ComputeMethod.GIVEN
+            method = {x.strip() for x in r.get("method", "").split(",")}
+            if method != {"Reported"}:  # a developer's own disclosure stays exact
+                m.compute_confidence = _confidence(r, table, line, cols)
+                if m.compute_confidence is None:
+                    unlabelled += 1
+                    m.compute_confidence = "Unknown"
         elif r.get("hardware") and num["hw_count"] and num["hw_hours"]:
             try:
                 util = num["hw_util"] if num["hw_util"] and num["hw_util"] <= 1 else None
@@ -479,8 +522,30 @@ def read_epoch(table: Table, batch: Batch) -> None:
             m = compute.with_estimates(m)
         batch.models.append(m)
         lines.append(line)
+    if unlabelled:
+        batch.warnings.append(
+            f"{unlabelled} compute figure(s) have no Confidence: judged as Unknown (the widest "
+            "published spread)")
     _check_duplicates(batch.models, lines, table.path)
     batch.model_lines = lines
+
+
+def _confidence(r: dict[str, str], table: Table, line: int, cols: dict[str, str]) -> str | None:
+    """Epoch's Confidence label of a row's compute figure (None when blank); any other word
+    is an error naming the cell."""
+    text = r.get("confidence", "")
+    if not text:
+        return None
+    label = compute.confidence_label(text)
+    if label is None:
+        raise InputError(
+            f"column {_column('confidence', table, cols)!r}: {text[:60]!r} is not one of "
+            f"Epoch AI's confidence labels",
+            source=table.path,
+            where=str(line),
+            hint="write " + ", ".join(compute.CONFIDENCE_LABELS) + " (or leave it blank)",
+        )
+    return label
 
 
 def read_evals(table: Table, batch: Batch) -> None:
@@ -644,7 +709,7 @@ def csv_kind(header: list[str]) -> str | None:
         return "loss-csv"
     if {"model", "benchmark"} <= low and low & {"value", "score"}:
         return "evals-csv"
-    if ("Model" in header or "Model version" in header) and (
+    if ("Model" in header or "Model version" in header or "System" in header) and (
         {"Training compute (FLOP)", "Publication date", "Parameters"} & set(header)
     ):
         return "epoch-csv"

@@ -9,9 +9,10 @@ Each comparison `X op t` becomes P(X op t) from a distribution for X:
   intervals): log-normal when both ends are positive, else normal, matched to the interval
   (level `ci_level`, default 0.95);
 * a score with none of these: its point value, judged exactly, with a note saying so;
-* a model quantity given by its source: exact. An *estimated* training compute (6ND or
-  hardware-time) is log-normal around the estimate with sigma = ln 2 (a factor of 2 is one
-  standard deviation), the spread Epoch AI reports for such estimates; effective compute
+* a model quantity given by its source: exact. A training compute with a source confidence
+  label (Epoch AI's Confident / Likely / Speculative / Unknown) is log-normal with the label's
+  spread (`compute.compute_sigma_ln`); one tripwire *estimated* (6ND or hardware-time) is
+  log-normal with sigma = ln 2 (a factor of 2 is one standard deviation); effective compute
   inherits it (the declared multiplier is taken as exact). Training cost is always an estimate
   and gets the same factor-of-2 sigma. Parameters and tokens are exact.
 
@@ -38,6 +39,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from scipy.special import betainc
 
+from tripwire import compute
 from tripwire.model import (
     Attestation,
     Benchmark,
@@ -53,7 +55,7 @@ from tripwire.policy.expr import UNKNOWN, Compare, Probs, Quantity
 from tripwire.policy.loader import CompiledThreshold, LoadedPolicy
 from tripwire.policy.schema import ACTIONS
 
-ESTIMATE_SIGMA_LN = math.log(2.0)
+ESTIMATE_SIGMA_LN = compute.ESTIMATE_SIGMA_LN
 """Log-normal sigma for estimated compute and cost: a factor of 2 is one standard deviation."""
 _SQRT2 = math.sqrt(2.0)
 _Z = {0.8: 1.2815515655446004, 0.9: 1.6448536269514722, 0.95: 1.959963984540054,
@@ -137,10 +139,9 @@ class Evidence:
             dist, value = got
             note = None
             if dist.kind == "lognormal":
-                what = ("an estimate" if name == "cost_usd"
-                        else f"estimated ({self.model.compute_method})")
-                note = (f"{name} is {what}: judged log-normal with a factor of 2 as one "
-                        "standard deviation")
+                note = (f"{name} is an estimate: judged log-normal with a factor of 2 as one "
+                        "standard deviation" if name == "cost_usd"
+                        else f"{name} is {compute.spread_note(self.model)}")
             out = (dist, trusted(EvidenceRef, kind="model", quantity=name, value=value), note)
         self._quantities[name] = out
         return out
@@ -217,8 +218,9 @@ def quantity_distribution(model: Model, name: str) -> tuple[_Dist, float] | None
         c = model.compute_flop if name == "training_compute" else model.effective_compute_flop
         if c is None or c <= 0:
             return None
-        if model.compute_estimated:
-            return _Dist("lognormal", math.log(c), ESTIMATE_SIGMA_LN), c
+        sigma = compute.compute_sigma_ln(model)
+        if sigma > 0:
+            return _Dist("lognormal", math.log(c), sigma), c
         return _Dist("exact", c), c
     if name == "cost_usd":
         if model.cost_usd is None or model.cost_usd <= 0:

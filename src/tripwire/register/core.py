@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from tripwire.model import Benchmark, EvalResult, LossObservation, Model, Sample
 from tripwire.model import utcnow as _now
 from tripwire.register import engine as eng
 from tripwire.register import tables as t
-from tripwire.register.store import BatchStore, IngestOutcome
+from tripwire.register.store import FIGURE_FIELDS, BatchStore, IngestOutcome
 
 __all__ = ["IngestOutcome", "Register", "close_names", "open_register"]
 
@@ -203,6 +203,32 @@ class Register(BatchStore):
                 )
             ]
 
+    def sample_scores(
+        self, result_ids: Iterable[int]
+    ) -> dict[int, tuple[list[str], list[int], list[float | None]]]:
+        """Per-sample scores of many results at once: result id -> (sample ids, epochs, scores),
+        in stored order; results without samples are absent. One query per 500 ids, rows read
+        as plain tuples (comparing two models reads ~10^5-10^6 of them)."""
+        ids = sorted(set(result_ids))
+        out: dict[int, tuple[list[str], list[int], list[float | None]]] = {}
+        es = t.eval_samples
+        with self.read() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                q = (
+                    sa.select(es.c.result_id, es.c.sample_id, es.c.epoch, es.c.score)
+                    .where(es.c.result_id.in_(chunk))
+                    .order_by(es.c.result_id, es.c.id)
+                )
+                for rid, sid, epoch, score in conn.execute(q):
+                    got = out.get(rid)
+                    if got is None:
+                        got = out[rid] = ([], [], [])
+                    got[0].append(sid)
+                    got[1].append(epoch)
+                    got[2].append(score)
+        return out
+
     def loss_observations(self) -> list[LossObservation]:
         with self.read() as conn:
             return [
@@ -234,6 +260,49 @@ class Register(BatchStore):
                 for r in conn.execute(sa.select(t.source_files).order_by(t.source_files.c.id))
             ]
 
+    def source_file(self, ref: str) -> SourceFile:
+        """A stored file by its path (as given or resolved), file name, or a sha256 prefix of
+        at least 8 hex digits; the newest version of a path."""
+        files = self.source_files()
+        resolved = str(Path(ref).expanduser().resolve()) if ref else ref
+        hits = [f for f in files if f.path in (ref, resolved)]
+        if not hits:
+            hits = [f for f in files if Path(f.path).name == ref]
+        if not hits and len(ref) >= 8:
+            hits = [f for f in files if f.sha256.startswith(ref.lower())]
+        if not hits:
+            raise InputError(f"no ingested file {ref!r} in {self.display}",
+                             hint="give a path or sha256 prefix that `tripwire ingest` stored")
+        paths = {f.path for f in hits}
+        if len(paths) > 1:
+            raise InputError(f"{ref!r} matches {len(paths)} stored files",
+                             hint="give the full path or a sha256 prefix")
+        return max(hits, key=lambda f: f.version)
+
+    def figure_diff(self, old: str, new: str) -> dict[str, Any]:
+        """What changed in model figures between two ingested files (e.g. two exports of one
+        database): changed figures, models only in one of them."""
+        a, b = self.source_file(old), self.source_file(new)
+
+        def figures(file_id: int | None) -> dict[str, dict[str, Any]]:
+            q = (sa.select(t.models.c.name, t.model_figures)
+                 .join(t.models, t.models.c.id == t.model_figures.c.model_id)
+                 .where(t.model_figures.c.source_file_id == file_id))
+            with self.read() as conn:
+                return {r.name: {f: getattr(r, f) for f in FIGURE_FIELDS}
+                        for r in conn.execute(q)}
+
+        fa, fb = figures(a.id), figures(b.id)
+        changed = [
+            {"model": name, "field": f, "old": fa[name][f], "new": fb[name][f]}
+            for name in sorted(set(fa) & set(fb))
+            for f in FIGURE_FIELDS
+            if fa[name][f] != fb[name][f]
+        ]
+        return {"old": a.path, "old_sha256": a.sha256, "new": b.path, "new_sha256": b.sha256,
+                "changed": changed, "only_old": sorted(set(fa) - set(fb)),
+                "only_new": sorted(set(fb) - set(fa))}
+
     def counts(self) -> dict[str, int]:
         """Row count of every table (used to prove a failed ingest left nothing behind)."""
         with self.read() as conn:
@@ -261,6 +330,7 @@ def _model(r: Any) -> Model:
         tokens=r.tokens,
         compute_flop=r.compute_flop,
         compute_method=r.compute_method,
+        compute_confidence=r.compute_confidence,
         multiplier=r.multiplier,
         cost_usd=r.cost_usd,
         parent=r.parent,

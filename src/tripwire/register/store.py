@@ -36,12 +36,15 @@ MODEL_FIELDS = (
     "tokens",
     "compute_flop",
     "compute_method",
+    "compute_confidence",
     "multiplier",
     "cost_usd",
     "parent",
     "variant",
     "source",
 )
+FIGURE_FIELDS = ("release_date", "params", "tokens", "compute_flop", "compute_method",
+                 "compute_confidence")
 # Fields whose disagreement is a conflict; the others (provenance, how C was obtained) follow
 # whichever file filled them first, or the newest with --update.
 CHECKED_FIELDS = (
@@ -617,12 +620,19 @@ class BatchStore:
         )
         now = _now()
         new_rows = []
+        # A later export of the same database revises its figures: they replace the stored
+        # ones from an earlier export without a conflict (model_figures keeps both).
+        revisable = self._epoch_files(conn, existing) if batch.kind == "epoch-csv" else set()
         for i, m in enumerate(batch.models):
             values = {f: getattr(m, f) for f in MODEL_FIELDS}
             old = existing.get(m.name)
             if old is None:
                 new_rows.append(dict(name=m.name, source_file_id=file_id, updated_at=now, **values))
                 continue
+            if old.source_file_id in revisable:
+                values["compute_confidence"] = m.compute_confidence
+                if m.compute_flop is not None:
+                    values["compute_method"] = m.compute_method
             differ = [
                 f
                 for f in CHECKED_FIELDS
@@ -630,7 +640,7 @@ class BatchStore:
                 and getattr(old, f) is not None
                 and not _same(values[f], getattr(old, f))
             ]
-            if differ and not update:
+            if differ and not update and old.source_file_id not in revisable:
                 f = differ[0]
                 line = batch.model_lines[i] if i < len(batch.model_lines) else None
                 raise ConflictError(
@@ -643,7 +653,7 @@ class BatchStore:
                 )
             changes = (
                 values
-                if update
+                if update or old.source_file_id in revisable
                 else {f: v for f, v in values.items() if v is not None and getattr(old, f) is None}
             )
             changes = {f: v for f, v in changes.items() if v is not None}
@@ -665,7 +675,26 @@ class BatchStore:
             ):
                 ids[r.name] = r.id
         names.model_id.update(ids)
+        figures = [
+            dict(model_id=ids[m.name], source_file_id=file_id,
+                 **{f: getattr(m, f) for f in FIGURE_FIELDS})
+            for m in batch.models
+            if m.name in ids
+        ]
+        if figures:
+            conn.execute(t.model_figures.insert(), figures)
         return ids
+
+    @staticmethod
+    def _epoch_files(conn: sa.Connection, existing: dict[str, Any]) -> set[int]:
+        """Ids of the Epoch AI exports that filled the given stored models."""
+        ids = {r.source_file_id for r in existing.values() if r.source_file_id is not None}
+        if not ids:
+            return set()
+        return set(conn.execute(
+            sa.select(t.source_files.c.id).where(
+                t.source_files.c.id.in_(ids), t.source_files.c.kind == "epoch-csv")
+        ).scalars())
 
     def _store_results(
         self,

@@ -36,6 +36,7 @@ models = sa.Table(
     sa.Column("tokens", sa.Double),
     sa.Column("compute_flop", sa.Double),
     sa.Column("compute_method", sa.String(20)),
+    sa.Column("compute_confidence", sa.String(20)),
     sa.Column("multiplier", sa.Double, nullable=False),
     sa.Column("cost_usd", sa.Double),
     sa.Column("parent", sa.Text),
@@ -121,3 +122,20 @@ eval_samples = sa.Table(
     sa.Column("score", sa.Double),
     sa.Column("raw", sa.Text),
 )
+
+model_figures = sa.Table(
+    "model_figures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False, index=True),
+    sa.Column("source_file_id", sa.Integer, sa.ForeignKey("source_files.id"), nullable=False,
+              index=True),
+    sa.Column("release_date", sa.Date),
+    sa.Column("params", sa.Double),
+    sa.Column("tokens", sa.Double),
+    sa.Column("compute_flop", sa.Double),
+    sa.Column("compute_method", sa.String(20)),
+    sa.Column("compute_confidence", sa.String(20)),
+)
+"""Every model figure as each source file gave it (the models table holds the current one), so
+two exports of a database keep both versions of a revised figure."""

@@ -44,12 +44,22 @@ def ingest_cmd(
         bool,
         typer.Option("--keep-going", help="Go on past files that fail (exit code is still 2)."),
     ] = False,
+    new_models: Annotated[
+        bool,
+        typer.Option(
+            "--new-models",
+            help="Let eval-results tables create the models they name that are not registered "
+            "(without compute); by default such a name is an error, as it is usually a typo.",
+        ),
+    ] = False,
     db: DbOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Read model tables, eval results, loss points and eval logs into the register.
 
-    Each file is stored whole or not at all; the same bytes twice are stored once."""
+    Each file is stored whole or not at all; the same bytes twice are stored once. Model
+    tables are stored first; a results table may name only models registered, in the same
+    ingest, or aliased (or any, with --new-models); logs create the models they name."""
     reg = open_register(db)
     files = ingest.walk(paths)
     outcomes: list[IngestOutcome] = []
@@ -72,7 +82,7 @@ def ingest_cmd(
 
         for f, out in reg.ingest_paths(files, format=format, samples=samples, update=update,
                                        model_override=model, keep_going=keep_going,
-                                       progress=step):
+                                       progress=step, new_models=new_models):
             if isinstance(out, TripwireError):
                 failures.append((str(f), str(out)))
             else:

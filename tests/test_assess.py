@@ -95,10 +95,11 @@ def test_assess_records_policy_once_and_the_determination(reg: Register, house: 
 
 def test_builtin_regulation_on_register_models(reg: Register):
     d = assess(reg, "estimated", "eu-ai-act-gpai", at=NOW, record=False).determination
-    (t,) = d.thresholds
+    t = next(t for t in d.thresholds if t.id == "systemic-risk-presumption")
     # 6ND = 8.4e24 estimated: P(C > 1e25) with a factor-2 sigma is about 0.40 -> alert
     assert t.state == "alert" and 0.3 < t.probability < 0.5
     assert "estimated (6ND)" in t.reason
+    assert d.level == "GPAI"  # 8.4e24 is far above the 1e23 GPAI criterion
 
 
 def test_unknown_names_list_close_ones(reg: Register, house: Path):

@@ -2,7 +2,14 @@
 
 A register of models and evaluation results, scaling-law fits, capability forecasts, a policy
 engine that decides levels and gates actions, and a tamper-evident record of every decision.
+
+`import tripwire` is cheap: the public names below are loaded on first use (module
+`__getattr__`), so a command that never fits a law never imports SciPy or pandas, and one that
+never opens a register never imports SQLAlchemy.
 """
+
+import importlib as _importlib
+import typing as _typing
 
 from tripwire.errors import (
     Blocked,
@@ -14,25 +21,58 @@ from tripwire.errors import (
     RegisterError,
     TripwireError,
 )
-from tripwire.fit import ChinchillaLaw, ComputeLaw
-from tripwire.forecast import CapabilityCurve, TimeTrend, crossing_probability
-from tripwire.model import (
-    Attestation,
-    Benchmark,
-    Determination,
-    EvalResult,
-    EvidenceRef,
-    LossObservation,
-    Model,
-    SampleScore,
-    SourceFile,
-    ThresholdState,
-    Variant,
-)
-from tripwire.policy import load_policy
-from tripwire.register import Register, open_register
+
+if _typing.TYPE_CHECKING:
+    from tripwire.fit import ChinchillaLaw, ComputeLaw
+    from tripwire.forecast import CapabilityCurve, TimeTrend, crossing_probability
+    from tripwire.model import (
+        Attestation,
+        Benchmark,
+        Determination,
+        EvalResult,
+        EvidenceRef,
+        LossObservation,
+        Model,
+        SampleScore,
+        SourceFile,
+        ThresholdState,
+        Variant,
+    )
+    from tripwire.policy import load_policy
+    from tripwire.register import Register, open_register
 
 __version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "ChinchillaLaw": "tripwire.fit",
+    "ComputeLaw": "tripwire.fit",
+    "CapabilityCurve": "tripwire.forecast",
+    "TimeTrend": "tripwire.forecast",
+    "crossing_probability": "tripwire.forecast",
+    "load_policy": "tripwire.policy",
+    "Register": "tripwire.register",
+    "open_register": "tripwire.register",
+    **dict.fromkeys(
+        ("Attestation", "Benchmark", "Determination", "EvalResult", "EvidenceRef",
+         "LossObservation", "Model", "SampleScore", "SourceFile", "ThresholdState", "Variant"),
+        "tripwire.model",
+    ),
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """Load a public name from its module on first access (then it is a plain attribute)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tripwire' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "CapabilityCurve",

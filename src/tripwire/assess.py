@@ -160,10 +160,6 @@ def _anomaly_flags(reg: Register, model: Model, benches: Iterable[str],
                    notes: list[str]) -> dict[str, str]:
     """Benchmarks on which `model` scores implausibly low for its effective compute
     (leave-one-out sigmoid fit over the register's models; forecast.compute_anomalies)."""
-    try:
-        from tripwire.forecast import compute_anomalies
-    except ImportError:  # forecasting not installed in this build
-        return {}
     flags: dict[str, str] = {}
     models = {m.name: m for m in reg.models()}
     for bench in sorted(set(benches)):
@@ -179,6 +175,10 @@ def _anomaly_flags(reg: Register, model: Model, benches: Iterable[str],
         if len(names) < 6 or model.name not in compute:
             continue
         meta = _benchmark(reg, bench)
+        try:  # the numeric stack only when there is a fit to make
+            from tripwire.forecast import compute_anomalies
+        except ImportError:  # forecasting not installed in this build
+            return flags
         try:
             frame = compute_anomalies(
                 names, [compute[n] for n in names],

@@ -8,9 +8,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tripwire.errors import InputError
-from tripwire.model import ComputeMethod, Model
+
+if TYPE_CHECKING:
+    from tripwire.model import Model
 
 DEFAULT_UTILIZATION = 0.4
 """Model-FLOP utilisation assumed for hardware-time estimates. Large dense runs report 30-50 %:
@@ -175,6 +178,8 @@ def training_cost(
 
 def with_estimates(model: Model) -> Model:
     """The model with C filled in from 6·N·D when the source gave none (marked estimated)."""
+    from tripwire.model import ComputeMethod  # the data types (pydantic) only when used
+
     if model.compute_flop is None and model.params and model.tokens:
         return model.model_copy(
             update=dict(

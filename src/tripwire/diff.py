@@ -256,28 +256,65 @@ def _cluster_fn(cluster_by: str | None) -> Any:
     return cluster
 
 
-def _paired(row: BenchmarkChange, sa: tuple[list[str], list[int], list[float | None]],
-            sb: tuple[list[str], list[int], list[float | None]], *, level: float,
-            items: bool, cluster: Any) -> None:
-    """Match two results' per-sample scores by (sample id, epoch) and test the change."""
+_Samples = tuple[Sequence[str], Sequence[int], Sequence[float | None]]
+
+
+def _match(sa: _Samples, sb: _Samples) -> tuple[Any, Any, list[tuple[str, int]], ItemCounts,
+                                                 list[tuple[str, int]], list[tuple[str, int]],
+                                                 list[int]]:
+    """Items scored for both (sample id, epoch), their scores as arrays, the counts, the keys
+    scored for one side only, and how many keys each side stores twice."""
     import numpy as np
 
-    def scored(s: tuple[list[str], list[int], list[float | None]]
-               ) -> tuple[dict[tuple[str, int], float], int, int]:
-        sids, epochs, scores = s
-        out = {k: v for k, v in zip(zip(sids, epochs, strict=True), scores, strict=True)
-               if v is not None and math.isfinite(v)}
-        keys = len(set(zip(sids, epochs, strict=True))) if len(out) < len(sids) else len(sids)
-        return out, len(sids) - keys, keys - len(out)
+    (ids_a, ep_a, sc_a), (ids_b, ep_b, sc_b) = sa, sb
+    xa, xb = np.array(sc_a, dtype=float), np.array(sc_b, dtype=float)  # None -> NaN
+    fa, fb = np.isfinite(xa), np.isfinite(xb)
+    n = len(ids_a)
+    if (ids_a == ids_b and ep_a == ep_b and ep_a.count(ep_a[0]) == n
+            and len(set(ids_a)) == n):
+        # The usual case: both logs hold the same items in the same order, once each.
+        both = fa & fb
+        keys = list(zip(ids_a, ep_a, strict=True))
+        if bool(both.all()):
+            common = keys
+        else:
+            common = [k for k, ok in zip(keys, both.tolist(), strict=True) if ok]
+        only_a: list[tuple[str, int]] = []
+        only_b: list[tuple[str, int]] = []
+        if not (bool(fa.all()) and bool(fb.all())):
+            pairs = list(zip(keys, fa.tolist(), fb.tolist(), strict=True))
+            only_a = [k for k, x, y in pairs if x and not y]
+            only_b = [k for k, x, y in pairs if y and not x]
+        counts = ItemCounts(a=int(fa.sum()), b=int(fb.sum()), matched=len(common),
+                            only_a=len(only_a), only_b=len(only_b),
+                            unscored_a=int(n - fa.sum()), unscored_b=int(n - fb.sum()))
+        return xa[both], xb[both], common, counts, only_a, only_b, [0, 0]
 
-    da, dup_a, unscored_a = scored(sa)
-    db, dup_b, unscored_b = scored(sb)
+    def scored(ids: Sequence[str], eps: Sequence[int], x: Any, ok: Any
+               ) -> tuple[dict[tuple[str, int], float], int, int]:
+        keys = list(zip(ids, eps, strict=True))
+        every = dict(zip(keys, x.tolist(), strict=True))
+        good = {k: v for k, v, f in zip(keys, x.tolist(), ok.tolist(), strict=True) if f}
+        return good, len(keys) - len(every), len(every) - len({k for k in every if k in good})
+
+    da, dup_a, unscored_a = scored(ids_a, ep_a, xa, fa)
+    db, dup_b, unscored_b = scored(ids_b, ep_b, xb, fb)
     common = [k for k in da if k in db]
-    counts = ItemCounts(a=len(da), b=len(db), matched=len(common), only_a=len(da) - len(common),
-                        only_b=len(db) - len(common), unscored_a=unscored_a,
-                        unscored_b=unscored_b)
+    only_a = [k for k in da if k not in db]
+    only_b = [k for k in db if k not in da]
+    counts = ItemCounts(a=len(da), b=len(db), matched=len(common), only_a=len(only_a),
+                        only_b=len(only_b), unscored_a=unscored_a, unscored_b=unscored_b)
+    a = np.fromiter((da[k] for k in common), float, len(common))
+    b = np.fromiter((db[k] for k in common), float, len(common))
+    return a, b, common, counts, only_a, only_b, [dup_a, dup_b]
+
+
+def _paired(row: BenchmarkChange, sa: _Samples, sb: _Samples, *, level: float, items: bool,
+            cluster: Any) -> None:
+    """Match two results' per-sample scores by (sample id, epoch) and test the change."""
+    a, b, common, counts, only_a, only_b, dups = _match(sa, sb)
     row.items = counts
-    for who, dup in ((row.result_a, dup_a), (row.result_b, dup_b)):
+    for who, dup in zip((row.result_a, row.result_b), dups, strict=True):
         if dup:
             row.notes.append(f"result {who} stores {dup} items twice; the last score is used")
     if counts.only_a or counts.only_b:
@@ -288,14 +325,11 @@ def _paired(row: BenchmarkChange, sa: tuple[list[str], list[int], list[float | N
         row.reason = (f"no items in common ({counts.a} scored for A, {counts.b} for B): "
                       "different datasets or sample ids")
         return
-    a = np.fromiter((da[k] for k in common), float, len(common))
-    b = np.fromiter((db[k] for k in common), float, len(common))
-    many_epochs = any(k[1] != 1 for k in common)
     labels = None
     if cluster is not None:
         labels = [cluster(k[0]) for k in common]
-    elif many_epochs:
-        labels = [k[0] for k in common]
+    elif common[0][1] != common[-1][1] or any(k[1] != common[0][1] for k in common):
+        labels = [k[0] for k in common]  # several epochs of a sample: one cluster
     row.change = paired_change(a, b, clusters=labels, level=level)
     counts.clusters = row.change.clusters
     if items:
@@ -308,8 +342,8 @@ def _paired(row: BenchmarkChange, sa: tuple[list[str], list[int], list[float | N
         row.moved = {
             "worse": sorted((s for s, x in per.items() if x * good < 0), key=_natural),
             "better": sorted((s for s, x in per.items() if x * good > 0), key=_natural),
-            "only_a": sorted({k[0] for k in da if k not in db}, key=_natural),
-            "only_b": sorted({k[0] for k in db if k not in da}, key=_natural),
+            "only_a": sorted({k[0] for k in only_a}, key=_natural),
+            "only_b": sorted({k[0] for k in only_b}, key=_natural),
         }
 
 

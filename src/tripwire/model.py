@@ -191,7 +191,7 @@ class ThresholdState(_Base):
     id: str
     level: str
     state: str
-    """crossed | likely | alert | clear | insufficient"""
+    """crossed | likely | possible | alert | clear | insufficient"""
     probability: float | None = None
     """P(condition holds) given the evidence and its uncertainty."""
     reason: str | None = None

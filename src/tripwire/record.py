@@ -893,6 +893,11 @@ class VerifyReport:
     """Distinct source-file hashes the record cites, checked against stored source files."""
     failure: Failure | None = None
     notes: list[str] = field(default_factory=list)
+    rows: int | None = None
+    """Committed evidence rows compared with the tables (None: not checked, `verify --fast`)."""
+    changes: list[Any] = field(default_factory=list)
+    """Evidence rows changed, added or removed outside tripwire (objects with `to_dict`), and
+    entries whose committed rows were altered, each named."""
 
     @property
     def ok(self) -> bool:
@@ -903,8 +908,10 @@ class VerifyReport:
         return {"ok": self.ok, "entries": self.entries, "root_hash": self.root_hash,
                 "checkpoints": self.checkpoints, "external_checkpoint": self.external,
                 "evidence_checked": self.evidence,
+                "evidence_rows_checked": self.rows,
                 "failure": None if f is None else {"reason": f.reason, "seq": f.seq,
                                                    "detail": f.detail},
+                "evidence_changes": [c.to_dict() for c in self.changes],
                 "notes": self.notes}
 
 

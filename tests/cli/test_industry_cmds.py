@@ -92,3 +92,15 @@ def test_as_of_before_every_model_exits_3(epoch_db: tuple[str, Path]) -> None:
     assert r.exit_code == 3 and "before every model's release date" in r.output
     r = run("forecast", "training_compute", "--db", db)
     assert r.exit_code == 2 and "--by date" in r.output
+
+
+
+def test_report_rows_carry_p_over_each_line() -> None:
+    from tripwire.model import Model
+    from tripwire.report.data import model_row
+
+    row = model_row(Model(name="Grok-3", compute_flop=4.64e26, compute_method="given",
+                          compute_confidence="Confident"))
+    assert row.compute_confidence == "Confident"
+    assert row.p_over is not None and row.p_over["1e+26"] > 0.9
+    assert model_row(Model(name="unknown")).p_over is None

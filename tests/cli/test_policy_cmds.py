@@ -67,16 +67,28 @@ def test_policy_list_show_schema():
     assert r.exit_code == 2 and "ca-sb53" in r.stderr
 
 
+SOURCED = POLICY.replace(
+    "safeguards: [{id: security}, {id: vault}]",
+    "sources: [{id: ours, title: Our policy, version: '1', date: 2025-01-01}]\n"
+    "safeguards: [{id: security, source: ours Section 2}, {id: vault, source: ours Section 3}]")
+
+
 def test_policy_check(house: str, tmp_path: Path):
+    # a safeguard a level requires must say where it comes from
     r = run("policy", "check", house)
-    assert r.exit_code == 0 and r.stdout.startswith("ok: house 1")
+    assert r.exit_code == 1
+    assert re.search(r"house\.yaml:8:\d+: safeguard security is required by a level or "
+                     r"threshold but names no source", r.stderr)
+    sourced = write(tmp_path / "sourced.yaml", SOURCED)
+    r = run("policy", "check", str(sourced))
+    assert r.exit_code == 0 and r.stdout.startswith("ok: house 1"), r.output
     bad = write(tmp_path / "bad.yaml", POLICY.replace("> 1e25", "> 1e25 &&"))
     r = run("policy", "check", str(bad))
     assert r.exit_code == 1
     assert re.search(r"bad\.yaml:12:\d+: condition: '&&' is not an operator here — write 'and'",
                      r.stderr)
     r = run("policy", "check", str(bad), "--json")
-    issue = json.loads(r.stdout)["issues"][0]
+    issue = next(i for i in json.loads(r.stdout)["issues"] if "condition" in i["message"])
     assert issue["line"] == 12 and issue["severity"] == "error"
     r = run("policy", "check", str(tmp_path / "absent.yaml"))
     assert r.exit_code == 2 and "does not exist" in r.stderr
@@ -166,3 +178,23 @@ def test_plan(db: str):
     assert r.exit_code == 0 and "projected level: frontier-model" in r.stdout
     r = run("plan", "--policy", "ca-sb53", "--db", db)
     assert r.exit_code == 2 and "say what is planned" in r.stderr
+
+
+def test_gate_eu_gpai_floors(tmp_path: Path):
+    """A 5e22-FLOP model is not a GPAI model (exit 0); a 2.9e23 one is blocked naming only the
+    Art. 53 safeguards; unknown compute is insufficient evidence (exit 3)."""
+    path = str(tmp_path / "r.db")
+    assert run("init", "--db", path).exit_code == 0
+    models = write(tmp_path / "models.csv",
+                   "name,compute,method\nsmall,5e22,given\nmid,2.9e23,given\nunknown,,\n")
+    assert run("ingest", str(models), "--db", path).exit_code == 0
+    gate = ("gate", "--action", "deploy", "--policy", "eu-ai-act-gpai", "--db", path, "--json")
+    r = run(gate[0], "small", *gate[1:])
+    assert r.exit_code == 0, r.output
+    r = run(gate[0], "mid", *gate[1:])
+    out = json.loads(r.stdout)
+    assert r.exit_code == 1 and out["level"] == "GPAI"
+    assert out["missing_safeguards"] == ["technical-documentation", "downstream-information",
+                                         "copyright-policy", "training-content-summary"]
+    r = run(gate[0], "unknown", *gate[1:])
+    assert r.exit_code == 3, r.output

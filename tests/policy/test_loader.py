@@ -193,6 +193,6 @@ def _jsonable(v):
     return v
 
 
-def test_all_seven_builtins_ship():
+def test_all_eight_builtins_ship():
     assert set(builtin_names()) == {"asl", "anthropic-rsp", "openai-preparedness", "gdm-fsf",
-                                    "eu-ai-act-gpai", "ca-sb53", "ca-sb1047"}
+                                    "eu-ai-act-gpai", "ca-sb53", "ca-sb1047", "ny-raise"}

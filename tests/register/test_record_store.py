@@ -32,6 +32,7 @@ from tripwire.record import (
 )
 from tripwire.register import Register, open_register
 from tripwire.register import tables as t
+from tripwire.register.evidence import commit, watermarks
 from tripwire.register.record_store import (
     append_entry,
     checkpoints,
@@ -72,10 +73,11 @@ def _fill(reg: Register, n: int = 20) -> list[str]:
         for i in range(n):
             k = i % 4
             if k == 0:
+                marks = watermarks(conn)
                 sha = _source(conn, i)
                 shas.append(sha)
-                append_entry(conn, "ingest", {"path": f"evals{i}.csv", "sha256": sha,
-                                              "kind": "evals-csv", "rows": 3})
+                commit(conn, "ingest", {"path": f"evals{i}.csv", "sha256": sha,
+                                        "kind": "evals-csv", "rows": 3}, since=marks)
             elif k == 1:
                 append_entry(conn, "determination", _determination(f"model-{i}", shas[-1]))
             elif k == 2:

@@ -105,7 +105,7 @@ def test_a_failing_file_stores_nothing(
     ingest_text(register, tmp_path, "models.csv", MODELS)
     before = register.counts()
 
-    def fail(conn, batch, out):  # noqa: ANN001
+    def fail(conn, batch, out, *rest):  # noqa: ANN001, ANN002
         assert conn.execute(sa.text("SELECT COUNT(*) FROM eval_results")).scalar() == 4
         raise RuntimeError("disk gone")
 
@@ -344,10 +344,10 @@ def test_a_file_failing_after_its_rows_leaves_no_trace_for_the_next(
     second = write(tmp_path / "b.csv", "model,benchmark,value\nnew-model,mmlu,0.5\n")
     original = Register._on_ingest
 
-    def flaky(self, conn, batch, out):  # noqa: ANN001
+    def flaky(self, conn, batch, out, *rest):  # noqa: ANN001, ANN002
         if batch.path.endswith("a.csv"):
             raise InputError("refused after writing", source=batch.path)
-        return original(self, conn, batch, out)
+        return original(self, conn, batch, out, *rest)
 
     monkeypatch.setattr(Register, "_on_ingest", flaky)
     got = list(register.ingest_paths([first, second], keep_going=True, new_models=True))

@@ -10,7 +10,6 @@ from tripwire import compute
 from tripwire.cli.app import DbOpt, JsonOpt, app, print_json, render
 from tripwire.cli.register_cmds import model_rows
 from tripwire.errors import InputError
-from tripwire.register import open_register
 
 
 @app.command("compute")
@@ -38,6 +37,8 @@ def compute_cmd(
 
     With --params/--tokens or --accelerator/--count/--hours it computes one run; otherwise it
     lists the register's models, estimating C where only N and D are known."""
+    from tripwire.register import open_register
+
     if accelerators:
         render(
             [

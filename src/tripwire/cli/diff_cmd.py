@@ -50,6 +50,10 @@ def _print(d: Any, *, items: bool) -> None:
              f"({'baseline: ' + d.baseline if d.baseline != 'given' else 'B vs A'}; "
              f"change = B - A; FDR q = {d.fdr:g}"
              + (f"; min effect {d.min_effect:g}" if d.min_effect else "") + ")")
+    if not d.rows:
+        info(f"{title}: no benchmark and metric in common")
+        _print_rest(d, items=items)
+        return
     table = Table(title=title)
     for c in ("benchmark", "metric", "A", "B", "change", f"{d.level:.0%} interval", "test",
               "items", "p", "q", "effect", "verdict"):
@@ -67,6 +71,10 @@ def _print(d: Any, *, items: bool) -> None:
                       _signed(ch.delta if ch is not None else None), interval, _test_name(r), n,
                       _p(ch.p_value if ch is not None else None), _p(r.q_value), effect, verdict)
     stdout.print(table, markup=False)
+    _print_rest(d, items=items)
+
+
+def _print_rest(d: Any, *, items: bool) -> None:
     regs, imps = d.regressions, d.improvements
     for name, rows in (("regressions", regs), ("improvements", imps)):
         if rows:

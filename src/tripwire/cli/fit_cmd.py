@@ -7,17 +7,18 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, print_json, render, stderr, warn
 from tripwire.errors import InputError, InsufficientEvidence, TripwireError
-from tripwire.fit import C_PER_ND, ChinchillaLaw, ComputeLaw, ExtrapolationWarning
-from tripwire.model import LossObservation
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tripwire.fit import ChinchillaLaw, ComputeLaw
+    from tripwire.model import LossObservation
 
 
 class LawName(StrEnum):
@@ -45,6 +46,8 @@ def _observations(source: Path | None, db: str | None) -> tuple[list[LossObserva
 @contextmanager
 def _progress(enabled: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
     """A rich progress bar on stderr for the bootstrap, as a ``progress(done, total)`` callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     if not enabled:
         yield None
         return
@@ -61,6 +64,10 @@ def _progress(enabled: bool, label: str) -> Iterator[Callable[[int, int], None] 
 def _targets(law: LawName, target_compute: list[float], params: float | None,
              tokens: float | None) -> list[dict[str, Any]]:
     """Where to predict: rows of compute/params/tokens and how they were chosen."""
+    import numpy as np
+
+    from tripwire.fit import C_PER_ND
+
     for name, v in (("--target-compute", target_compute), ("--params", [params]),
                     ("--tokens", [tokens])):
         for x in v:
@@ -133,6 +140,9 @@ def fit_cmd(
     L-BFGS from a grid of starts); intervals come from a seeded bootstrap over the runs and
     include the run-to-run scatter. Prints the parameters, the predictions at --target-compute
     (or --params/--tokens), and the compute-optimal allocation under C = 6ND."""
+    import numpy as np
+
+    from tripwire.fit import C_PER_ND, ChinchillaLaw, ComputeLaw, ExtrapolationWarning
     from tripwire.plots import check_figure_path, plot_fit
 
     targets = _targets(law, target_compute or [], params, tokens)
@@ -198,6 +208,8 @@ def fit_cmd(
 def _results(est: ChinchillaLaw | ComputeLaw, targets: list[dict[str, Any]],
              messages: list[str]) -> dict[str, Any]:
     """Parameters, predictions and (Chinchilla law) the allocation, as JSON-ready data."""
+    from tripwire.fit import ChinchillaLaw
+
     summary = est.summary()
     out: dict[str, Any] = {
         "parameters": {k: dict(row) for k, row in summary.to_dict(orient="index").items()}}

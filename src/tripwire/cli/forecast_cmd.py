@@ -8,15 +8,18 @@ import math
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
-import pandas as pd
 import typer
 
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, print_json, render, warn
 from tripwire.errors import InputError, InsufficientEvidence
-from tripwire.model import Benchmark, EvalResult, Model
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from tripwire.model import Benchmark, EvalResult, Model
 
 
 class By(StrEnum):
@@ -141,6 +144,8 @@ def _parse_at(at: str | None, by: By) -> float | dt.date | None:
 
 
 def _horizon_like(bm: Benchmark, values: np.ndarray) -> bool:
+    import numpy as np
+
     text = f"{bm.id} {bm.name or ''} {bm.metric or ''}".lower()
     if any(k in text for k in ("horizon", "minute", "hours", "time")):
         return True
@@ -149,6 +154,8 @@ def _horizon_like(bm: Benchmark, values: np.ndarray) -> bool:
 
 def _score_matrix(results: list[EvalResult], models: dict[str, Model]) -> pd.DataFrame:
     """Models x benchmarks of preferred scores (for the capability factors)."""
+    import pandas as pd
+
     by_bench: dict[str, list[EvalResult]] = {}
     for r in results:
         by_bench.setdefault(r.benchmark, []).append(r)
@@ -160,6 +167,8 @@ def _score_matrix(results: list[EvalResult], models: dict[str, Model]) -> pd.Dat
 
 
 def _mitigation_frame(results: list[EvalResult], models: dict[str, Model]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for r in results:
         m = models.get(r.model)
@@ -253,6 +262,8 @@ def forecast_cmd(
     Exit 3 when the register holds too little evidence (too few models, no compute, all scores
     at chance, under a decade of compute, a threshold outside (chance, ceiling), an --as-of
     date before every model's release)."""
+    import numpy as np
+
     from tripwire import forecast as fc
 
     if plot is not None:

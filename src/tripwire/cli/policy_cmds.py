@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tripwire import assess as assess_mod
 from tripwire.cli.app import (
     DbOpt,
     JsonOpt,
@@ -27,16 +26,9 @@ from tripwire.cli.app import (
     warn,
 )
 from tripwire.errors import InputError
-from tripwire.model import Determination
-from tripwire.policy import (
-    builtin_names,
-    check_text,
-    load_policy,
-    policy_json_schema,
-    run_tests,
-)
-from tripwire.policy.loader import read_policy_text
-from tripwire.register import open_register
+
+if TYPE_CHECKING:
+    from tripwire.model import Determination
 
 policy_app = make_app("Policies: list the built-ins, show, check and test policy files.")
 app.add_typer(policy_app, name="policy")
@@ -88,15 +80,23 @@ def _numbers(items: list[str] | None) -> dict[str, float]:
 
 @policy_app.command("list")
 def policy_list(json: JsonOpt = False) -> None:
-    """List the built-in policies with their versions and sources."""
+    """List the built-in policies: the version and date of the document each encodes, and
+    the file's own version."""
+    from tripwire.policy import builtin_names, load_policy
+    from tripwire.policy.provenance import encoded_source
+
     rows = []
     for name in builtin_names():
         p = load_policy(name).policy
-        dates = [s.date for s in p.sources if s.date]
-        rows.append(dict(name=name, kind=p.kind, version=p.version, title=p.title,
-                         levels=len(p.levels), thresholds=len(p.thresholds),
-                         source_date=max(dates).isoformat() if dates else None))
-    render(rows, as_json=json, title="built-in policies")
+        src = encoded_source(p)
+        rows.append(dict(name=name, kind=p.kind, title=p.title,
+                         encodes=src.version if src is not None else None,
+                         date=src.date.isoformat() if src is not None and src.date else None,
+                         file_version=p.version, levels=len(p.levels),
+                         thresholds=len(p.thresholds)))
+    render(rows, as_json=json, title="built-in policies",
+           columns=["name", "kind", "encodes", "date", "file_version", "title", "levels",
+                    "thresholds"])
 
 
 @policy_app.command("show")
@@ -105,14 +105,31 @@ def policy_show(
     tests: Annotated[bool, typer.Option(
         "--tests", help="Print the policy's test cases instead, to save beside a copy of it "
                         "as NAME.tests.yaml.")] = False,
+    provenance: Annotated[bool, typer.Option(
+        "--provenance", help="Print where each level, threshold, safeguard, deadline and "
+        "number comes from (source document, clause, verified or not).")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Print a policy: its YAML text (to copy and adapt), its test cases (--tests), or the
-    validated policy as JSON."""
+    """Print a policy: its YAML text (to copy and adapt), its test cases (--tests), the
+    validated policy as JSON, or its provenance table."""
+    from tripwire.policy import load_policy
+    from tripwire.policy.loader import read_policy_text
+
     if tests:
         from tripwire.policy.testing import tests_text
         text = tests_text(name)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    if provenance:
+        from tripwire.policy.provenance import provenance_rows
+
+        loaded = load_policy(name)
+        rows = provenance_rows(loaded.policy)
+        if json:
+            print_json({"policy": loaded.name, "version": loaded.version, "parts": rows})
+            return
+        render(rows, title=f"{loaded.name} {loaded.version}: provenance",
+               columns=["kind", "id", "what", "document", "place", "status"])
         return
     if json:
         loaded = load_policy(name)
@@ -132,13 +149,19 @@ def policy_check(
     json: JsonOpt = False,
 ) -> None:
     """Validate a policy file: every problem as file:line:col: what — fix (exit 1 if any
-    error). With --db, benchmarks the conditions name are checked against the register."""
+    error). Clause references must be well formed and name a declared source, and every
+    safeguard a level or threshold requires must name one. With --db, benchmarks the
+    conditions name are checked against the register."""
+    from tripwire.policy import check_text
+    from tripwire.policy.loader import read_policy_text
+    from tripwire.register import open_register
+
     text, source, _ = read_policy_text(file)
     known = None
     if db is not None:
         known = [b.id for b in open_register(db).benchmarks()]
     loaded, issues = check_text(text, source, known_benchmarks=known,
-                                overrides=_numbers(set_))
+                                overrides=_numbers(set_), provenance=True)
     errors = [i for i in issues if i.severity == "error"]
     if json:
         print_json({"valid": loaded is not None, "issues": [
@@ -164,6 +187,8 @@ def policy_test(
 ) -> None:
     """Run a policy's test cases (given evidence, expected level and states); exit 1 if any
     case fails."""
+    from tripwire.policy import run_tests
+
     run = run_tests(target)
     rows = [dict(case=c.name, line=c.line, result="pass" if c.passed else "FAIL",
                  failures="; ".join(c.failures)) for c in run.cases]
@@ -181,6 +206,8 @@ def policy_test(
 @policy_app.command("schema")
 def policy_schema() -> None:
     """Print the JSON Schema of policy files (for editors and CI validation)."""
+    from tripwire.policy import policy_json_schema
+
     print_json(policy_json_schema())
 
 
@@ -237,6 +264,9 @@ def assess_cmd(
     """Judge a model under a policy: level, each threshold's state and probability with the
     evidence used, required and missing safeguards, allowed actions, next assessment due.
     The determination is appended to the record."""
+    from tripwire import assess as assess_mod
+    from tripwire.register import open_register
+
     reg = open_register(db)
     a = assess_mod.assess(reg, model, policy, mapping=_pairs(map_, "--map"),
                           overrides=_numbers(set_), record=not no_record,
@@ -262,6 +292,9 @@ def gate_cmd(
 ) -> None:
     """For CI: exit 0 if ACTION is allowed, 1 if blocked (names the missing safeguards),
     2 on a usage error, 3 if evidence is insufficient or stale."""
+    from tripwire import assess as assess_mod
+    from tripwire.register import open_register
+
     if action not in ("train", "deploy"):
         raise InputError(f"--action {action!r} is not train or deploy")
     reg = open_register(db)
@@ -300,6 +333,9 @@ def plan_cmd(
 ) -> None:
     """Before training: the probability that a planned model crosses each threshold (from
     the register's scaling forecasts) and the safeguards to have in place first."""
+    from tripwire import assess as assess_mod
+    from tripwire.register import open_register
+
     if compute is None and (from_ is None or scale is None):
         raise InputError("say what is planned: --from MODEL --scale N, or --compute FLOP")
     reg = open_register(db)
@@ -341,6 +377,9 @@ def attest_cmd(
     json: JsonOpt = False,
 ) -> None:
     """Record a safeguard as in place for a model (or all models), appended to the record."""
+    from tripwire import assess as assess_mod
+    from tripwire.register import open_register
+
     reg = open_register(db)
     att, warnings = assess_mod.attest(reg, model, safeguard, evidence=evidence, by=by,
                                       all_models=all_models, note=note, policy=policy)

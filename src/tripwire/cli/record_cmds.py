@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import json as jsonlib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, print_json, render, warn
 from tripwire.errors import InputError, IntegrityError
-from tripwire.record import (
-    ConsistencyProof,
-    Entry,
-    SignedTreeHead,
-    VerifyReport,
-    default_key_path,
-    generate_key,
-    key_ring,
-    parse_proof,
-    retired_public_keys,
-    rotate_key,
-    verify_consistency,
-    verify_inclusion,
-)
-from tripwire.register import open_register
-from tripwire.register import record_store as store
+
+if TYPE_CHECKING:
+    from tripwire.record import Entry, SignedTreeHead, VerifyReport
 
 KeyOpt = Annotated[
     Path | None,
@@ -67,6 +54,8 @@ def keygen(key: KeyOpt = None,
 
     With --force the old public key stays beside the new pair, so checkpoints it signed still
     verify after the rotation."""
+    from tripwire.record import generate_key, rotate_key
+
     retired: list[Path] = []
     if force:
         private, public, retired = rotate_key(key)
@@ -97,6 +86,9 @@ def checkpoint(
 
     With an exported tree head kept elsewhere, even a complete rewrite of the register is
     detected by `tripwire verify --checkpoint FILE`."""
+    from tripwire.register import open_register
+    from tripwire.register import record_store as store
+
     head = store.make_checkpoint(open_register(db), key)
     if export is not None:
         _write(export, head.to_json())
@@ -129,6 +121,10 @@ def prove(
     --from-size that one checkpoint's tree extends another's (consistency).
 
     `tripwire verify --proof FILE` checks it with nothing but the proof and the public key."""
+    from tripwire.record import SignedTreeHead
+    from tripwire.register import open_register
+    from tripwire.register import record_store as store
+
     if (entry is None) == (from_size is None):
         raise InputError("give an ENTRY to prove inclusion, or --from-size for consistency")
     if to_size is not None and from_size is None:
@@ -155,12 +151,22 @@ def prove(
 
 def _default_public_keys() -> list[Path]:
     """`<signing key>.pub` and the public keys rotation retired beside it, those that exist."""
+    from tripwire.record import default_key_path, retired_public_keys
+
     key = default_key_path()
     pub = key.with_name(key.name + ".pub")
     return ([pub] if pub.is_file() else []) + retired_public_keys(key)
 
 
 def _verify_proof(path: Path, public_key: list[Path] | None, json: bool) -> None:
+    from tripwire.record import (
+        ConsistencyProof,
+        key_ring,
+        parse_proof,
+        verify_consistency,
+        verify_inclusion,
+    )
+
     try:
         text = path.read_bytes()
     except OSError as e:
@@ -190,28 +196,50 @@ def verify(
     proof: Annotated[Path | None, typer.Option(
         "--proof", help="Check a proof from `tripwire prove` instead (no register needed).",
         show_default=False)] = None,
+    fast: Annotated[bool, typer.Option(
+        "--fast", help="Check the record, its checkpoints and the cited file hashes only, not "
+        "every evidence row against the rows the record committed.")] = False,
     db: DbOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Recompute the record's hash chain and Merkle tree, check every checkpoint and the
-    evidence hashes, and name the first entry that fails and why. Exit 0 intact, 1 tampered.
+    evidence: every row of models, results, samples, loss points, benchmarks, aliases and
+    source files against the rows the record committed. Names the first entry that fails, and
+    each evidence row changed (which columns, from what to what), added or removed outside
+    tripwire. Exit 0 intact, 1 tampered.
 
     A checkpoint passes when a trusted public key signed it: after `keygen --force` the retired
     keys are trusted by default, so older checkpoints still verify."""
+    from tripwire.record import SignedTreeHead
+    from tripwire.register import open_register
+    from tripwire.register import record_store as store
+
     public_key = public_key or _default_public_keys() or None
     if proof is not None:
         _verify_proof(proof, public_key, json)
         return
     external = SignedTreeHead.read(checkpoint_file) if checkpoint_file else None
-    report: VerifyReport = store.verify_register(open_register(db), external, public_key)
+    report: VerifyReport = store.verify_register(open_register(db), external, public_key,
+                                                 fast=fast)
     if json:
         print_json(report.to_dict())
     if report.failure is not None:
+        if not json:
+            for change in report.changes:
+                warn(str(change))
+            if report.changes and report.failure.reason == "evidence":
+                n = len(report.changes)
+                raise IntegrityError(f"evidence tampered: {n} row(s) or entries differ from "
+                                     "what the record committed (listed above)",
+                                     hint="the determinations resting on them are stale")
         raise IntegrityError(f"record tampered: {report.failure}")
     for note in report.notes:
         warn(note)
+    rows = ("evidence rows not compared (--fast)" if report.rows is None
+            else f"{report.rows} evidence row(s) match the record")
     info(f"record intact: {report.entries} entries, root {(report.root_hash or '-')[:16]}, "
-         f"{report.checkpoints} checkpoint(s), {report.evidence} evidence hash(es) checked")
+         f"{report.checkpoints} checkpoint(s), {report.evidence} evidence hash(es) checked, "
+         f"{rows}")
 
 
 def _summary(e: Entry) -> str:
@@ -239,6 +267,9 @@ def record_cmd(
     json: JsonOpt = False,
 ) -> None:
     """List the record's entries: seq, time, kind, hash and what was recorded."""
+    from tripwire.register import open_register
+    from tripwire.register import record_store as store
+
     with open_register(db).read() as conn:
         rows = store.entries(conn, kind)
     if last is not None:

@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tripwire import compute, ingest
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, make_app, print_json, render, stderr, warn
 from tripwire.errors import TripwireError
-from tripwire.register import IngestOutcome, head_revision, open_register
+
+if TYPE_CHECKING:
+    from tripwire.register import IngestOutcome
 
 
 @app.command()
 def init(db: DbOpt = None) -> None:
     """Create the register, or upgrade an existing one in place (nothing is recreated)."""
+    from tripwire.register import head_revision, open_register
+
     reg = open_register(db, create=True)
     info(f"register ready at {reg.display} (schema {head_revision()})")
 
 
 @app.command("ingest")
 def ingest_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (walked recursively).")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files or folders (walked recursively), or object-store prefixes "
+            "(s3://bucket/prefix/, gs://, az://: needs tripwire[s3] or the store's fsspec "
+            "package; S3 credentials and endpoint from the AWS_* variables or AWS_PROFILE).",
+        ),
+    ],
     format: Annotated[
         str | None,
         typer.Option(
@@ -35,7 +44,14 @@ def ingest_cmd(
     model: Annotated[
         str | None, typer.Option("--model", help="Attribute every result to this register model.")
     ] = None,
-    samples: Annotated[bool, typer.Option("--samples", help="Store per-sample scores.")] = False,
+    samples: Annotated[
+        bool,
+        typer.Option(
+            "--samples",
+            help="Store per-sample scores (an .eval object in a store is then downloaded "
+            "whole, not only its header).",
+        ),
+    ] = False,
     update: Annotated[
         bool,
         typer.Option("--update", help="Replace stored model fields that the file contradicts."),
@@ -57,28 +73,54 @@ def ingest_cmd(
 ) -> None:
     """Read model tables, eval results, loss points and eval logs into the register.
 
-    Each file is stored whole or not at all; the same bytes twice are stored once. Model
-    tables are stored first; a results table may name only models registered, in the same
-    ingest, or aliased (or any, with --new-models); logs create the models they name."""
+    Each file is stored whole or not at all; the same bytes twice are stored once. A store
+    prefix is listed once; an object whose ETag and size match what is stored is not
+    downloaded. Model tables are stored first; a results table may name only models
+    registered, in the same ingest, or aliased (or any, with --new-models); logs create the
+    models they name."""
+    from rich import filesize
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from tripwire import ingest
+    from tripwire.register import open_register
+
     reg = open_register(db)
-    files = ingest.walk(paths)
+    files = ingest.collect(paths)
+    sizes = {id(f): f.size for f in files if not isinstance(f, Path)}
     outcomes: list[IngestOutcome] = []
     failures: list[tuple[str, str]] = []
     progress = Progress(
         TextColumn("ingest"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("{task.fields[bytes]}"),
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
         console=stderr,
         transient=True,
         disable=len(files) < 5 or json,
     )
-    with progress:
-        task = progress.add_task("", total=len(files))
+    total_bytes = sum(sizes.values())
+    done_bytes = 0
 
-        def step(f: Path) -> None:
-            progress.update(task, description=f.name[:40], advance=1)
+    def shown_bytes() -> str:
+        if not sizes:
+            return ""
+        return f"{filesize.decimal(done_bytes)}/{filesize.decimal(total_bytes)}"
+
+    with progress:
+        task = progress.add_task("", total=len(files), bytes=shown_bytes())
+
+        def step(f: ingest.Source) -> None:
+            nonlocal done_bytes
+            done_bytes += sizes.get(id(f), 0)
+            progress.update(task, description=f.name[:40], advance=1, bytes=shown_bytes())
 
         for f, out in reg.ingest_paths(files, format=format, samples=samples, update=update,
                                        model_override=model, keep_going=keep_going,
@@ -92,7 +134,8 @@ def ingest_cmd(
             warn(f"{o.path}: {w}")
         if o.status == "unchanged":
             added = f"added {o.samples} per-sample scores" if o.samples else "nothing added"
-            info(f"{o.path}: already in the register (same sha256 {o.sha256[:12]}); {added}")
+            why = o.reason or f"same sha256 {o.sha256[:12]}"
+            info(f"{o.path}: already in the register ({why}); {added}")
         elif o.status == "skipped":
             warn(f"{o.path}: skipped: {o.reason}")
     for _, msg in failures:
@@ -161,6 +204,8 @@ def alias_add(
     db: DbOpt = None,
 ) -> None:
     """Add an alias: NAME (as in a log) means TARGET (as in the register)."""
+    from tripwire.register import open_register
+
     reg = open_register(db)
     reg.add_alias("benchmark" if benchmark else "model", name, target)
     info(f"{name} -> {target}")
@@ -169,6 +214,8 @@ def alias_add(
 @alias_app.command("list")
 def alias_list(db: DbOpt = None, json: JsonOpt = False) -> None:
     """List aliases."""
+    from tripwire.register import open_register
+
     render(
         open_register(db).aliases(),
         as_json=json,
@@ -179,6 +226,8 @@ def alias_list(db: DbOpt = None, json: JsonOpt = False) -> None:
 
 def model_rows(models: list) -> list[dict]:
     """Models as table rows: compute, how it was obtained, effective compute, lines passed."""
+    from tripwire import compute
+
     return [
         dict(
             name=m.name,
@@ -208,6 +257,8 @@ def model_rows(models: list) -> list[dict]:
 
 def count_lines(models: list) -> list[str]:
     """One sentence per regulatory line: models over it by point estimate and in expectation."""
+    from tripwire import compute
+
     out = []
     for line, label in compute.REGULATORY_LINES:
         c = compute.line_count(models, line, label)
@@ -233,6 +284,9 @@ def models(
     """List registered models with compute (and how sure its source is), release date, the
     compute lines they pass and P(C > line) for each; then the count over each line by point
     estimate beside the expected count and its interval."""
+    from tripwire import compute
+    from tripwire.register import open_register
+
     reg = open_register(db)
     if diff is not None:
         d = reg.figure_diff(*diff)
@@ -288,6 +342,8 @@ def evals(
     json: JsonOpt = False,
 ) -> None:
     """List evaluation results with their uncertainty and source file."""
+    from tripwire.register import open_register
+
     res = open_register(db).results(model=model, benchmark=benchmark)
     if json:
         print_json(res)

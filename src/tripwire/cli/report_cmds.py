@@ -11,7 +11,6 @@ import typer
 
 from tripwire.cli.app import DbOpt, app, info, warn
 from tripwire.errors import InputError
-from tripwire.register import open_register
 
 FORMATS = ("html", "md", "json")
 
@@ -60,6 +59,7 @@ def report(
 
     HTML is one self-contained file (plots inlined, no network request); Markdown suits a pull
     request or a board pack; JSON is for machines."""
+    from tripwire.register import open_register
     from tripwire.report import FORMATS as KNOWN
     from tripwire.report import gather_report, render, write_report
 
@@ -108,6 +108,7 @@ def serve(
     """Serve the dashboard: models, evaluations, forecasts, policies, determinations and the
     record, with a JSON API (/openapi.json). Writes (upload a log, attest) need
     TRIPWIRE_TOKEN as a bearer token."""
+    from tripwire.register import open_register
     from tripwire.web import serve as run_server
 
     if not 0 < port < 65536:

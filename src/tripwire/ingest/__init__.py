@@ -11,14 +11,34 @@ import hashlib
 import importlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
-from tripwire.errors import InputError
+from tripwire.errors import InputError, TripwireError
 from tripwire.ingest.batch import Batch
 from tripwire.ingest.csv import READERS as CSV_KINDS
 
-__all__ = ["FORMATS", "Batch", "detect_format", "load", "parse", "read_file", "walk"]
+if TYPE_CHECKING:
+    from tripwire.ingest.remote import RemoteObject
+
+Source = Union[Path, "RemoteObject"]
+"""What ingest reads: a local file, or an object listed from a store URL (`s3://...`)."""
+REMOTE_WORKERS = 16
+"""Objects fetched side by side from a store (each fetch waits on the network, not the CPU)."""
+
+__all__ = [
+    "FORMATS",
+    "Batch",
+    "Source",
+    "collect",
+    "detect_format",
+    "load",
+    "load_many",
+    "parse",
+    "read_file",
+    "walk",
+]
 
 # format -> (module, function); log readers load lazily so optional extras stay optional.
 FORMATS: dict[str, tuple[str, str]] = {
@@ -76,8 +96,65 @@ def walk(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def load(path: str | Path) -> tuple[Path, bytes, str]:
-    """A file's bytes and their sha256; errors name the file."""
+def collect(args: Iterable[str | Path]) -> list[Source]:
+    """What `tripwire ingest ARGS` reads: local files and folders as `walk` finds them, and
+    the objects under each store URL (`s3://bucket/prefix/`), listed once each."""
+    out: list[Source] = []
+    for a in args:
+        if isinstance(a, str) and _is_url(a):
+            from tripwire.ingest.remote import list_objects
+
+            out += list_objects(a, LOG_SUFFIXES)
+        else:
+            out += walk([a])
+    return out
+
+
+def _is_url(text: str) -> bool:
+    from tripwire.ingest.remote import is_url  # fsspec is imported only to read a URL
+
+    return is_url(text)
+
+
+def load_many(
+    sources: Iterable[Source], *, samples: bool = False
+) -> Generator[tuple[Source, tuple[bytes, str] | TripwireError], None, None]:
+    """Each source with (bytes, sha256) or the error that kept it from being read, in order;
+    objects from a store are fetched side by side (see `load`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tripwire.ingest.remote import RemoteObject
+
+    items = list(sources)
+
+    def one(src: Source) -> tuple[bytes, str] | TripwireError:
+        try:
+            return load(src, samples=samples)[1:]
+        except TripwireError as e:
+            return e
+
+    remote = [s for s in items if isinstance(s, RemoteObject)]
+    if not remote:
+        for src in items:
+            yield src, one(src)
+        return
+    pool = ThreadPoolExecutor(max_workers=min(REMOTE_WORKERS, len(remote)))
+    try:
+        futures = {id(s): pool.submit(one, s) for s in remote}
+        for src in items:
+            f = futures.get(id(src))
+            yield src, (f.result() if f is not None else one(src))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def load(path: Source | str, *, samples: bool = False) -> tuple[Source, bytes, str]:
+    """A file's bytes and their sha256; errors name the file. An object from a store is
+    fetched (an `.eval` without `samples` as its header only: see `ingest.remote`)."""
+    if not isinstance(path, str | Path):
+        from tripwire.ingest.remote import fetch
+
+        return (path, *fetch(path, samples=samples))
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -90,10 +167,12 @@ def load(path: str | Path) -> tuple[Path, bytes, str]:
     return p, data, hashlib.sha256(data).hexdigest()
 
 
-def resolved(p: Path) -> str:
-    """The file's absolute path with symlinks resolved, as the register names it. A folder's
-    resolution is reused for all its files (one lstat per file instead of one per component
-    of the path)."""
+def resolved(p: Source) -> str:
+    """The file's absolute path with symlinks resolved, as the register names it (an object
+    from a store: its URL). A folder's resolution is reused for all its files (one lstat per
+    file instead of one per component of the path)."""
+    if not isinstance(p, Path):
+        return p.url
     if p.is_symlink():
         return str(p.resolve())
     return os.path.join(_resolved_dir(os.path.abspath(p.parent)), p.name)
@@ -104,9 +183,20 @@ def _resolved_dir(folder: str) -> str:
     return str(Path(folder).resolve())
 
 
-def parse(p: Path, data: bytes, sha: str, *, format: str | None = None,
+def parse(p: Source, data: bytes, sha: str, *, format: str | None = None,
           samples: bool = False) -> Batch:
-    """Read loaded bytes into a Batch with the reader their format calls for."""
+    """Read loaded bytes into a Batch with the reader their format calls for. An object from
+    a store is named by its URL and keeps its ETag and size (its bytes may be its header)."""
+    if not isinstance(p, Path):
+        local = Path(p.key)
+        try:
+            batch = parse(local, data, sha, format=format, samples=samples)
+        except TripwireError as e:
+            if e.source in (str(local), None):
+                e.source = p.url
+            raise
+        batch.path, batch.size, batch.etag = p.url, p.size, p.etag
+        return batch
     if not data.strip():
         raise InputError("the file is empty", source=str(p))
     fmt = format or detect_format(p, data[:65536])

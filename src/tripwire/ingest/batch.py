@@ -109,6 +109,8 @@ class Batch:
     run_key: str | None = None
     """Identity of the evaluation run and of the results the file holds (a SHA-256), where
     the format has run ids: the same run saved in two formats is stored once."""
+    etag: str | None = None
+    """The object store's ETag of a file read from a URL (with `size`, the object's size)."""
     table: ResultTable | None = None
     """Results read by a bulk reader, as columns; `results` turns them into objects on use."""
     _results: list[EvalResult] = field(default_factory=list, repr=False)

@@ -15,8 +15,6 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
-
 from tripwire import compute
 from tripwire.errors import InputError
 from tripwire.ingest.batch import Batch, ResultTable
@@ -638,10 +636,9 @@ def _read_evals_fast(table: Table, batch: Batch, bench_ids: dict[str, str]) -> b
         samples = [int(x) if x else None for x in column(index.get("samples"))]
     except ValueError:
         return False
-    if not np.isfinite(values).all():
+    if not all(math.isfinite(v) for v in values):
         return False
-    se = np.array([x for x in stderrs if x is not None], dtype=float)
-    if se.size and not (np.isfinite(se).all() and (se >= 0).all()):
+    if not all(math.isfinite(x) and x >= 0 for x in stderrs if x is not None):
         return False
     if any(n is not None and n < 1 for n in samples):
         return False

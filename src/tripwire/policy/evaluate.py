@@ -22,8 +22,10 @@ independent events (and = product, or = 1 - product of complements), which is ri
 results whose sampling errors are independent.
 
 A threshold's state, from P = P(condition) and its confidence c:
-  crossed  P >= c;   likely  P >= 0.5;   alert  P >= 0.5 once every comparison is moved by its
-  alert margin (or the explicit `alert` condition holds with P >= 0.5);   clear  otherwise.
+  crossed  P >= c;   likely  P >= 0.5;   possible  P > 1 - r, for a threshold judged with a
+  rule-out confidence r (it counts toward its level unless ruled out: P <= 1 - r);   alert
+  P >= 0.5 once every comparison is moved by its alert margin (or the explicit `alert`
+  condition holds with P >= 0.5);   clear  otherwise.
 Missing evidence makes P an interval [lo, hi]; if the state at lo and at hi differ, the state is
 **insufficient** (the missing evidence could change the answer), never a silent pass.
 """
@@ -37,7 +39,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from scipy.special import betainc
 
 from tripwire import compute
 from tripwire.model import (
@@ -61,7 +62,8 @@ _SQRT2 = math.sqrt(2.0)
 _Z = {0.8: 1.2815515655446004, 0.9: 1.6448536269514722, 0.95: 1.959963984540054,
       0.99: 2.5758293035489004}
 
-STATE_ORDER = {"clear": 0, "alert": 1, "likely": 2, "crossed": 3, "insufficient": 4}
+STATE_ORDER = {"clear": 0, "alert": 1, "possible": 2, "likely": 3, "crossed": 4,
+               "insufficient": 5}
 
 
 @dataclass
@@ -184,6 +186,8 @@ class _Dist:
             return 1.0
         if t >= 1:
             return 0.0
+        from scipy.special import betainc  # SciPy only when a beta distribution is judged
+
         return float(1.0 - betainc(self.a, self.b, t))
 
     def prob(self, op: str, t: float) -> float:
@@ -212,10 +216,20 @@ def result_distribution(r: EvalResult, bench: Benchmark | None = None) -> _Dist:
                  "has no stderr, interval or sample count: judged as exact")
 
 
+def cumulative_compute(model: Model) -> float | None:
+    """The compute a compute-threshold law counts for `model`: pre-training plus fine-tuning
+    and other modifications. The register records one training compute per model, which for
+    published estimates (Epoch AI) already includes post-training where reported; this is the
+    one place where a per-part ledger's total would be taken instead."""
+    return model.compute_flop
+
+
 def quantity_distribution(model: Model, name: str) -> tuple[_Dist, float] | None:
     """(distribution, point value) of a model quantity, or None when unknown."""
-    if name in ("training_compute", "effective_compute"):
-        c = model.compute_flop if name == "training_compute" else model.effective_compute_flop
+    if name in ("training_compute", "effective_compute", "cumulative_compute"):
+        c = (model.compute_flop if name == "training_compute"
+             else cumulative_compute(model) if name == "cumulative_compute"
+             else model.effective_compute_flop)
         if c is None or c <= 0:
             return None
         sigma = compute.compute_sigma_ln(model)
@@ -292,6 +306,11 @@ class EvidenceJudge:
                                      value=self.ev.flags[h]))
         return bool(hits)
 
+    def unset(self, parameter: str) -> Probs:
+        self.missing.append(f"parameter {parameter} has no value (set it: "
+                            f"--set {parameter}=VALUE)")
+        return UNKNOWN
+
     def compare(self, node: Compare) -> Probs:
         target = node.target
         if math.isnan(node.threshold.value):
@@ -345,11 +364,14 @@ class EvidenceJudge:
 
 # -------------------------------------------------------------------------------- judgement
 
-def _state(p: float, pu: float, confidence: float, alert: float) -> str:
+def _state(p: float, pu: float, confidence: float, alert: float,
+           rule_out: float | None = None) -> str:
     if p >= confidence:
         return "crossed"
     if p >= 0.5:
         return "likely"
+    if rule_out is not None and p > 1.0 - rule_out:
+        return "possible"
     if pu >= 0.5 or alert >= 0.5:
         return "alert"
     return "clear"
@@ -360,20 +382,25 @@ def judge_threshold(t: CompiledThreshold, judge: EvidenceJudge,
     """One threshold's state, probability, evidence and reason; `counting` are the states that
     count toward a level (an undetermined state that could reach them is insufficient)."""
     counting = set(counting)
+    if t.rule_out is not None:
+        counting |= {"crossed", "likely", "possible"}
     judge.start(t.pre_mitigation)
     lo, hi, ulo, uhi, _, _ = t.condition.ev(judge)
     k = len(judge.missing)
     alo = ahi = 0.0
     if t.alert is not None:
         alo, ahi, _, _, _, _ = t.alert.ev(judge)
-    s_lo = _state(lo, ulo, t.confidence, alo)
-    s_hi = _state(hi, uhi, t.confidence, ahi)
+    s_lo = _state(lo, ulo, t.confidence, alo, t.rule_out)
+    s_hi = _state(hi, uhi, t.confidence, ahi, t.rule_out)
     missing = list(dict.fromkeys(judge.missing[:k]))
     early = list(dict.fromkeys(judge.missing[k:]))
     if s_lo == s_hi:
         state = s_lo
-        prob = lo if lo == hi else (lo if state in ("crossed", "likely") else hi)
-        reason = f"P = {prob:.3g} (crossed at {t.confidence:g})"
+        prob = lo if lo == hi else (lo if state in ("crossed", "likely", "possible") else hi)
+        reason = f"P = {prob:.3g} (crossed at {t.confidence:g}" + (
+            f"; ruled out at P <= {1 - t.rule_out:.3g})" if t.rule_out is not None else ")")
+        if state == "possible":
+            reason += "; not ruled out, so it counts"
         if missing:
             reason += "; missing evidence does not change the state: " + "; ".join(missing)
         if early and state == "clear":
@@ -423,12 +450,13 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
     judge = judge or EvidenceJudge(policy, evidence)
     counting = set(pol.level_states)
     states = [judge_threshold(t, judge, counting) for t in policy.thresholds]
+    counts = policy.counting_states
 
     reached = -1
     worst_unknown = -1
     for st in states:
         i = policy.level_positions.get(st.level, -1)
-        if st.state in counting:
+        if st.state in counts[st.id]:
             reached = max(reached, i)
         elif st.state == "insufficient":
             worst_unknown = max(worst_unknown, i)
@@ -437,7 +465,8 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
     level = pol.levels[reached].id if reached >= 0 else None
 
     by_id = policy.specs
-    own = [by_id[st.id] for st in states if st.state in counting and by_id[st.id].requires_any]
+    own = [by_id[st.id] for st in states
+           if st.state in counts[st.id] and by_id[st.id].requires_any]
     required = policy.required_at(level)
     required = (_merge(required, pol.threshold_required(own)) if own
                 else {a: list(v) for a, v in required.items()})

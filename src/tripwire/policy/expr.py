@@ -4,8 +4,10 @@ A condition is parsed by a hand-written tokenizer and recursive-descent parser i
 nothing is ever passed to Python's `eval`. The language has
 
     score("gpqa_diamond") >= 0.6          a benchmark score (or a policy's named evidence)
-    training_compute > 1e25               model quantities: training_compute, effective_compute,
-                                          cost_usd, params, tokens
+    training_compute > 1e25               model quantities: training_compute, cumulative_compute,
+                                          effective_compute, cost_usd, params, tokens
+    declared_gpai >= 1                    a policy parameter compared with a number (a fact
+                                          about the model or its developer the user sets)
     attested("asl3-security")             a safeguard declared in place for the model
     flagged("vct")  flagged()             an anomaly flag on a benchmark (or on any benchmark)
     any(a, b, ...)  all(a, b, ...)        disjunction / conjunction of conditions
@@ -31,6 +33,8 @@ from typing import Protocol
 
 QUANTITIES: dict[str, str] = {
     "training_compute": "physical training compute, FLOP",
+    "cumulative_compute": "cumulative training compute as the laws count it (pre-training plus "
+                          "fine-tuning and other modifications), FLOP",
     "effective_compute": "training compute x declared algorithmic multiplier, FLOP",
     "cost_usd": "estimated training cost, US dollars",
     "params": "parameter count N",
@@ -243,6 +247,29 @@ class Compare(Node):
 
 
 @dataclass(slots=True, eq=False)
+class ParamTest(Node):
+    """`parameter op number`: a fact the user states (e.g. `--set declared_gpai=1`), exact;
+    unknown (both outcomes possible) while the parameter has no value."""
+
+    param: Number
+    op: str
+    threshold: Number
+    pos: int = 0
+
+    def children(self) -> list[Node]:
+        return [self.param, self.threshold]
+
+    def ev(self, j: Judge) -> Probs:
+        v, t = self.param.value, self.threshold.value
+        if math.isnan(v) or math.isnan(t):
+            name = self.param.param if math.isnan(v) else self.threshold.param
+            return j.unset(name or "?")
+        op = self.op
+        ok = v >= t if op == ">=" else v > t if op == ">" else v <= t if op == "<=" else v < t
+        return TRUE if ok else FALSE
+
+
+@dataclass(slots=True, eq=False)
 class Const(Node):
     value: bool
     pos: int = 0
@@ -356,6 +383,8 @@ class Judge(Protocol):
     def attested(self, safeguard: str) -> bool: ...
 
     def flagged(self, benchmark: str | None) -> bool: ...
+
+    def unset(self, parameter: str) -> Probs: ...
 
 
 # ------------------------------------------------------------------------------------ parser
@@ -484,8 +513,12 @@ class _Parser:
             return Compare(right, _FLIP[op.text], left, left.pos)
         bad = left if left.is_bool or not isinstance(left, (Score, Quantity, Number)) else right
         if isinstance(left, Number) and isinstance(right, Number):
+            if left.param is not None or right.param is not None:
+                if left.param is None:
+                    return ParamTest(right, _FLIP[op.text], left, left.pos)
+                return ParamTest(left, op.text, right, left.pos)
             raise ExprError("both sides are numbers", left.pos,
-                            "compare a score or model quantity with a number")
+                            "compare a score, a model quantity or a parameter with a number")
         if isinstance(left, (Score, Quantity)) and isinstance(right, (Score, Quantity)):
             raise ExprError("two measured quantities cannot be compared", right.pos,
                             "compare each with a number")

@@ -22,6 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from tripwire.errors import InputError, PolicyError
+from tripwire.policy.clause import ClauseError, parse_clause
 from tripwire.policy.expr import Condition, ExprError, Score, parse
 from tripwire.policy.schema import Policy, Threshold
 
@@ -53,6 +54,8 @@ class CompiledThreshold:
     alert: Condition | None
     confidence: float
     pre_mitigation: bool
+    rule_out: float | None = None
+    """Rule-out confidence in force (the threshold's or the policy's), or None."""
 
     @property
     def id(self) -> str:
@@ -85,6 +88,15 @@ class LoadedPolicy:
     def notes(self) -> list[str]:
         """The policy's notes, whitespace trimmed (shown with every determination)."""
         return [n.strip() for n in self.policy.notes]
+
+    @cached_property
+    def counting_states(self) -> dict[str, frozenset[str]]:
+        """Threshold id -> the states in which it counts toward its level: the policy's
+        `level_states`, and also `likely` and `possible` for a threshold with a rule-out
+        confidence (it counts unless ruled out)."""
+        base = frozenset(self.policy.level_states)
+        return {t.id: base | {"crossed", "likely", "possible"} if t.rule_out is not None
+                else base for t in self.thresholds}
 
     @cached_property
     def any_pre_mitigation(self) -> bool:
@@ -247,8 +259,9 @@ def _close(name: str, choices: Iterable[str]) -> str:
 
 class _Checker:
     def __init__(self, text: str, source: str, known_benchmarks: set[str] | None,
-                 overrides: Mapping[str, float] | None) -> None:
+                 overrides: Mapping[str, float] | None, provenance: bool = False) -> None:
         self.text, self.source = text, source
+        self.provenance = provenance
         self.known_benchmarks = known_benchmarks
         self.overrides = dict(overrides or {})
         self.issues: list[Issue] = []
@@ -329,6 +342,18 @@ class _Checker:
                     self.add(pos.at((section, i, "id")), f"{kind} id {x!r} is used twice",
                              f"give each {kind} its own id")
                 seen.add(x)
+        source_ids = [s.id for s in policy.sources if s.id is not None]
+        seen_src: set[str] = set()
+        for i, src in enumerate(policy.sources):
+            if src.id is not None and src.id in seen_src:
+                self.add(pos.at(("sources", i, "id")), f"source id {src.id!r} is used twice",
+                         "give each source its own id")
+            seen_src.add(src.id or "")
+        if policy.encodes is not None and policy.encodes not in source_ids:
+            self.add(pos.at(("encodes",)), f"encodes {policy.encodes!r} is not a source id",
+                     "give the source an id: (" + _close(policy.encodes, source_ids) + ")")
+        if self.provenance:
+            self.check_provenance(policy, source_ids)
         if policy.default_level is not None and policy.default_level not in levels:
             self.add(pos.at(("default_level",)), f"default_level {policy.default_level!r} is "
                      "not a level", _close(policy.default_level, levels))
@@ -375,13 +400,62 @@ class _Checker:
                 spec=t, condition=cond, alert=alert,
                 confidence=t.confidence if t.confidence is not None else policy.confidence,
                 pre_mitigation=(t.pre_mitigation if t.pre_mitigation is not None
-                                else policy.pre_mitigation_required)))
+                                else policy.pre_mitigation_required),
+                rule_out=(t.rule_out_confidence if t.rule_out_confidence is not None
+                          else policy.rule_out_confidence)))
         if any(i.severity == "error" for i in self.issues):
             return None
         sha = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
         return LoadedPolicy(policy=policy, source=self.source, sha256=sha, thresholds=compiled,
                             warnings=[i for i in self.issues if i.severity == "warning"],
                             parameters=values)
+
+    def check_provenance(self, policy: Policy, source_ids: list[str]) -> None:
+        """Every clause reference well formed and naming a declared source; every safeguard a
+        level or threshold requires carries one (errors; warnings in a template); other parts
+        without one (warnings)."""
+        gated = {s for lv in policy.levels for a in ("train", "deploy")
+                 for s in getattr(lv.requires, a)}
+        gated |= {s for t in policy.thresholds for a in ("train", "deploy")
+                  for s in getattr(t.requires, a)}
+        refs: list[tuple[Path_, str | None, str]] = []
+        for i, lv in enumerate(policy.levels):
+            refs.append((("levels", i), lv.source, f"level {lv.id}"))
+        for i, t in enumerate(policy.thresholds):
+            refs.append((("thresholds", i), t.source, f"threshold {t.id}"))
+        for i, sg in enumerate(policy.safeguards):
+            refs.append((("safeguards", i), sg.source, f"safeguard {sg.id}"))
+            for j, d in enumerate(sg.deadlines):
+                refs.append((("safeguards", i, "deadlines", j), d.source,
+                             f"deadline of {sg.id} ({d.within})"))
+        for name, prm in policy.parameters.items():
+            if prm.source is not None:
+                refs.append((("parameters", name), prm.source, f"parameter {name}"))
+        if policy.cadence is not None:
+            refs.append((("cadence",), policy.cadence.source, "the cadence"))
+        for path, ref, what in refs:
+            if ref is None:
+                if what.startswith("safeguard ") and what[len("safeguard "):] in gated:
+                    # A template's safeguards are the user's to define: a warning there.
+                    self.add(self.pos.at(path + ("id",), key=False),
+                             f"{what} is required by a level or threshold but names no source",
+                             "add source: SOURCE-ID PLACE, e.g. source: eu-ai-act Art. 53(1)(a)",
+                             "warning" if policy.kind == "template" else "error")
+                elif not what.startswith("safeguard "):
+                    self.add(self.pos.at(path), f"{what} names no source",
+                             "add source: SOURCE-ID PLACE (see docs/policies.md, Provenance)",
+                             "warning")
+                continue
+            try:
+                clause = parse_clause(ref)
+            except ClauseError as e:
+                self.add(self.expr_pos(path + ("source",), e.offset), e.message, e.fix)
+                continue
+            if clause.source not in source_ids:
+                self.add(self.expr_pos(path + ("source",), 0),
+                         f"clause {ref!r} names source {clause.source!r}, which is not declared",
+                         "declare it under sources: with id: (" + _close(clause.source,
+                                                                         source_ids) + ")")
 
     def compile(self, path: Path_, text: str, values: Mapping[str, float | None]
                 ) -> Condition | None:
@@ -439,11 +513,16 @@ class _Checker:
 
 def check_text(text: str, source: str = "<policy>", *,
                known_benchmarks: Iterable[str] | None = None,
-               overrides: Mapping[str, float] | None = None
+               overrides: Mapping[str, float] | None = None,
+               provenance: bool = False,
                ) -> tuple[LoadedPolicy | None, list[Issue]]:
-    """Validate policy text; return the loaded policy (None if any error) and every issue."""
+    """Validate policy text; return the loaded policy (None if any error) and every issue.
+
+    `provenance` (as `tripwire policy check` does) also checks every clause reference: a
+    malformed one, one naming an undeclared source, or a required safeguard without one is an
+    error; a level, threshold, deadline or cadence without one is a warning."""
     known = set(known_benchmarks) if known_benchmarks is not None else None
-    checker = _Checker(text, source, known, overrides)
+    checker = _Checker(text, source, known, overrides, provenance)
     loaded = checker.run()
     issues = sorted(checker.issues, key=lambda i: (i.severity != "error", i.line, i.col))
     return loaded, issues

@@ -20,11 +20,11 @@ from tripwire.policy.expr import FUNCTIONS, KEYWORDS, QUANTITIES
 
 SCHEMA_VERSION = 1
 ACTIONS = ("train", "deploy")
-STATES = ("crossed", "likely", "alert", "clear", "insufficient")
+STATES = ("crossed", "likely", "possible", "alert", "clear", "insufficient")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-CountingState = Literal["crossed", "likely", "alert"]
+CountingState = Literal["crossed", "likely", "possible", "alert"]
 
 
 def _crossed_only() -> list[CountingState]:
@@ -38,6 +38,9 @@ class _Strict(BaseModel):
 class Source(_Strict):
     """A document the policy is taken from."""
 
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9._-]*$")
+    """Short name that clause references start with, e.g. `rsp-2.2` in `rsp-2.2 "Capability
+    Thresholds"` or `eu-ai-act` in `eu-ai-act Art. 51(2)` (see docs/policies.md, Provenance)."""
     title: str
     """Document title."""
     url: str | None = None
@@ -50,6 +53,48 @@ class Source(_Strict):
     """Which part of the policy this source supports."""
 
 
+class Deadline(_Strict):
+    """A time limit the source sets on a safeguard's duty (e.g. report within 72 hours of an
+    incident). Recorded with its clause; not yet enforced against events."""
+
+    within: str
+    """The time limit: a number and a unit, e.g. `72 hours`, `15 days`, `2 weeks`, `3 months`."""
+    after: str = Field(min_length=1)
+    """The event the time runs from, in the source's words."""
+    when: str | None = None
+    """The case this limit applies to, where the source sets several (e.g. `imminent risk of
+    death or serious physical injury`)."""
+    source: str | None = None
+    """Clause setting the limit."""
+
+    @field_validator("within")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    @property
+    def hours(self) -> float:
+        """The limit in hours (months as 30.436875 days, years as 365.2425)."""
+        return parse_duration(self.within)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(hours?|h|days?|d|weeks?|w|months?|years?)\s*$")
+_UNIT_HOURS = {"h": 1.0, "hour": 1.0, "hours": 1.0, "d": 24.0, "day": 24.0, "days": 24.0,
+               "w": 168.0, "week": 168.0, "weeks": 168.0, "month": 730.485, "months": 730.485,
+               "year": 8765.82, "years": 8765.82}
+
+
+def parse_duration(text: str) -> float:
+    """Hours in a duration such as `72 hours`, `15 days`, `2 weeks`, `3 months` (ValueError
+    when it is not of that form)."""
+    m = _DURATION.match(text)
+    if m is None or float(m.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a duration: write a positive number and a unit "
+                         "(hours, days, weeks, months, years), e.g. 72 hours")
+    return float(m.group(1)) * _UNIT_HOURS[m.group(2)]
+
+
 class Safeguard(_Strict):
     """A measure that must be in place (attested) before an action at some level."""
 
@@ -59,6 +104,8 @@ class Safeguard(_Strict):
     """What the safeguard is, in the source's words where possible."""
     source: str | None = None
     """Clause of the source document that requires it."""
+    deadlines: list[Deadline] = Field(default_factory=list)
+    """Time limits the source sets on this duty (e.g. incident reports within 72 hours)."""
 
 
 class Requirements(_Strict):
@@ -81,6 +128,8 @@ class Level(_Strict):
     """What reaching this level means (the trigger in words)."""
     response: str = ""
     """What the source says must happen at this level (the response in words)."""
+    source: str | None = None
+    """Clause of the source document defining the level and its response."""
     requires: Requirements = Field(default_factory=Requirements)
     """Safeguards required at this level for `train` and `deploy`."""
 
@@ -111,6 +160,9 @@ class Threshold(_Strict):
     threshold (default: the policy's `alert_factor`)."""
     confidence: float | None = Field(default=None, gt=0.5, lt=1)
     """P(condition) at which the threshold counts as crossed (default: the policy's)."""
+    rule_out_confidence: float | None = Field(default=None, gt=0.5, lt=1)
+    """Count the threshold as reached unless it is ruled out at this confidence, i.e. unless
+    P(condition) <= 1 - rule_out_confidence (default: the policy's)."""
     pre_mitigation: bool | None = None
     """Require pre-mitigation (helpful-only) results for this threshold (default: the
     policy's `pre_mitigation_required`)."""
@@ -146,6 +198,9 @@ class Parameter(_Strict):
     then every condition using it is insufficient evidence, never a pass)."""
     description: str = ""
     """What the number is and where it comes from."""
+    source: str | None = None
+    """Clause of the source document stating the number (null: the number is tripwire's or
+    the user's choice, which the description says)."""
 
 
 class Cadence(_Strict):
@@ -157,6 +212,8 @@ class Cadence(_Strict):
     """Re-assess when the newest evidence is this many months old (e.g. 6)."""
     note: str | None = None
     """The cadence in the source's words."""
+    source: str | None = None
+    """Clause of the source document setting the cadence."""
 
 
 class Policy(_Strict):
@@ -176,6 +233,8 @@ class Policy(_Strict):
     """What the policy covers and how its conditions were operationalised."""
     sources: list[Source] = Field(default_factory=list)
     """Documents the policy is taken from, with their versions and dates."""
+    encodes: str | None = None
+    """Id of the source whose version this file encodes (shown by `tripwire policy list`)."""
     notes: list[str] = Field(default_factory=list)
     """Caveats shown with every determination under this policy."""
     levels: list[Level] = Field(min_length=1)
@@ -189,6 +248,10 @@ class Policy(_Strict):
     precautionary policy that applies a level unless it can be ruled out."""
     confidence: float = Field(default=0.9, gt=0.5, lt=1)
     """Default P(condition) at which a threshold counts as crossed."""
+    rule_out_confidence: float | None = Field(default=None, gt=0.5, lt=1)
+    """Precaution: a threshold counts toward its level unless it is ruled out at this
+    confidence, i.e. unless P(condition) <= 1 - rule_out_confidence; between that and 0.5 its
+    state is `possible`. Null: only `level_states` count."""
     alert_margin: float = Field(default=0.0, ge=0)
     """Default early-warning margin for scores, in score units."""
     alert_factor: float = Field(default=1.0, ge=1)

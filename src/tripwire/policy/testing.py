@@ -62,7 +62,8 @@ class ResultSpec(_Strict):
 
 class Expect(_Strict):
     level: str | None = "__unset__"
-    states: dict[str, Literal["crossed", "likely", "alert", "clear", "insufficient"]] = \
+    states: dict[str, Literal["crossed", "likely", "possible", "alert", "clear",
+                              "insufficient"]] = \
         Field(default_factory=dict)
     allowed: list[Literal["train", "deploy"]] | None = None
     missing: dict[str, list[str]] | None = None

@@ -6,17 +6,19 @@ BEGIN IMMEDIATE and a long busy timeout); PostgreSQL is reached by URL.
 
 from __future__ import annotations
 
+import ast
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from tripwire.errors import RegisterError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_PATH = "tripwire.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -75,6 +77,8 @@ def create_engine(url: str) -> sa.Engine:
 
 
 def _alembic_config(connection: sa.Connection) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -83,7 +87,52 @@ def _alembic_config(connection: sa.Connection) -> Config:
 
 @functools.cache
 def head_revision() -> str:
-    """The newest migration shipped with this version of tripwire."""
+    """The newest migration shipped with this version of tripwire.
+
+    Read from the `revision` / `down_revision` assignments of the migration files, so that
+    opening a register that is already current never imports Alembic; anything but a single
+    head (a merge in progress, an unusual file) is left to Alembic's own answer.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = _assigned(path)
+        rev, down = found.get("revision"), found.get("down_revision")
+        if not isinstance(rev, str):
+            return alembic_head()
+        revisions.add(rev)
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, (tuple, list)):
+            parents.update(str(d) for d in down)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else alembic_head()
+
+
+def _assigned(path: Path) -> dict[str, object]:
+    """The literal values a migration file assigns to `revision` and `down_revision`."""
+    out: dict[str, object] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for t in targets:
+            if isinstance(t, ast.Name) and t.id in ("revision", "down_revision"):
+                try:
+                    out[t.id] = ast.literal_eval(value)
+                except ValueError:
+                    out[t.id] = None
+    return out
+
+
+def alembic_head() -> str:
+    """The head revision as Alembic computes it from the migration scripts."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     head = ScriptDirectory.from_config(cfg).get_current_head()
@@ -98,10 +147,28 @@ def current_revision(conn: sa.Connection) -> str | None:
     return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
+UNCOMMITTED_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+"""Schema revisions whose record did not commit the evidence rows."""
+BASELINE_REASON = (
+    "register upgraded from schema {before}, whose record did not cover the evidence: every "
+    "evidence row is committed as found at the upgrade; a change made before this entry "
+    "cannot be detected, one made after it can"
+)
+
+
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema in place with Alembic; existing rows are kept."""
+    """Create or upgrade the schema in place with Alembic; existing rows are kept. A register
+    upgraded from before the record covered the evidence gets, in the same transaction, a
+    `baseline` entry committing its rows as found (`evidence.commit_baseline`)."""
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             # Two processes initialising one database must not both create tables.
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261934)")
+        from alembic import command
+
+        before = current_revision(conn)
         command.upgrade(_alembic_config(conn), revision)
+        if before in UNCOMMITTED_REVISIONS and current_revision(conn) not in UNCOMMITTED_REVISIONS:
+            from tripwire.register.evidence import commit_baseline
+
+            commit_baseline(conn, BASELINE_REASON.format(before=before))

@@ -248,8 +248,38 @@ def _check_evidence(conn: sa.Connection, report: VerifyReport, refs: set[bytes])
             return
 
 
+class _EntryFailure:
+    """An entry whose committed evidence rows were altered in `evidence_blocks`."""
+
+    def __init__(self, seq: int | None, detail: str) -> None:
+        self.seq, self.detail = seq, detail
+
+    def __str__(self) -> str:
+        return f"entry {self.seq}: {self.detail}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"entry": self.seq, "change": "entry", "detail": self.detail}
+
+
+def _check_rows(conn: sa.Connection, report: VerifyReport) -> None:
+    """Compare the evidence tables with the rows the record committed (`evidence`)."""
+    from tripwire.register.evidence import verify_evidence
+
+    if not sa.inspect(conn).has_table("evidence_blocks"):
+        return
+    found = verify_evidence(conn)
+    report.rows = found.rows
+    report.changes = [_EntryFailure(s, d) for s, d in found.entry_failures] + found.changes
+    n = len(report.changes) + found.more
+    if n:
+        first = report.changes[0]
+        seq = first.seq
+        more = f" (and {n - 1} more)" if n > 1 else ""
+        report.failure = Failure("evidence", seq, f"{first}{more}")
+
+
 def _verify(conn: sa.Connection, external: SignedTreeHead | None,
-            public_key: list[Ed25519PublicKey] | None) -> VerifyReport:
+            public_key: list[Ed25519PublicKey] | None, fast: bool = False) -> VerifyReport:
     try:
         stored = checkpoints(conn)
     except InputError as e:
@@ -261,6 +291,8 @@ def _verify(conn: sa.Connection, external: SignedTreeHead | None,
                            public_key=public_key, on_block=evidence)
     if report.ok:
         _check_evidence(conn, report, evidence.refs)
+    if report.ok and not fast:
+        _check_rows(conn, report)
     return report
 
 
@@ -272,16 +304,20 @@ def _public_key(public_key: PublicKeys | None) -> list[Ed25519PublicKey] | None:
 
 
 def verify_register(reg: Register, checkpoint: SignedTreeHead | None = None,
-                    public_key: PublicKeys | None = None) -> VerifyReport:
+                    public_key: PublicKeys | None = None, *, fast: bool = False) -> VerifyReport:
     """Recompute the chain and the tree of the register's record and check them against every
     stored checkpoint and `checkpoint` (an exported one), and check that the source files the
     record cites are still stored with the same hashes. Reports the first failure and why.
 
     `public_key`: one trusted public key or several (keys or key files), e.g. the current key
     and those retired by `tripwire keygen --force`; a checkpoint signed by any of them passes,
-    one signed by another key is a "bad signature". None: each head's own key is checked."""
+    one signed by another key is a "bad signature". None: each head's own key is checked.
+
+    Then every evidence row is compared with the rows the record committed, naming each row
+    changed (and its columns), added or removed outside tripwire (`report.changes`); `fast`
+    skips that comparison, checking the record and the cited file hashes only."""
     with reg.read() as conn:
-        return _verify(conn, checkpoint, _public_key(public_key))
+        return _verify(conn, checkpoint, _public_key(public_key), fast)
 
 
 def make_checkpoint(reg: Register, key_path: str | Path | None = None) -> SignedTreeHead:

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from tripwire import benchmarks as catalogue
 from tripwire.errors import ConflictError, InputError, TripwireError
+from tripwire.ingest import Source
 from tripwire.ingest.batch import Batch
 from tripwire.model import Benchmark
 from tripwire.model import utcnow as _now
@@ -117,6 +118,12 @@ class _Names:
         self.version: dict[str, int] = {}
         self.stored: dict[str, int] = {}
         self.files_known: set[str] = set()
+        self.file_clear()
+
+    def file_clear(self) -> None:
+        """Forget what the file being stored changed (kept for its record entries)."""
+        self.created_benchmarks: list[str] = []
+        self.updated_models: dict[int, dict[str, Any]] = {}
 
     def fill(
         self,
@@ -362,7 +369,11 @@ class BatchStore:
         update: bool,
         model_override: str | None,
     ) -> None:
+        from tripwire.register.evidence import watermarks
+
         out.version = names.version[batch.path] + 1
+        names.file_clear()
+        marks = watermarks(conn)
         file_id = conn.execute(
             _INSERT_FILE,
             dict(
@@ -374,10 +385,11 @@ class BatchStore:
                 rows=batch.count,
                 ingested_at=_now(),
                 run_key=batch.run_key,
+                etag=batch.etag,
             ),
         ).scalar_one()
         self._store(conn, batch, file_id, out, names, update=update, model_override=model_override)
-        self._on_ingest(conn, batch, out)
+        self._on_ingest(conn, batch, out, marks, names, update)
         names.version[batch.path] = out.version
         names.stored[batch.sha256] = out.version
 
@@ -407,16 +419,16 @@ class BatchStore:
 
     def ingest_paths(
         self,
-        paths: Sequence[Path],
+        paths: Sequence[Source],
         *,
         format: str | None = None,
         samples: bool = False,
         update: bool = False,
         model_override: str | None = None,
         keep_going: bool = False,
-        progress: Callable[[Path], None] | None = None,
+        progress: Callable[[Source], None] | None = None,
         new_models: bool = False,
-    ) -> Iterator[tuple[Path, Stored]]:
+    ) -> Iterator[tuple[Source, Stored]]:
         """Read and store files, yielding each path with its outcome (or error) in order.
 
         Model tables (tripwire's and Epoch AI exports) are stored first, so a results table
@@ -425,46 +437,62 @@ class BatchStore:
 
         The sha256 of every file of a chunk is looked up at once, and bytes already in the
         register are not parsed (`--samples` still attaches per-sample scores to a file stored
-        without them). Files are parsed before the chunk's transaction opens, so the write
-        lock is held only while rows are written. Without `keep_going` the first failure
-        ends the run: the files before it are stored, none after it is read.
-        `progress(path)` is called as each file has been read."""
+        without them). Objects from a store (`ingest.collect` of a URL) whose ETag and size
+        match the latest stored version of their URL are not even downloaded. Files are parsed
+        before the chunk's transaction opens, so the write lock is held only while rows are
+        written. Without `keep_going` the first failure ends the run: the files before it are
+        stored, none after it is read. `progress(path)` is called as each file has been read."""
         from tripwire import ingest as readers
 
         todo = _model_tables_first(paths) if format is None else list(paths)
         while todo:
-            chunk: list[tuple[Path, Stored | Batch]] = []
+            chunk: list[tuple[Source, Stored | Batch]] = []
             rows = 0
             stop = False
-            loaded: list[tuple[Path, bytes | None, Any]] = []
-            for p in todo[:CHUNK_FILES]:
-                try:
-                    loaded.append((p, *readers.load(p)[1:]))
-                except TripwireError as e:
-                    loaded.append((p, None, e))
+            window = todo[:CHUNK_FILES]
+            same = self._unchanged_objects(window)
+            fetched = readers.load_many(
+                [p for p in window if samples or _key(p) not in same], samples=samples
+            )
+            loaded: list[tuple[Source, bytes | None, Any]] = []
+            for p in window:
+                if not samples and _key(p) in same:
+                    loaded.append((p, None, same[_key(p)]))
+                    continue
+                _, got = next(fetched)
+                if isinstance(got, TripwireError):
+                    loaded.append((p, None, got))
                     if not keep_going:
                         break
+                else:
+                    loaded.append((p, *got))
+            fetched.close()
             known = self._stored_files({sha for _, data, sha in loaded if data is not None})
             for p, data, sha in loaded:
-                if data is None:
-                    assert isinstance(sha, TripwireError)
+                if data is None and isinstance(sha, TripwireError):
                     chunk.append((p, sha))
                     stop = not keep_going
-                elif sha in known:
-                    version, kind = known[sha]
+                elif data is None or sha in known or _key(p) in same:
+                    if data is None:  # an object known by its ETag: not downloaded
+                        version, kind, stored_sha = sha
+                    elif sha in known:
+                        (version, kind), stored_sha = known[sha], sha
+                    else:  # downloaded only for its samples; stored from its header
+                        version, kind, stored_sha = same[_key(p)]
                     out = IngestOutcome(
                         path=readers.resolved(p),
                         kind=kind,
-                        sha256=sha,
+                        sha256=stored_sha,
                         status="unchanged",
                         version=version,
+                        reason="same ETag and size as stored" if _key(p) in same else None,
                     )
                     chunk.append((p, out))
-                    if samples:
+                    if samples and data is not None:
                         try:
-                            out.samples = self._add_samples(
-                                readers.parse(p, data, sha, format=format, samples=True)
-                            )
+                            batch = readers.parse(p, data, sha, format=format, samples=True)
+                            batch.sha256 = stored_sha
+                            out.samples = self._add_samples(batch)
                         except TripwireError as e:
                             chunk[-1] = (p, e)
                             stop = not keep_going
@@ -504,6 +532,35 @@ class BatchStore:
                     yield p, item
             if stop:
                 return
+
+    def _unchanged_objects(
+        self, sources: Sequence[Source]
+    ) -> dict[str | None, tuple[int, str, str]]:
+        """URL -> (version, kind, sha256) of the objects from a store whose ETag and size match
+        the latest stored version of their URL: known without downloading them."""
+        objs = {p.url: p for p in sources if not isinstance(p, Path)}
+        if not objs:
+            return {}
+        latest: dict[str, Any] = {}
+        with self.read() as conn:
+            for r in _select_in(
+                conn,
+                t.source_files.c.path,
+                set(objs),
+                t.source_files.c.path,
+                t.source_files.c.version,
+                t.source_files.c.kind,
+                t.source_files.c.sha256,
+                t.source_files.c.etag,
+                t.source_files.c.size,
+            ):
+                if r.path not in latest or r.version > latest[r.path].version:
+                    latest[r.path] = r
+        return {
+            url: (int(r.version), str(r.kind), str(r.sha256))
+            for url, r in latest.items()
+            if r.etag is not None and r.etag == objs[url].etag and r.size == objs[url].size
+        }
 
     def _stored_files(self, shas: set[str]) -> dict[str, tuple[int, str]]:
         """sha256 -> (version, kind) of those already stored, in one read."""
@@ -556,19 +613,56 @@ class BatchStore:
                 if ids[i] not in have
                 for sc in scores
             ]
+            if not rows:
+                return 0
+            from tripwire.register.evidence import commit, watermarks
+            from tripwire.register.record_store import lock_appends
+
+            lock_appends(conn)
+            marks = watermarks(conn, ["eval_samples"])
             _bulk_insert(
                 conn, "eval_samples", ("result_id", "sample_id", "epoch", "score", "raw"), rows
             )
+            commit(
+                conn,
+                "samples",
+                {"path": batch.path, "sha256": batch.sha256, "rows": len(rows)},
+                since=marks,
+            )
         return len(rows)
 
-    def _on_ingest(self, conn: sa.Connection, batch: Batch, out: IngestOutcome) -> None:
-        """Hook run inside the ingest transaction after a file is stored (the record uses it)."""
-        from tripwire.register.record_store import append_entry
+    def _on_ingest(
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        out: IngestOutcome,
+        marks: dict[str, int],
+        names: _Names,
+        update: bool,
+    ) -> None:
+        """Run inside the ingest transaction after a file is stored: commit its rows to the
+        record. Models it changed get an `update` entry of their own (what changed, from what
+        to what), then the file's `ingest` entry commits every row it added."""
+        from tripwire.register.evidence import commit
 
-        append_entry(
+        ident = {"path": batch.path, "sha256": batch.sha256}
+        if names.updated_models:
+            commit(
+                conn,
+                "update",
+                {
+                    **ident,
+                    "update": update,
+                    "models": [names.updated_models[k] for k in sorted(names.updated_models)],
+                },
+                keys={"models": names.updated_models},
+            )
+        commit(
             conn,
             "ingest",
-            {"path": batch.path, "sha256": batch.sha256, "kind": batch.kind, "rows": batch.count},
+            {**ident, "kind": batch.kind, "rows": batch.count},
+            since=marks,
+            keys={"benchmarks": names.created_benchmarks},
         )
 
     def _store(
@@ -673,6 +767,14 @@ class BatchStore:
                     .values(updated_at=now, source_file_id=file_id, **changes)
                 )
                 out.models += 1
+                names.updated_models[old.id] = {
+                    "name": m.name,
+                    "changed": {
+                        f: [_plain(getattr(old, f)), _plain(v)]
+                        for f, v in changes.items()
+                        if not _same(v, getattr(old, f))
+                    },
+                }
             ids[m.name] = old.id
         if new_rows:
             conn.execute(t.models.insert(), new_rows)
@@ -785,6 +887,7 @@ class BatchStore:
                     )
                 conn.execute(t.benchmarks.insert().values(**_bench_row(b)))
                 names.bench[target] = True
+                names.created_benchmarks.append(target)
             return target
 
         for bid in batch.benchmark_ids:  # declare groups and metadata even without results
@@ -1000,20 +1103,37 @@ def _bulk_insert(
     return [conn.exec_driver_sql(sql, row).scalar_one() for row in rows]
 
 
+def _plain(v: Any) -> Any:
+    """A stored value as JSON can carry it exactly (dates as ISO text; non-finite as text)."""
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, str):
+        return str(v)  # enum members as their plain value
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
+
+
+def _key(p: Source) -> str | None:
+    """An object's URL (the key of `_unchanged_objects`); None for a local file."""
+    return None if isinstance(p, Path) else p.url
+
+
 def _show(v: Any) -> str:
     return f"{v:.6g}" if isinstance(v, float) else repr(v)
 
 
-def _model_tables_first(paths: Iterable[Path]) -> list[Path]:
-    """`paths` with the CSV files whose header is a models table or an Epoch AI export moved
-    to the front (order otherwise kept): told from the first line, before any is parsed."""
+def _model_tables_first(paths: Iterable[Source]) -> list[Source]:
+    """`paths` with the local CSV files whose header is a models table or an Epoch AI export
+    moved to the front (order otherwise kept): told from the first line, before any is
+    parsed. (Remote objects keep their place: their first line costs a download.)"""
     from tripwire.ingest.csv import csv_kind
 
-    first: list[Path] = []
-    rest: list[Path] = []
+    first: list[Source] = []
+    rest: list[Source] = []
     for p in paths:
         head = ""
-        if p.suffix.lower() in (".csv", ".tsv"):
+        if isinstance(p, Path) and p.suffix.lower() in (".csv", ".tsv"):
             try:
                 with open(p, encoding="utf-8-sig", errors="replace") as fh:
                     head = fh.readline()

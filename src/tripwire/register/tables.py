@@ -14,7 +14,7 @@ source_files = sa.Table(
     "source_files",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False, index=True),
     sa.Column("sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
@@ -22,6 +22,7 @@ source_files = sa.Table(
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("ingested_at", UTCDateTime, nullable=False),
     sa.Column("run_key", sa.String(64), index=True),
+    sa.Column("etag", sa.Text),
 )
 
 models = sa.Table(

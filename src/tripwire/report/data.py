@@ -11,6 +11,7 @@ missing rather than an empty space.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import warnings
@@ -25,6 +26,7 @@ from tripwire.errors import InputError, InsufficientEvidence, TripwireError
 from tripwire.model import Benchmark, Determination, EvalResult, Model, utcnow
 from tripwire.policy import ACTIONS
 from tripwire.register import Register
+from tripwire.report.changes import ChangesSection, changes_section
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,10 @@ class ModelRow(_Row):
     variant: str | None = None
     source: str | None = None
     regulatory_lines: list[str] = Field(default_factory=list)
+    compute_confidence: str | None = None
+    """The source's confidence label for C (Epoch AI's vocabulary), when it gave one."""
+    p_over: dict[str, float] | None = None
+    """Regulatory line (`1e+25`) -> P(C > line) under the figure's spread; None: C unknown."""
     results: int = 0
     levels: dict[str, str | None] = Field(default_factory=dict)
     """Policy name -> level reached (None: below every level)."""
@@ -338,6 +344,8 @@ class ReportData(BaseModel):
     anomalies: list[AnomalyRow] = Field(default_factory=list)
     record: RecordSection = Field(default_factory=RecordSection)
     attestations: list[AttestationRow] = Field(default_factory=list)
+    changes: list[ChangesSection] = Field(default_factory=list)
+    """What changed: each model against its parent or previous release (`tripwire diff`)."""
     regulatory_lines: list[tuple[float, str]] = Field(
         default_factory=lambda: list(compute.REGULATORY_LINES))
     notices: list[Notice] = Field(default_factory=list)
@@ -351,6 +359,9 @@ class ReportData(BaseModel):
 
     def model(self, name: str) -> ModelRow | None:
         return next((m for m in self.models if m.name == name), None)
+
+    def changes_for(self, model: str) -> ChangesSection | None:
+        return next((c for c in self.changes if c.model == model), None)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -397,6 +408,9 @@ def model_row(m: Model, n_results: int = 0) -> ModelRow:
         multiplier=m.multiplier, effective_compute_flop=m.effective_compute_flop,
         cost_usd=m.cost_usd, parent=m.parent, variant=m.variant, source=m.source,
         regulatory_lines=[label for _, label in compute.lines_passed(m.compute_flop)],
+        compute_confidence=m.compute_confidence,
+        p_over={f"{line:.0e}": p for line, _ in compute.REGULATORY_LINES
+                if (p := compute.p_above(m, line)) is not None} or None,
         results=n_results)
 
 
@@ -807,7 +821,7 @@ def policy_row(pol: Any) -> PolicyRow:
 
 
 SECTIONS = ("determinations", "forecasts", "scaling", "trends", "backtests", "anomalies",
-            "record")
+            "record", "changes")
 """The parts of a report that are computed; `gather_report(sections=...)` picks some."""
 
 
@@ -910,6 +924,11 @@ def gather_report(
         notices.append(Notice(section="forecasts",
                               message=f"no results for benchmark {bench_id!r}, so no forecast "
                                       "for its threshold"))
+    if "changes" in want:
+        for name in focus:
+            got, _ = _catch("changes", notices, functools.partial(changes_section, reg, name))
+            if got is not None:
+                data.changes.append(got)
     if "record" in want:
         data.record = record_section(reg, notices=notices)
         data.attestations = attestation_rows(reg)

@@ -13,6 +13,7 @@ import json
 import math
 from typing import Any
 
+from tripwire.report.changes import ChangesSection
 from tripwire.report.data import Band, CapabilitySection, Point, ScalingSection, TrendSection
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
@@ -256,6 +257,48 @@ def trend_figure(t: TrendSection) -> dict[str, Any]:
 def _sci(v: float) -> str:
     mant, exp = f"{v:.1e}".split("e")
     return f"{mant}e{int(exp)}"
+
+
+VERDICT_COLOURS = {"regression": "#c92a2a", "improvement": "#2b8a3e",
+                   "below min effect": "#e67700", "no change": POINT}
+
+
+def forest_figure(s: ChangesSection) -> dict[str, Any] | None:
+    """Forest plot of what changed: each tested benchmark's change with its interval, oriented
+    so that right is better, coloured by verdict; None when nothing was tested."""
+    rows = [r for r in s.compared if r.delta is not None]
+    if not rows:
+        return None
+    traces = []
+    for verdict, colour in VERDICT_COLOURS.items():
+        group = [r for r in rows if r.verdict == verdict]
+        if not group:
+            continue
+        xs, minus, plus, ys, text = [], [], [], [], []
+        for r in group:
+            sign = 1.0 if r.higher_is_better else -1.0
+            x = sign * (r.delta or 0.0)
+            ends = [sign * v for v in (r.low, r.high) if v is not None] or [x]
+            xs.append(x)
+            minus.append(x - min(ends))
+            plus.append(max(ends) - x)
+            ys.append(label(f"{r.label} ({'paired' if r.paired else 'unpaired'})"))
+            q = f"{r.q_value:.2g}" if r.q_value is not None else "-"
+            text.append(label(f"{r.label}: {r.value_a:.4g} -> {r.value_b:.4g}, q = {q}"))
+        traces.append({
+            "type": "scatter", "mode": "markers", "name": verdict, "x": xs, "y": ys,
+            "text": text, "hovertemplate": "%{text}<extra></extra>",
+            "marker": {"color": colour, "size": 8},
+            "error_x": {"type": "data", "symmetric": False, "array": plus,
+                        "arrayminus": minus, "color": colour, "thickness": 1.6, "width": 0},
+        })
+    layout = _layout(label(f"What changed: {s.model} vs {s.baseline}"),
+                     f"change, oriented so + is better ({s.level:.0%} interval)", "",
+                     height=150 + 28 * len(rows))
+    layout["xaxis"].update(zeroline=True, zerolinecolor=INK, zerolinewidth=1)
+    layout["yaxis"].update(automargin=True, autorange="reversed")
+    layout["margin"]["l"] = 10
+    return {"data": traces, "layout": layout}
 
 
 def embed(fig: dict[str, Any]) -> str:

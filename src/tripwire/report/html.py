@@ -151,7 +151,7 @@ def odds_per_decade(slope: Any) -> str:
 
 
 def state_counts(thresholds: Iterable[Any]) -> list[tuple[str, int]]:
-    order = ("crossed", "likely", "alert", "insufficient", "clear")
+    order = ("crossed", "likely", "possible", "alert", "insufficient", "clear")
     counts: dict[str, int] = {}
     for t in thresholds:
         counts[t.state] = counts.get(t.state, 0) + 1
@@ -193,7 +193,8 @@ def figure(fig_id: str, spec: dict[str, Any] | None) -> Figure | None:
 
 def report_figures(d: ReportData) -> dict[str, Any]:
     """Every figure the report shows, keyed by section and benchmark."""
-    out: dict[str, Any] = {"capability": {}, "crossing": {}, "trend": {}, "scaling": None}
+    out: dict[str, Any] = {"capability": {}, "crossing": {}, "trend": {}, "scaling": None,
+                           "changes": {}}
     for i, c in enumerate(d.capabilities):
         if c.available:
             out["capability"][c.benchmark] = figure(f"fig-cap-{i}",
@@ -205,6 +206,8 @@ def report_figures(d: ReportData) -> dict[str, Any]:
             out["trend"][t.benchmark] = figure(f"fig-trend-{i}", figs.trend_figure(t))
     if d.scaling.available:
         out["scaling"] = figure("fig-scaling", figs.scaling_figure(d.scaling))
+    out["changes"] = {c.model: figure(f"fig-changes-{i}", figs.forest_figure(c))
+                      for i, c in enumerate(d.changes)}
     return out
 
 

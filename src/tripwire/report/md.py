@@ -98,11 +98,14 @@ def render_markdown(d: ReportData) -> str:
             "insufficient).", ""]
     out += ["## Models", ""]
     out += _table(["model", "released", "parameters", "compute (FLOP)", "effective",
-                   "compute lines passed"],
+                   "compute lines passed", "P(C > 1e25)", "P(C > 1e26)"],
                   [[escape(m.name), m.release_date or "", count_or(m.params, ""),
-                    flop(m.compute_flop) + (" (est.)" if m.compute_estimated else ""),
+                    flop(m.compute_flop) + (" (est.)" if m.compute_estimated else "")
+                    + (f" ({escape(m.compute_confidence)})" if m.compute_confidence else ""),
                     flop(m.effective_compute_flop),
-                    ", ".join(escape(x.split(":")[0]) for x in m.regulatory_lines)]
+                    ", ".join(escape(x.split(":")[0]) for x in m.regulatory_lines),
+                    *(f"{p:.2f}" if (p := (m.p_over or {}).get(k)) is not None else "?"
+                      for k in ("1e+25", "1e+26"))]
                    for m in focus])
     if d.scope == "model":
         out += ["## Determinations", ""]

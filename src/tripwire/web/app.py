@@ -347,12 +347,14 @@ def create_app(
     def api_model(name: str) -> dict[str, Any]:
         """One model: facts, determinations under each policy, results, forecasts."""
         d = views.report(models=[model_name(name)],
-                         sections=("determinations", "forecasts"))
+                         sections=("changes", "determinations", "forecasts"))
         m = d.model(d.focus[0])
+        changed = d.changes_for(d.focus[0])
         return {"model": m.model_dump(mode="json") if m else None,
                 "determinations": [x.model_dump(mode="json") for x in d.determinations],
                 "results": [r.model_dump(mode="json") for r in d.results],
-                "forecasts": [c.model_dump(mode="json") for c in d.capabilities]}
+                "forecasts": [c.model_dump(mode="json") for c in d.capabilities],
+                "changes": changed.model_dump(mode="json") if changed else None}
 
     @app.get("/api/evaluations", dependencies=read, tags=["read"],
              response_model=list[rdata.ResultRow])
@@ -456,11 +458,15 @@ def create_app(
     @app.get("/models/{name:path}", response_class=HTMLResponse, dependencies=read,
              include_in_schema=False)
     def model_page(name: str) -> HTMLResponse:
-        d = views.report(models=[model_name(name)], sections=("determinations", "forecasts"))
+        d = views.report(models=[model_name(name)],
+                         sections=("changes", "determinations", "forecasts"))
         m = d.model(d.focus[0])
         shown = [c for c in d.capabilities if any(p.highlight for p in c.points)]
         figures = {c.benchmark: figure(f"fig-cap-{i}", figs.capability_figure(
             c, d.regulatory_lines)) for i, c in enumerate(shown) if c.available}
+        changed = d.changes_for(d.focus[0])
+        if changed is not None:
+            figures["changes"] = figure("fig-changes", figs.forest_figure(changed))
         attested = []
         try:
             from tripwire.assess import attestations
@@ -471,7 +477,7 @@ def create_app(
         missing = sorted({s for x in d.determinations for v in x.missing_safeguards.values()
                           for s in v})
         return page("model.html.j2", d=d, m=m, shown=shown, figures=figures, active="models",
-                    plots=bool(figures),
+                    plots=any(figures.values()), changed=changed,
                     title=m.name if m else name, attested=attested, missing=missing)
 
     @app.get("/evaluations", response_class=HTMLResponse, dependencies=read,

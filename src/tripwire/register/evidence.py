@@ -1,0 +1,631 @@
+"""The record's commitment to the evidence: every row a determination can rest on.
+
+Each write of evidence (an ingest, a model update, an alias, samples attached later, the baseline
+of a register upgraded from before this existed) reads back the rows it stored and commits them:
+
+- a row's canonical form is the ASCII ``repr`` of its column values as the database returns them
+  (key first, every column in `TABLES` order; dates and times as UTC text, booleans as 0/1), so
+  it is what `verify` will read back, whatever wrote it (a bulk insert, COPY, an update);
+- its leaf hash is the RFC 6962 leaf hash SHA-256(0x00 || canonical bytes);
+- the entry that records the write carries, per table, the row count and the RFC 6962 Merkle
+  root over the leaf hashes in key order (``"evidence": {"models": {"root": ..., "rows": n}}``);
+- the canonical rows themselves are kept, zlib-compressed, in `evidence_blocks` (append-only by
+  trigger, like the record), in blocks of `BLOCK` rows aligned so that each full block is a
+  subtree of that Merkle tree: verify re-hashes a block and combines block roots, never holding
+  more than a block's leaves.
+
+`verify_evidence` folds the blocks in record order (a later commitment of a key replaces the
+earlier one: updates, moved results, replaced aliases) and compares the result with the tables,
+naming each row changed (and which fields, with the committed and current values), added or
+removed outside tripwire; blocks whose bytes no longer hash to their entry's root are named by
+entry. `committed_digests` and `row_digests` serve determinations, which name the leaf hashes of
+the rows they used and are stale when those no longer match the committed rows.
+
+Writers call `commit` (after `watermarks` taken before writing): it is the one place a new
+writer path (bulk COPY, another store) needs to call for its rows to be covered.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import math
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from tripwire.record import Entry, merkle_root
+
+__all__ = [
+    "BLOCK",
+    "COMMIT_KINDS",
+    "TABLES",
+    "RowChange",
+    "commit",
+    "commit_baseline",
+    "committed_lines",
+    "evidence_blocks",
+    "row_digests",
+    "verify_evidence",
+    "watermarks",
+]
+
+BLOCK = 4096
+"""Rows per stored block: a power of two, so each full block is a subtree of the entry's tree."""
+COMMIT_KINDS = ("ingest", "update", "alias", "samples", "baseline")
+"""Record entry kinds that commit evidence rows."""
+FETCH = 4096
+_SHA = hashlib.sha256
+_LEAF = _SHA(b"\x00")
+
+
+@dataclass(frozen=True)
+class Table:
+    """An evidence table: its key column and every column, in canonical order."""
+
+    name: str
+    key: str
+    columns: tuple[str, ...]
+    int_key: bool = True
+    times: tuple[str, ...] = ()
+    dates: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    label: str | None = None
+    """A column that names the row for people (model name, benchmark id)."""
+
+
+TABLES: dict[str, Table] = {t.name: t for t in (
+    Table("source_files", "id", ("id", "path", "sha256", "kind", "size", "version", "rows",
+                                 "ingested_at", "run_key"), times=("ingested_at",), label="path"),
+    Table("models", "id", ("id", "name", "organization", "family", "release_date", "params",
+                           "tokens", "compute_flop", "compute_method", "multiplier", "cost_usd",
+                           "parent", "variant", "source", "source_file_id", "updated_at",
+                           "compute_confidence"),
+          times=("updated_at",), dates=("release_date",), label="name"),
+    Table("model_figures", "id", ("id", "model_id", "source_file_id", "release_date", "params",
+                                  "tokens", "compute_flop", "compute_method",
+                                  "compute_confidence"), dates=("release_date",)),
+    Table("benchmarks", "id", ("id", "name", "metric", "higher_is_better", "chance", "ceiling",
+                               "parent", "dataset", "samples", "source"),
+          int_key=False, flags=("higher_is_better",)),
+    Table("eval_results", "id", ("id", "model_id", "benchmark_id", "metric", "value", "stderr",
+                                 "samples", "source_file_id", "created_at", "original_model",
+                                 "original_benchmark", "filter", "variant", "extra"),
+          times=("created_at",)),
+    Table("loss_observations", "id", ("id", "model", "params", "tokens", "compute_flop", "loss",
+                                      "source", "source_file_id")),
+    Table("model_aliases", "alias", ("alias", "model", "created_at"), int_key=False,
+          times=("created_at",)),
+    Table("benchmark_aliases", "alias", ("alias", "benchmark", "created_at"), int_key=False,
+          times=("created_at",)),
+    Table("eval_samples", "id", ("id", "result_id", "sample_id", "epoch", "score", "raw")),
+)}
+"""Every table a determination can rest on. (Attestations are record entries themselves.)"""
+
+evidence_blocks = sa.Table(
+    "evidence_blocks",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("tbl", sa.String(40), nullable=False),
+    sa.Column("part", sa.Integer, nullable=False),
+    sa.Column("first_key", sa.BigInteger),
+    sa.Column("last_key", sa.BigInteger),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+
+# ------------------------------------------------------------------------ canonical rows
+
+def _select(table: Table, dialect: str) -> str:
+    """SELECT of the canonical columns, the same values whatever the session's settings."""
+    if dialect != "postgresql":
+        cols = table.columns
+    else:
+        def expr(c: str) -> str:
+            if c in table.times:
+                return f"to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+            if c in table.dates:
+                return f"to_char({c}, 'YYYY-MM-DD')"
+            if c in table.flags:
+                return f"{c}::int"
+            return c
+        cols = tuple(map(expr, table.columns))
+    return f"SELECT {', '.join(cols)} FROM {table.name}"
+
+
+def _cursor(conn: sa.Connection, named: str | None = None) -> Any:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    if named is not None and conn.dialect.name == "postgresql":
+        return raw.cursor(name=named)
+    return raw.cursor()
+
+
+def _mark(conn: sa.Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _fetch(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> list[str]:
+    """Canonical lines of the rows a query returns, in its order. SQLite text that is not UTF-8
+    (only raw SQL writes it) is read with its bad bytes escaped instead of failing."""
+    cur = _cursor(conn)
+    try:
+        try:
+            cur.execute(sql, tuple(params))
+            return list(map(ascii, cur.fetchall()))
+        except Exception as e:
+            if conn.dialect.name != "sqlite" or "decode" not in str(e):
+                raise
+        raw = conn.connection.driver_connection
+        old = raw.text_factory  # type: ignore[union-attr]
+        raw.text_factory = lambda b: b.decode("utf-8", "surrogateescape")  # type: ignore
+        try:
+            cur.execute(sql, tuple(params))
+            return list(map(ascii, cur.fetchall()))
+        finally:
+            raw.text_factory = old  # type: ignore[union-attr]
+    finally:
+        cur.close()
+
+
+def _key_of(line: str, table: Table) -> Any:
+    """The key (first value) of a canonical line."""
+    if table.int_key:
+        return int(line[1:line.index(",")])
+    return _values(line)[0]
+
+
+def _values(line: str) -> tuple[Any, ...]:
+    """A canonical line read back into its values (literals only; nan and inf allowed)."""
+    def value(node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in ("nan", "inf"):
+            return float(node.id)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -value(node.operand)
+        raise ValueError("not a canonical row")
+    tree = ast.parse(line, mode="eval").body
+    if not isinstance(tree, ast.Tuple):
+        raise ValueError("not a canonical row")
+    return tuple(value(e) for e in tree.elts)
+
+
+def leaf(line: str) -> bytes:
+    """A canonical line's leaf hash: SHA-256(0x00 || bytes)."""
+    h = _LEAF.copy()
+    h.update(line.encode("ascii"))
+    return h.digest()
+
+
+def _leaves(lines: Iterable[str]) -> list[bytes]:
+    out: list[bytes] = []
+    push, start = out.append, _LEAF.copy
+    for line in lines:
+        h = start()
+        h.update(line.encode("ascii"))
+        push(h.digest())
+    return out
+
+
+# ------------------------------------------------------------------------------- commit
+
+Watermarks = dict[str, int]
+"""Largest key of each integer-keyed table before a write: the rows above it are the write's."""
+
+
+def watermarks(conn: sa.Connection, tables: Iterable[str] | None = None) -> Watermarks:
+    """The largest key of each integer-keyed evidence table (0 when empty), read inside the
+    writer's transaction, which holds the write lock."""
+    names = [n for n in (tables or TABLES) if TABLES[n].int_key]
+    sql = " UNION ALL ".join(f"SELECT '{n}', COALESCE(MAX({TABLES[n].key}), 0) FROM {n}"
+                             for n in names)
+    return {n: int(v) for n, v in conn.exec_driver_sql(sql)} if names else {}
+
+
+def _rows_since(conn: sa.Connection, table: Table, mark: int) -> list[str]:
+    m = _mark(conn)
+    return _fetch(conn, f"{_select(table, conn.dialect.name)} WHERE {table.key} > {m} "
+                  f"ORDER BY {table.key}", (mark,))
+
+
+def _rows_of(conn: sa.Connection, table: Table, keys: Iterable[Any]) -> list[str]:
+    items = sorted(set(keys))
+    lines: list[str] = []
+    for i in range(0, len(items), 500):
+        part = items[i:i + 500]
+        marks = ", ".join([_mark(conn)] * len(part))
+        lines += _fetch(conn, f"{_select(table, conn.dialect.name)} WHERE {table.key} IN "
+                        f"({marks})", part)
+    return lines
+
+
+def _commit_lines(conn: sa.Connection, lines_by_table: Mapping[str, list[str]],
+                  kind: str, payload: dict[str, Any]) -> Entry:
+    from tripwire.register.record_store import append_entry
+
+    blocks: list[tuple[str, int, Any, Any, list[str]]] = []
+    summary: dict[str, dict[str, Any]] = {}
+    for name in sorted(lines_by_table):
+        table = TABLES[name]
+        lines = lines_by_table[name]
+        if not lines:
+            continue
+        keyed = sorted(((_key_of(x, table), x) for x in lines), key=lambda kx: kx[0])
+        lines = [x for _, x in keyed]
+        roots = []
+        for part, lo in enumerate(range(0, len(lines), BLOCK)):
+            chunk = lines[lo:lo + BLOCK]
+            roots.append(merkle_root(_leaves(chunk)))
+            first = keyed[lo][0] if table.int_key else None
+            last = keyed[lo + len(chunk) - 1][0] if table.int_key else None
+            blocks.append((name, part, first, last, chunk))
+        summary[name] = {"rows": len(lines), "root": merkle_root(roots).hex()}
+    entry = append_entry(conn, kind, {**payload, "evidence": summary})
+    if blocks:
+        conn.execute(evidence_blocks.insert(), [
+            dict(seq=entry.seq, tbl=name, part=part, first_key=first, last_key=last,
+                 rows=len(chunk), data=zlib.compress("\n".join(chunk).encode("ascii"), 1))
+            for name, part, first, last, chunk in blocks])
+    return entry
+
+
+def commit(conn: sa.Connection, kind: str, payload: dict[str, Any], *,
+           since: Watermarks | None = None,
+           keys: Mapping[str, Iterable[Any]] | None = None) -> Entry:
+    """Append a `kind` entry with `payload` committing the rows written since `since` (rows
+    whose key is above the watermark, integer-keyed tables) and the rows of `keys` (table ->
+    keys: rows updated, or of text-keyed tables), read back as stored, in the caller's
+    transaction. The payload gains ``evidence``: per table, the rows and their Merkle root."""
+    lines: dict[str, list[str]] = {}
+    for name, mark in (since or {}).items():
+        lines[name] = _rows_since(conn, TABLES[name], mark)
+    for name, ks in (keys or {}).items():
+        ks = list(ks)
+        if not ks:
+            continue
+        got = _rows_of(conn, TABLES[name], ks)
+        if name in lines:  # a key both new and listed: one line
+            seen = set(lines[name])
+            got = [x for x in got if x not in seen]
+        lines[name] = lines.get(name, []) + got
+    return _commit_lines(conn, lines, kind, payload)
+
+
+def commit_baseline(conn: sa.Connection, reason: str) -> Entry | None:
+    """Commit every evidence row as found, as one `baseline` entry saying why (a register
+    upgraded from a version whose record did not cover the evidence). None when no table holds
+    a row."""
+    lines = {name: _fetch(conn, _select(table, conn.dialect.name)) for name, table in
+             TABLES.items()}
+    if not any(lines.values()):
+        return None
+    return _commit_lines(conn, lines, "baseline", {"reason": reason})
+
+
+# ------------------------------------------------------------------------------- verify
+
+@dataclass(frozen=True)
+class RowChange:
+    """One evidence row that differs from what the record committed."""
+
+    table: str
+    key: Any
+    change: str
+    """`changed`, `added` (no entry committed it) or `removed` (committed, now absent)."""
+    fields: tuple[tuple[str, Any, Any], ...] = ()
+    """For `changed`: (column, committed value, current value) of each column that differs."""
+    label: str | None = None
+    seq: int | None = None
+    """The entry that last committed the row (None for `added`)."""
+
+    def __str__(self) -> str:
+        who = f"{self.table} {self.key!r}" + (f" ({self.label})" if self.label else "")
+        if self.change == "changed":
+            diffs = "; ".join(f"{c}: {_show(a)} -> {_show(b)}" for c, a, b in self.fields)
+            return (f"{who} changed outside tripwire ({diffs or 'its stored form'}; committed "
+                    f"by entry {self.seq})")
+        if self.change == "removed":
+            return f"{who} was removed outside tripwire (committed by entry {self.seq})"
+        return f"{who} was added outside tripwire (no entry committed it)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "key": self.key, "change": self.change,
+                "fields": [{"column": c, "committed": _jsonable(a), "current": _jsonable(b)}
+                           for c, a, b in self.fields],
+                "label": self.label, "entry": self.seq}
+
+
+def _show(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else repr(v)
+
+
+def _jsonable(v: Any) -> Any:
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+@dataclass
+class EvidenceReport:
+    """What `verify_evidence` found."""
+
+    rows: int = 0
+    """Committed rows checked."""
+    blocks: int = 0
+    changes: list[RowChange] = field(default_factory=list)
+    """Rows changed, added or removed outside tripwire (up to `limit`)."""
+    more: int = 0
+    """Further changed rows found beyond `limit`."""
+    entry_failures: list[tuple[int | None, str]] = field(default_factory=list)
+    """(entry, why) for committed blocks that no longer match their entry's root."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.changes and not self.entry_failures and not self.more
+
+
+@dataclass
+class _Block:
+    seq: int
+    part: int
+    first: Any
+    last: Any
+    rows: int
+    data: bytes | None = None
+
+
+def _diff(table: Table, key: Any, committed: str, current: str, seq: int) -> RowChange:
+    try:
+        a, b = _values(committed), _values(current)
+    except (ValueError, SyntaxError):
+        return RowChange(table.name, key, "changed", seq=seq)
+    fields = tuple((c, x, y) for c, x, y in zip(table.columns, a, b, strict=False)
+                   if ascii(x) != ascii(y))
+    label = None
+    if table.label is not None:
+        i = table.columns.index(table.label)
+        label = str(b[i]) if i < len(b) else None
+    return RowChange(table.name, key, "changed", fields, label, seq)
+
+
+def _label(table: Table, line: str) -> str | None:
+    if table.label is None:
+        return None
+    try:
+        return str(_values(line)[table.columns.index(table.label)])
+    except (ValueError, SyntaxError, IndexError):
+        return None
+
+
+class _Checker:
+    def __init__(self, conn: sa.Connection, roots: Mapping[int, Mapping[str, Any]],
+                 limit: int) -> None:
+        self.conn, self.roots, self.limit = conn, roots, limit
+        self.report = EvidenceReport()
+        self.block_roots: dict[tuple[int, str], list[tuple[int, bytes, int]]] = {}
+
+    def add(self, change: RowChange) -> None:
+        if len(self.report.changes) < self.limit:
+            self.report.changes.append(change)
+        else:
+            self.report.more += 1
+
+    def lines(self, table: Table, b: _Block) -> list[str]:
+        """A block's committed lines, its root noted for the entry check."""
+        assert b.data is not None
+        try:
+            lines = zlib.decompress(b.data).decode("ascii").split("\n")
+        except (zlib.error, UnicodeDecodeError):
+            lines = []
+        b.data = None
+        self.block_roots.setdefault((b.seq, table.name), []).append(
+            (b.part, merkle_root(_leaves(lines)) if lines else b"", len(lines)))
+        self.report.blocks += 1
+        self.report.rows += len(lines)
+        return lines
+
+    def compare(self, table: Table, committed: Mapping[Any, tuple[str, int]],
+                current: Sequence[str]) -> None:
+        """Compare the fold of committed lines (key -> (line, seq)) with the current lines."""
+        seen = set()
+        for line in current:
+            try:
+                key = _key_of(line, table)
+            except (ValueError, SyntaxError):
+                key = line
+            seen.add(key)
+            got = committed.get(key)
+            if got is None:
+                self.add(RowChange(table.name, key, "added", label=_label(table, line)))
+            elif got[0] != line:
+                self.add(_diff(table, key, got[0], line, got[1]))
+        for key in committed.keys() - seen:
+            line, seq = committed[key]
+            self.add(RowChange(table.name, key, "removed", label=_label(table, line), seq=seq))
+
+    def entries_check(self) -> None:
+        """Each committing entry's per-table root against the roots of its stored blocks."""
+        for seq, summary in self.roots.items():
+            for name, want in summary.items():
+                got = sorted(self.block_roots.pop((seq, name), []))
+                rows = sum(n for _, _, n in got)
+                parts = [p for p, _, _ in got]
+                if (parts != list(range(len(got))) or rows != want.get("rows")
+                        or merkle_root([r for _, r, _ in got]).hex() != want.get("root")):
+                    self.report.entry_failures.append(
+                        (seq, f"the stored copy of the {name} rows it committed no longer "
+                              f"matches its root ({want.get('rows')} rows): evidence_blocks "
+                              "was changed"))
+        for seq, name in sorted(self.block_roots):
+            self.report.entry_failures.append(
+                (seq, f"evidence_blocks holds {name} rows for this entry, which committed none"))
+
+
+def _committing_entries(conn: sa.Connection) -> dict[int, dict[str, Any]]:
+    """seq -> the per-table evidence summary of every entry that commits rows."""
+    import json
+
+    from tripwire.register.record_store import record_entries as re_
+
+    out: dict[int, dict[str, Any]] = {}
+    q = sa.select(re_.c.seq, re_.c.body).where(re_.c.kind.in_(COMMIT_KINDS))
+    for seq, body in conn.execute(q):
+        try:
+            payload = json.loads(bytes(body) + b"}")["payload"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        ev = payload.get("evidence") if isinstance(payload, dict) else None
+        if isinstance(ev, dict):
+            out[seq] = ev
+    return out
+
+
+def _blocks_of(conn: sa.Connection, name: str) -> list[_Block]:
+    b = evidence_blocks.c
+    q = (sa.select(b.seq, b.part, b.first_key, b.last_key, b.rows, b.data)
+         .where(b.tbl == name).order_by(b.seq, b.part))
+    return [_Block(s, p, f, la, r, bytes(d)) for s, p, f, la, r, d in conn.execute(q)]
+
+
+def _clusters(blocks: list[_Block]) -> Iterator[tuple[Any, Any, list[_Block]]]:
+    """Blocks grouped by overlapping key ranges, in key order: (lo, hi, blocks in seq order)."""
+    group: list[_Block] = []
+    lo = hi = None
+    for b in sorted(blocks, key=lambda b: (b.first, b.seq, b.part)):
+        if group and b.first > hi:
+            yield lo, hi, sorted(group, key=lambda b: (b.seq, b.part))
+            group = []
+        if not group:
+            lo, hi = b.first, b.last
+        group.append(b)
+        hi = max(hi, b.last)
+    if group:
+        yield lo, hi, sorted(group, key=lambda b: (b.seq, b.part))
+
+
+def verify_evidence(conn: sa.Connection, *, limit: int = 1000) -> EvidenceReport:
+    """Compare every evidence table with the rows the record committed: name each row changed
+    (with the columns that differ), added or removed outside tripwire, and each entry whose
+    stored rows no longer match its root. Streams one cluster of blocks at a time (a block
+    plus whatever later entries re-committed within its key range)."""
+    ck = _Checker(conn, _committing_entries(conn), limit)
+    d = conn.dialect.name
+    m = _mark(conn)
+    for name, table in TABLES.items():
+        blocks = _blocks_of(conn, name)
+        select = _select(table, d)
+        if not table.int_key:
+            committed: dict[Any, tuple[str, int]] = {}
+            for b in blocks:
+                for line in ck.lines(table, b):
+                    committed[_key_of(line, table)] = (line, b.seq)
+            ck.compare(table, committed, _fetch(conn, select))
+            continue
+        prev_hi: int | None = None
+        for _lo, hi, group in _clusters(blocks):
+            where = f"{table.key} <= {m}" + ("" if prev_hi is None else f" AND {table.key} > {m}")
+            params = (hi,) if prev_hi is None else (hi, prev_hi)
+            current = _fetch(conn, f"{select} WHERE {where} ORDER BY {table.key}", params)
+            prev_hi = hi
+            if len(group) == 1:
+                lines = ck.lines(table, group[0])
+                if lines == current:
+                    continue
+                committed = {_key_of(x, table): (x, group[0].seq) for x in lines}
+            else:
+                committed = {}
+                for b in group:
+                    for line in ck.lines(table, b):
+                        committed[_key_of(line, table)] = (line, b.seq)
+            ck.compare(table, committed, current)
+        rest = f" WHERE {table.key} > {m}" if prev_hi is not None else ""
+        cur = _cursor(conn, named=f"tripwire_evidence_{name}")
+        try:
+            cur.execute(f"{select}{rest} ORDER BY {table.key}",
+                        (prev_hi,) if prev_hi is not None else ())
+            while chunk := cur.fetchmany(FETCH):
+                ck.compare(table, {}, list(map(ascii, chunk)))
+        finally:
+            cur.close()
+    ck.entries_check()
+    return ck.report
+
+
+# ------------------------------------------------------------------- for determinations
+
+def row_digests(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
+                ) -> dict[str, dict[Any, str]]:
+    """Leaf hash (hex) of each wanted row as stored now: table -> key -> digest."""
+    out: dict[str, dict[Any, str]] = {}
+    for name, keys in wanted.items():
+        table = TABLES[name]
+        out[name] = {_key_of(x, table): leaf(x).hex() for x in _rows_of(conn, table, keys)}
+    return out
+
+
+def committed_lines(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
+                    ) -> dict[str, dict[Any, tuple[str, int]]]:
+    """The committed line and committing entry of each wanted row (absent when no entry
+    committed it): the latest commitment of the key in the record."""
+    b = evidence_blocks.c
+    out: dict[str, dict[Any, tuple[str, int]]] = {}
+    for name, keys in wanted.items():
+        table = TABLES[name]
+        keys = set(keys)
+        got: dict[Any, tuple[str, int]] = {}
+        if keys:
+            q = sa.select(b.id, b.seq, b.part, b.data).where(b.tbl == name)
+            found: dict[int, tuple[int, int, bytes]] = {}
+            if table.int_key:
+                ordered = sorted(keys)
+                for i in range(0, len(ordered), 100):
+                    near = sa.or_(*[sa.and_(b.first_key <= k, b.last_key >= k)
+                                    for k in ordered[i:i + 100]])
+                    for bid, seq, part, data in conn.execute(q.where(near)):
+                        found[bid] = (seq, part, data)
+            else:
+                for bid, seq, part, data in conn.execute(q):
+                    found[bid] = (seq, part, data)
+            for seq, _part, data in sorted(found.values(), key=lambda r: (r[0], r[1])):
+                try:
+                    lines = zlib.decompress(bytes(data)).decode("ascii").split("\n")
+                except (zlib.error, UnicodeDecodeError):
+                    continue
+                for line in lines:
+                    try:
+                        k = _key_of(line, table)
+                    except (ValueError, SyntaxError):
+                        continue
+                    if k in keys:
+                        got[k] = (line, seq)
+        out[name] = got
+    return out
+
+
+def stale_rows(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]) -> list[RowChange]:
+    """The wanted rows that no longer match what the record committed."""
+    if not sa.inspect(conn).has_table("evidence_blocks"):
+        return []
+    wanted = {n: set(k) for n, k in wanted.items()}
+    committed = committed_lines(conn, wanted)
+    out = []
+    for name, keys in wanted.items():
+        table = TABLES[name]
+        now = {_key_of(x, table): x for x in _rows_of(conn, table, keys)}
+        for key in sorted(keys, key=str):
+            have, got = now.get(key), committed[name].get(key)
+            if have is None and got is None:
+                continue
+            if got is None:
+                assert have is not None
+                out.append(RowChange(name, key, "added", label=_label(table, have)))
+            elif have is None:
+                out.append(RowChange(name, key, "removed", label=_label(table, got[0]),
+                                     seq=got[1]))
+            elif have != got[0]:
+                out.append(_diff(table, key, got[0], have, got[1]))
+    return out

@@ -1,0 +1,58 @@
+"""`tripwire verify` sees the evidence being changed: the demo's register, assessed, then edited
+with raw SQL as a newcomer did (a model's compute, a result's value); verify names both rows and
+exits 1, `--fast` skips the comparison, and gate refuses to answer on the changed evidence."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tripwire.cli import app
+from tripwire.demo import run_demo
+
+runner = CliRunner()
+
+
+def run(*args: str):  # noqa: ANN201
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The demo's ingest in a fresh register, with one determination recorded."""
+    monkeypatch.delenv("TRIPWIRE_DB", raising=False)
+    monkeypatch.setenv("TRIPWIRE_KEY", str(tmp_path / "tripwire.key"))
+    run_demo(tmp_path / "demo", report=False).register.close()
+    db = str(tmp_path / "demo" / "tripwire.db")
+    r = run("assess", "Llama-3.1-405B", "--policy", "eu-ai-act-gpai", "--db", db)
+    assert r.exit_code in (0, 1, 3), r.output
+    return db
+
+
+def test_raw_sql_edits_of_the_evidence_fail_verify_naming_each_row(demo_db: str) -> None:
+    r = run("verify", "--db", demo_db)
+    assert r.exit_code == 0, r.output
+    assert "evidence row(s) match the record" in r.output
+    with sqlite3.connect(demo_db) as conn:
+        conn.execute("update models set compute_flop=1e20 where name='Llama-3.1-405B'")
+        conn.execute("update eval_results set value=0.1 where id=1")
+    r = run("verify", "--db", demo_db)
+    assert r.exit_code == 1, r.output
+    out = r.output
+    assert "models" in out and "(Llama-3.1-405B)" in out and "compute_flop: 3.8e+25 -> 1e+20" in out
+    assert "eval_results 1 changed outside tripwire (value:" in out and "-> 0.1" in out
+    r = run("verify", "--db", demo_db, "--json")
+    assert r.exit_code == 1
+    report = json.loads(r.stdout)
+    changes = {(c["table"], c["key"]): c for c in report["evidence_changes"]}
+    assert len(changes) == 2
+    (model,) = [c for (tbl, _), c in changes.items() if tbl == "models"]
+    assert model["label"] == "Llama-3.1-405B" and model["fields"] == [
+        {"column": "compute_flop", "committed": 3.8e25, "current": 1e20}]
+    assert changes[("eval_results", 1)]["fields"][0]["column"] == "value"
+    r = run("verify", "--db", demo_db, "--fast")
+    assert r.exit_code == 0 and "not compared (--fast)" in r.output

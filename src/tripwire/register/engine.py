@@ -147,7 +147,7 @@ def current_revision(conn: sa.Connection) -> str | None:
     return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
-UNCOMMITTED_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+UNCOMMITTED_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 """Schema revisions whose record did not commit the evidence rows."""
 BASELINE_REASON = (
     "register upgraded from schema {before}, whose record did not cover the evidence: every "

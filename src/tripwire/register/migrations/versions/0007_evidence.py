@@ -6,15 +6,15 @@ Rows stored before this revision are committed as found by one `baseline` entry,
 `tripwire.register.engine.upgrade` in the same transaction as this migration (see
 `tripwire.register.evidence.commit_baseline`).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -249,7 +249,7 @@ def model_rows(models: list) -> list[dict]:
             regulatory_lines=[label for _, label in compute.lines_passed(m.compute_flop)],
             p_over={f"{line:.0e}": compute.p_above(m, line) for line, _ in
                     compute.REGULATORY_LINES} if m.compute_flop else None,
-            lines=" ".join(f"{line:.0e}" for line, _ in compute.lines_passed(m.compute_flop)),
+            lines=" ".join(f"> {line:.0e}" for line, _ in compute.lines_passed(m.compute_flop)),
         )
         for m in models
     ]
@@ -306,10 +306,13 @@ def models(
             info(text)
         return
     for r in rows:
-        r["C (FLOP)"] = r["compute_flop"] and (
-            f"{r['compute_flop']:.3g}" + (" (est.)" if r["estimated"] else "")
+        c = r["compute_flop"]
+        r["C (FLOP)"] = c and (
+            f"{c:.{compute.digits_beside(c)}g}" + (" (est.)" if r["estimated"] else "")
         )
         r["conf."] = r["compute_confidence"]
+        if (e := r["effective_compute_flop"]) is not None:
+            r["effective_compute_flop"] = f"{e:.{compute.digits_beside(e)}g}"
         for line, _ in compute.REGULATORY_LINES:
             p = (r["p_over"] or {}).get(f"{line:.0e}")
             r[f"P>{line:.0e}"] = "?" if p is None else f"{p:.2f}"
@@ -436,7 +439,13 @@ def demo(
     s = data.scaling
     if s.available:
         params = ", ".join(f"{p.name} = {p.estimate:.3g}" for p in s.params if p.estimate)
-        info(f"fit: {s.law} on {s.n_points} training runs: {params}")
+        info(f"fit: the compute law {s.law} on {s.n_points} training runs: {params}")
+        chin = {p.name: p.estimate for p in s.chinchilla}
+        info("  (loss against training compute, the axis of the compute lines and the "
+             "forecasts; `tripwire fit` fits the Chinchilla law L(N, D) = E + A/N^alpha + "
+             "B/D^beta by default"
+             + (f", whose E is {chin['E']:.3g} on these runs" if chin.get("E") else "")
+             + "; `tripwire fit --law compute` fits this one)")
     else:
         info(f"fit: no scaling law ({s.reason})")
     for c in data.capabilities:

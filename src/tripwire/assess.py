@@ -400,13 +400,13 @@ def bottom_line(det: Determination, policy: LoadedPolicy, *, have: Iterable[str]
     else:
         blocked = bool(now[action])
         flips = any(b != blocked for b in blocked_if)
-        adds = sorted({x for u in unjudged for x in u.would_require.get(action, [])})
+        added = sorted({x for u in unjudged for x in u.would_require.get(action, [])})
         if blocked and not flips:
             code = 1
             text = (f"BLOCKED: {action} needs {', '.join(now[action])} (level {level})")
             if unjudged:
                 text += ("; also " + unknown_part
-                         + (f", which would add {', '.join(adds)}" if adds else ""))
+                         + (f", which would add {', '.join(added)}" if added else ""))
             else:
                 text += "; every threshold judged"
         elif flips:
@@ -414,7 +414,7 @@ def bottom_line(det: Determination, policy: LoadedPolicy, *, have: Iterable[str]
             verdict = "blocked" if blocked else "allowed"
             text = (f"INSUFFICIENT EVIDENCE: {action} is {verdict} on the evidence judged "
                     f"(level {level}), but {unknown_part}"
-                    + (f", which would require {', '.join(adds)}" if adds else ""))
+                    + (f", which would require {', '.join(added)}" if added else ""))
         else:
             code = 3 if stale else 0
             text = (f"{'STALE EVIDENCE' if stale else 'ALLOWED'}: {action} "

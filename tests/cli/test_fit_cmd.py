@@ -65,7 +65,7 @@ def test_params_and_tokens_and_a_table(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "parameters" in r.stdout and "compute-optimal allocation" in r.stdout
     assert "given N and D" in r.stdout and "alpha" in r.stdout
-    assert "chinchilla law fitted to 40 runs" in r.stderr
+    assert "chinchilla law L(N, D) = E + A/N^alpha + B/D^beta fitted to 40 runs" in r.stderr
     r = run("fit", "--from", str(src), "--n-boot", "50", "--params", "1e9",
             "--target-compute", "1.2e20", "--json")
     row = json.loads(r.stdout)["predictions"][0]

@@ -91,8 +91,8 @@ def benchmark_anomalies(results: Sequence[EvalResult], models: Mapping[str, Mode
     if len(names) < MIN_MODELS:
         raise InsufficientEvidence(f"{len(names)} models with compute have a result on "
                                    f"{bench.id}; the check needs {MIN_MODELS}")
-    compute = [models[n].effective_compute_flop for n in names]
-    samples = [float(best[n].samples) if best[n].samples else math.nan for n in names]
+    compute = [float(models[n].effective_compute_flop or math.nan) for n in names]
+    samples = [float(k) if (k := best[n].samples) else math.nan for n in names]
     return compute_anomalies(names, compute, [best[n].value for n in names],
                              floor=bench.chance if bench.chance is not None else 0.0,
                              ceiling=bench.ceiling, samples=samples, z_flag=z_flag)

@@ -1,6 +1,6 @@
 """Verify and append throughput of the record, against raw SHA-256 over the same bytes.
 
-    .venv/bin/python benchmarks/bench_verify.py [--entries 1000000] [--pg URL] [--pg-entries N]
+    .venv/bin/python benchmarks/bench_verify.py [--entries 1000000] [--rows 1000000] [--pg URL]
 
 Builds a record of realistic entries (determinations of 1.5-4.5 KB, ingest and attestation
 events of a few hundred bytes, the odd policy of several KB with its text, in the proportions a
@@ -12,7 +12,12 @@ working register accumulates them), then times, in the same run:
 - verify from SQLite: `verify_register` end to end, reading the rows from the database file,
   checking stored checkpoints and evidence hashes too;
 - appends: `append_entry` into SQLite (and PostgreSQL with --pg), one transaction per entry
-  and many entries per transaction.
+  and many entries per transaction;
+- the evidence: a register of --rows evaluation results (and a thousand models) stored by the
+  real ingest path in files of 100,000 rows, each committed to the record; raw sha256 over
+  every row's canonical bytes (the reference) against `verify_evidence` end to end (read every
+  row and every committed block from the database, re-hash the blocks, rebuild each entry's
+  root, compare every row), on SQLite (and PostgreSQL with --pg).
 
 The floor the record promises: verify throughput >= 0.5 x raw hashing.
 """
@@ -162,6 +167,7 @@ def bench_memory(rows: list[StoredRow], reps: int) -> tuple[float, float]:
 
 def bench_sqlite(rows: list[StoredRow], folder: Path, reps: int) -> tuple[float, float]:
     from tripwire.register import open_register
+    from tripwire.register.evidence import commit
     from tripwire.register.record_store import make_checkpoint, verify_register
 
     reg = open_register(str(folder / "bench.db"), create=True)
@@ -178,6 +184,7 @@ def bench_sqlite(rows: list[StoredRow], folder: Path, reps: int) -> tuple[float,
         for k in range(0, len(rows), 100_000):
             raw.executemany("INSERT INTO record_entries (seq, kind, body, prev, hash) "
                             "VALUES (?, ?, ?, ?, ?)", rows[k:k + 100_000])
+        commit(conn, "baseline", {"reason": "benchmark"}, since={"source_files": 0})
     key, _ = generate_key(folder / "bench.key")
     sign_s, _ = timed(make_checkpoint, reg, key)
     times = []
@@ -187,6 +194,71 @@ def bench_sqlite(rows: list[StoredRow], folder: Path, reps: int) -> tuple[float,
         times.append(s)
     reg.close()
     return min(times), sign_s
+
+
+def build_evidence(url: str, n_rows: int, per_file: int = 100_000):  # noqa: ANN201
+    """A register of `n_rows` evaluation results over 1,000 models, stored by `ingest_batches`
+    (the bulk columnar path) in files of `per_file` rows; returns it and the seconds taken."""
+    from tripwire.ingest.batch import Batch, ResultTable
+    from tripwire.model import Model
+    from tripwire.register import open_register
+
+    rng = random.Random(5)
+    reg = open_register(url, create=True)
+    names = [f"model-{i:04d}" for i in range(1000)]
+    t = time.perf_counter()
+    models = Batch(path="models.csv", kind="models-csv", sha256=_sha(rng), size=1,
+                   models=[Model(name=n, compute_flop=10 ** rng.uniform(20, 26),
+                                 params=10 ** rng.uniform(8, 12)) for n in names])
+    reg.ingest_batches([models])
+    for f in range(0, n_rows, per_file):
+        n = min(per_file, n_rows - f)
+        tab = ResultTable(model=[rng.choice(names) for _ in range(n)],
+                          benchmark=[BENCHES[i % len(BENCHES)] for i in range(n)],
+                          original_benchmark=[BENCHES[i % len(BENCHES)] for i in range(n)],
+                          metric=["accuracy"] * n, value=[rng.random() for _ in range(n)],
+                          stderr=[rng.random() / 50 for _ in range(n)],
+                          samples=[rng.randrange(100, 5000) for _ in range(n)])
+        batch = Batch(path=f"results-{f}.csv", kind="evals-csv", sha256=_sha(rng), size=n)
+        batch.table = tab
+        (out,) = reg.ingest_batches([batch])
+        assert not isinstance(out, Exception), out
+    return reg, time.perf_counter() - t
+
+
+def bench_evidence(url: str, n_rows: int, reps: int) -> None:
+    """Print raw sha256 over every evidence row's canonical bytes against `verify_evidence`."""
+    from tripwire.register.evidence import TABLES, _fetch, _select, verify_evidence
+
+    reg, build_s = build_evidence(url, n_rows)
+    with reg.read() as conn:
+        lines = []
+        for name, table in TABLES.items():
+            lines += _fetch(conn, _select(table, conn.dialect.name))
+    data = [x.encode("ascii") for x in lines]
+    size = sum(map(len, data))
+    n = len(data)
+    del lines
+    raws, verifies = [], []
+    for _ in range(reps):
+        sha = hashlib.sha256
+        t = CLOCK()
+        for b in data:
+            sha(b).digest()
+        raws.append(CLOCK() - t)
+        with reg.read() as conn:
+            s, report = timed(verify_evidence, conn)
+        assert report.ok and report.rows == n, (report.rows, n, report.changes[:3])
+        verifies.append(s)
+    raw_s, verify_s = min(raws), min(verifies)
+    print(f"evidence ({reg.dialect}): {n:,} rows, {size / n:,.0f} B mean canonical row "
+          f"({size / 1e6:,.0f} MB), stored and committed in {build_s:.0f} s")
+    print(f"  raw sha256 over each row's canonical bytes: {n / raw_s:>12,.0f} rows/s "
+          f"({size / raw_s / 1e6:,.0f} MB/s)")
+    print(f"  verify_evidence (end to end):               {n / verify_s:>12,.0f} rows/s  "
+          f"ratio {raw_s / verify_s:.2f} (raw time / verify time; CPU seconds of this "
+          f"process{', the server reads rows too' if reg.dialect == 'postgresql' else ''})")
+    reg.close()
 
 
 def bench_appends(url: str, single: int, batched: int) -> tuple[float, float]:
@@ -231,8 +303,23 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=1_000_000)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-db", action="store_true", help="Skip the SQLite and append runs.")
-    ap.add_argument("--pg", help="PostgreSQL admin URL: also time appends there.")
+    ap.add_argument("--rows", type=int, default=1_000_000,
+                    help="Evaluation results in the evidence benchmark (0: skip it).")
+    ap.add_argument("--no-record", action="store_true", help="Only the evidence benchmark.")
+    ap.add_argument("--pg", help="PostgreSQL admin URL: also time appends and the evidence "
+                    "there.")
     args = ap.parse_args()
+    if args.rows:
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_evidence(str(Path(tmp) / "evidence.db"), args.rows, args.reps)
+        if args.pg:
+            url, drop = _pg_database(args.pg)
+            try:
+                bench_evidence(url, args.rows, args.reps)
+            finally:
+                drop()
+    if args.no_record:
+        return
     rng = random.Random(1)
     t = time.perf_counter()
     rows, size = build(args.entries, rng)

@@ -68,7 +68,7 @@ def test_inspect_epochs_are_clustered_by_sample(sqlite_register: Register, tmp_p
                                                 ) -> None:
     pytest.importorskip("inspect_ai", reason="inspect_ai not installed (tripwire[inspect])")
     rng = np.random.default_rng(4)
-    n = 150
+    n = 100
     skill = rng.random(n)
     a = [[bool(rng.random() < s) for s in skill] for _ in range(2)]
     b = [[x and rng.random() > 0.15 for x in row] for row in a]
@@ -250,3 +250,54 @@ thresholds:
     assert t["p_a"] == pytest.approx(stats.norm.sf(0.5, 0.4739057239057239, se_a), rel=1e-6)
     assert t["state_a"] == "clear" and t["state_b"] == "crossed"
     assert t["p_change"] == pytest.approx(t["p_b"] - t["p_a"])
+
+
+def test_a_metric_one_model_lacks_is_listed(sqlite_register: Register, tmp_path: Path) -> None:
+    a, b = versions(n=200, right=120, down=2, up=2)
+    pa = write_lmeval(tmp_path / "a", "org/m1", {"quiz": a})
+    pb = write_lmeval(tmp_path / "b", "org/m2", {"quiz": b})
+    qa = write_lmeval(tmp_path / "a", "org/m1", {"quiz": a}, metric="acc_norm",
+                      ts="2025-06-02T10-00-00.000000")
+    _ingest(sqlite_register, pa, pb, qa)
+    d = diff_models(sqlite_register, "org/m2", "org/m1")
+    assert [r.label for r in d.rows] == ["quiz acc"] and d.only_a == ["quiz acc_norm"]
+
+
+def test_declared_clusters(sqlite_register: Register, tmp_path: Path) -> None:
+    """Four questions per passage: the passage is the cluster (a CSV or a regular expression)."""
+    sm_api = pytest.importorskip("statsmodels.api")
+    a, b = versions(n=400, right=260, down=30, up=8, seed=7)
+    _ingest(sqlite_register, write_lmeval(tmp_path, "org/m1", {"quiz": a}),
+            write_lmeval(tmp_path, "org/m2", {"quiz": b}))
+    groups = np.arange(400) // 4
+    declared = {(None, str(i)): f"passage-{g}" for i, g in enumerate(groups)}
+    (row,) = diff_models(sqlite_register, "org/m2", "org/m1", clusters=declared).rows
+    ch = row.change
+    assert ch.method == "paired-clustered" and ch.clusters == 100
+    d = np.array(b) - np.array(a)
+    fit = sm_api.OLS(d, np.ones(400)).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    assert abs(ch.stderr - float(fit.bse[0])) < 1e-12
+    # Declared per benchmark: another benchmark's labels do not apply.
+    other = {("elsewhere", str(i)): "one" for i in range(400)}
+    (row,) = diff_models(sqlite_register, "org/m2", "org/m1", clusters=other).rows
+    assert row.change.method == "mcnemar-exact"
+
+
+def test_mamba2_mmlu_5shot_with_fdr_across_the_subjects(shared_data: Path,
+                                                       sqlite_register: Register) -> None:
+    sm_multitest = pytest.importorskip("statsmodels.stats.multitest")
+    files = sorted((shared_data / "lm_eval_harness/mamba2_mmlu_5shot").glob("*.json"))
+    _ingest(sqlite_register, *files, samples=False)
+    d = diff_models(sqlite_register, "state-spaces/mamba2-2.7b", "state-spaces/mamba2-1.3b")
+    mmlu = next(r for r in d.rows if (r.benchmark, r.metric) == ("mmlu", "acc"))
+    # By hand from the files: 0.25765560461472725 -> 0.2455490670844609, stderrs
+    # 0.00368372729635127 and the 2.7b's; z = -2.3413, p = 0.019217.
+    assert mmlu.change.delta == pytest.approx(-0.01210653753026636, abs=1e-12)
+    assert mmlu.change.statistic == pytest.approx(-2.3412866899737694, abs=1e-9)
+    assert mmlu.change.p_value == pytest.approx(0.019217403965425185, rel=1e-9)
+    tested = [r for r in d.rows if r.status == "compared"]
+    assert len(tested) == 62
+    reject, adj, _, _ = sm_multitest.multipletests([r.change.p_value for r in tested],
+                                                   alpha=0.05, method="fdr_bh")
+    assert [r.q_value for r in tested] == pytest.approx(list(adj), abs=1e-12)
+    assert [r.significant for r in tested] == list(reject)

@@ -128,15 +128,20 @@ def _record_policy(conn: Any, policy: LoadedPolicy) -> None:
                                   "builtin": policy.builtin, "text": text})
 
 
+_ATTESTED: weakref.WeakKeyDictionary[Register, tuple[int, list[Attestation]]] = (
+    weakref.WeakKeyDictionary())
+
+
 def attestations(reg: Register, model: str | None = None) -> list[Attestation]:
     """Attestations from the record: all, or those covering `model` (its own and every-model
-    ones)."""
+    ones). Like `determinations`, each register object parses an entry once."""
+    last, out = _ATTESTED.get(reg, (-1, []))
     with reg.read() as conn:
-        rows = entries(conn, kind="attestation")
-    out = [Attestation.model_validate(e.payload) for e in rows]
-    if model is not None:
-        out = [a for a in out if a.model is None or a.model == model]
-    return out
+        rows = entries(conn, kind="attestation", after=last)
+    if rows:
+        out = out + [Attestation.model_validate(e.payload) for e in rows]
+        _ATTESTED[reg] = (rows[-1].seq, out)
+    return [a for a in out if model is None or a.model is None or a.model == model]
 
 
 _PARSED: weakref.WeakKeyDictionary[Register, tuple[int, list[Determination]]] = (
@@ -287,7 +292,11 @@ class Assessment:
     determination: Determination
     warnings: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
-    """Why the evidence is out of date under the policy's cadence (empty when current)."""
+    """Why the evidence is out of date under the policy's cadence, or no longer what the record
+    committed (empty when current)."""
+    tampered: list[str] = field(default_factory=list)
+    """Evidence rows the determination used that were changed, added or removed outside
+    tripwire (also in `stale`): the answer rests on evidence the record does not vouch for."""
     entry: int | None = None
     """Sequence number of the determination in the record (None when not recorded)."""
     bottom: BottomLine | None = None
@@ -298,7 +307,8 @@ class Assessment:
 
     def to_dict(self) -> dict[str, Any]:
         return {"determination": self.determination.model_dump(mode="json"),
-                "warnings": self.warnings, "stale": self.stale, "entry": self.entry,
+                "warnings": self.warnings, "stale": self.stale, "tampered": self.tampered,
+                "entry": self.entry,
                 "bottom_line": self.bottom.to_dict() if self.bottom else None}
 
 
@@ -328,7 +338,7 @@ def _names(items: list[str], n: int = 6) -> str:
 
 def bottom_line(det: Determination, policy: LoadedPolicy, *, have: Iterable[str],
                 action: str | None = None, stale: Iterable[str] = (),
-                planned: bool = False) -> BottomLine:
+                tampered: Iterable[str] = (), planned: bool = False) -> BottomLine:
     """The answer in one line, what could not be judged, and the exit code.
 
     An insufficient threshold *could change the answer* when, assumed crossed, it would raise
@@ -339,7 +349,9 @@ def bottom_line(det: Determination, policy: LoadedPolicy, *, have: Iterable[str]
 
     Exit code: 1 when the action is blocked whatever the missing evidence says (the missing
     safeguards are named, and so is what could not be judged); 3 when missing or stale
-    evidence could change the answer; else 0.
+    evidence could change the answer, and always when rows the answer rests on were changed
+    outside tripwire (`tampered`, also among `stale`): the record no longer vouches for them;
+    else 0.
     """
     have = set(have)
     pol = policy.policy
@@ -421,7 +433,8 @@ def bottom_line(det: Determination, policy: LoadedPolicy, *, have: Iterable[str]
                     f"(level {level}; every safeguard it requires is attested)")
             if unjudged:
                 text += f"; {unknown_part}, whose safeguards are in place as well"
-    if stale and code != 1:
+    tampered = list(tampered)
+    if (stale and code != 1) or tampered:
         code = 3
     if stale:
         text += f"; evidence stale: {stale[0]}" + (f" (+{len(stale) - 1})" if stale[1:] else "")
@@ -450,6 +463,18 @@ def _stale(reg: Register, det: Determination, model: Model, at: dt.datetime) -> 
     return out
 
 
+def _evidence_rows(reg: Register, det: Determination, ev: Evidence) -> list[str]:
+    """Name in `det` the register rows it rests on (their leaf hashes, as the record commits
+    them); return those that differ from what the record committed."""
+    from tripwire.register.evidence import evidence_state, used_rows
+
+    ids = {e.result_id for t in det.thresholds for e in t.evidence if e.result_id is not None}
+    with reg.read() as conn:
+        wanted = used_rows(conn, ev.model.name, ids, ev.benchmarks)
+        det.evidence_rows, changed = evidence_state(conn, wanted)
+    return [str(c) for c in changed]
+
+
 def assess(reg: Register, model: str, policy: str | Path | LoadedPolicy, *,
            mapping: Mapping[str, str] | None = None,
            overrides: Mapping[str, float] | None = None,
@@ -466,6 +491,8 @@ def assess(reg: Register, model: str, policy: str | Path | LoadedPolicy, *,
     warnings = [str(w) for w in pol.warnings] + warnings
     det = evaluate_policy(pol, ev, at=at)
     stale = _stale(reg, det, ev.model, at)
+    tampered = _evidence_rows(reg, det, ev)
+    stale += [f"evidence no longer what the record committed: {t}" for t in tampered]
     if stale:
         det.notes.extend(f"stale: {s}" for s in stale)
     seq = None
@@ -474,8 +501,9 @@ def assess(reg: Register, model: str, policy: str | Path | LoadedPolicy, *,
             _record_policy(conn, pol)
             seq = append_entry(conn, "determination", det.model_dump(mode="json")).seq
     have = ev.index()[1]
-    return Assessment(det, warnings, stale, seq,
-                      bottom_line(det, pol, have=have, stale=stale), pol, set(have))
+    return Assessment(det, warnings, stale, tampered, seq,
+                      bottom_line(det, pol, have=have, stale=stale, tampered=tampered), pol,
+                      set(have))
 
 
 # ---------------------------------------------------------------------------------------- gate
@@ -520,19 +548,25 @@ def gate(reg: Register, model: str, action: str, policy: str | Path | LoadedPoli
     a = assess(reg, model, policy, mapping=mapping, overrides=overrides, at=at, record=record)
     d = a.determination
     assert a.policy is not None
-    bl = bottom_line(d, a.policy, have=a.have, action=action, stale=a.stale)
+    bl = bottom_line(d, a.policy, have=a.have, action=action, stale=a.stale,
+                     tampered=a.tampered)
     missing = list(d.missing_safeguards.get(action, []))
     insufficient = [t for t in d.thresholds if t.state == "insufficient"]
     unknown = [f"{t.id}: insufficient evidence ({t.reason})" for t in insufficient]
     reasons: list[str] = []
+    stale = a.stale[: len(a.stale) - len(a.tampered)]  # the cadence's; tampered rows follow
+    if a.tampered:  # blocked or allowed, the record no longer vouches for the answer's rows
+        reasons.append("stale evidence: rows this decision rests on were changed outside "
+                       "tripwire (run `tripwire verify`)")
+        reasons.extend(a.tampered)
     if missing:  # blocked: what blocks first
         reasons.append(f"level {d.level} requires safeguards not attested for {action}: "
                        + ", ".join(missing))
-        reasons += unknown + a.stale
+        reasons += unknown + stale
     elif action not in d.allowed_actions:  # the missing evidence could block it
-        reasons += unknown + a.stale
+        reasons += unknown + stale
     else:
-        reasons += a.stale
+        reasons += stale
         reasons.append(f"level {d.level or 'none'}: every safeguard required for {action} is "
                        "attested")
         if insufficient:

@@ -111,3 +111,47 @@ def run_demo(folder: str | Path = "tripwire-demo", db: str | None = None, *,
                                title="tripwire demo: public models under the built-in policies")
     run.report_path = write_report(run.report, "html", folder / "report.html")
     return run
+
+
+def epoch_notable_export() -> Path | None:
+    """Epoch AI's Notable AI Models export in `../shared/data/epoch_ai` (beside the working
+    folder or the source checkout), the newest by name; None when there is none."""
+    roots = [Path.cwd(), Path(__file__).resolve().parents[2]]
+    for root in roots:
+        found = sorted((root / ".." / "shared" / "data" / "epoch_ai").glob(
+            "notable_ai_models_*.csv"))
+        if found:
+            return found[-1].resolve()
+    return None
+
+
+@dataclass
+class IndustryRun:
+    """What the industry demo read and wrote."""
+
+    folder: Path
+    register: Register
+    source: Path
+    data: Any = None
+    """The gathered `tripwire.report.industry.IndustryData`."""
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def run_industry_demo(folder: str | Path = "tripwire-demo", db: str | None = None, *,
+                      n_boot: int = 200) -> IndustryRun:
+    """The industry view end to end: a fresh register of Epoch AI's notable-models export (the
+    bundled example models when it is not there), then the industry report in HTML, Markdown
+    and JSON."""
+    from tripwire.report import write_text
+    from tripwire.report.industry import gather_industry, render_industry
+
+    folder = Path(folder).resolve()
+    reg = fresh_register(folder, db)
+    source = epoch_notable_export() or example_path("models.csv")
+    reg.ingest(ingest.read_file(source))
+    run = IndustryRun(folder=folder, register=reg, source=source)
+    run.data = gather_industry(reg, n_boot=n_boot)
+    for fmt, suffix in (("html", ".html"), ("md", ".md"), ("json", ".json")):
+        run.paths[fmt] = write_text(render_industry(run.data, fmt), folder / f"industry{suffix}",
+                                    "industry", suffix)
+    return run

@@ -239,19 +239,33 @@ def _natural(s: str) -> tuple[int, int, str]:
     return (0, int(s), "") if s.isdigit() else (1, 0, s)
 
 
-def _cluster_fn(cluster_by: str | None) -> Any:
-    if cluster_by is None:
+def _cluster_fn(cluster_by: str | None,
+                clusters: Mapping[tuple[str | None, str], str] | None) -> Any:
+    """bench, sample id -> cluster label, or None when no clusters are declared. A declared
+    cluster (per benchmark, then for every benchmark) wins over the regular expression; an item
+    with neither is a cluster of its own."""
+    if cluster_by is None and not clusters:
         return None
-    try:
-        pat = re.compile(cluster_by)
-    except re.error as e:
-        raise InputError(f"--cluster-by {cluster_by!r} is not a regular expression: {e}") from None
+    pat = None
+    if cluster_by is not None:
+        try:
+            pat = re.compile(cluster_by)
+        except re.error as e:
+            raise InputError(f"--cluster-by {cluster_by!r} is not a regular expression: {e}"
+                             ) from None
+    table = dict(clusters or {})
 
-    def cluster(sid: str) -> str:
-        m = pat.search(sid)
-        if m is None:
-            return sid
-        return m.group(1) if pat.groups else m.group(0)
+    def cluster(bench: str, sid: str) -> str:
+        got = table.get((bench, sid))
+        if got is None:
+            got = table.get((None, sid))
+        if got is not None:
+            return "=" + got
+        if pat is not None:
+            m = pat.search(sid)
+            if m is not None:
+                return "~" + (m.group(1) if pat.groups else m.group(0))
+        return "#" + sid
 
     return cluster
 
@@ -310,7 +324,7 @@ def _match(sa: _Samples, sb: _Samples) -> tuple[Any, Any, list[tuple[str, int]],
 
 
 def _paired(row: BenchmarkChange, sa: _Samples, sb: _Samples, *, level: float, items: bool,
-            cluster: Any) -> None:
+            cluster: Any, reducer: Any = None) -> None:
     """Match two results' per-sample scores by (sample id, epoch) and test the change."""
     a, b, common, counts, only_a, only_b, dups = _match(sa, sb)
     row.items = counts
@@ -327,9 +341,12 @@ def _paired(row: BenchmarkChange, sa: _Samples, sb: _Samples, *, level: float, i
         return
     labels = None
     if cluster is not None:
-        labels = [cluster(k[0]) for k in common]
+        labels = [cluster(row.benchmark, k[0]) for k in common]
     elif common[0][1] != common[-1][1] or any(k[1] != common[0][1] for k in common):
         labels = [k[0] for k in common]  # several epochs of a sample: one cluster
+        if reducer not in (None, "mean"):
+            row.notes.append(f"the stored score reduces epochs by {reducer!r}; the paired test "
+                             "compares the mean over epochs, item by item")
     row.change = paired_change(a, b, clusters=labels, level=level)
     counts.clusters = row.change.clusters
     if items:
@@ -350,6 +367,7 @@ def _paired(row: BenchmarkChange, sa: _Samples, sb: _Samples, *, level: float, i
 def diff_models(reg: Register, model_b: str, model_a: str | None = None, *,
                 fdr: float = 0.05, min_effect: float = 0.0, level: float = 0.95,
                 items: bool = False, cluster_by: str | None = None,
+                clusters: Mapping[tuple[str | None, str], str] | None = None,
                 benchmarks: Sequence[str] | None = None,
                 policy: str | Path | Any | None = None,
                 mapping: Mapping[str, str] | None = None) -> Diff:
@@ -358,7 +376,9 @@ def diff_models(reg: Register, model_b: str, model_a: str | None = None, *,
 
     Per pair of results: a paired test when both stored per-sample scores (matched by sample
     id and epoch; clustered by sample when there are several epochs, or by `cluster_by`, a
-    regular expression whose first group (or whole match) of the sample id names the cluster),
+    regular expression whose first group (or whole match) of the sample id names the cluster,
+    or by `clusters`, declared labels keyed by (benchmark or None for every benchmark,
+    sample id)),
     else an unpaired test from the stderrs or sample counts. Benjamini-Hochberg at `fdr` across
     all tested pairs; a surviving change smaller than `min_effect` (in the metric's units) is
     reported as such, not as a regression or improvement.
@@ -367,7 +387,7 @@ def diff_models(reg: Register, model_b: str, model_a: str | None = None, *,
         raise InputError(f"--fdr must be between 0 and 1, not {fdr:g}")
     if not (min_effect >= 0.0 and math.isfinite(min_effect)):
         raise InputError(f"--min-effect must be a non-negative number, not {min_effect:g}")
-    cluster = _cluster_fn(cluster_by)
+    cluster = _cluster_fn(cluster_by, clusters)
     b = reg.get_model(model_b)
     if model_a is None:
         a, how = baseline_for(reg, b.name)
@@ -403,10 +423,9 @@ def diff_models(reg: Register, model_b: str, model_a: str | None = None, *,
             verdict="refused",
             reason=(f"different metrics: {', '.join(ma)} for {a.name}; {', '.join(mb)} for "
                     f"{b.name}")))
-    only_a = [_label(k) for k in sorted(set(res_a) - set(res_b), key=str)
-              if k[0] not in bench_b]
-    only_b = [_label(k) for k in sorted(set(res_b) - set(res_a), key=str)
-              if k[0] not in bench_a]
+    refused = {r.benchmark for r in rows}  # shared benchmarks with no shared metric
+    only_a = [_label(k) for k in sorted(set(res_a) - set(res_b), key=str) if k[0] not in refused]
+    only_b = [_label(k) for k in sorted(set(res_b) - set(res_a), key=str) if k[0] not in refused]
     ids = [r.id for k in shared for r in (res_a[k], res_b[k]) if r.id is not None]
     samples = reg.sample_scores(ids) if ids else {}
     for key in shared:
@@ -425,7 +444,8 @@ def diff_models(reg: Register, model_b: str, model_a: str | None = None, *,
             continue
         sa_, sb_ = samples.get(ra.id or -1), samples.get(rb.id or -1)
         if sa_ is not None and sb_ is not None:
-            _paired(row, sa_, sb_, level=level, items=items, cluster=cluster)
+            _paired(row, sa_, sb_, level=level, items=items, cluster=cluster,
+                    reducer=(ra.extra or {}).get("reducer"))
             if row.status == "refused":
                 continue
         else:

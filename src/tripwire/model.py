@@ -225,6 +225,9 @@ class Determination(_Base):
     """Evidence name -> benchmark id the user mapped (`--map`) for this determination."""
     parameters: dict[str, float | None] = Field(default_factory=dict)
     """Policy parameter values in force (defaults and `--set` overrides)."""
+    evidence_rows: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Register rows the judgement used: table -> key -> the row's leaf hash (hex) as read,
+    the same hash the record committed for it (`tripwire.register.evidence`)."""
 
 
 _M = TypeVar("_M", bound=BaseModel)

@@ -173,12 +173,14 @@ def test_attestation_without_the_token_is_refused(server: str, watch: Watch):
     assert status == 401
 
 
+@pytest.mark.parametrize("self_contained", [False, True], ids=["plotly-beside", "one-file"])
 def test_html_report_renders_offline_from_a_file(register: Register, browser: Any,
-                                                 tmp_path: Path):
+                                                 tmp_path: Path, self_contained: bool):
     data = gather_report(register, models=[HOSTILE], policies=POLICIES, n_boot=20,
                          thresholds={"mmlu": [0.8]},
                          sections=("determinations", "forecasts", "scaling", "record"))
-    path = write_report(data, "html", tmp_path)
+    path = write_report(data, "html", tmp_path, self_contained=self_contained)
+    assert len(list(tmp_path.iterdir())) == (1 if self_contained else 2)
     w = Watch(browser, offline=True)
     attempted: list[str] = []
 

@@ -42,7 +42,7 @@ def test_table_and_ci_exit_codes(db: str) -> None:
     r = run("diff", "org/v1", "org/v2", "--db", db)
     assert r.exit_code == 0, r.output
     assert "paired McNemar" in r.stdout and "regression" in r.stdout
-    assert "1 regressions survive FDR 0.05: quiz acc -0.03" in r.stdout
+    assert "1 regression survives FDR 0.05: quiz acc -0.03" in r.stdout
     r = run("diff", "org/v1", "org/v2", "--db", db, "--fail-on-regression")
     assert r.exit_code == 1 and "FAIL: regression on quiz acc" in r.stderr
     r = run("diff", "org/v1", "org/v2", "--db", db, "--fail-on-regression", "--watch", "calm")
@@ -88,3 +88,38 @@ def test_bad_input_is_one_line(db: str) -> None:
     assert r.exit_code == 2 and "nothing to compare org/v3 with" in r.stderr
     r = run("diff", "org/v1", "org/v2", "--db", db, "--fdr", "2")
     assert r.exit_code == 2 and "--fdr must be between 0 and 1" in r.stderr
+
+
+def test_clusters_file(db: str, tmp_path: Path) -> None:
+    rows = "\n".join(f"quiz,{i},p{i // 5}" for i in range(1000))
+    good = write(tmp_path / "clusters.csv", "benchmark,sample_id,cluster\n" + rows + "\n")
+    r = run("diff", "org/v1", "org/v2", "--db", db, "--clusters", str(good), "--json")
+    assert r.exit_code == 0, r.output
+    quiz = next(x for x in json.loads(r.stdout)["rows"] if x["benchmark"] == "quiz")
+    assert quiz["change"]["method"] == "paired-clustered" and quiz["change"]["clusters"] == 200
+    bad = write(tmp_path / "bad.csv", "sample,group\n1,a\n")
+    r = run("diff", "org/v1", "org/v2", "--db", db, "--clusters", str(bad))
+    assert r.exit_code == 2
+    assert f"{bad}:line 1: no sample_id or cluster column" in r.stderr
+
+
+def test_policy_bars(db: str, tmp_path: Path) -> None:
+    pol = write(tmp_path / "p.yaml", """\
+name: quiz-bar
+version: "1"
+levels:
+  - id: L1
+thresholds:
+  - id: quiz-high
+    level: L1
+    condition: score("quiz") >= 0.68
+    confidence: 0.9
+""")
+    r = run("diff", "org/v1", "org/v2", "--db", db, "--policy", str(pol))
+    assert r.exit_code == 0, r.output
+    assert "policy quiz-bar 1" in r.stdout and "quiz-high" in r.stdout
+    r = run("diff", "org/v1", "org/v2", "--db", db, "--policy", str(pol), "--json")
+    (t,) = json.loads(r.stdout)["policy"]["thresholds"]
+    (bar,) = t["bars"]
+    assert bar["to_go_a"] < 0 < bar["to_go_b"]  # v1 is over the bar, v2 fell below it
+    assert t["p_change"] < 0

@@ -104,3 +104,13 @@ def test_report_rows_carry_p_over_each_line() -> None:
     assert row.compute_confidence == "Confident"
     assert row.p_over is not None and row.p_over["1e+26"] > 0.9
     assert model_row(Model(name="unknown")).p_over is None
+
+
+def test_report_industry_writes_the_file(epoch_db: tuple[str, Path], tmp_path: Path) -> None:
+    db, _ = epoch_db
+    out = tmp_path / "industry.md"
+    r = run("report", "--industry", "--format", "md", "-o", str(out), "--n-boot", "20",
+            "--db", db)
+    assert r.exit_code == 0, r.output
+    assert "## Models over each compute line" in out.read_text()
+    assert run("report", "--industry", "--all", "--db", db).exit_code == 2

@@ -10,6 +10,7 @@ measured by benchmarks/bench_start.py, not here.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from importlib import resources
@@ -37,10 +38,11 @@ sys.stderr.write("\\nIMPORTED " + json.dumps({"heavy": heavy, "exit": code}) + "
 """
 
 
-def imported(*args: str) -> tuple[set[str], int]:
+def imported(*args: str, env: dict[str, str] | None = None) -> tuple[set[str], int]:
     """The heavy libraries `tripwire ARGS` imported in a fresh process, and its exit code."""
     proc = subprocess.run([sys.executable, "-c", _RUN, json.dumps(HEAVY), *args],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
     line = proc.stderr.rpartition("\nIMPORTED ")[2]
     assert line.strip(), proc.stderr
     got = json.loads(line)
@@ -64,6 +66,16 @@ def test_help_imports_no_heavy_library() -> None:
     assert imported("--help") == (set(), 0)
     # typer itself coerces a command's parameters with pydantic
     assert imported("gate", "--help") == ({"pydantic"}, 0)
+
+
+def test_shell_completion_answers_without_heavy_libraries() -> None:
+    env = {"_TRIPWIRE_COMPLETE": "complete_bash", "COMP_WORDS": "tripwire po",
+           "COMP_CWORD": "1"}
+    assert imported(env=env) == ({"pydantic"}, 0)  # typer's parameter coercion
+    proc = subprocess.run([sys.executable, "-c", "import sys; sys.argv[0] = 'tripwire'\n"
+                           "from tripwire.cli import main; main()"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    assert proc.stdout.split() == ["policy"], proc.stderr
 
 
 def test_policy_list_reads_policies_only() -> None:

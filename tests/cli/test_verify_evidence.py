@@ -56,3 +56,21 @@ def test_raw_sql_edits_of_the_evidence_fail_verify_naming_each_row(demo_db: str)
     assert changes[("eval_results", 1)]["fields"][0]["column"] == "value"
     r = run("verify", "--db", demo_db, "--fast")
     assert r.exit_code == 0 and "not compared (--fast)" in r.output
+
+
+def test_gate_on_changed_evidence_is_stale_not_an_answer(demo_db: str) -> None:
+    """Before the edit the gate blocks (Art. 53 safeguards missing); after it, the model looks
+    under the line, and gate says the evidence is stale (exit 3) instead of answering."""
+    r = run("gate", "Llama-3.1-405B", "--action", "deploy", "--policy", "eu-ai-act-gpai",
+            "--db", demo_db)
+    assert r.exit_code == 1, r.output
+    with sqlite3.connect(demo_db) as conn:
+        conn.execute("update models set compute_flop=1e20 where name='Llama-3.1-405B'")
+    r = run("gate", "Llama-3.1-405B", "--action", "deploy", "--policy", "eu-ai-act-gpai",
+            "--db", demo_db, "--json")
+    assert r.exit_code == 3, r.output
+    got = json.loads(r.stdout)
+    assert any("stale evidence" in x for x in got["reasons"])
+    assert any("compute_flop: 3.8e+25 -> 1e+20" in x for x in got["reasons"])
+    r = run("assess", "Llama-3.1-405B", "--policy", "eu-ai-act-gpai", "--db", demo_db)
+    assert "evidence no longer what the record committed" in r.output

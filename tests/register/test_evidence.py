@@ -1,9 +1,23 @@
-"""The record's commitment to the evidence rows (tripwire.register.evidence)."""
+"""The record's commitment to the evidence rows (tripwire.register.evidence): what every table
+and column is, the roots entries carry, the entries of updates, aliases and late samples, and the
+baseline an old register gets on upgrade."""
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tripwire.demo import example_path
+from tripwire.record import leaf_hash, merkle_root
+from tripwire.register import engine as eng
+from tripwire.register import evidence as ev
+from tripwire.register import open_register
 from tripwire.register import tables as t
 from tripwire.register.evidence import TABLES
+from tripwire.register.record_store import entries, verify_register
 
 
 def test_every_register_table_is_evidence_with_every_column() -> None:
@@ -13,3 +27,91 @@ def test_every_register_table_is_evidence_with_every_column() -> None:
         spec = TABLES[name]
         assert set(spec.columns) == {c.name for c in table.columns}, name
         assert spec.columns[0] == spec.key == next(iter(table.primary_key.columns)).name
+
+
+def test_roots_are_rfc6962_over_the_rows_whatever_the_blocks(monkeypatch: pytest.MonkeyPatch,
+                                                             db_url: str) -> None:
+    """An entry's root is the RFC 6962 root over all its rows' leaf hashes in key order, though
+    verify rebuilds it from per-block roots (blocks of a power of two are subtrees)."""
+    rng = random.Random(0)
+    for n in (1, 2, 3, 5, 8, 13):
+        leaves = [rng.randbytes(32) for _ in range(n)]
+        assert ev._root(leaves) == merkle_root(leaves)
+    monkeypatch.setattr(ev, "BLOCK", 4)
+    reg = open_register(db_url, create=True)
+    reg.ingest_path(example_path("models.csv"))  # 58 rows: 15 blocks, the last partial
+    with reg.read() as conn:
+        (entry,) = entries(conn, "ingest")
+        lines = ev._fetch(conn, ev._select(ev.TABLES["models"], conn.dialect.name)
+                          + " ORDER BY id")
+        assert conn.execute(sa.select(sa.func.count()).select_from(ev.evidence_blocks)
+                            .where(ev.evidence_blocks.c.tbl == "models")).scalar() == 15
+    committed = entry.payload["evidence"]["models"]
+    assert committed == {"rows": 58, "root": merkle_root(
+        [leaf_hash(x.encode("ascii")) for x in lines]).hex()}
+    report = verify_register(reg)
+    counts = reg.counts()
+    assert report.ok and report.rows == sum(counts[n] for n in ev.TABLES)
+    reg.close()
+
+
+def test_updates_aliases_and_samples_are_entries_of_their_own(db_url: str, tmp_path: Path,
+                                                              shared_data: Path) -> None:
+    reg = open_register(db_url, create=True)
+    reg.ingest_path(example_path("models.csv"))
+    reg.ingest_path(example_path("evals.csv"))
+    revised = tmp_path / "models.csv"
+    revised.write_text("name,compute_flop\nLlama-3.1-405B,3.9e25\n")
+    reg.ingest_path(revised, update=True)
+    reg.add_alias("model", "llama-405b", "Llama-3.1-405B")
+    log = shared_data / "inspect_ai" / "mmlu-summary-choices.eval"
+    reg.ingest_path(log)
+    reg.ingest_path(log, samples=True)  # the same bytes: samples attached later
+    with reg.read() as conn:
+        kinds = [e.kind for e in entries(conn)]
+        (update,) = entries(conn, "update")
+        (alias,) = entries(conn, "alias")
+        (samples,) = entries(conn, "samples")
+    assert kinds.count("ingest") == 4
+    assert update.payload["models"] == [{"name": "Llama-3.1-405B",
+                                         "changed": {"compute_flop": [3.8e25, 3.9e25]}}]
+    assert update.payload["evidence"]["models"]["rows"] == 1
+    assert alias.payload["evidence"]["model_aliases"]["rows"] == 1
+    assert samples.payload["evidence"]["eval_samples"]["rows"] == samples.payload["rows"] > 0
+    report = verify_register(reg)
+    assert report.ok, report.failure
+    reg.close()
+
+
+def test_an_old_register_gets_a_baseline_entry_on_upgrade(db_url: str) -> None:
+    """Rows stored before the record covered the evidence are committed as found by one
+    `baseline` entry that says so, neither trusted silently nor flagged; later edits are seen."""
+    engine = eng.create_engine(eng.resolve_url(db_url))
+    eng.upgrade(engine, "0006")
+    with engine.begin() as conn:
+        fid = conn.execute(t.source_files.insert().returning(t.source_files.c.id).values(
+            path="old.csv", sha256="ab" * 32, kind="models-csv", size=10, version=1, rows=1,
+            ingested_at=sa.func.now())).scalar_one()
+        conn.execute(t.models.insert().values(name="old-model", compute_flop=2e24,
+                                              multiplier=1.0, source_file_id=fid,
+                                              updated_at=sa.func.now()))
+    engine.dispose()
+    reg = open_register(db_url)
+    with reg.read() as conn:
+        (base,) = entries(conn, "baseline")
+    assert "upgraded from schema 0006" in base.payload["reason"]
+    assert "cannot be detected" in base.payload["reason"]
+    assert {k: v["rows"] for k, v in base.payload["evidence"].items()} == {
+        "models": 1, "source_files": 1}
+    assert verify_register(reg).ok
+    with reg.transaction() as conn:
+        conn.execute(t.models.update().values(compute_flop=2e26))
+    report = verify_register(reg)
+    assert not report.ok and report.failure is not None
+    assert "models 1 (old-model) changed outside tripwire (compute_flop: 2e+24 -> 2e+26" in str(
+        report.failure)
+    reg.close()
+    reopened = open_register(db_url)  # no second baseline: the upgrade happened once
+    with reopened.read() as conn:
+        assert len(entries(conn, "baseline")) == 1
+    reopened.close()

@@ -49,3 +49,13 @@ def test_dashboard_model_page_and_json(sample: Register) -> None:
     api = client.get("/api" + path)
     changes = json.loads(api.text)["changes"]
     assert changes["baseline"] == "falcon-7b" and "mmlu acc" in changes["improvements"]
+
+
+def test_markdown_report_lists_the_changes(sample: Register) -> None:
+    from tripwire.report import render_markdown
+
+    d = gather_report(sample, models=[NEW], policies=POLICIES[:1], n_boot=20,
+                      sections=("changes",))
+    md = render_markdown(d)
+    assert "## What changed" in md and "falcon-180B against falcon-7b (family)" in md
+    assert "| mmlu | acc |" in md

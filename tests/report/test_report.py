@@ -104,6 +104,44 @@ def test_html_report_is_self_contained_and_escaped(focus_report: ReportData):
                or "&lt;script&gt;" in json.dumps(json.loads(f)) for f in figures)
 
 
+def test_html_reports_share_one_plotly_file_beside_them(focus_report: ReportData,
+                                                         all_report: ReportData, folder: Path):
+    from tripwire.report.html import plotly_file_name, plotly_version
+
+    first = write_report(focus_report, "html", folder)
+    js = folder / plotly_file_name()
+    assert js.name == f"plotly-{plotly_version()}.min.js" and js.stat().st_size > 3_000_000
+    html = first.read_text(encoding="utf-8")
+    assert f'<script src="{js.name}"></script>' in html and len(html) < 1_000_000
+    # scripts from the report's own place only; still no network request of any kind
+    assert "script-src 'self' 'unsafe-inline'" in html and "connect-src 'none'" in html
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=\"(?!data:|plotly-)", html)
+    stamp = js.stat().st_mtime_ns
+    write_report(all_report, "html", folder / "all.html")  # the same file is not rewritten
+    assert js.stat().st_mtime_ns == stamp
+    js.write_text("damaged", encoding="utf-8")
+    write_report(all_report, "html", folder / "all.html")  # a different one is replaced
+    assert js.stat().st_size > 3_000_000
+    assert sorted(p.name for p in folder.iterdir()) == sorted([first.name, "all.html", js.name])
+
+
+def test_self_contained_html_report_inlines_plotly(focus_report: ReportData, folder: Path):
+    path = write_report(focus_report, "html", folder / "one.html", self_contained=True)
+    html = path.read_text(encoding="utf-8")
+    assert len(html) > 3_000_000 and "<script src=" not in html
+    assert "script-src 'unsafe-inline'" in html and "'self'" not in html
+    assert [p.name for p in folder.iterdir()] == ["one.html"]
+
+
+def test_report_command_self_contained_option(sample: Register, folder: Path):
+    r = CliRunner().invoke(app, ["report", FOCUS, "--db", sample.url, "--n-boot", "10",
+                                 "--policy", "eu-ai-act-gpai", "--output",
+                                 str(folder / "r.html"), "--self-contained"])
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in folder.iterdir()] == ["r.html"]
+    assert (folder / "r.html").stat().st_size > 3_000_000
+
+
 def test_markdown_report_escapes_names(focus_report: ReportData, all_report: ReportData):
     md = render_markdown(focus_report)
     assert "# tripwire report" in md and "GPAI-systemic-risk" in md

@@ -40,19 +40,21 @@ class TripwireGroup(TyperGroup):
             ctx.exit(130)
 
 
-def make_app(help: str) -> typer.Typer:
-    """A typer app (or sub-app) wired to the shared error handling."""
+def make_app(help: str, *, completion: bool = False) -> typer.Typer:
+    """A typer app (or sub-app) wired to the shared error handling; the root app also offers
+    shell completion (`--install-completion`)."""
     return typer.Typer(
         cls=TripwireGroup,
         help=help,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=completion,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
 
 
-app = make_app("tripwire: if-then safety commitments for AI development, as software.")
+app = make_app("tripwire: if-then safety commitments for AI development, as software.",
+               completion=True)
 
 # Shared options: declared once, reused by every command.
 DbOpt = Annotated[

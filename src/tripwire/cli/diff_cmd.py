@@ -64,7 +64,11 @@ def _print(d: Any, *, items: bool) -> None:
                     if ch is not None and ch.low is not None else "")
         effect = (f"{ch.effect_kind.split('_')[1]} {ch.effect_size:+.2f}"
                   if ch is not None and ch.effect_size is not None and ch.effect_kind else "")
-        n = str(r.items.matched) if r.items is not None else ""
+        n = ""
+        if r.items is not None:
+            n = str(r.items.matched)
+            if r.items.only_a or r.items.only_b:
+                n += f" (+{r.items.only_a} A only, {r.items.only_b} B only)"
         verdict = r.verdict if r.status == "compared" else f"{r.verdict}: {r.reason}"
         metric = r.metric + (f" [{r.filter}]" if r.filter not in (None, "none") else "")
         table.add_row(r.benchmark, metric, _pct(r.value_a), _pct(r.value_b),
@@ -76,13 +80,15 @@ def _print(d: Any, *, items: bool) -> None:
 
 def _print_rest(d: Any, *, items: bool) -> None:
     regs, imps = d.regressions, d.improvements
-    for name, rows in (("regressions", regs), ("improvements", imps)):
+    for name, rows in (("regression", regs), ("improvement", imps)):
         if rows:
-            stdout.print(f"{len(rows)} {name} survive FDR {d.fdr:g}: " + "; ".join(
+            many = len(rows) != 1
+            stdout.print(f"{len(rows)} {name}{'s' if many else ''} survive{'' if many else 's'} "
+                         f"FDR {d.fdr:g}: " + "; ".join(
                 f"{r.label} {_signed(r.change.delta)} (q = {_p(r.q_value)})" for r in rows),
                 markup=False)
         else:
-            stdout.print(f"no {name} survive FDR {d.fdr:g}", markup=False)
+            stdout.print(f"no {name}s survive FDR {d.fdr:g}", markup=False)
     if items:
         for r in d.rows:
             if not r.moved:
@@ -133,6 +139,38 @@ def _print_policy(d: Any) -> None:
         warn(w)
 
 
+def _read_clusters(path: Path) -> dict[tuple[str | None, str], str]:
+    """(benchmark or None, sample id) -> cluster, from a CSV with a header row naming
+    `sample_id` and `cluster` (and optionally `benchmark`)."""
+    import csv
+
+    from tripwire.errors import InputError
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as e:
+        raise InputError(f"cannot read the clusters file: {e.strerror}", source=str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError("the clusters file is not UTF-8 text", source=str(path)) from None
+    reader = csv.DictReader(text.splitlines())
+    fields = [f.strip() for f in reader.fieldnames or []]
+    missing = [c for c in ("sample_id", "cluster") if c not in fields]
+    if missing:
+        raise InputError(f"no {' or '.join(missing)} column", source=str(path), where="line 1",
+                         hint="the header must name sample_id and cluster "
+                              "(and optionally benchmark)")
+    out: dict[tuple[str | None, str], str] = {}
+    for n, row in enumerate(reader, 2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        sid, label = row.get("sample_id", ""), row.get("cluster", "")
+        if not sid or not label:
+            raise InputError("empty sample_id or cluster", source=str(path), where=f"line {n}")
+        out[(row.get("benchmark") or None, sid)] = label
+    if not out:
+        raise InputError("the clusters file holds no rows", source=str(path))
+    return out
+
+
 @app.command("diff")
 def diff_cmd(
     model: Annotated[str, typer.Argument(
@@ -162,6 +200,10 @@ def diff_cmd(
         help="Items whose sample ids give the same first group (or match) of REGEX are one "
              "cluster (cluster-robust standard errors); epochs of a sample always are.")
     ] = None,
+    clusters: Annotated[Path | None, typer.Option(
+        "--clusters", metavar="CSV",
+        help="Declared clusters: a CSV with columns sample_id and cluster (and optionally "
+             "benchmark); items of one cluster are not independent.")] = None,
     policy: Annotated[str | None, typer.Option(
         "--policy", "-p", help="Also show each model's distance to every score bar of this "
                                "policy and the change in P(crossed).")] = None,
@@ -192,6 +234,7 @@ def diff_cmd(
         from tripwire.cli.policy_cmds import _pairs
 
         mapping = _pairs(map_, "--map")
+    declared = _read_clusters(clusters) if clusters is not None else None
     reg = open_register(db)
     try:
         a, b = (None, model) if other is None else (model, other)
@@ -201,7 +244,8 @@ def diff_cmd(
                 raise InputError(f"no benchmark {name!r} in the register",
                                  hint=close_names(name, sorted(known)))
         d = diff_models(reg, b, a, fdr=fdr, min_effect=min_effect, items=items,
-                        cluster_by=cluster_by, benchmarks=benchmark, policy=policy,
+                        cluster_by=cluster_by, clusters=declared, benchmarks=benchmark,
+                        policy=policy,
                         mapping=mapping)
     finally:
         reg.close()

@@ -333,6 +333,19 @@ def plan_cmd(
         "--scale", help="Planned compute as a multiple of --from's.")] = None,
     compute: Annotated[float | None, typer.Option(
         "--compute", help="Planned training compute, FLOP (e.g. 3e26).")] = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="`date`: when the developer's own series (--organization or --family) "
+        "is expected to reach each level above its highest so far, as date quantiles with "
+        "the assumptions, recorded.", show_default=False)] = None,
+    organization: Annotated[str | None, typer.Option(
+        "--organization", help="With --by date: the series is this organisation's models.",
+        show_default=False)] = None,
+    family: Annotated[str | None, typer.Option(
+        "--family", help="With --by date: the series is this model family.",
+        show_default=False)] = None,
+    at: Annotated[str | None, typer.Option(
+        "--at", help="With --by date: P(level reached by YYYY-MM-DD).",
+        show_default=False)] = None,
     map_: MapOpt = None,
     set_: SetOpt = None,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples per forecast.",
@@ -346,6 +359,9 @@ def plan_cmd(
     from tripwire import assess as assess_mod
     from tripwire.register import open_register
 
+    if by is not None:
+        _timeline(policy, by, organization, family, at, n_boot, seed, db, json)
+        return
     if compute is None and (from_ is None or scale is None):
         raise InputError("say what is planned: --from MODEL --scale N, or --compute FLOP")
     reg = open_register(db)
@@ -369,6 +385,44 @@ def plan_cmd(
                      markup=False)
     _finish(p.warnings, p.bottom)
     raise typer.Exit(p.bottom.exit_code if p.bottom else 0)
+
+
+def _timeline(policy: str, by: str, organization: str | None, family: str | None,
+              at: str | None, n_boot: int, seed: int, db: str | None, json: bool) -> None:
+    import datetime as dt
+
+    from tripwire.register import open_register
+    from tripwire.timeline import plan_timeline
+
+    if by != "date":
+        raise InputError(f"--by {by!r}: plans are by date", hint="--by date")
+    at_date = None
+    if at is not None:
+        try:
+            at_date = dt.date.fromisoformat(at)
+        except ValueError:
+            raise InputError(f"--at {at!r} is not a date", hint="use YYYY-MM-DD") from None
+    reg = open_register(db)
+    tl = plan_timeline(reg, policy, organization=organization, family=family, at_date=at_date,
+                       n_boot=n_boot, seed=seed)
+    if json:
+        print_json(tl.to_dict())
+        return
+    stdout.print(f"{tl.series} under {tl.policy}: highest level reached "
+                 f"{tl.current_level or 'none'}" + (f" (by {tl.current_by})" if tl.current_by
+                                                     and tl.current_level else ""),
+                 markup=False)
+    rows = [dict(level=lv.level, compute_flop=lv.compute_flop,
+                 **{f"q{q}": d for q, d in lv.date_quantiles.items()},
+                 **({f"P(by {at_date})": lv.probability} if at_date else {}),
+                 note=lv.note or "") for lv in tl.levels]
+    if rows:
+        render(rows, title="when each level above is expected (date quantiles)")
+    else:
+        stdout.print(f"no level of {tl.policy} lies above {tl.current_level}", markup=False)
+    for a in tl.assumptions:
+        stdout.print(f"assumes: {a}", markup=False)
+    stdout.print(f"recorded as entry {tl.entry}", markup=False)
 
 
 @app.command("attest")

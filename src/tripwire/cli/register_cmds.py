@@ -380,6 +380,11 @@ def demo(
         int, typer.Option("--n-boot", max=100_000,
                           help="Bootstrap resamples per fit in the report.")
     ] = 200,
+    industry: Annotated[
+        bool, typer.Option("--industry", help="Run the industry view instead: Epoch AI's "
+                           "notable-models export from ../shared/data when it is there (the "
+                           "bundled example models otherwise) and the industry report.")
+    ] = False,
     json: JsonOpt = False,
 ) -> None:
     """Run the whole loop on the bundled public data: register, ingest, fit, forecast, assess
@@ -388,6 +393,9 @@ def demo(
 
     if n_boot < 10:
         raise TripwireError(f"--n-boot {n_boot} is too few for intervals (use 10 or more)")
+    if industry:
+        _industry_demo(folder, db, n_boot, json)
+        return
     with stderr.status("running the demo: ingest, fit, forecast, assess, gate, record, verify"):
         run = run_demo(folder, db, n_boot=n_boot)
     models = model_rows(run.register.models())
@@ -483,3 +491,27 @@ def demo(
     )
     info("report (open it in a browser; it works offline):")
     typer.echo(str(run.report_path))
+
+
+def _industry_demo(folder: Path, db: str | None, n_boot: int, json: bool) -> None:
+    from tripwire.demo import run_industry_demo
+
+    with stderr.status("running the industry demo: ingest, counts, levels, trends, backtests"):
+        run = run_industry_demo(folder, db, n_boot=n_boot)
+    d = run.data
+    out = {"source": str(run.source), "register": run.register.display,
+           "models": d.n_models, "with_compute": d.n_with_compute,
+           "lines": [s.count for s in d.lines],
+           "growth_per_year": d.growth["per_year"] if d.growth else None,
+           "crossings": [{k: c.get(k) for k in ("threshold", "crossed_by", "date",
+                                                "date_quantiles")} for c in d.crossings],
+           "reports": {k: str(v) for k, v in run.paths.items()}}
+    if json:
+        print_json(out)
+        return
+    info(f"industry view of {d.n_models} models ({d.n_with_compute} with compute) from "
+         f"{run.source}")
+    for text in count_lines(run.register.models()):
+        info(text)
+    for p in run.paths.values():
+        typer.echo(str(p))

@@ -38,6 +38,10 @@ def report(
     model: Annotated[str | None, typer.Argument(help="The model the report is about.",
                                                 show_default=False)] = None,
     all_models: Annotated[bool, typer.Option("--all", help="Report on every model.")] = False,
+    industry: Annotated[bool, typer.Option(
+        "--industry", help="The industry view: every model against the regulatory compute "
+        "lines (counts over time, expected counts, P(C > line)) and under every built-in "
+        "policy, compute growth, when the next lines fall, and backtests.")] = False,
     format: Annotated[str, typer.Option("--format", help="html, md or json.")] = "html",
     output: Annotated[str, typer.Option(
         "--output", "-o",
@@ -52,19 +56,29 @@ def report(
     n_boot: Annotated[int, typer.Option("--n-boot", max=100_000,
                                                 help="Bootstrap resamples per fit.")] = 200,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
+    self_contained: Annotated[bool, typer.Option(
+        "--self-contained", help="HTML: inline plotly.js (about 4.8 MB) to make one file to mail "
+        "or archive, instead of loading it from plotly-<version>.min.js written beside the "
+        "report.")] = False,
     db: DbOpt = None,
 ) -> None:
     """Write a report: levels under each policy with the evidence, scaling-law fit, capability
     forecasts, trends, backtests, anomaly flags and the record's status.
 
-    HTML is one self-contained file (plots inlined, no network request); Markdown suits a pull
-    request or a board pack; JSON is for machines."""
+    HTML draws interactive plots and makes no network request: plotly.js is written once beside
+    the reports (plotly-<version>.min.js), or inlined with --self-contained (always so on
+    stdout); Markdown suits a pull request or a board pack; JSON is for machines."""
     from tripwire.register import open_register
     from tripwire.report import FORMATS as KNOWN
     from tripwire.report import gather_report, render, write_report
 
     if format not in KNOWN:
         raise InputError(f"unknown format {format!r}", hint="html, md or json")
+    if industry:
+        if model is not None or all_models:
+            raise InputError("--industry covers every model", hint="drop MODEL and --all")
+        _industry(format, output, n_boot=n_boot, seed=seed, db=db)
+        return
     if (model is None) == (not all_models):
         raise InputError("name one MODEL or pass --all", hint="tripwire report gpt2-xl, or "
                                                                "tripwire report --all")
@@ -76,9 +90,29 @@ def report(
     if output == "-":
         sys.stdout.write(render(data, format))
         return
-    path = write_report(data, format, output)
+    path = write_report(data, format, output, self_contained=self_contained)
     for n in data.notices:
         warn(f"{n.section}: {n.message}")
+    typer.echo(str(path))
+
+
+def _industry(fmt: str, output: str, *, n_boot: int, seed: int, db: str | None) -> None:
+    from tripwire.register import open_register
+    from tripwire.report import write_text
+    from tripwire.report.industry import gather_industry, render_industry
+
+    reg = open_register(db)
+    try:
+        data = gather_industry(reg, n_boot=max(n_boot, 10), seed=seed)
+    finally:
+        reg.close()
+    text = render_industry(data, fmt)
+    if output == "-":
+        sys.stdout.write(text)
+        return
+    path = write_text(text, output, "industry", "." + ("md" if fmt == "md" else fmt))
+    for n in data.notices:
+        warn(n)
     typer.echo(str(path))
 
 

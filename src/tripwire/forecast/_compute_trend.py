@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,13 @@ from tripwire.errors import InputError, InsufficientEvidence
 from tripwire.forecast._common import _plain_dict
 from tripwire.forecast._trend import DateCrossing, TimeTrend
 from tripwire.model import Model
+
+EPOCH_GROWTH = ("Epoch AI (2024), 'Training Compute of Frontier AI Models Grows by 4-5x per "
+                "Year': 4-5x per year from 2010 to May 2024; the frontier since 2018 about 4x")
+"""The published growth rate the fitted one is printed beside."""
+
+DEEP_LEARNING_ERA = dt.date(2010, 1, 1)
+"""Default start of the series: Epoch AI fits its compute trends from 2010 on."""
 
 COMPUTE_SERIES = ("training_compute", "effective_compute")
 """Built-in series over the register's models (forecast them `--by date`)."""
@@ -112,8 +119,9 @@ class CrossingBacktest:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        d = _plain_dict(self)
-        d["forecast"] = self.forecast.to_dict() if self.forecast is not None else None
+        d = asdict(self)
+        d["forecast"] = self.forecast.to_dict()
+        d["already"] = list(self.already) if self.already is not None else None
         return d
 
 
@@ -140,3 +148,62 @@ def crossing_backtest(models: Sequence[Model], threshold: float, as_of: dt.date,
                             actual[1] if actual else None, pit, inside80, inside95,
                             n_models=trend.n_models_, warnings=list(trend.warnings_))
 
+
+def compute_trend_summary(models: list[Any], series: str = "training_compute", *,
+                          threshold: float | None = None, at: dt.date | None = None,
+                          frontier: bool = False, since: dt.date | None = None,
+                          as_of: dt.date | None = None, n_boot: int = 1000,
+                          seed: int = 0, backtest: bool = True) -> dict[str, Any]:
+    """The trend, growth per year, crossing of `threshold` and (unless `backtest` is False)
+    the trend's walk-forward backtest, as plain data."""
+    from tripwire.forecast._backtest import backtest_time
+
+    since = since or DEEP_LEARNING_ERA
+    trend = fit_compute_trend(models, series=series, frontier=frontier, as_of=as_of,
+                                 since=since, n_boot=n_boot, seed=seed)
+    g = growth(trend)
+    messages = list(trend.warnings_)
+    out: dict[str, Any] = {
+        "series": series, "by": "date", "frontier": frontier, "since": since, "as_of": as_of,
+        "fit": {"model": f"log2({series}) linear in release date"
+                         + (" (running maximum)" if frontier else ""), **trend.summary()},
+        "growth": {**g.to_dict(), "published": EPOCH_GROWTH},
+        "threshold": threshold,
+    }
+    if threshold is not None:
+        if threshold <= 0:
+            raise InsufficientEvidence(f"threshold {threshold:g} FLOP must be positive")
+        pts = compute_points(models, series, as_of)
+        first = first_over(models, threshold, series)
+        if first is not None and (as_of is None or first[1] <= as_of):
+            out["crossing"] = {"threshold": threshold, "crossed_by": first[0],
+                               "date": first[1], "compute_flop": first[2]}
+            messages.append(f"{threshold:g} FLOP has already been crossed: first by {first[0]} "
+                            f"({first[2]:.3g} FLOP), released {first[1]}")
+        else:
+            c = trend.crossing(threshold, at_date=at)
+            out["crossing"] = c.to_dict()
+            messages += c.warnings
+            if not frontier:
+                messages.append("the all-models trend says when a typical model reaches the "
+                                "threshold; --frontier says when the first one does")
+            top = max(pts, key=lambda p: p[2]) if pts else None
+            if top is not None:
+                out["crossing"]["largest_so_far"] = {"model": top[0], "date": top[1],
+                                                     "compute_flop": top[2]}
+    elif at is not None:
+        out["prediction"] = trend.predict([at]).iloc[0].to_dict()
+    try:
+        if not backtest:
+            raise InsufficientEvidence("not run")
+        pts = compute_points(models, series, as_of)
+        bt = backtest_time([p[1] for p in pts], [p[2] for p in pts], transform="log2",
+                              threshold=threshold if "crossed_by" not in out.get("crossing", {})
+                              else None, frontier=frontier, since=since,
+                              names=[p[0] for p in pts], n_boot=min(n_boot, 200) or 200,
+                              seed=seed)
+        out["backtest"] = {**bt.summary}
+    except InsufficientEvidence as e:
+        out["backtest"] = {"error": e.message}
+    out["warnings"] = list(dict.fromkeys(messages))
+    return out

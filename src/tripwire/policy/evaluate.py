@@ -518,7 +518,8 @@ def evaluate_policy(policy: LoadedPolicy, evidence: Evidence, *,
         "level": level, "thresholds": states, "required_safeguards": required,
         "missing_safeguards": missing, "allowed_actions": allowed, "next_due": next_due,
         "next_due_compute_flop": next_compute, "forecasts": [], "notes": notes,
-        "mapping": dict(evidence.mapping), "parameters": dict(policy.parameters)})
+        "mapping": dict(evidence.mapping), "parameters": dict(policy.parameters),
+        "evidence_rows": {}})
 
 
 def _merge(a: dict[str, list[str]], b: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tripwire.policy.clause import ClauseError, parse_clause
-from tripwire.policy.expr import Compare, parse
+from tripwire.policy.expr import Compare, Number, ParamTest, parse
 from tripwire.policy.loader import builtin_names, load_policy
 from tripwire.policy.schema import Policy, Source
 
@@ -24,15 +24,16 @@ def _numbers(condition: str, parameters: dict[str, float | None]) -> str:
         cond = parse(condition, parameters)
     except Exception:  # noqa: BLE001 - a policy that loaded parses; be safe for display
         return ""
+    def show(n: Number) -> str:
+        value = "unset" if n.value != n.value else f"{n.value:g}"
+        return f"{n.param} (= {value})" if n.param else value
+
     out = []
-    for c in cond.comparisons:
-        if not isinstance(c, Compare):
-            continue
-        name = c.target.name if hasattr(c.target, "name") else "?"
-        value = c.threshold.value
-        shown = "unset" if value != value else f"{value:g}"
-        bar = f"{c.threshold.param} (= {shown})" if c.threshold.param else shown
-        out.append(f"{name} {c.op} {bar}")
+    for node in cond.root.walk():
+        if isinstance(node, Compare):
+            out.append(f"{node.target.name} {node.op} {show(node.threshold)}")
+        elif isinstance(node, ParamTest):
+            out.append(f"{show(node.param)} {node.op} {show(node.threshold)}")
     return "; ".join(out)
 
 

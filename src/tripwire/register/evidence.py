@@ -33,11 +33,12 @@ import math
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
 
-from tripwire.record import Entry, merkle_root
+from tripwire.record import Entry
 
 __all__ = [
     "BLOCK",
@@ -79,7 +80,8 @@ class Table:
 
 TABLES: dict[str, Table] = {t.name: t for t in (
     Table("source_files", "id", ("id", "path", "sha256", "kind", "size", "version", "rows",
-                                 "ingested_at", "run_key", "etag"), times=("ingested_at",), label="path"),
+                                 "ingested_at", "run_key", "etag"), times=("ingested_at",),
+          label="path"),
     Table("models", "id", ("id", "name", "organization", "family", "release_date", "params",
                            "tokens", "compute_flop", "compute_method", "multiplier", "cost_usd",
                            "parent", "variant", "source", "source_file_id", "updated_at",
@@ -190,27 +192,53 @@ def _values(line: str) -> tuple[Any, ...]:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -value(node.operand)
         raise ValueError("not a canonical row")
-    tree = ast.parse(line, mode="eval").body
+    try:
+        tree = ast.parse(line, mode="eval").body
+    except SyntaxError as e:
+        raise ValueError("not a canonical row") from e
     if not isinstance(tree, ast.Tuple):
         raise ValueError("not a canonical row")
     return tuple(value(e) for e in tree.elts)
 
 
 def leaf(line: str) -> bytes:
-    """A canonical line's leaf hash: SHA-256(0x00 || bytes)."""
-    h = _LEAF.copy()
-    h.update(line.encode("ascii"))
-    return h.digest()
+    """A canonical line's leaf hash: SHA-256(0x00 || its ASCII bytes)."""
+    return _SHA(b"\x00" + line.encode("ascii")).digest()
+
+
+_DIGEST = type(_SHA()).digest
+_ZERO, _ONE = b"\x00".__add__, b"\x01".__add__
 
 
 def _leaves(lines: Iterable[str]) -> list[bytes]:
-    out: list[bytes] = []
-    push, start = out.append, _LEAF.copy
-    for line in lines:
-        h = start()
-        h.update(line.encode("ascii"))
-        push(h.digest())
-    return out
+    """Leaf hashes of lines, each step a C-level map (no Python frame per line)."""
+    enc = map(str.encode, lines, repeat("ascii"))
+    return list(map(_DIGEST, map(_SHA, map(_ZERO, enc))))
+
+
+def _pack(lines: list[str]) -> bytes:
+    """A block as stored: its lines, newline-separated (`ascii` escapes any in a value),
+    zlib level 1."""
+    return zlib.compress("\n".join(lines).encode("ascii"), 1)
+
+
+def _unpack(data: bytes) -> list[str]:
+    """A stored block's lines (zlib.error or UnicodeDecodeError when it is not one)."""
+    return zlib.decompress(data).decode("ascii").split("\n")
+
+
+def _root(leaves: list[bytes]) -> bytes:
+    """RFC 6962 Merkle root (as `tripwire.record.merkle_root`), each level a C-level map."""
+    if not leaves:
+        return _SHA(b"").digest()
+    level = leaves
+    while len(level) > 1:
+        nxt = list(map(_DIGEST, map(_SHA, map(_ONE, map(bytes.__add__, level[0::2],
+                                                         level[1::2])))))
+        if len(level) & 1:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
 
 
 # ------------------------------------------------------------------------------- commit
@@ -261,16 +289,16 @@ def _commit_lines(conn: sa.Connection, lines_by_table: Mapping[str, list[str]],
         roots = []
         for part, lo in enumerate(range(0, len(lines), BLOCK)):
             chunk = lines[lo:lo + BLOCK]
-            roots.append(merkle_root(_leaves(chunk)))
+            roots.append(_root(_leaves(chunk)))
             first = keyed[lo][0] if table.int_key else None
             last = keyed[lo + len(chunk) - 1][0] if table.int_key else None
             blocks.append((name, part, first, last, chunk))
-        summary[name] = {"rows": len(lines), "root": merkle_root(roots).hex()}
+        summary[name] = {"rows": len(lines), "root": _root(roots).hex()}
     entry = append_entry(conn, kind, {**payload, "evidence": summary})
     if blocks:
         conn.execute(evidence_blocks.insert(), [
             dict(seq=entry.seq, tbl=name, part=part, first_key=first, last_key=last,
-                 rows=len(chunk), data=zlib.compress("\n".join(chunk).encode("ascii"), 1))
+                 rows=len(chunk), data=_pack(chunk))
             for name, part, first, last, chunk in blocks])
     return entry
 
@@ -378,10 +406,31 @@ class _Block:
     data: bytes | None = None
 
 
+def _numeric(table: Table) -> frozenset[str]:
+    from tripwire.register import tables as t
+
+    cols = t.metadata.tables[table.name].columns
+    return frozenset(c.name for c in cols if isinstance(c.type, sa.Integer | sa.Float))
+
+
+def _typed(table: Table, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Values as shown: numbers of numeric columns as numbers."""
+    numeric = _numeric(table)
+    out = []
+    for c, v in zip(table.columns, values, strict=False):
+        if c in numeric and isinstance(v, str):
+            try:
+                v = int(v) if v.lstrip("-").isdigit() else float(v)
+            except ValueError:
+                pass
+        out.append(v)
+    return tuple(out)
+
+
 def _diff(table: Table, key: Any, committed: str, current: str, seq: int) -> RowChange:
     try:
-        a, b = _values(committed), _values(current)
-    except (ValueError, SyntaxError):
+        a, b = _typed(table, _values(committed)), _typed(table, _values(current))
+    except ValueError:
         return RowChange(table.name, key, "changed", seq=seq)
     fields = tuple((c, x, y) for c, x, y in zip(table.columns, a, b, strict=False)
                    if ascii(x) != ascii(y))
@@ -397,7 +446,7 @@ def _label(table: Table, line: str) -> str | None:
         return None
     try:
         return str(_values(line)[table.columns.index(table.label)])
-    except (ValueError, SyntaxError, IndexError):
+    except (ValueError, IndexError):
         return None
 
 
@@ -418,12 +467,12 @@ class _Checker:
         """A block's committed lines, its root noted for the entry check."""
         assert b.data is not None
         try:
-            lines = zlib.decompress(b.data).decode("ascii").split("\n")
+            lines = _unpack(b.data)
         except (zlib.error, UnicodeDecodeError):
             lines = []
         b.data = None
         self.block_roots.setdefault((b.seq, table.name), []).append(
-            (b.part, merkle_root(_leaves(lines)) if lines else b"", len(lines)))
+            (b.part, _root(_leaves(lines)) if lines else b"", len(lines)))
         self.report.blocks += 1
         self.report.rows += len(lines)
         return lines
@@ -435,7 +484,7 @@ class _Checker:
         for line in current:
             try:
                 key = _key_of(line, table)
-            except (ValueError, SyntaxError):
+            except ValueError:
                 key = line
             seen.add(key)
             got = committed.get(key)
@@ -455,7 +504,7 @@ class _Checker:
                 rows = sum(n for _, _, n in got)
                 parts = [p for p, _, _ in got]
                 if (parts != list(range(len(got))) or rows != want.get("rows")
-                        or merkle_root([r for _, r, _ in got]).hex() != want.get("root")):
+                        or _root([r for _, r, _ in got]).hex() != want.get("root")):
                     self.report.entry_failures.append(
                         (seq, f"the stored copy of the {name} rows it committed no longer "
                               f"matches its root ({want.get('rows')} rows): evidence_blocks "
@@ -592,13 +641,13 @@ def committed_lines(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
                     found[bid] = (seq, part, data)
             for seq, _part, data in sorted(found.values(), key=lambda r: (r[0], r[1])):
                 try:
-                    lines = zlib.decompress(bytes(data)).decode("ascii").split("\n")
+                    lines = _unpack(bytes(data))
                 except (zlib.error, UnicodeDecodeError):
                     continue
                 for line in lines:
                     try:
                         k = _key_of(line, table)
-                    except (ValueError, SyntaxError):
+                    except ValueError:
                         continue
                     if k in keys:
                         got[k] = (line, seq)
@@ -629,3 +678,23 @@ def stale_rows(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]) -> list
             elif have != got[0]:
                 out.append(_diff(table, key, got[0], have, got[1]))
     return out
+
+
+def used_rows(conn: sa.Connection, model: str, result_ids: Iterable[int],
+              benchmarks: Iterable[str]) -> dict[str, set[Any]]:
+    """The keys of the rows a determination of `model` rests on: its models row, the results it
+    cited and the benchmarks whose metadata (chance, ceiling, direction) it used."""
+    mid = conn.execute(sa.text("SELECT id FROM models WHERE name = :n"), {"n": model}).scalar()
+    return {"models": {mid} if mid is not None else set(),
+            "eval_results": set(result_ids), "benchmarks": set(benchmarks)}
+
+
+def evidence_state(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
+                   ) -> tuple[dict[str, dict[str, str]], list[RowChange]]:
+    """For a determination: the leaf hash of each wanted row as stored now (table -> key as
+    text -> hex), and the wanted rows that no longer match what the record committed."""
+    wanted = {n: set(k) for n, k in wanted.items() if k}
+    digests = row_digests(conn, wanted)
+    rows = {n: {str(k): d for k, d in sorted(m.items(), key=lambda kd: str(kd[0]))}
+            for n, m in digests.items() if m}
+    return rows, stale_rows(conn, wanted)

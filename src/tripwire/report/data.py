@@ -16,9 +16,8 @@ import logging
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from tripwire import __version__, compute
@@ -27,6 +26,9 @@ from tripwire.model import Benchmark, Determination, EvalResult, Model, utcnow
 from tripwire.policy import ACTIONS
 from tripwire.register import Register
 from tripwire.report.changes import ChangesSection, changes_section
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,9 @@ class RecordedRef(_Row):
     """Recorded under the same policy text (sha256) as the current judgement."""
     same_level: bool = True
     """The recorded level is the current one."""
+    same_evidence: bool | None = None
+    """Every register row the recorded determination rested on still reads as it did then
+    (None: recorded before determinations named their rows). False: stale."""
 
 
 class DeterminationView(_Row):
@@ -421,6 +426,16 @@ def result_row(r: EvalResult) -> ResultRow:
                      created_at=r.created_at)
 
 
+def _same_rows(recorded: Any, now: Mapping[str, Mapping[str, str]]) -> bool | None:
+    """Whether the rows a recorded determination named still hash as they did (None when it
+    named none)."""
+    if not isinstance(recorded, dict) or not recorded:
+        return None
+    return all(now.get(table, {}).get(key) == digest
+               for table, rows in recorded.items() if isinstance(rows, dict)
+               for key, digest in rows.items())
+
+
 def determination_view(det: Determination, *, title: str | None = None,
                        files: Mapping[str, str] | None = None,
                        recorded: Any = None) -> DeterminationView:
@@ -456,7 +471,9 @@ def determination_view(det: Determination, *, title: str | None = None,
         view.recorded = RecordedRef(seq=recorded.seq, hash=recorded.entry_hash,
                                     at=recorded.at.isoformat(), level=p.get("level"),
                                     same_policy=p.get("policy_sha256") == det.policy_sha256,
-                                    same_level=p.get("level") == det.level)
+                                    same_level=p.get("level") == det.level,
+                                    same_evidence=_same_rows(p.get("evidence_rows"),
+                                                             det.evidence_rows))
     return view
 
 
@@ -508,6 +525,8 @@ def score_thresholds(policies: Sequence[Any], benchmark: str) -> list[tuple[floa
 def scaling_section(reg: Register, *, n_boot: int = DEFAULT_BOOT, seed: int = 0,
                     notices: list[Notice] | None = None) -> ScalingSection:
     """Fit L(C) = E + A C^-alpha (and the Chinchilla L(N, D)) to the register's loss points."""
+    import numpy as np
+
     from tripwire.fit import ChinchillaLaw, ComputeLaw
 
     notices = notices if notices is not None else []
@@ -572,6 +591,8 @@ def scaling_section(reg: Register, *, n_boot: int = DEFAULT_BOOT, seed: int = 0,
 
 def _points(reg: Register, bench: Benchmark, models: Mapping[str, Model], focus: set[str]
             ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[dt.date | None]]:
+    import numpy as np
+
     best = _best_results(reg.results(benchmark=bench.id), bench)
     names = [nm for nm in best if nm in models]
     comp = np.array([models[nm].effective_compute_flop or math.nan for nm in names], dtype=float)
@@ -587,6 +608,8 @@ def capability_section(reg: Register, bench: Benchmark, models: Mapping[str, Mod
                        notices: list[Notice] | None = None) -> CapabilitySection:
     """Fit the benchmark's score as a sigmoid in log effective compute; crossing forecasts for
     each threshold; P(reached) for a 4x scale-up of each model in focus."""
+    import numpy as np
+
     from tripwire.forecast import CapabilityCurve
 
     notices = notices if notices is not None else []
@@ -695,6 +718,8 @@ def backtest_row(reg: Register, bench: Benchmark, models: Mapping[str, Model], *
                  threshold: float | None = None, n_boot: int = 100, seed: int = 0,
                  notices: list[Notice] | None = None) -> BacktestRow:
     """Backtest the compute forecast: fit on smaller models, score the forecasts of larger."""
+    import numpy as np
+
     from tripwire.forecast import backtest_compute
 
     notices = notices if notices is not None else []
@@ -948,13 +973,15 @@ def determinations(reg: Register, models: Sequence[str], policies: Sequence[Any]
     """Each model judged now under each policy, as `tripwire assess` judges it but without
     recording: (determination, warnings, the latest recorded determination's entry or None)."""
     from tripwire.assess import assess
+    from tripwire.register.snapshot import CachedReads
 
     latest = _latest_recorded(reg)
     at = at or utcnow()
     out = []
+    snap = CachedReads(reg)  # every judgement reads the same models, results and benchmarks
     for name in models:
         for pol in policies:
-            a = assess(reg, name, pol, at=at, record=False)
+            a = assess(snap, name, pol, at=at, record=False)
             out.append((a.determination, a.warnings, latest.get((name, pol.name))))
     return out
 

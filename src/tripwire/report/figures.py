@@ -295,7 +295,7 @@ def forest_figure(s: ChangesSection) -> dict[str, Any] | None:
     layout = _layout(label(f"What changed: {s.model} vs {s.baseline}"),
                      f"change, oriented so + is better ({s.level:.0%} interval)", "",
                      height=150 + 28 * len(rows))
-    layout["xaxis"].update(zeroline=True, zerolinecolor=INK, zerolinewidth=1)
+    layout["xaxis"].update(zeroline=True, zerolinecolor=INK, zerolinewidth=1, rangemode="tozero")
     layout["yaxis"].update(automargin=True, autorange="reversed")
     layout["margin"]["l"] = 10
     return {"data": traces, "layout": layout}

@@ -1,9 +1,11 @@
-"""The HTML report: one self-contained file with plotly.js and every figure inlined.
+"""The HTML report: every figure inlined, plotly.js either inlined (one self-contained file)
+or loaded from `plotly-<version>.min.js` beside the report (written once for every report in
+the folder; plotly.js is about 4.8 MB, most of a report's size).
 
-Opened from disk it makes no network request (its Content-Security-Policy forbids any), so it
-can be mailed, archived with a decision, or read on an air-gapped machine. Text from files
-(model and task names) is escaped by Jinja2's autoescape; figure JSON is escaped for a script
-data block.
+Opened from disk it makes no network request (its Content-Security-Policy forbids any; a
+linked report may load scripts only from its own location, `'self'`), so it can be archived
+with a decision or read on an air-gapped machine. Text from files (model and task names) is
+escaped by Jinja2's autoescape; figure JSON is escaped for a script data block.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from tripwire import compute
 from tripwire.report import figures as figs
 from tripwire.report.data import ReportData
 
-__all__ = ["environment", "plotly_js", "render_html", "static_text"]
+__all__ = ["environment", "plotly_file_name", "plotly_js", "plotly_version", "render_html",
+           "static_text"]
 
 
 def static_text(name: str) -> str:
@@ -33,11 +36,29 @@ def static_text(name: str) -> str:
 
 
 @cache
-def plotly_js() -> str:
-    """plotly.js as shipped with the plotly package (inlined: no CDN, no network)."""
+def plotly_source() -> str:
+    """plotly.js exactly as shipped with the plotly package (no CDN, no network)."""
     from plotly.offline import get_plotlyjs
 
-    return str(get_plotlyjs()).replace("</script", "<\\/script")
+    return str(get_plotlyjs())
+
+
+@cache
+def plotly_js() -> str:
+    """plotly.js made safe to inline in a `<script>` element."""
+    return plotly_source().replace("</script", "<\\/script")
+
+
+def plotly_version() -> str:
+    """The version of the plotly.js the plotly package ships."""
+    from plotly.offline import get_plotlyjs_version
+
+    return str(get_plotlyjs_version())
+
+
+def plotly_file_name() -> str:
+    """The file a linked report loads plotly.js from, beside it: `plotly-<version>.min.js`."""
+    return f"plotly-{plotly_version()}.min.js"
 
 
 # ------------------------------------------------------------------------------ filters
@@ -214,11 +235,15 @@ def report_figures(d: ReportData) -> dict[str, Any]:
     return out
 
 
-def render_html(d: ReportData) -> str:
-    """The report as one self-contained HTML document."""
+def render_html(d: ReportData, *, plotly_src: str | None = None) -> str:
+    """The report as one HTML document: self-contained (plotly.js inlined), or with
+    `plotly_src` the relative URL of plotly.js beside it (`plotly_file_name()`), which the
+    caller writes there (`tripwire.report.write_report` does)."""
+    if plotly_src is not None and not re.fullmatch(r"[A-Za-z0-9._-]+", plotly_src):
+        raise ValueError(f"plotly_src must be a plain file name beside the report: {plotly_src!r}")
     env = environment()
     return env.get_template("report.html.j2").render(
         d=d, single=d.scope == "model" and len(d.focus) == 1, figs=report_figures(d),
         css=static_text("tripwire.css"),
         figures_js=static_text("figures.js").replace("</script", "<\\/script"),
-        plotly_js=plotly_js())
+        plotly_js=plotly_js() if plotly_src is None else None, plotly_src=plotly_src)

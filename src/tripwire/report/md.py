@@ -56,7 +56,9 @@ def _determination(d: DeterminationView) -> list[str]:
              f"`{short(d.policy_sha256)}`), judged {when(d.at)}. "
              + (f"Last recorded: entry {d.recorded.seq} (`{short(d.recorded.hash)}`), "
                 f"{when(d.recorded.at)}, level {escape(d.recorded.level or 'none')}"
-                + ("" if d.recorded.same_level else " (**differs from now**)") + "."
+                + ("" if d.recorded.same_level else " (**differs from now**)")
+                + (" (**stale: its evidence changed since**)"
+                   if d.recorded.same_evidence is False else "") + "."
                 if d.recorded is not None else "Not in the record."),
              f"Actions: {_actions(d)}. Missing safeguards: {_missing(d)}.", ""]
     rows = []
@@ -118,6 +120,19 @@ def render_markdown(d: ReportData) -> str:
                       [[escape(r.model), escape(r.benchmark), escape(r.metric), num(r.value),
                         num(r.stderr), r.samples or "", f"`{short(r.source_sha256)}`"]
                        for r in d.results])
+    if d.changes:
+        out += ["## What changed", ""]
+        for ch in d.changes:
+            out += [f"{escape(ch.model)} against {escape(ch.baseline)} ({escape(ch.how)}), "
+                    f"{len(ch.compared)} benchmark metrics tested, surviving FDR {ch.fdr:g}: "
+                    f"{len(ch.regressions)} regressions, {len(ch.improvements)} improvements.", ""]
+            out += _table(["benchmark", "metric", escape(ch.baseline), escape(ch.model), "change",
+                           "interval", "test", "q", "verdict"],
+                          [[escape(r.benchmark), escape(r.metric), num(r.value_a),
+                            num(r.value_b), num(r.delta),
+                            f"{num(r.low)} – {num(r.high)}" if r.low is not None else "",
+                            escape(r.test), num(r.q_value), escape(r.verdict)]
+                           for r in ch.significant])
     out += ["## Capability forecasts", ""]
     rows = []
     for c in d.capabilities:

@@ -13,7 +13,10 @@ from tripwire.register import Register
 from tripwire.web.app import create_app
 from tripwire.web.security import DEFAULT_MAX_BODY
 
-__all__ = ["DEFAULT_MAX_BODY", "create_app", "serve"]
+__all__ = ["DEFAULT_MAX_BODY", "PAGE_WAIT", "create_app", "serve"]
+
+PAGE_WAIT = 0.5
+"""Seconds a page waits for a view being computed before answering that it is computing."""
 
 
 def serve(db: str | None = None, *, register: Register | None = None,
@@ -21,11 +24,12 @@ def serve(db: str | None = None, *, register: Register | None = None,
           private: bool = False, max_body: int = DEFAULT_MAX_BODY,
           thresholds: Mapping[str, Sequence[float]] | None = None,
           log_level: str = "warning") -> None:
-    """Run the dashboard with uvicorn until interrupted (its slow views computed in the
-    background at start)."""
+    """Run the dashboard with uvicorn until interrupted: its slow views are computed in the
+    background from the start, and a page whose view is not ready within PAGE_WAIT seconds
+    answers at once with a page that says so and reloads itself."""
     import uvicorn
 
     app = create_app(db, register=register, token=token, private=private, max_body=max_body,
-                     thresholds=thresholds, warm=True)
+                     thresholds=thresholds, warm=True, page_wait=PAGE_WAIT)
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False,
                 proxy_headers=False)

@@ -7,6 +7,7 @@ attest a safeguard) need the bearer token; see `tripwire.web.security` for the g
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import os
@@ -14,7 +15,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from tripwire.errors import InputError, InsufficientEvidence, TripwireError
 from tripwire.register import Register, open_register
 from tripwire.report import data as rdata
 from tripwire.report import figures as figs
-from tripwire.report.html import environment, figure, plotly_js, report_figures, static_text
+from tripwire.report.html import environment, figure, plotly_source, report_figures, static_text
 from tripwire.web.security import (
     DEFAULT_MAX_BODY,
     SESSION_COOKIE,
@@ -59,6 +60,15 @@ class NotFound(Exception):
     def __init__(self, kind: str, name: str, known: Sequence[str], hint: str = "") -> None:
         super().__init__(f"no {kind} named {name!r}")
         self.kind, self.name, self.known, self.hint = kind, name, list(known), hint
+
+
+class NotReady(Exception):
+    """A page's view is still being computed after the page's wait: answered with a page that
+    says what is being computed and reloads itself."""
+
+    def __init__(self, what: str, since: float) -> None:
+        super().__init__(f"{what} still being computed")
+        self.what, self.since = what, since
 
 
 class Unauthorized(Exception):
@@ -96,6 +106,7 @@ class _Views:
         self.n_boot = n_boot
         self._lock = threading.Lock()
         self._cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], float, Any]] = {}
+        self._running: dict[tuple[Any, ...], tuple[threading.Event, float, list[Any]]] = {}
         self._policies: list[Any] | None = None
 
     def policies(self) -> list[Any]:
@@ -106,17 +117,50 @@ class _Views:
     def fingerprint(self) -> tuple[Any, ...]:
         return tuple(sorted(self.reg.counts().items()))
 
-    def get(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    def get(self, key: tuple[Any, ...], make: Callable[[], Any], *,
+            wait: float | None = None, what: str = "this view") -> Any:
+        """The view `key`, from the cache while the register is unchanged, else made once:
+        callers asking while it is being made wait for that computation instead of starting
+        another. With `wait`, give up after that many seconds (raise NotReady) and let the
+        computation finish in the background for the next ask."""
         stamp = self.fingerprint()
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None and hit[0] == stamp and now - hit[1] < CACHE_SECONDS:
                 return hit[2]
-        value = make()
-        with self._lock:
-            self._cache[key] = (stamp, now, value)
+            running = self._running.get(key)
+            if running is None:
+                running = self._running[key] = (threading.Event(), now, [])
+                owner = True
+            else:
+                owner = False
+        done, since, outcome = running
+        if owner:
+            if wait is None:
+                self._make(key, make, stamp, running)
+            else:
+                threading.Thread(target=self._make, args=(key, make, stamp, running),
+                                 name="tripwire-view", daemon=True).start()
+        if not done.wait(wait):
+            raise NotReady(what, since)
+        ok, value = outcome[0]
+        if not ok:
+            raise value
         return value
+
+    def _make(self, key: tuple[Any, ...], make: Callable[[], Any], stamp: tuple[Any, ...],
+              running: tuple[threading.Event, float, list[Any]]) -> None:
+        done, since, outcome = running
+        try:
+            outcome.append((True, make()))
+        except Exception as e:  # handed to every caller waiting for this view
+            outcome.append((False, e))
+        with self._lock:
+            if outcome[0][0]:
+                self._cache[key] = (stamp, since, outcome[0][1])
+            self._running.pop(key, None)
+        done.set()
 
     OVERVIEW = ("determinations", "record")
     FORECASTS = ("anomalies", "backtests", "forecasts", "scaling", "trends")
@@ -130,12 +174,16 @@ class _Views:
                 log.exception("precomputing the dashboard's views failed")
 
     def report(self, *, models: Sequence[str] | None = None,
-               sections: Iterable[str] = ()) -> rdata.ReportData:
+               sections: Iterable[str] = (), wait: float | None = None) -> rdata.ReportData:
         sections = tuple(sorted(sections))
         key = ("report", tuple(models) if models is not None else None, sections)
+        what = ("the forecasts (every benchmark's fit, backtests, trends and anomaly checks)"
+                if sections == self.FORECASTS and models is None else
+                "every model's determination under every policy" if models is None else
+                f"{', '.join(models)}: determinations and forecasts")
         return self.get(key, lambda: rdata.gather_report(
             self.reg, models=models, policies=self.policies(), sections=sections,
-            thresholds=self.thresholds, n_boot=self.n_boot))
+            thresholds=self.thresholds, n_boot=self.n_boot), wait=wait, what=what)
 
 
 def _model_link(name: str) -> str:
@@ -158,6 +206,7 @@ def create_app(
     register: Register | None = None,
     thresholds: Mapping[str, Sequence[float]] | None = None,
     warm: bool = False,
+    page_wait: float | None = None,
 ) -> FastAPI:
     """The dashboard over the register at `db` (or an open `register`).
 
@@ -167,7 +216,9 @@ def create_app(
     `policies` are the policies judged on the pages (default: every built-in); `thresholds`
     adds score thresholds to forecast (benchmark -> values) beside the policies'. With `warm`,
     the slow views (every determination, every forecast) are computed in a background thread
-    at once, so the first visitor does not wait for them.
+    at once, so the first visitor does not wait for them. With `page_wait`, a page whose
+    view is not ready after that many seconds answers at once with a page saying what is
+    being computed, which reloads itself until the view is there (the JSON API always waits).
     """
     if private and not token:
         raise InputError("reads can only be closed with a token",
@@ -181,8 +232,14 @@ def create_app(
                        active="", private=private, writable=bool(token),
                        plots=False)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if warm:  # once the server is up, so the computation does not slow its start
+            threading.Thread(target=views.warm, name="tripwire-warm", daemon=True).start()
+        yield
+
     app = FastAPI(title="tripwire", version=__version__, docs_url=None, redoc_url=None,
-                  openapi_url=None,
+                  openapi_url=None, lifespan=lifespan,
                   description="The register, forecasts, determinations and record of a "
                               "tripwire register. Reads are GET; writes need "
                               "`Authorization: Bearer <TRIPWIRE_TOKEN>`.")
@@ -251,6 +308,11 @@ def create_app(
                     message=f"There is no page {request.url.path}.", kind="page",
                     known=paths, hint="")
 
+    @app.exception_handler(NotReady)
+    async def _not_ready(request: Request, exc: NotReady) -> Response:
+        return page("computing.html.j2", 503, title="Computing", what=exc.what,
+                    seconds=int(time.monotonic() - exc.since))
+
     @app.exception_handler(TripwireError)
     async def _tripwire_error(request: Request, exc: TripwireError) -> Response:
         status = 422 if isinstance(exc, InsufficientEvidence) else 400
@@ -282,18 +344,22 @@ def create_app(
 
     # ---------------------------------------------------------------- static files
 
-    assets: dict[str, tuple[bytes, str]] = {
-        "plotly.min.js": (plotly_js().encode(), "text/javascript"),
-        "tripwire.css": (static_text("tripwire.css").encode(), "text/css"),
-        "figures.js": (static_text("figures.js").encode(), "text/javascript"),
-        "app.js": ((resources.files("tripwire.web") / "static" / "app.js").read_bytes(),
+    # Read on first request (plotly.js is 4.8 MB: loading it must not delay the start).
+    assets: dict[str, tuple[Callable[[], bytes], str]] = {
+        "plotly.min.js": (lambda: plotly_source().encode(), "text/javascript"),
+        "tripwire.css": (lambda: static_text("tripwire.css").encode(), "text/css"),
+        "figures.js": (lambda: static_text("figures.js").encode(), "text/javascript"),
+        "app.js": (lambda: (resources.files("tripwire.web") / "static" / "app.js").read_bytes(),
                    "text/javascript"),
     }
+    loaded: dict[str, bytes] = {}
 
     def asset(name: str) -> tuple[bytes, str]:
         if name not in assets:
             raise NotFound("file", name, sorted(assets))
-        return assets[name]
+        if name not in loaded:
+            loaded[name] = assets[name][0]()
+        return loaded[name], assets[name][1]
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
@@ -446,20 +512,20 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, dependencies=read, include_in_schema=False)
     def index() -> HTMLResponse:
-        d = views.report(sections=views.OVERVIEW)
+        d = views.report(sections=views.OVERVIEW, wait=page_wait)
         return page("index.html.j2", d=d, active="home", title="Overview")
 
     @app.get("/models", response_class=HTMLResponse, dependencies=read,
              include_in_schema=False)
     def models_page() -> HTMLResponse:
-        d = views.report(sections=views.OVERVIEW)
+        d = views.report(sections=views.OVERVIEW, wait=page_wait)
         return page("models.html.j2", d=d, active="models", title="Models")
 
     @app.get("/models/{name:path}", response_class=HTMLResponse, dependencies=read,
              include_in_schema=False)
     def model_page(name: str) -> HTMLResponse:
         d = views.report(models=[model_name(name)],
-                         sections=("changes", "determinations", "forecasts"))
+                         sections=("changes", "determinations", "forecasts"), wait=page_wait)
         m = d.model(d.focus[0])
         shown = [c for c in d.capabilities if any(p.highlight for p in c.points)]
         figures = {c.benchmark: figure(f"fig-cap-{i}", figs.capability_figure(
@@ -497,7 +563,7 @@ def create_app(
     @app.get("/forecasts", response_class=HTMLResponse, dependencies=read,
              include_in_schema=False)
     def forecasts_page() -> HTMLResponse:
-        d = views.report(sections=views.FORECASTS)
+        d = views.report(sections=views.FORECASTS, wait=page_wait)
         return page("forecasts.html.j2", d=d, figs=report_figures(d), active="forecasts",
                     plots=True,
                     title="Forecasts")
@@ -512,14 +578,14 @@ def create_app(
              include_in_schema=False)
     def policy_page(name: str) -> HTMLResponse:
         p = policy_obj(name)
-        d = views.report(sections=views.OVERVIEW)
+        d = views.report(sections=views.OVERVIEW, wait=page_wait)
         dets = [x for x in d.determinations if x.policy == p.name]
         return page("policy.html.j2", p=p, dets=dets, active="policies", title=p.name)
 
     @app.get("/determinations", response_class=HTMLResponse, dependencies=read,
              include_in_schema=False)
     def determinations_page() -> HTMLResponse:
-        d = views.report(sections=views.OVERVIEW)
+        d = views.report(sections=views.OVERVIEW, wait=page_wait)
         recorded = [e for e in rdata.record_section(reg, recent=100000).recent
                     if e.kind == "determination"][:200]
         return page("determinations.html.j2", d=d, recorded=recorded,
@@ -548,8 +614,6 @@ def create_app(
                            allow_headers=["Authorization", "Content-Type"])
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit=max_body)
-    if warm:
-        threading.Thread(target=views.warm, name="tripwire-warm", daemon=True).start()
     return app
 
 

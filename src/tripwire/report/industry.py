@@ -1,0 +1,349 @@
+"""The industry report: every model in the register against the regulatory compute lines and
+under every built-in policy, the growth of training compute, when the next lines fall, and how
+such forecasts fared when made earlier.
+
+`gather_industry` collects it from the register (one read of models, results and benchmarks;
+policies judged in memory); `render_industry(data, fmt)` writes HTML (self-contained, offline),
+Markdown or JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tripwire import compute
+from tripwire.errors import InputError, InsufficientEvidence
+from tripwire.model import Model, utcnow
+
+NEAR = 0.01
+"""A model is listed against a line when P(C > line) is at least this."""
+FORECAST_LINES = (1e26, 1e27)
+"""The lines whose first-crossing dates the report forecasts."""
+
+
+class LinePoint(BaseModel):
+    """Models over a line among those released by `date`."""
+
+    date: dt.date
+    point: int
+    expected: float
+    lo80: int
+    hi80: int
+
+
+class LineSection(BaseModel):
+    line: float
+    label: str
+    count: dict[str, Any]
+    series: list[LinePoint] = Field(default_factory=list)
+
+
+class ModelLine(BaseModel):
+    """A model over or near a line."""
+
+    name: str
+    organization: str | None
+    release_date: dt.date | None
+    compute_flop: float
+    confidence: str | None
+    spread: str
+    p_over: dict[str, float]
+
+
+class ModelLevels(BaseModel):
+    name: str
+    compute_flop: float | None
+    levels: dict[str, str | None]
+    """Policy -> level reached (None: below every level)."""
+    undecided: dict[str, int]
+    """Policy -> thresholds judged insufficient (evidence missing)."""
+
+
+class IndustryData(BaseModel):
+    """Everything the industry report shows, as plain data."""
+
+    title: str = "tripwire industry report"
+    generated_at: dt.datetime
+    register_at: str
+    tripwire_version: str
+    n_models: int
+    n_with_compute: int
+    lines: list[LineSection]
+    near: list[ModelLine]
+    policies: list[str]
+    levels: list[ModelLevels]
+    growth: dict[str, Any] | None = None
+    growth_all: dict[str, Any] | None = None
+    crossings: list[dict[str, Any]] = Field(default_factory=list)
+    backtests: list[dict[str, Any]] = Field(default_factory=list)
+    notices: list[str] = Field(default_factory=list)
+
+
+def _series(models: list[Model], line: float) -> list[LinePoint]:
+    """The count over `line` after each release that could change it (a step function)."""
+    dated = sorted((m for m in models if m.release_date is not None
+                    and (p := compute.p_above(m, line)) is not None and p > 1e-6),
+                   key=lambda m: m.release_date or dt.date.min)
+    out: list[LinePoint] = []
+    dist = [1.0]
+    point = 0
+    for m in dated:
+        p = compute.p_above(m, line) or 0.0
+        dist = [a * (1 - p) + b * p for a, b in
+                zip([*dist, 0.0], [0.0, *dist], strict=True)]
+        point += bool(m.compute_flop is not None and m.compute_flop > line)
+        cdf = list(itertools.accumulate(dist))
+        lo = next(k for k, c in enumerate(cdf) if c >= 0.1 - 1e-12)
+        hi = next(k for k, c in enumerate(cdf) if c >= 0.9 - 1e-12)
+        pt = LinePoint(date=m.release_date or dt.date.min, point=point,
+                       expected=sum(k * q for k, q in enumerate(dist)), lo80=lo, hi80=hi)
+        if out and out[-1].date == pt.date:
+            out[-1] = pt
+        else:
+            out.append(pt)
+    return out
+
+
+def _levels(reg: Any, models: list[Model], at: dt.datetime) -> tuple[list[str],
+                                                                     list[ModelLevels]]:
+    """Every model judged under every built-in policy, in memory (nothing recorded)."""
+    from tripwire.policy import builtin_names, load_policy
+    from tripwire.policy.evaluate import Evidence, evaluate_policy
+
+    policies = [load_policy(n) for n in builtin_names()]
+    results: dict[str, list[Any]] = {}
+    for r in reg.results():
+        results.setdefault(r.model, []).append(r)
+    benches = {b.id: b for b in reg.benchmarks()}
+    rows = []
+    for m in models:
+        ev = Evidence(model=m, results=results.get(m.name, ()), benchmarks=benches)
+        levels: dict[str, str | None] = {}
+        undecided: dict[str, int] = {}
+        for pol in policies:
+            det = evaluate_policy(pol, ev, at=at)
+            levels[pol.name] = det.level
+            undecided[pol.name] = sum(t.state == "insufficient" for t in det.thresholds)
+        rows.append(ModelLevels(name=m.name, compute_flop=m.compute_flop, levels=levels,
+                                undecided=undecided))
+    return [p.name for p in policies], rows
+
+
+def _backtest_dates(first: dt.date) -> list[dt.date]:
+    """As-of dates for a line first crossed on `first`: the end of each of the two years
+    before it."""
+    return [dt.date(first.year - k, 12, 31) for k in (2, 1)]
+
+
+def gather_industry(reg: Any, *, n_boot: int = 500, seed: int = 0,
+                    at: dt.datetime | None = None) -> IndustryData:
+    """The industry report's data from the register."""
+    from tripwire import __version__
+    from tripwire import forecast as fc
+    from tripwire.forecast._compute_trend import DEEP_LEARNING_ERA, compute_trend_summary
+
+    at = at or utcnow()
+    models = reg.models()
+    if not models:
+        raise InsufficientEvidence(f"no models in {reg.display}",
+                                   hint="ingest models (an Epoch AI export, a models CSV)")
+    notices: list[str] = []
+    lines = []
+    for line, label in compute.REGULATORY_LINES:
+        c = compute.line_count(models, line, label)
+        lines.append(LineSection(line=line, label=label, count=c.to_dict(),
+                                 series=_series(models, line)))
+    near = []
+    for m in models:
+        ps = {f"{line:.0e}": p for line, _ in compute.REGULATORY_LINES
+              if (p := compute.p_above(m, line)) is not None}
+        if ps and max(ps.values()) >= NEAR and m.compute_flop is not None:
+            near.append(ModelLine(name=m.name, organization=m.organization,
+                                  release_date=m.release_date, compute_flop=m.compute_flop,
+                                  confidence=m.compute_confidence, spread=compute.spread_note(m),
+                                  p_over=ps))
+    near.sort(key=lambda r: -r.compute_flop)
+    policies, levels = _levels(reg, models, at)
+    data = IndustryData(generated_at=at, register_at=reg.display, tripwire_version=__version__,
+                        n_models=len(models),
+                        n_with_compute=sum(m.compute_flop is not None for m in models),
+                        lines=lines, near=near, policies=policies, levels=levels,
+                        notices=notices)
+    try:
+        s = compute_trend_summary(models, frontier=True, n_boot=n_boot, seed=seed)
+        data.growth = {**s["growth"], "n_models": s["fit"]["n_models"],
+                       "first_date": s["fit"]["first_date"], "last_date": s["fit"]["last_date"],
+                       "backtest": s["backtest"]}
+        a = compute_trend_summary(models, frontier=False, n_boot=n_boot, seed=seed,
+                                  backtest=False)
+        data.growth_all = {**a["growth"], "n_models": a["fit"]["n_models"]}
+        for line in FORECAST_LINES:
+            c = compute_trend_summary(models, frontier=True, threshold=line, n_boot=n_boot,
+                                      seed=seed, backtest=False)["crossing"]
+            data.crossings.append({"threshold": line, **c})
+    except InsufficientEvidence as e:
+        notices.append(f"compute trend: {e.message}")
+    for line, _ in compute.REGULATORY_LINES:
+        first = fc.first_over(models, line)
+        if first is None:
+            continue
+        for as_of in _backtest_dates(first[1]):
+            try:
+                bt = fc.crossing_backtest(models, line, as_of, frontier=True, n_boot=n_boot,
+                                          seed=seed)
+                bt_d = bt.to_dict()
+                trend = fc.fit_compute_trend(models, frontier=True, as_of=as_of,
+                                             since=DEEP_LEARNING_ERA, n_boot=n_boot, seed=seed)
+                bt_d["forecast"] = trend.crossing(line).to_dict()
+                pit = (float(trend.crossing_cdf(line, [first[1]])[0])
+                       if bt.actual_date is not None else None)
+                bt_d.update(pit=pit, inside80=None if pit is None else 0.1 <= pit <= 0.9,
+                            inside95=None if pit is None else 0.025 <= pit <= 0.975,
+                            since=DEEP_LEARNING_ERA)
+                data.backtests.append(bt_d)
+            except InsufficientEvidence as e:
+                notices.append(f"backtest of {line:g} as of {as_of}: {e.message}")
+    return data
+
+
+def render_industry(d: IndustryData, fmt: str) -> str:
+    """The industry report as html, md or json."""
+    if fmt == "json":
+        return d.model_dump_json(indent=2) + "\n"
+    if fmt == "md":
+        return _markdown(d)
+    if fmt == "html":
+        return _html(d)
+    raise InputError(f"unknown report format {fmt!r}", hint="html, md or json")
+
+
+def _p(v: float | None) -> str:
+    return "?" if v is None else f"{v:.2f}"
+
+
+def _flop(v: float | None) -> str:
+    return "" if v is None else f"{v:.3g}"
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
+    from tripwire.report.md import escape
+
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(escape(str(c)) for c in r) + " |" for r in rows]
+    return [*out, ""]
+
+
+def _markdown(d: IndustryData) -> str:
+    out = [f"# {d.title}", "",
+           f"Generated {d.generated_at:%Y-%m-%d %H:%M} UTC by tripwire {d.tripwire_version} "
+           f"from `{d.register_at}`: {d.n_models} models, {d.n_with_compute} with a training "
+           "compute figure.", "", "## Models over each compute line", ""]
+    out += _table(["line", "over (point estimate)", "expected", "80 % interval",
+                   "95 % interval", "unknown compute"],
+                  [[f"{s.line:.0e} FLOP ({s.label.split(':')[0]})", s.count["point"],
+                    f"{s.count['expected']:.1f}",
+                    "{}-{}".format(*s.count["interval80"]), "{}-{}".format(*s.count["interval95"]),
+                    s.count["unknown"]] for s in d.lines])
+    out += ["Expected counts sum each model's P(C > line) under its figure's spread (exact for a "
+            "developer's disclosure; Epoch AI's confidence label otherwise); a model of "
+            "unknown compute is not counted either way.", "",
+            "## Models over or near a line", ""]
+    out += _table(["model", "organization", "released", "compute (FLOP)", "confidence",
+                   "P(C > 1e25)", "P(C > 1e26)"],
+                  [[m.name, m.organization or "", m.release_date or "", _flop(m.compute_flop),
+                    m.confidence or "exact", _p(m.p_over.get("1e+25")),
+                    _p(m.p_over.get("1e+26"))] for m in d.near])
+    out += ["## Growth of training compute", ""]
+    if d.growth:
+        g = d.growth
+        out += [f"Frontier (running maximum, {g['n_models']} models from {g['first_date']} to "
+                f"{g['last_date']}): {g['per_year']:.2f}x per year (80 %: "
+                f"{g['interval80'][0]:.2f}-{g['interval80'][1]:.2f}; 95 %: "
+                f"{g['interval95'][0]:.2f}-{g['interval95'][1]:.2f})."]
+        if d.growth_all:
+            a = d.growth_all
+            out += [f"All {a['n_models']} models since 2010: {a['per_year']:.2f}x per year "
+                    f"(80 %: {a['interval80'][0]:.2f}-{a['interval80'][1]:.2f})."]
+        out += [f"Published: {g['published']}.", ""]
+    out += ["## When the next lines fall", ""]
+    for c in d.crossings:
+        if "crossed_by" in c:
+            out += [f"- {c['threshold']:.0e} FLOP: already crossed by {c['crossed_by']} "
+                    f"({c['date']})."]
+        else:
+            q = c["date_quantiles"]
+            out += [f"- {c['threshold']:.0e} FLOP: median {q.get('0.5') or 'beyond 100 years'}"
+                    f"; 80 % interval {q.get('0.1') or '?'} to {q.get('0.9') or 'beyond'}"]
+    out += ["", "## Backtests: the same forecast made earlier, and what happened", ""]
+    out += _table(["line", "as of", "median", "80 % interval", "first over it", "when",
+                   "percentile", "inside 80 %"],
+                  [[f"{b['threshold']:.0e}", b["as_of"],
+                    b["forecast"]["date_quantiles"].get("0.5") or "",
+                    f"{b['forecast']['date_quantiles'].get('0.1') or '?'} to "
+                    f"{b['forecast']['date_quantiles'].get('0.9') or '?'}",
+                    b["actual_model"] or (b["already"] or ["none yet"])[0],
+                    b["actual_date"] or "", "" if b["pit"] is None else f"{b['pit']:.0%}",
+                    {True: "yes", False: "no", None: ""}[b["inside80"]]]
+                   for b in d.backtests])
+    if d.growth and "coverage80" in d.growth.get("backtest", {}):
+        bt = d.growth["backtest"]
+        out += [f"The frontier trend's own backtest ({bt['n_cutoffs']} cutoffs): its 80 % "
+                f"intervals covered {bt['coverage80']:.0%} of later frontier models, its 95 % "
+                f"intervals {bt['coverage95']:.0%}. Where that is below the nominal level the "
+                "intervals are too narrow: they are not calibrated.", ""]
+    out += ["## Every model under every built-in policy", ""]
+    out += _table(["model", "compute (FLOP)", *d.policies],
+                  [[r.name, _flop(r.compute_flop),
+                    *(f"{r.levels.get(p) or '-'}"
+                      + (f" ({r.undecided[p]} undecided)" if r.undecided.get(p) else "")
+                      for p in d.policies)] for r in d.levels])
+    out += ["`-`: below every level; `undecided`: thresholds whose evidence is missing "
+            "(insufficient), never a silent pass.", ""]
+    out += [f"- {n}" for n in d.notices]
+    return "\n".join(out) + "\n"
+
+
+def line_figure(d: IndustryData) -> dict[str, Any]:
+    """Step plot: models over each line over time, with the expected count and its band."""
+    from tripwire.report.figures import _layout
+
+    layout = _layout("Models over each compute line", "", "models", x_date=True, height=380)
+    colours = ["#1f6feb", "#d1242f", "#8250df"]
+    data: list[dict[str, Any]] = []
+    for s, colour in zip(d.lines, itertools.cycle(colours), strict=False):
+        xs = [str(p.date) for p in s.series]
+        name = f"> {s.line:.0e} FLOP"
+        data.append({"type": "scatter", "mode": "lines", "x": xs + xs[::-1],
+                     "y": [p.hi80 for p in s.series] + [p.lo80 for p in s.series][::-1],
+                     "line": {"shape": "hv", "width": 0}, "fill": "toself",
+                     "fillcolor": colour + "22", "name": f"{name}: 80 % interval",
+                     "hoverinfo": "skip"})
+        data.append({"type": "scatter", "mode": "lines", "x": xs,
+                     "y": [p.expected for p in s.series], "line": {"shape": "hv",
+                                                                   "dash": "dot",
+                                                                   "color": colour},
+                     "name": f"{name}: expected"})
+        data.append({"type": "scatter", "mode": "lines", "x": xs,
+                     "y": [p.point for p in s.series],
+                     "line": {"shape": "hv", "color": colour, "width": 2},
+                     "name": f"{name}: point estimate"})
+    return {"data": data, "layout": layout}
+
+
+def _html(d: IndustryData) -> str:
+    from markdown_it import MarkdownIt
+
+    from tripwire.report import figures as figs
+    from tripwire.report.html import Figure, environment, plotly_js, static_text
+
+    fig = line_figure(d)
+    figure = Figure(id="fig-lines", title=fig["layout"]["title"]["text"], json=figs.embed(fig))
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(_markdown(d))
+    return environment().get_template("industry.html.j2").render(
+        d=d, body=body, fig=figure, css=static_text("tripwire.css"),
+        figures_js=static_text("figures.js").replace("</script", "<\\/script"),
+        plotly_js=plotly_js())

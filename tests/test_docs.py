@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,17 +157,37 @@ def test_parser_reads_the_markers(tmp_path: Path):
     assert stray == ["x.md:13: $ tripwire x"]
 
 
-@pytest.mark.parametrize("doc", [d for d in DOCS if d.is_file()],
-                         ids=lambda d: str(d.relative_to(REPO)))
-def test_documented_commands_run_as_written(doc: Path, tmp_path: Path):
-    commands, _, _ = _commands(doc)
-    if not commands:
-        pytest.skip(f"{doc.relative_to(REPO)} shows no command to run")
-    work = _fresh_checkout(tmp_path)
+@pytest.fixture(scope="module")
+def started(tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[dict[Path, subprocess.Popen[str]]]:
+    """Every document's commands, started at once (each in its own fresh folder and register),
+    so the documents run side by side."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("TRIPWIRE_") and k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env.update(PATH=f"{Path(sys.prefix) / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-               HOME=str(tmp_path), COLUMNS="120", NO_COLOR="1")
-    r = subprocess.run(["bash", "--noprofile", "--norc"], input=_script(commands), cwd=work,
-                       env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, (r.stderr[-4000:] + "\n--- stdout ---\n" + r.stdout[-2000:])
+               COLUMNS="120", NO_COLOR="1")
+    procs: dict[Path, subprocess.Popen[str]] = {}
+    for doc in DOCS:
+        commands = _commands(doc)[0] if doc.is_file() else []
+        if not commands:
+            continue
+        tmp = tmp_path_factory.mktemp(doc.stem)
+        work = _fresh_checkout(tmp)
+        procs[doc] = subprocess.Popen(["bash", "--noprofile", "--norc", "-c", _script(commands)],
+                                      cwd=work, env={**env, "HOME": str(tmp)},
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    yield procs
+    for p in procs.values():
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if d.is_file()],
+                         ids=lambda d: str(d.relative_to(REPO)))
+def test_documented_commands_run_as_written(
+        doc: Path, started: dict[Path, subprocess.Popen[str]]) -> None:
+    if doc not in started:
+        pytest.skip(f"{doc.relative_to(REPO)} shows no command to run")
+    out, err = started[doc].communicate(timeout=900)
+    assert started[doc].returncode == 0, err[-4000:] + "\n--- stdout ---\n" + out[-2000:]

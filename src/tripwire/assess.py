@@ -170,17 +170,18 @@ def _anomaly_flags(reg: Register, model: Model, benches: Iterable[str],
                    notes: list[str]) -> dict[str, str]:
     """Benchmarks on which `model` scores implausibly low for its effective compute: the
     check `forecast --anomalies` and the reports show (forecast.benchmark_anomalies)."""
-    try:
-        from tripwire.forecast import benchmark_anomalies
-    except ImportError:  # forecasting not installed in this build
-        return {}
     flags: dict[str, str] = {}
     models = {m.name: m for m in reg.models()}
     for bench in sorted(set(benches)):
         meta = _benchmark(reg, bench)
         results = reg.results(benchmark=bench)
-        if meta is None or not any(r.model == model.name for r in results):
+        if meta is None or not model.effective_compute_flop \
+                or not any(r.model == model.name for r in results):
             continue
+        try:  # the numeric stack only when there is a fit to make
+            from tripwire.forecast import benchmark_anomalies
+        except ImportError:  # forecasting not installed in this build
+            return flags
         try:
             frame = benchmark_anomalies(results, models, meta)
         except (InsufficientEvidence, InputError) as e:

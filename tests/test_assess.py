@@ -177,7 +177,11 @@ def test_attest_evidence_and_scope(reg: Register, tmp_path: Path):
     assert all(x.model in (None, "small") for x in attestations(reg, "small"))
 
 
-def test_plan_forecasts_crossing_and_safeguards(reg: Register, house: Path):
+def test_plan_forecasts_crossing_and_safeguards(reg: Register, house: Path, tmp_path: Path):
+    # cleanbench is the user's own benchmark: a benchmarks table gives its chance level (without
+    # it the floor is 0, the backtest sees the misfit and the forecast widens: P about 0.8)
+    reg.ingest(ingest.read_file(write(tmp_path / "benchmarks.csv",
+                                      "benchmark,chance\ncleanbench,0.25\n")))
     clean = {"skill": "cleanbench"}
     low = plan(reg, house, from_model="fam2", scale=2, mapping=clean, n_boot=100, at=NOW)
     high = plan(reg, house, from_model="fam7", scale=30, mapping=clean, n_boot=100, at=NOW)

@@ -269,7 +269,9 @@ def test_time_backtest_on_metr_frontier() -> None:
     assert s["actual_crossing"] == dt.date(2025, 4, 16)  # o3, the first at an hour or more
     assert s["coverage80"] == pytest.approx(0.822, abs=0.05)
     assert s["coverage95"] == pytest.approx(0.978, abs=0.03)
-    assert s["lead"] == pytest.approx(764, abs=1)
+    # with the model-error term the early cutoffs' 80 % crossing intervals are wider (open
+    # ended at the first ones), so the crossing was foreseen later than without it (764 days)
+    assert s["lead"] == pytest.approx(414, abs=1)
 
 
 def test_logit_trend_doubles_the_odds() -> None:
@@ -313,7 +315,9 @@ def test_capability_factors_and_backtest_on_obsscaling() -> None:
     assert s["mae"] == pytest.approx(0.227, abs=0.02)
     assert s["coverage80"] == pytest.approx(0.818, abs=0.04)
     assert s["coverage95"] == pytest.approx(0.950, abs=0.03)
-    assert s["lead"] == pytest.approx(0.789, abs=1e-3)
+    # the model-error term leaves the early cutoffs' 80 % crossing intervals open ended, so
+    # no run of bounded intervals containing the crossing led up to it (was 0.789 decades)
+    assert s["lead"] is None
     assert bt.cutoffs.n_train.tolist() == [31, 54, 79, 97, 112]
 
 

@@ -245,7 +245,8 @@ def gather_evidence(reg: Register, model: str, policy: LoadedPolicy, *,
     flags = _anomaly_flags(reg, m, benches, notes) if anomalies else {}
     warnings.extend(notes)
     ev = Evidence(model=m, results=results, benchmarks=benches,
-                  attestations=attestations(reg, m.name), flags=flags, mapping=mapping)
+                  attestations=attestations(reg, m.name), flags=flags, mapping=mapping,
+                  ledger=reg.ledger(m.name).get(m.name, []))
     return ev, warnings
 
 
@@ -339,7 +340,8 @@ def _names(items: list[str], n: int = 6) -> str:
 
 def bottom_line(det: Determination, policy: LoadedPolicy, *, have: Iterable[str],
                 action: str | None = None, stale: Iterable[str] = (),
-                tampered: Iterable[str] = (), planned: bool = False) -> BottomLine:
+                tampered: Iterable[str] = (), blocked_by: Iterable[str] = (),
+                planned: bool = False) -> BottomLine:
     """The answer in one line, what could not be judged, and the exit code.
 
     An insufficient threshold *could change the answer* when, assumed crossed, it would raise
@@ -352,7 +354,8 @@ def bottom_line(det: Determination, policy: LoadedPolicy, *, have: Iterable[str]
     safeguards are named, and so is what could not be judged); 3 when missing or stale
     evidence could change the answer, and always when rows the answer rests on were changed
     outside tripwire (`tampered`, also among `stale`): the record no longer vouches for them;
-    else 0.
+    else 0. `blocked_by` names what blocks the action whatever the evidence (e.g. overdue
+    obligations under a policy that blocks on them).
     """
     have = set(have)
     pol = policy.policy
@@ -411,12 +414,15 @@ def bottom_line(det: Determination, policy: LoadedPolicy, *, have: Iterable[str]
         else:
             text += "; every threshold judged"
     else:
-        blocked = bool(now[action])
-        flips = any(b != blocked for b in blocked_if)
+        fixed = list(blocked_by)
+        blocked = bool(now[action]) or bool(fixed)
+        flips = not fixed and any(b != blocked for b in blocked_if)
         added = sorted({x for u in unjudged for x in u.would_require.get(action, [])})
         if blocked and not flips:
             code = 1
-            text = (f"BLOCKED: {action} needs {', '.join(now[action])} (level {level})")
+            needs = (f"{action} needs {', '.join(now[action])}" if now[action]
+                     else f"{action} is blocked")
+            text = f"BLOCKED: {needs} (level {level})" + "".join(f"; {b}" for b in fixed)
             if unjudged:
                 text += ("; also " + unknown_part
                          + (f", which would add {', '.join(added)}" if added else ""))
@@ -471,7 +477,8 @@ def _evidence_rows(reg: Register, det: Determination, ev: Evidence) -> list[str]
 
     ids = {e.result_id for t in det.thresholds for e in t.evidence if e.result_id is not None}
     with reg.read() as conn:
-        wanted = used_rows(conn, ev.model.name, ids, ev.benchmarks)
+        wanted = used_rows(conn, ev.model.name, ids, ev.benchmarks,
+                           [e.id for e in ev.ledger if e.id is not None])
         det.evidence_rows, changed = evidence_state(conn, wanted)
     return [str(c) for c in changed]
 
@@ -544,13 +551,20 @@ def gate(reg: Register, model: str, action: str, policy: str | Path | LoadedPoli
     if crossed, require safeguards not attested, or when the evidence is stale; otherwise
     allowed (0). `bottom_line` holds the rule.
     """
+    from tripwire import obligations as obl
+
     if action not in ACTIONS:
         raise InputError(f"unknown action {action!r}", hint="use train or deploy")
-    a = assess(reg, model, policy, mapping=mapping, overrides=overrides, at=at, record=record)
+    at = at or obl.now()
+    pol = resolve_policy(policy, overrides=overrides)
+    a = assess(reg, model, pol, mapping=mapping, overrides=overrides, at=at, record=record)
     d = a.determination
+    overdue = obl.overdue_for(reg, d.model, pol, at)
+    blocking = [f"{pol.name} blocks on overdue obligations"] if (
+        overdue and pol.policy.overdue == "block") else []
     assert a.policy is not None
     bl = bottom_line(d, a.policy, have=a.have, action=action, stale=a.stale,
-                     tampered=a.tampered)
+                     tampered=a.tampered, blocked_by=blocking)
     missing = list(d.missing_safeguards.get(action, []))
     insufficient = [t for t in d.thresholds if t.state == "insufficient"]
     unknown = [f"{t.id}: insufficient evidence ({t.reason})" for t in insufficient]
@@ -564,6 +578,8 @@ def gate(reg: Register, model: str, action: str, policy: str | Path | LoadedPoli
         reasons.append(f"level {d.level} requires safeguards not attested for {action}: "
                        + ", ".join(missing))
         reasons += unknown + stale
+    elif blocking:
+        reasons += blocking + unknown + stale
     elif action not in d.allowed_actions:  # the missing evidence could block it
         reasons += unknown + stale
     else:
@@ -573,6 +589,10 @@ def gate(reg: Register, model: str, action: str, policy: str | Path | LoadedPoli
         if insufficient:
             reasons.append("insufficient evidence for " + ", ".join(t.id for t in insufficient)
                            + ", but the safeguards those thresholds would require are in place")
+    for o in overdue:
+        reasons.append(f"overdue: {o.safeguard} was due {o.due.date().isoformat()} "
+                       f"({-o.days_left:.0f} days ago; within {o.within} of {o.event}, record "
+                       f"entry {o.event_seq}; {o.source}): attest it when met")
     return GateDecision(action, bl.exit_code == 0, bl.exit_code, reasons, missing, a, bl)
 
 
@@ -590,12 +610,14 @@ class Plan:
     forecasts: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     bottom: BottomLine | None = None
+    entry: int | None = None
+    """Record entry of the planned run (with a start date), else None."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"planned": self.planned.model_dump(mode="json"),
                 "determination": self.determination.model_dump(mode="json"),
                 "safeguards_first": self.safeguards_first, "forecasts": self.forecasts,
-                "warnings": self.warnings,
+                "warnings": self.warnings, "entry": self.entry,
                 "bottom_line": self.bottom.to_dict() if self.bottom else None}
 
 
@@ -687,7 +709,8 @@ def plan(reg: Register, policy: str | Path | LoadedPolicy, *, from_model: str | 
          scale: float | None = None, compute: float | None = None,
          mapping: Mapping[str, str] | None = None,
          overrides: Mapping[str, float] | None = None,
-         n_boot: int = 1000, seed: int = 0, at: dt.datetime | None = None) -> Plan:
+         n_boot: int = 1000, seed: int = 0, at: dt.datetime | None = None,
+         start: dt.date | None = None, name: str | None = None) -> Plan:
     """Before training: the probability that a planned model crosses each threshold, and the
     safeguards to put in place first.
 
@@ -721,7 +744,7 @@ def plan(reg: Register, policy: str | Path | LoadedPolicy, *, from_model: str | 
         cost = base.cost_usd * compute / base.compute_flop
     label = (f"{base.name} x{scale:g}" if base is not None and scale is not None
              else f"planned {compute:.3g} FLOP")
-    planned = Model(name=label, compute_flop=compute, compute_method=ComputeMethod.GIVEN,
+    planned = Model(name=name or label, compute_flop=compute, compute_method=ComputeMethod.GIVEN,
                     multiplier=multiplier, cost_usd=cost,
                     family=base.family if base else None, parent=base.name if base else None)
     unknown = sorted(_quantities(pol) & {"params", "tokens"})
@@ -734,13 +757,24 @@ def plan(reg: Register, policy: str | Path | LoadedPolicy, *, from_model: str | 
     ev = Evidence(model=planned, results=[], benchmarks=benches, attestations=org_wide,
                   mapping=mapping)
     judge = _ForecastJudge(pol, ev, reg, n_boot=n_boot, seed=seed)
-    det = evaluate_policy(pol, ev, at=at or utcnow(), judge=judge)
+    from tripwire.obligations import now
+
+    det = evaluate_policy(pol, ev, at=at or now(), judge=judge)
     det.forecasts = judge.forecasts
     det.notes.append("a plan, not a determination: score thresholds are forecasts from the "
                      "register's scaling, not measurements of the planned model")
     bl = bottom_line(det, pol, have={a.safeguard for a in org_wide}, planned=True)
-    return Plan(planned, det, {a: list(v) for a, v in det.missing_safeguards.items()},
-                judge.forecasts, warnings, bl)
+    out = Plan(planned, det, {a: list(v) for a, v in det.missing_safeguards.items()},
+               judge.forecasts, warnings, bl)
+    if start is not None:
+        # The intention, recorded: a threshold crossed at the policy's confidence here means
+        # the requirement "will be met", and clocks such as Art. 52(1) start at this entry.
+        with reg.transaction() as conn:
+            _record_policy(conn, pol)
+            out.entry = append_entry(conn, "plan", {
+                "model": planned.name, "at": det.at.isoformat(), "start": start.isoformat(),
+                "compute_flop": compute, "determination": det.model_dump(mode="json")}).seq
+    return out
 
 
 def _quantities(policy: LoadedPolicy) -> set[str]:
@@ -816,8 +850,10 @@ def attest(reg: Register, model: str, safeguard: str, *, evidence: str, by: str,
         except OSError as e:
             raise InputError(f"cannot read evidence file: {e}", source=evidence) from None
         ref = str(path)
+    from tripwire.obligations import now
+
     att = Attestation(model=None if all_models else model, safeguard=safeguard, by=by.strip(),
-                      evidence=ref, evidence_sha256=sha, at=at or utcnow(), note=note)
+                      evidence=ref, evidence_sha256=sha, at=at or now(), note=note)
     with reg.transaction() as conn:
         append_entry(conn, "attestation", att.model_dump(mode="json"))
     return att, warnings

@@ -162,14 +162,20 @@ class Diff:
 
 # ----------------------------------------------------------------------------------- lineage
 
-def baseline_for(reg: Register, model: str) -> tuple[Model, str]:
+def baseline_for(reg: Register, model: str, *, models: Sequence[Model] | None = None
+                 ) -> tuple[Model, str]:
     """The model a version is compared with when none is named: its `parent` when that is in
-    the register, else the latest earlier release in its family."""
-    m = reg.get_model(model)
-    models = reg.models()
-    names = {x.name for x in models}
-    if m.parent and m.parent in names:
-        return reg.get_model(m.parent), "parent"
+    the register, else the latest earlier release in its family. `models` passes the
+    register's models when the caller has them (a report asks this for every model)."""
+    if models is None:
+        m = reg.get_model(model)
+        models = reg.models()
+    else:
+        found = next((x for x in models if x.name == model), None)
+        m = found if found is not None else reg.get_model(model)
+    by_name = {x.name: x for x in models}
+    if m.parent and m.parent in by_name:
+        return by_name[m.parent], "parent"
     why = []
     if m.parent:
         why.append(f"its parent {m.parent!r} is not in the register")

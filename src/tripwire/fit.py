@@ -23,7 +23,16 @@ the full-data optimum and optimised together.
 Intervals: the observations are resampled ``n_boot`` times (seeded). Parameter and derived
 intervals are bootstrap percentiles. Prediction intervals add the residual scatter of the fit
 (residuals rescaled by sqrt(n / (n - p))) to each resample's prediction, so they cover a new
-run's loss, not only the law's mean curve.
+run's loss, not only the law's mean curve. Beyond the fitted compute range they also add a
+model-error term, Normal(0, (s d)^2) in log-loss with d the decades outside the range
+(:mod:`tripwire.calibration`): the bootstrap measures parameter noise, not the error of the
+law's form, which grows with the extrapolation (Besiroglu et al. 2024 show the fitted law
+moving as the largest runs are added). ``s`` is estimated at fit time by leave-future-out:
+the law is refitted (with its own bootstrap) to the runs below several compute cuts (the
+lowest 50, 60, 70 and 80 % of runs), asked to predict the runs above, and ``s`` is set so those
+held-out runs fall inside their predictive intervals as often as claimed, shrunk towards the
+prior :data:`LOSS_PRIOR_SCALE`. The refits are weighted resamples warm-started at the full-data
+optimum, optimised in the same batches as the bootstrap.
 
 Units: N in parameters, D in tokens, C in FLOP, loss in nats per token (any positive loss works).
 """
@@ -44,6 +53,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 
+from tripwire.calibration import HeldOut, ModelError, fit_scale, no_model_error
 from tripwire.errors import InputError, InsufficientEvidence
 
 __all__ = [
@@ -81,6 +91,12 @@ HOFFMANN_GRID: dict[str, FloatArray] = {
 
 4,500 starts; a, b, e are log A, log B, log E."""
 
+LOSS_PRIOR_SCALE = 0.03
+"""Prior model-error sd of log-loss per decade of compute beyond the fitted range (see
+:mod:`tripwire.calibration`; measured by ``benchmarks/bench_calibration.py``)."""
+CALIBRATION_CUTS = (0.5, 0.6, 0.7, 0.8)
+"""Shares of the runs (lowest compute first) each leave-future-out refit sees."""
+_CAL_BOOT = 100
 _DRAWS_PER_RESAMPLE = 10
 _BACKTRACK_BATCH = 6
 _BOOT_CHUNK = 200
@@ -399,6 +415,73 @@ def _bootstrap(obj: _Objective, theta_hat: FloatArray, n_boot: int, rng: np.rand
     return thetas, done
 
 
+def _past(z: FloatArray, compute: FloatArray, z_range: tuple[FloatArray, FloatArray],
+          c_range: tuple[float, float]) -> FloatArray:
+    """Decades outside the fitted range, the largest over compute and the law's features."""
+    lo, hi = z_range
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.maximum(np.log10(compute / c_range[1]), np.log10(c_range[0] / compute))
+        feat = np.maximum(z - hi[:, None], lo[:, None] - z).max(axis=0) / math.log(10.0)
+    return np.maximum(np.maximum(out, feat), 0.0)
+
+
+def _leave_future_out(obj: _Objective, theta_hat: FloatArray, compute: FloatArray,
+                      rng: np.random.Generator) -> tuple[list[HeldOut], str | None]:
+    """Walk-forward predictions of the runs above each compute cut in CALIBRATION_CUTS, each by
+    a refit (with a `_CAL_BOOT`-resample bootstrap) on the runs below it.
+
+    Predictive draws are in log-loss: each refit resample's curve plus that refit's residual
+    scatter. All refits run in one batched L-BFGS from `theta_hat`. Returns the held-out
+    predictions and, when there are none, why.
+    """
+    n = obj.t.size
+    order = np.sort(compute)
+    rows: list[FloatArray] = []
+    cuts: list[NDArray[np.bool_]] = []
+    for frac in CALIBRATION_CUTS:
+        cut = order[min(n - 1, int(round(frac * n)))]
+        train = compute < cut
+        m = int(train.sum())
+        if (m < 2 * obj.n_params or m == n or np.unique(compute[train]).size < 2
+                or math.log10(compute[train].max() / compute[train].min()) < MIN_DECADES):
+            continue
+        if cuts and np.array_equal(cuts[-1], train):
+            continue
+        w = np.zeros((_CAL_BOOT + 1, n))
+        w[0, train] = 1.0
+        w[1:, train] = rng.multinomial(m, np.full(m, 1.0 / m), size=_CAL_BOOT)
+        rows.append(w)
+        cuts.append(train)
+    if not cuts:
+        return [], "too few runs below any compute cut to refit the law"
+    W = np.vstack(rows)
+    wobj = _Objective(obj.z, obj.t, irreducible=obj.irreducible, delta=obj.delta, weights=W)
+    res = _batched_lbfgs(wobj, np.repeat(theta_hat[None, :], W.shape[0], axis=0), maxiter=500)
+    ok = res.done & np.isfinite(res.f)
+    parts = []
+    for j, train in enumerate(cuts):
+        r0 = j * (_CAL_BOOT + 1)
+        if not ok[r0]:
+            continue
+        boot = res.theta[r0 + 1:r0 + _CAL_BOOT + 1][ok[r0 + 1:r0 + _CAL_BOOT + 1]]
+        if boot.shape[0] < _CAL_BOOT // 2:
+            continue
+        m = int(train.sum())
+        resid = (obj.t - obj.log_predict(res.theta[r0], obj.z)[0])[train]
+        resid = resid * math.sqrt(m / max(m - obj.n_params, 1))
+        test = ~train
+        lp = obj.log_predict(boot, obj.z[:, test])  # (B, M)
+        noise = resid[rng.integers(0, m, size=(boot.shape[0], _DRAWS_PER_RESAMPLE))]
+        draws = (lp[:, None, :] + noise[:, :, None]).reshape(-1, int(test.sum()))
+        zt = obj.z[:, train]
+        dist = _past(obj.z[:, test], compute[test], (zt.min(axis=1), zt.max(axis=1)),
+                     (float(compute[train].min()), float(compute[train].max())))
+        parts.append(HeldOut(draws, obj.t[test], dist))
+    if not parts:
+        return [], "the refits below the compute cuts did not converge"
+    return parts, None
+
+
 # --------------------------------------------------------------------------------------------
 # Input checks
 # --------------------------------------------------------------------------------------------
@@ -597,11 +680,14 @@ class _Law(ABC):
     _param_names: tuple[str, ...] = ()
 
     def __init__(self, *, n_boot: int = 1000, seed: int = 0, huber_delta: float = HUBER_DELTA,
-                 extrapolation_limit: float = EXTRAPOLATION_LIMIT_OOM) -> None:
+                 extrapolation_limit: float = EXTRAPOLATION_LIMIT_OOM, calibrate: bool = True,
+                 prior_scale: float = LOSS_PRIOR_SCALE) -> None:
         self.n_boot = n_boot
         self.seed = seed
         self.huber_delta = huber_delta
         self.extrapolation_limit = extrapolation_limit
+        self.calibrate = calibrate
+        self.prior_scale = prior_scale
 
     # -- subclass hooks -------------------------------------------------------------------
     @abstractmethod
@@ -630,6 +716,7 @@ class _Law(ABC):
         self._obj = obj
         self.n_obs_ = int(obj.t.size)
         self.compute_range_ = (float(compute.min()), float(compute.max()))
+        self._z_range = (obj.z.min(axis=1), obj.z.max(axis=1))
         pred = obj.log_predict(theta, obj.z)[0]
         self.residuals_ = obj.t - pred
         n, p = obj.t.size, obj.n_params
@@ -662,6 +749,29 @@ class _Law(ABC):
         nb = max(self.n_boot_ok_, 1)
         idx = rng.integers(0, n, size=(nb, _DRAWS_PER_RESAMPLE))
         self._noise = self.residuals_[idx] * self.residual_scale_
+        self._me_noise = rng.standard_normal((nb, _DRAWS_PER_RESAMPLE))
+        units = "decades of compute"
+        if not self.calibrate:
+            self.model_error_ = no_model_error(units)
+        elif self.n_boot == 0:
+            self.model_error_ = ModelError(scale=self.prior_scale, units=units, source="prior",
+                                           prior_scale=self.prior_scale,
+                                           reason="no bootstrap (n_boot = 0)")
+        else:
+            held, why = _leave_future_out(obj, theta, compute, rng)
+            self.model_error_ = fit_scale(held, prior_scale=self.prior_scale, seed=self.seed,
+                                          units=units, reason=why)
+
+    def _distance(self, z: FloatArray, compute: FloatArray) -> FloatArray:
+        """Decades past the data: the largest of the compute's and each feature's (N, D, C)
+        distance outside the fitted range."""
+        return _past(z, compute, self._z_range, self.compute_range_)
+
+    def _draw_noise(self, dist: FloatArray) -> FloatArray:
+        """Residual scatter plus model error at distances `dist` (decades past the data),
+        (resamples, draws, points) in log-loss."""
+        sd = self.model_error_.sd(dist)
+        return self._noise[:, :, None] + self._me_noise[:, :, None] * sd[None, None, :]
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "theta_"):
@@ -738,7 +848,8 @@ class _Law(ABC):
             s1 = min(m, s0 + step)
             lp = self._obj.log_predict(self.boot_theta_, z[:, s0:s1])  # (B, M)
             out["flo"][s0:s1], out["fhi"][s0:s1] = np.exp(_interval(lp, 0.95))
-            draws = (lp[:, None, :] + self._noise[:, :, None]).reshape(-1, s1 - s0)
+            dist = self._distance(z[:, s0:s1], compute[s0:s1])
+            draws = (lp[:, None, :] + self._draw_noise(dist)).reshape(-1, s1 - s0)
             for lvl in LEVELS:
                 lo, hi = _interval(draws, lvl)
                 out[f"lo{_pct(lvl)}"][s0:s1], out[f"hi{_pct(lvl)}"][s0:s1] = np.exp(lo), np.exp(hi)
@@ -800,9 +911,11 @@ class ComputeLaw(_Law):
 
     def __init__(self, *, irreducible: bool = True, n_boot: int = 1000, seed: int = 0,
                  huber_delta: float = HUBER_DELTA,
-                 extrapolation_limit: float = EXTRAPOLATION_LIMIT_OOM) -> None:
+                 extrapolation_limit: float = EXTRAPOLATION_LIMIT_OOM, calibrate: bool = True,
+                 prior_scale: float = LOSS_PRIOR_SCALE) -> None:
         super().__init__(n_boot=n_boot, seed=seed, huber_delta=huber_delta,
-                         extrapolation_limit=extrapolation_limit)
+                         extrapolation_limit=extrapolation_limit, calibrate=calibrate,
+                         prior_scale=prior_scale)
         self.irreducible = irreducible
 
     @property
@@ -882,9 +995,11 @@ class ChinchillaLaw(_Law):
 
     def __init__(self, *, n_boot: int = 1000, seed: int = 0, huber_delta: float = HUBER_DELTA,
                  grid: dict[str, Sequence[float]] | ArrayLike | None = None,
-                 extrapolation_limit: float = EXTRAPOLATION_LIMIT_OOM) -> None:
+                 extrapolation_limit: float = EXTRAPOLATION_LIMIT_OOM, calibrate: bool = True,
+                 prior_scale: float = LOSS_PRIOR_SCALE) -> None:
         super().__init__(n_boot=n_boot, seed=seed, huber_delta=huber_delta,
-                         extrapolation_limit=extrapolation_limit)
+                         extrapolation_limit=extrapolation_limit, calibrate=calibrate,
+                         prior_scale=prior_scale)
         self.grid = grid
 
     def _natural(self, theta: FloatArray) -> FloatArray:
@@ -1013,7 +1128,9 @@ class ChinchillaLaw(_Law):
                     self.boot_theta_[:, 0:1] - self.boot_theta_[:, 3:4] * lz[0],
                     self.boot_theta_[:, 1:2] - self.boot_theta_[:, 4:5] * lz[1],
                     np.broadcast_to(self.boot_theta_[:, 2:3], lz[0].shape)]), axis=0)
-            loss_draws = np.exp((lp[:, None, :] + self._noise[:, :, None]).reshape(-1, c.size))
+            zopt = np.vstack([np.log(n_hat[0]), np.log(d_hat[0])])
+            loss_draws = np.exp((lp[:, None, :] + self._draw_noise(self._distance(zopt, c))
+                                 ).reshape(-1, c.size))
             for name, draws in (("params", nb), ("tokens", db), ("tokens_per_param", db / nb),
                                 ("loss", loss_draws)):
                 for lvl in LEVELS:

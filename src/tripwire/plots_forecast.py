@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from tripwire.forecast import CapabilityCurve, CrossingForecast, DateCrossing, TimeTrend
 from tripwire.plots import check_figure_path
 
-__all__ = ["plot_capability_forecast", "plot_time_trend"]
+__all__ = ["plot_capability_forecast", "plot_reliability", "plot_time_trend"]
 
 _BAND95, _BAND80, _LINE, _THRESH = "#c6dbef", "#6baed6", "#08519c", "#cb181d"
 
@@ -151,5 +151,40 @@ def plot_time_trend(trend: TimeTrend, path: str | Path, *, threshold: float | No
                  transform=dax.transAxes, fontsize=8, color="#777777")
     dax.set_xlabel("release date (year)")
     dax.set_yticks([])
+    fig.savefig(p, dpi=120)
+    return p
+
+
+def plot_reliability(pooled: dict[str, Any], per: list[dict[str, Any]],
+                     path: str | Path) -> Path:
+    """Reliability diagrams of a backtest: nominal vs empirical coverage of central intervals
+    (pooled, and each benchmark faintly), and predicted vs observed threshold probabilities."""
+    p = check_figure_path(path)
+    fig = Figure(figsize=(9.0, 4.2), layout="constrained")
+    cov, prob = fig.subplots(1, 2)
+    for ax in (cov, prob):
+        ax.plot([0, 1], [0, 1], color="#999999", lw=1, ls="--")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+    for b in per:
+        rel = b.get("reliability")
+        if rel:
+            cov.plot([r["nominal"] for r in rel], [r["empirical"] for r in rel],
+                     color=_BAND80, lw=0.8, alpha=0.5)
+    rel = pooled.get("reliability") or []
+    if rel:
+        cov.plot([r["nominal"] for r in rel], [r["empirical"] for r in rel], color=_LINE,
+                 lw=2, marker="o", label="pooled")
+        cov.legend(fontsize=8, loc="upper left")
+    cov.set_xlabel("nominal coverage of the central interval")
+    cov.set_ylabel("share of later models inside")
+    cov.set_title("interval reliability", fontsize=9)
+    pr = pooled.get("probability_reliability") or []
+    if pr:
+        prob.plot([r["mean_predicted"] for r in pr], [r["observed"] for r in pr], color=_LINE,
+                  lw=2, marker="o")
+    prob.set_xlabel("predicted P(score >= threshold)")
+    prob.set_ylabel("observed frequency")
+    prob.set_title("threshold probabilities", fontsize=9)
     fig.savefig(p, dpi=120)
     return p

@@ -13,6 +13,13 @@ from typer.testing import CliRunner
 
 from tripwire.cli import app
 from tripwire.demo import run_demo
+from tripwire.register import open_register
+from tripwire.report.data import (
+    determination_view,
+    determinations,
+    load_policies,
+    record_section,
+)
 
 runner = CliRunner()
 
@@ -74,3 +81,19 @@ def test_gate_on_changed_evidence_is_stale_not_an_answer(demo_db: str) -> None:
     assert any("compute_flop: 3.8e+25 -> 1e+20" in x for x in got["reasons"])
     r = run("assess", "Llama-3.1-405B", "--policy", "eu-ai-act-gpai", "--db", demo_db)
     assert "evidence no longer what the record committed" in r.output
+
+
+def test_the_report_names_the_changed_rows_and_marks_the_recorded_determination_stale(
+        demo_db: str) -> None:
+    with sqlite3.connect(demo_db) as conn:
+        conn.execute("update models set compute_flop=1e20 where name='Llama-3.1-405B'")
+    reg = open_register(demo_db)
+    r = record_section(reg)
+    assert not r.ok and len(r.evidence_changes) == 1
+    assert "compute_flop: 3.8e+25 -> 1e+20" in r.evidence_changes[0]
+    (pol,) = load_policies(["eu-ai-act-gpai"])
+    ((det, _warned, entry),) = determinations(reg, ["Llama-3.1-405B"], [pol])
+    view = determination_view(det, recorded=entry)
+    assert view.recorded is not None and view.recorded.same_evidence is False
+    assert any("evidence no longer what the record committed" in n for n in view.notes)
+    reg.close()

@@ -36,7 +36,16 @@ def test_epoch_export_reads_unedited(shared_data: Path) -> None:
     )
     assert len(over) <= 17
     # every Epoch column is recognised; the one note is about blank Confidence labels
-    assert [w for w in b.warnings if "have no Confidence" not in w] == []
+    assert [w for w in b.warnings
+            if "have no Confidence" not in w and "Finetune compute" not in w] == []
+    # Finetune compute becomes a ledger: Epoch's training compute is the total (its docs),
+    # so pre-training is the rest; rows whose total is no larger than the fine-tuning are named.
+    r1 = [e for e in b.ledger if e.model == "DeepSeek-R1"]
+    assert [(e.component, e.flop) for e in r1] == [("pre-training", pytest.approx(5.17e24 - 6.1e23)),
+                                                    ("fine-tuning", 6.1e23)]
+    assert sum(e.flop for e in r1) == pytest.approx(by["DeepSeek-R1"].compute_flop)
+    skipped = next(w for w in b.warnings if "Finetune compute" in w)
+    assert "PeptideBERT" in skipped and "DeepSeek-R1" not in skipped
 
 
 def test_eci_export_reads_unedited(shared_data: Path) -> None:
@@ -116,3 +125,40 @@ def test_empty_binary_and_missing_files(tmp_path: Path) -> None:
 def test_benchmark_ids_are_normalised() -> None:
     assert benchmark_id("ARC-Challenge") == "arc_challenge"
     assert benchmark_id(" GPQA Diamond ") == "gpqa_diamond"
+
+
+def test_benchmarks_table_declares_and_restates_chance_levels(tmp_path: Path) -> None:
+    from tripwire.register import open_register
+
+    assert csv_kind(["benchmark", "chance", "name"]) == "benchmarks-csv"
+    db = str(tmp_path / "t.db")
+    reg = open_register(db, create=True)
+    try:
+        reg.ingest_path(write(tmp_path / "e.csv", "model,benchmark,value\nm1,mybench,0.4\n"
+                                                  "m1,truthfulqa,0.4\n"))
+        assert reg.get_benchmark("mybench").chance is None
+        reg.ingest_path(write(tmp_path / "b.csv",
+                              "benchmark,chance,ceiling,samples,higher_is_better,source\n"
+                              "mybench,0.25,0.9,400,true,our paper\n"
+                              "truthfulqa,0.2,,,,\n"
+                              "newbench,0.5,,,,\n"))
+        b = reg.get_benchmark("mybench")
+        assert (b.chance, b.ceiling, b.samples, b.source) == (0.25, 0.9, 400, "our paper")
+        t = reg.get_benchmark("truthfulqa")  # the table's chance; the catalogue's other facts
+        assert t.chance == 0.2 and t.samples == 817 and t.name == "TruthfulQA (MC2)"
+        assert reg.get_benchmark("newbench").chance == 0.5
+    finally:
+        reg.close()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("benchmark,chance\nx,abc\n", "'chance': 'abc' is not a number"),
+    ("benchmark,chance\nx,0.2\nx,0.3\n", "listed twice"),
+    ("benchmark,chance,ceiling\nx,0.5,0.4\n", "not above the chance level"),
+    ("benchmark,chance,higher_is_better\nx,0.5,maybe\n", "is not true or false"),
+])
+def test_bad_benchmarks_table_names_the_line(tmp_path: Path, text: str, message: str) -> None:
+    f = write(tmp_path / "b.csv", text)
+    with pytest.raises(InputError, match=message) as e:
+        ingest.read_file(f)
+    assert e.value.where is not None

@@ -59,3 +59,11 @@ def test_markdown_report_lists_the_changes(sample: Register) -> None:
     md = render_markdown(d)
     assert "## What changed" in md and "falcon-180B against falcon-7b (family)" in md
     assert "| mmlu | acc |" in md
+
+
+def test_nothing_in_common_says_so(sample: Register) -> None:
+    s = changes_section(sample, "GPT-4 Turbo")
+    assert s is not None and s.baseline == "GPT-4" and s.rows == []
+    d = gather_report(sample, models=["GPT-4 Turbo"], policies=POLICIES[:1], n_boot=20,
+                      sections=("changes",))
+    assert "no benchmark metric in common (only GPT-4 has" in render_html(d)

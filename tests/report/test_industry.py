@@ -53,6 +53,11 @@ def test_growth_crossings_and_backtests(industry) -> None:
     gpt4 = bt[(1e25, "2022-12-31")]
     assert gpt4["actual_model"] == "GPT-4" and gpt4["inside80"] is True
     assert bt[(1e26, "2023-12-31")]["actual_model"] == "Grok-3"
+    # Every half-decade crossed since 2013, forecast one to three years ahead.
+    cal = d.calibration
+    assert cal is not None and cal["n"] >= 30
+    assert {r["model"] for r in cal["rows"]} >= {"GPT-4", "Grok-3"}
+    assert 0 <= cal["inside80"] <= cal["inside95"] <= 1
 
 
 def test_renders_offline_in_three_formats(industry) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import sys
 
 from tripwire.cli import (
+    backtest_cmd,  # noqa: F401
     compute_cmds,  # noqa: F401  (compute)
     diff_cmd,  # noqa: F401
     fit_cmd,  # noqa: F401
     forecast_cmd,  # noqa: F401
+    obligation_cmds,  # noqa: F401  (obligations, incident)
     policy_cmds,  # noqa: F401
     record_cmds,  # noqa: F401
     register_cmds,  # noqa: F401  (init, ingest, alias, models, evals, demo)

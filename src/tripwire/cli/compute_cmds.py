@@ -35,8 +35,11 @@ def compute_cmd(
 ) -> None:
     """Estimate training compute (6ND or hardware-time), effective compute and cost.
 
-    With --params/--tokens or --accelerator/--count/--hours it computes one run; otherwise it
-    lists the register's models, estimating C where only N and D are known."""
+    With --params/--tokens or --accelerator/--count/--hours it computes one run; with MODEL it
+    prints that model's compute ledger, the cumulative total each regime counts with
+    P(total > line) for every line, both methods side by side where the inputs allow, and the
+    one-third test against its parent; otherwise it lists the register's models, estimating C
+    where only N and D are known."""
     from tripwire.register import open_register
 
     if accelerators:
@@ -85,7 +88,10 @@ def compute_cmd(
             render([{"quantity": k, "value": v} for k, v in out.items()], title="compute")
         return
     reg = open_register(db)
-    models = [reg.get_model(model)] if model else reg.models()
+    if model:
+        _account(reg, model, json)
+        return
+    models = reg.models()
     models = [compute.with_estimates(m) for m in models]
     rows = model_rows(models)
     if json:
@@ -108,3 +114,36 @@ def compute_cmd(
             "lines",
         ],
     )
+
+
+def _account(reg: Any, model: str, as_json: bool) -> None:
+    """One model's compute account (tripwire.accounts)."""
+    from tripwire.accounts import account
+    from tripwire.cli.app import stdout, warn
+
+    acc = account(reg, model)
+    if as_json:
+        print_json(acc.to_dict())
+        return
+    render([e.to_dict() | {"counts": " ".join(e.counts) or "none"} for e in acc.entries],
+           title=f"compute ledger of {acc.model}",
+           columns=["component", "method", "flop", "architecture_flop", "hardware_flop",
+                    "disagreement", "uncertainty", "counts", "source"])
+    rows = []
+    for t in acc.totals:
+        for line in t["lines"]:
+            rows.append({"regime": t["regime"], "cumulative_flop": t["total_flop"],
+                         "entries": t["entries"], "line": line["line"],
+                         "p_above": line["p_above"], "label": line["label"]})
+    render(rows, title="cumulative training compute by regime",
+           columns=["regime", "cumulative_flop", "entries", "line", "p_above", "label"])
+    if acc.modifier is not None:
+        mt = acc.modifier
+        verdict = ("the modifier is presumed the provider of the modified model"
+                   + (", a GPAI model with systemic risk" if mt.systemic_risk else "")
+                   if mt.provider else "the modifier does not become its provider")
+        stdout.print(f"modification of {mt.parent}: {mt.modification_flop:.3g} FLOP against "
+                     f"{mt.threshold:.3g} FLOP ({mt.basis}): {verdict} (Commission "
+                     "guidelines, points 60-61)", markup=False)
+    for w in acc.warnings:
+        warn(w)

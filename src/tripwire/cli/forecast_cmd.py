@@ -119,9 +119,27 @@ def _floor(bm: Benchmark) -> float:
     if bm.chance is None:
         raise InsufficientEvidence(
             f"benchmark {bm.id!r} has no chance level, so the sigmoid has no floor",
-            hint="the chance level comes from tripwire's benchmark catalogue or from the "
-                 "evaluation log (lm-eval task configs); this benchmark has neither")
+            hint="give it with --chance 0.25, or ingest a benchmarks table (CSV with header "
+                 "`benchmark,chance`); tripwire's catalogue and lm-eval task configs have "
+                 "none for it")
     return float(bm.chance)
+
+
+def _calibration_notes(me: dict[str, Any], bt: dict[str, Any]) -> list[str]:
+    """Warnings on how far the intervals past the data can be trusted."""
+    notes = []
+    if me.get("source") == "prior":
+        notes.append("intervals past the data use the default model-error prior, not this "
+                     f"benchmark's own backtest ({me.get('reason') or 'none could be run'})")
+    cal = me.get("calibrated_coverage") or {}
+    if cal.get("80") is not None and cal["80"] < 0.5:
+        notes.append(f"intervals failed their backtest: only {cal['80']:.0%} of the "
+                     "walk-forward predictions fell inside their 80 % intervals even with the "
+                     "model-error term; do not read the intervals as calibrated")
+    elif bt.get("coverage80") is not None and bt["coverage80"] < 0.5:
+        notes.append(f"intervals failed their backtest: the 80 % intervals covered "
+                     f"{bt['coverage80']:.0%} of later models; do not read them as calibrated")
+    return notes
 
 
 def _parse_at(at: str | None, by: By) -> float | dt.date | None:
@@ -244,6 +262,9 @@ def forecast_cmd(
     n_boot: Annotated[int, typer.Option(
         "--n-boot", min=0, max=100_000, help="Bootstrap resamples for the intervals.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
+    chance: Annotated[float | None, typer.Option(
+        "--chance", help="The benchmark's chance level (the sigmoid floor) for this forecast, "
+        "when the register has none or to override it.", show_default=False)] = None,
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="Write a figure (.png, .svg or .pdf): data, fit, band, threshold and "
         "crossing distribution.", show_default=False)] = None,
@@ -254,6 +275,10 @@ def forecast_cmd(
     level and the ceiling) or against release date, with bootstrap intervals; where a
     --threshold is crossed (quantiles) and P(score >= threshold) --at a planned compute or
     date; the backtest record of such forecasts; and, with --anomalies, sandbagging flags.
+
+    Intervals past the data include a model-error term calibrated by leave-future-out
+    backtests on the data at hand (see docs/forecasting.md); every prediction says how far it
+    extrapolates and what error the backtests give there.
 
     BENCHMARK may also be `training_compute` or `effective_compute` with --by date: the growth
     of the register's models' compute over time (per year, with intervals), and with
@@ -273,6 +298,8 @@ def forecast_cmd(
     if threshold is not None and not math.isfinite(threshold):
         raise InputError(f"--threshold {threshold}: the score must be a finite number")
     at_value = _parse_at(at, by)
+    if chance is not None and not math.isfinite(chance):
+        raise InputError(f"--chance {chance}: the chance level must be a finite number")
     as_of_date = _parse_date("--as-of", as_of)
     if benchmark in fc.COMPUTE_SERIES:
         from tripwire.cli.forecast_compute import compute_forecast
@@ -287,6 +314,8 @@ def forecast_cmd(
         return
     data = _load(db, benchmark, metric, as_of_date)
     bm: Benchmark = data["benchmark"]
+    if chance is not None:
+        bm = bm.model_copy(update={"chance": chance})
     models: dict[str, Model] = data["models"]
     rows: list[EvalResult] = data["rows"]
     messages: list[str] = list(data["notes"])
@@ -327,15 +356,23 @@ def forecast_cmd(
             if beyond > 1.0:
                 messages.append(f"planned compute is {beyond:.1f} decades beyond the largest "
                                 "model")
+        me = curve.model_error_
+        out["model_error"] = me.to_dict()
+        if at_flop is not None:
+            dist = float(curve._past(np.array([math.log10(at_flop)]))[0])
+            out["extrapolation"] = {"distance": dist, "units": me.units,
+                                    "model_error_sd": float(me.sd(dist)),
+                                    "text": me.describe(dist, "the planned compute")}
         try:
             bt = fc.backtest_compute(compute, values, floor=floor, ceiling=bm.ceiling,
                                      samples=samples, threshold=threshold, frontier=frontier,
-                                     names=names, n_boot=min(n_boot, 200) or 200, seed=seed)
+                                     names=names, n_boot=min(n_boot, 100) or 100, seed=seed)
             out["backtest"] = {**bt.summary}
             if backtest:
                 out["backtest"]["cutoffs"] = bt.cutoffs.to_dict(orient="records")
         except InsufficientEvidence as e:
             out["backtest"] = {"error": e.message}
+        messages += _calibration_notes(out["model_error"], out["backtest"])
     else:
         transform: Literal["log2", "logit"] = "log2" if _horizon_like(bm, values) else "logit"
         t_floor = None if transform == "log2" else _floor(bm)
@@ -354,16 +391,24 @@ def forecast_cmd(
             messages += crossing.warnings
         elif at_date is not None:
             out["prediction"] = trend.predict([at_date]).iloc[0].to_dict()
+        me = trend.model_error_
+        out["model_error"] = me.to_dict()
+        if at_date is not None:
+            dist = float(trend._past(np.array([fc.year(at_date)]))[0])
+            out["extrapolation"] = {"distance": dist, "units": me.units,
+                                    "model_error_sd": float(me.sd(dist)),
+                                    "text": me.describe(dist, "the date")}
         try:
             bt = fc.backtest_time(dates, values, transform=transform, floor=t_floor,
                                   ceiling=ceiling, threshold=threshold, frontier=frontier,
-                                  since=since, names=names, n_boot=min(n_boot, 200) or 200,
+                                  since=since, names=names, n_boot=min(n_boot, 100) or 100,
                                   seed=seed)
             out["backtest"] = {**bt.summary}
             if backtest:
                 out["backtest"]["cutoffs"] = bt.cutoffs.to_dict(orient="records")
         except InsufficientEvidence as e:
             out["backtest"] = {"error": e.message}
+        messages += _calibration_notes(out["model_error"], out["backtest"])
 
     if anomalies:
         out["anomalies"] = _anomalies(fc, bm, names, data, messages)
@@ -461,6 +506,8 @@ def _print(out: dict[str, Any], *, backtest: bool) -> None:
                      f"(80 %: {c['interval80'][0]:.3g} to {c['interval80'][1]:.3g})")
     if "prediction" in out:
         render([out["prediction"]], title="prediction with 80 % and 95 % intervals")
+    if "extrapolation" in out:
+        info(out["extrapolation"]["text"])
     info(_backtest_line(out["backtest"]))
     if backtest and out["backtest"].get("cutoffs"):
         render(out["backtest"]["cutoffs"], title="backtest: one row per cutoff")

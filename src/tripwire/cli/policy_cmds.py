@@ -351,11 +351,18 @@ def plan_cmd(
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples per forecast.",
                                         min=0, max=100_000)] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Bootstrap seed.")] = 0,
+    start: Annotated[str | None, typer.Option(
+        "--start", help="Record the planned run, starting YYYY-MM-DD: clocks such as the EU "
+        "two-week notification start at that record entry.", show_default=False)] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="Name of the planned model (as it will be registered).",
+        show_default=False)] = None,
     db: DbOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Before training: the probability that a planned model crosses each threshold (from
-    the register's scaling forecasts) and the safeguards to have in place first."""
+    the register's scaling forecasts) and the safeguards to have in place first. With
+    --start, the intention is recorded (`tripwire obligations` then runs its clocks)."""
     from tripwire import assess as assess_mod
     from tripwire.register import open_register
 
@@ -364,10 +371,13 @@ def plan_cmd(
         return
     if compute is None and (from_ is None or scale is None):
         raise InputError("say what is planned: --from MODEL --scale N, or --compute FLOP")
+    from tripwire.obligations import parse_when
+
+    start_date = parse_when(start, "--start").date() if start is not None else None
     reg = open_register(db)
     p = assess_mod.plan(reg, policy, from_model=from_, scale=scale, compute=compute,
                         mapping=_pairs(map_, "--map"), overrides=_numbers(set_),
-                        n_boot=n_boot, seed=seed)
+                        n_boot=n_boot, seed=seed, start=start_date, name=name)
     if json:
         print_json(p.to_dict())
         raise typer.Exit(p.bottom.exit_code if p.bottom else 0)
@@ -383,6 +393,8 @@ def plan_cmd(
     for action, names in p.safeguards_first.items():
         stdout.print(f"before {action}: " + (", ".join(names) or "nothing missing"),
                      markup=False)
+    if p.entry is not None:
+        info(f"recorded as entry {p.entry} (run `tripwire obligations` for its deadlines)")
     _finish(p.warnings, p.bottom)
     raise typer.Exit(p.bottom.exit_code if p.bottom else 0)
 

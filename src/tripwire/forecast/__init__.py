@@ -32,12 +32,14 @@ from tripwire.forecast._backtest import Backtest, backtest_compute, backtest_tim
 from tripwire.forecast._common import DAYS_PER_YEAR as DAYS_PER_YEAR
 from tripwire.forecast._common import QUANTILES
 from tripwire.forecast._common import _bootstrap_weights as _bootstrap_weights
+from tripwire.forecast._common import _year as year
 from tripwire.forecast._compute_trend import (
     COMPUTE_SERIES,
     CrossingBacktest,
     Growth,
     compute_points,
     crossing_backtest,
+    crossing_calibration,
     first_over,
     fit_compute_trend,
     growth,
@@ -57,6 +59,7 @@ __all__ = [
     "Growth",
     "compute_points",
     "crossing_backtest",
+    "crossing_calibration",
     "first_over",
     "fit_compute_trend",
     "growth",
@@ -76,4 +79,5 @@ __all__ = [
     "factor_anomalies",
     "frontier_mask",
     "mitigation_gaps",
+    "year",
 ]

@@ -117,6 +117,9 @@ class _Judged(NamedTuple):
     """actual - predicted, in score units or the transformed space (`_Axis.transformed`)."""
     extra: dict[str, Any]
     """More columns for the cutoff's row."""
+    draws: np.ndarray | None = None
+    """Predictive draws (n_draws, later models) in the values' units, for PIT and threshold
+    probabilities."""
 
 
 def _default_cutoffs(sorted_pos: np.ndarray, first: int, message: str) -> np.ndarray:
@@ -136,7 +139,8 @@ def _walk_forward(axis: _Axis, pos: np.ndarray, values: np.ndarray, ok: np.ndarr
                   cut: np.ndarray, *, names: Sequence[str] | None, frontier: bool,
                   threshold: float | None, fit: Callable[[np.ndarray], Any],
                   judge: Callable[[Any, float, np.ndarray], _Judged],
-                  crossing: Callable[[Any, float], Sequence[Any]]) -> Backtest:
+                  crossing: Callable[[Any, float], Sequence[Any]],
+                  events: Sequence[float] = ()) -> Backtest:
     """The walk-forward loop shared by both backtests.
 
     At each cutoff, `fit(train mask)` the models known then (`ok` and at most the cutoff),
@@ -145,6 +149,10 @@ def _walk_forward(axis: _Axis, pos: np.ndarray, values: np.ndarray, ok: np.ndarr
     `crossing(fit, threshold)` in reported units. A cutoff that knows the same models as an
     earlier one is passed over; one with no later model, or whose fit fails, is noted in
     `skipped`.
+
+    With predictive draws, each prediction also gets its PIT (the predictive CDF at the
+    actual value, for reliability diagrams) and, for each level in `events`,
+    P(value >= level) with the outcome.
     """
     nm = list(names) if names is not None else [str(i) for i in range(values.size)]
     actual = None
@@ -181,11 +189,21 @@ def _walk_forward(axis: _Axis, pos: np.ndarray, values: np.ndarray, ok: np.ndarr
         in95 = (pr["lo95"].to_numpy() <= actual_v) & (actual_v <= pr["hi95"].to_numpy())
         cols = {k: pr[k].to_numpy(dtype=float) for k in ("predicted", "lo80", "hi80", "lo95",
                                                           "hi95")}
+        pit = None
+        if got.draws is not None:
+            dr = got.draws
+            pit = (np.mean(dr < actual_v[None, :], axis=0)
+                   + 0.5 * np.mean(dr == actual_v[None, :], axis=0))
+            probs = {f"p_ge_{ev:g}": np.mean(dr >= ev, axis=0) for ev in events}
         for j, i in enumerate(np.flatnonzero(test)):
             rec = {"cutoff": key, "model": nm[i], **{k: c[j] for k, c in got.where.items()},
                    "actual": float(values[i])}
             if axis.transformed:
                 rec["error_transformed"] = float(got.errors[j])
+            if pit is not None:
+                rec["pit"] = float(pit[j])
+                for k, pv in probs.items():
+                    rec[k] = float(pv[j])
             preds.append({**rec, **{k: float(c[j]) for k, c in cols.items()},
                           "in80": bool(in80[j]), "in95": bool(in95[j])})
         row: dict[str, Any] = {axis.cutoff_column: key, "n_train": model.n_models_,
@@ -229,13 +247,17 @@ def backtest_compute(compute_flop: ArrayLike, scores: ArrayLike, *, floor: float
                      cutoffs_log10_flop: Sequence[float] | None = None,
                      threshold: float | None = None, frontier: bool = False,
                      names: Sequence[str] | None = None, n_boot: int = 300,
-                     seed: int = 0) -> Backtest:
+                     seed: int = 0, events: Sequence[float] = (),
+                     calibrate: bool = True) -> Backtest:
     """Backtest the score-vs-compute forecast at several compute levels.
 
     At each cutoff, fit on models at or below that compute and predict every larger model's
     score (with `frontier`, every larger frontier model's). Default cutoffs: up to 6 evenly
     spaced levels from the first one with enough models and a decade of compute, to the last
-    one leaving 3 larger models. Lead time is in decades.
+    one leaving 3 larger models. Lead time is in decades. Each cutoff's fit calibrates its
+    own model-error term on the models it knows (`calibrate`), so the backtest judges the
+    intervals as a forecast then would have shown them. `events`: score levels whose
+    exceedance probabilities are recorded (p_ge_<level>) beside each prediction.
     """
     c = _floats("compute_flop", compute_flop, allow_nan=True)
     y = _floats("scores", scores)
@@ -253,21 +275,24 @@ def backtest_compute(compute_flop: ArrayLike, scores: ArrayLike, *, floor: float
 
     def fit(train: np.ndarray) -> CapabilityCurve:
         curve = CapabilityCurve(floor=floor, ceiling=ceiling, frontier=frontier,
-                                n_boot=n_boot, seed=seed)
+                                n_boot=n_boot, seed=seed, calibrate=calibrate)
         return curve.fit(10.0 ** x[train], y[train], None if sm is None else sm[train])
 
     def judge(curve: CapabilityCurve, cu: float, test: np.ndarray) -> _Judged:
         pr = curve.predict(10.0 ** x[test])
         where = {"log10_flop": [float(a) for a in x[test]],
-                 "decades_ahead": [float(a - cu) for a in x[test]]}
-        return _Judged(pr, where, y[test] - pr["predicted"].to_numpy(), {})
+                 "decades_ahead": [float(a - cu) for a in x[test]],
+                 "decades_past_data": [float(a) for a in curve._past(x[test])]}
+        return _Judged(pr, where, y[test] - pr["predicted"].to_numpy(), {},
+                       curve.draws(10.0 ** x[test]))
 
     def crossing(curve: CapabilityCurve, threshold: float) -> list[float | None]:
         q = curve.crossing(threshold).compute_quantiles
         return [_log10(q[k]) for k in ("0.1", "0.5", "0.9")]
 
     return _walk_forward(_COMPUTE, x, y, ok, cut, names=names, frontier=frontier,
-                         threshold=threshold, fit=fit, judge=judge, crossing=crossing)
+                         threshold=threshold, fit=fit, judge=judge, crossing=crossing,
+                         events=events)
 
 
 def backtest_time(dates: Sequence[dt.date | str | None], values: ArrayLike, *,
@@ -275,7 +300,8 @@ def backtest_time(dates: Sequence[dt.date | str | None], values: ArrayLike, *,
                   ceiling: float | None = None, cutoffs: Sequence[dt.date | str] | None = None,
                   threshold: float | None = None, frontier: bool = False,
                   since: dt.date | str | None = None, names: Sequence[str] | None = None,
-                  n_boot: int = 300, seed: int = 0) -> Backtest:
+                  n_boot: int = 300, seed: int = 0, events: Sequence[float] = (),
+                  calibrate: bool = True) -> Backtest:
     """Backtest a time trend: at each cutoff date fit the models released by then, predict the
     later ones (with `frontier`, the later frontier models). Default cutoffs: up to 6 dates
     evenly spaced from the first with 4 models over a year to the last leaving 3 later models.
@@ -292,7 +318,7 @@ def backtest_time(dates: Sequence[dt.date | str | None], values: ArrayLike, *,
 
     def fit(train: np.ndarray) -> TimeTrend:
         tr = TimeTrend(transform=transform, floor=floor, ceiling=ceiling, frontier=frontier,
-                       n_boot=n_boot, seed=seed)
+                       n_boot=n_boot, seed=seed, calibrate=calibrate)
         return tr.fit([_date(float(a)) for a in t[train]], v[train])
 
     def judge(tr: TimeTrend, cu: float, test: np.ndarray) -> _Judged:
@@ -301,12 +327,15 @@ def backtest_time(dates: Sequence[dt.date | str | None], values: ArrayLike, *,
         z_pred = tr._to_space(np.maximum(pr["predicted"].to_numpy(), 1e-300))
         z_act = tr._to_space(np.maximum(v[test], 1e-300))
         where: dict[str, list[Any]] = {
-            "date": when, "days_ahead": [float((a - cu) * DAYS_PER_YEAR) for a in t[test]]}
-        return _Judged(pr, where, z_act - z_pred, {"doubling_days": tr.doubling_days_})
+            "date": when, "days_ahead": [float((a - cu) * DAYS_PER_YEAR) for a in t[test]],
+            "years_past_data": [float(a) for a in tr._past(t[test])]}
+        return _Judged(pr, where, z_act - z_pred, {"doubling_days": tr.doubling_days_},
+                       tr.draws(t[test]))
 
     def crossing(tr: TimeTrend, threshold: float) -> list[dt.date | None]:
         dq = tr.crossing(threshold).date_quantiles
         return [dq["0.1"], dq["0.5"], dq["0.9"]]
 
     return _walk_forward(_DATE, t, v, ok, cut, names=names, frontier=frontier,
-                         threshold=threshold, fit=fit, judge=judge, crossing=crossing)
+                         threshold=threshold, fit=fit, judge=judge, crossing=crossing,
+                         events=events)

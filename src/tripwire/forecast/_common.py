@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -62,16 +62,26 @@ def _date(year: float) -> dt.date | None:
     return _EPOCH + dt.timedelta(days=round(year * DAYS_PER_YEAR))
 
 
+ExtraSd = Callable[[np.ndarray], np.ndarray]
+"""Model-error sd (latent units) at places x on the axis: see `tripwire.calibration`."""
+
+
 def _mixture_cdf(x: np.ndarray, a: np.ndarray, k: np.ndarray, t: np.ndarray,
-                 tau: np.ndarray, dof: float = math.inf) -> np.ndarray:
-    """mean_b F((a_b + k_b x - t_b) / tau_b) for each x: P(latent ability at x >= threshold),
-    F the Student-t CDF with `dof` degrees of freedom (normal when infinite).
+                 tau: np.ndarray, dof: float = math.inf,
+                 extra_sd: ExtraSd | None = None) -> np.ndarray:
+    """mean_b F((a_b + k_b x - t_b) / s_b(x)) for each x: P(latent ability at x >= threshold),
+    F the Student-t CDF with `dof` degrees of freedom (normal when infinite) and
+    s_b(x) = sqrt(tau_b^2 + extra_sd(x)^2), the model-error term widening the spread beyond
+    the data.
 
     `t_b = +inf` marks draws whose curve never reaches the threshold.
     """
     x = np.atleast_1d(np.asarray(x, dtype=float))
+    spread = tau[None, :]
+    if extra_sd is not None:
+        spread = np.sqrt(tau[None, :] ** 2 + extra_sd(x)[:, None] ** 2)
     with np.errstate(invalid="ignore", over="ignore"):
-        z = (a[None, :] + k[None, :] * x[:, None] - t[None, :]) / tau[None, :]
+        z = (a[None, :] + k[None, :] * x[:, None] - t[None, :]) / spread
     z = np.where(np.isposinf(t)[None, :], -np.inf, z)
     cdf = ndtr(z) if math.isinf(dof) else stdtr(dof, z)
     return cdf.mean(axis=1)
@@ -79,20 +89,21 @@ def _mixture_cdf(x: np.ndarray, a: np.ndarray, k: np.ndarray, t: np.ndarray,
 
 def _mixture_quantiles(qs: Sequence[float], a: np.ndarray, k: np.ndarray, t: np.ndarray,
                        tau: np.ndarray, lo: float, hi: float,
-                       dof: float = math.inf) -> dict[str, float]:
+                       dof: float = math.inf, extra_sd: ExtraSd | None = None
+                       ) -> dict[str, float]:
     """Quantiles of the crossing point of the mixture CDF above, by bisection on [lo, hi].
 
     Returns +inf where the threshold is not reached with that probability within `hi`, and
     -inf where it is already reached at `lo`.
     """
     qs_arr = np.asarray(qs, dtype=float)
-    f_lo = _mixture_cdf(np.array([lo]), a, k, t, tau, dof)[0]
-    f_hi = _mixture_cdf(np.array([hi]), a, k, t, tau, dof)[0]
+    f_lo = _mixture_cdf(np.array([lo]), a, k, t, tau, dof, extra_sd)[0]
+    f_hi = _mixture_cdf(np.array([hi]), a, k, t, tau, dof, extra_sd)[0]
     left = np.full(qs_arr.size, lo)
     right = np.full(qs_arr.size, hi)
     for _ in range(60):
         mid = 0.5 * (left + right)
-        f = _mixture_cdf(mid, a, k, t, tau, dof)
+        f = _mixture_cdf(mid, a, k, t, tau, dof, extra_sd)
         below = f < qs_arr
         left = np.where(below, mid, left)
         right = np.where(below, right, mid)

@@ -127,12 +127,13 @@ class CrossingBacktest:
 
 def crossing_backtest(models: Sequence[Model], threshold: float, as_of: dt.date, *,
                       series: str = "training_compute", frontier: bool = True,
-                      n_boot: int = 1000, seed: int = 0) -> CrossingBacktest:
+                      since: dt.date | None = DEEP_LEARNING_ERA, n_boot: int = 1000,
+                      seed: int = 0) -> CrossingBacktest:
     """Forecast the date `threshold` is first crossed from the models released by `as_of`, and
     place the actual first crossing after `as_of` in that forecast's distribution."""
     before = first_over(models, threshold, series)
     trend = fit_compute_trend(models, series=series, frontier=frontier, as_of=as_of,
-                              n_boot=n_boot, seed=seed)
+                              since=since, n_boot=n_boot, seed=seed)
     fc = trend.crossing(threshold)
     if before is not None and before[1] <= as_of:
         return CrossingBacktest(threshold, as_of, fc, None, None, None, None, None,
@@ -207,3 +208,41 @@ def compute_trend_summary(models: list[Any], series: str = "training_compute", *
         out["backtest"] = {"error": e.message}
     out["warnings"] = list(dict.fromkeys(messages))
     return out
+
+
+def crossing_calibration(models: Sequence[Model], *, series: str = "training_compute",
+                         years: Sequence[int] = (1, 2, 3), since: dt.date = DEEP_LEARNING_ERA,
+                         n_boot: int = 200, seed: int = 0) -> dict[str, Any]:
+    """How first-crossing forecasts of the frontier trend have fared: for every half-decade
+    of compute (10^20, 10^20.5, ...) first crossed at least three years after `since`, the
+    forecast made as of the end of each of `years` before the crossing, and where the actual
+    date fell in it (its percentile). Returns the rows and how often the 80 and 95 % intervals
+    held the actual date. Rows share data (overlapping fits), so the counts are indicative."""
+    rows: list[dict[str, Any]] = []
+    trends: dict[dt.date, TimeTrend | None] = {}
+    for tenth in range(200, 320, 5):
+        line = 10 ** (tenth / 10)
+        first = first_over(models, line, series)
+        if first is None or first[1].year < since.year + 3:
+            continue
+        for k in years:
+            as_of = dt.date(first[1].year - k, 12, 31)
+            if as_of not in trends:
+                try:
+                    trends[as_of] = fit_compute_trend(models, series=series, frontier=True,
+                                                      as_of=as_of, since=since,
+                                                      n_boot=n_boot, seed=seed)
+                except InsufficientEvidence:
+                    trends[as_of] = None
+            trend = trends[as_of]
+            if trend is None:
+                continue
+            pit = float(trend.crossing_cdf(line, [first[1]])[0])
+            rows.append({"threshold": line, "as_of": as_of, "model": first[0],
+                         "date": first[1], "percentile": pit})
+    n = len(rows)
+    p = np.array([r["percentile"] for r in rows])
+    return {"rows": rows, "n": n,
+            "inside80": float(np.mean((p >= 0.1) & (p <= 0.9))) if n else None,
+            "inside95": float(np.mean((p >= 0.025) & (p <= 0.975))) if n else None,
+            "mean_percentile": float(p.mean()) if n else None}

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from tripwire.calibration import HeldOut, ModelError, fit_scale, no_model_error
 from tripwire.errors import InputError, InsufficientEvidence
 from tripwire.forecast._common import (
     _TINY,
@@ -25,11 +26,22 @@ from tripwire.forecast._common import (
 )
 from tripwire.forecast._sigmoid import (
     _fit_bootstrap,
+    _latent_draws,
+    _latent_to_scores,
     _predictive_draws,
     _score_bounds,
     _SigmoidProblem,
 )
 
+LATENT_PRIOR_SCALE = 2.5
+"""Prior scale of the model error of latent ability (logit units; the sd is this times
+growth(decades past the data), see `tripwire.calibration`): about the median of the
+per-benchmark leave-future-out scales over 61 public benchmarks with >= 20 models (obsscaling,
+Open LLM Leaderboard, Gadre et al. 2024, Pythia; quartiles 0.5, 2.6, 15.5)."""
+CALIBRATION_CUTS = (0.5, 0.6, 0.7, 0.8)
+"""Shares of the models (lowest compute first) each leave-future-out refit sees."""
+_CAL_BOOT = 100
+_CAL_DRAWS = 4
 _SLOPE_MAX = 20.0
 """Largest sigmoid slope, per decade of compute (a 12% -> 88% rise within 0.2 decades)."""
 
@@ -120,6 +132,13 @@ class CapabilityCurve:
     likelihood, otherwise least squares. `frontier=True` keeps only the best model to date at
     each compute. Model-to-model scatter has two parts: a shift of latent ability with sd
     `tau_` (logit units), and noise added to the score with sd `sigma_`.
+
+    Past the compute range of the data a third part is added, the model error of the sigmoid
+    form: a latent shift with sd ``scale * sqrt(decades past the data)``. With `calibrate`
+    (the default) its scale is fitted by leave-future-out on the data at hand (refits on the
+    lowest 50, 60, 70 and 80 % of models by compute predict the rest) and shrunk towards
+    `prior_scale` (:mod:`tripwire.calibration`); ``model_error_`` says which, and how the
+    backtest's coverage changed.
     """
 
     tau_: float
@@ -131,8 +150,11 @@ class CapabilityCurve:
     def __init__(self, *, floor: float, ceiling: float | None = None,
                  ceiling_max: float | None = None, frontier: bool = False,
                  n_boot: int = 1000, seed: int = 0, min_models: int = 5,
-                 min_decades: float = 1.0) -> None:
+                 min_decades: float = 1.0, calibrate: bool = True,
+                 prior_scale: float = LATENT_PRIOR_SCALE) -> None:
         self.floor = floor
+        self.calibrate = calibrate
+        self.prior_scale = prior_scale
         self.ceiling = ceiling
         self.ceiling_max = ceiling_max
         self.frontier = frontier
@@ -217,12 +239,61 @@ class CapabilityCurve:
         if self.boot_converged_.mean() < 0.95:
             warnings.append(f"{int((~self.boot_converged_).sum())} of {self.n_boot} bootstrap "
                             "fits stopped before converging")
+        self.model_error_ = self._calibrate(x, y, trials)
         x0 = self.params_["midpoint_log10_flop"]
         if x0 > x.max() + 1.0:
             warnings.append(f"the fitted midpoint (1e{x0:.1f} FLOP) is {x0 - x.max():.1f} "
                             "decades beyond the largest model: an extrapolation")
         self.warnings_ = warnings
         return self
+
+    def _calibrate(self, x: np.ndarray, y: np.ndarray,
+                   trials: np.ndarray | None) -> ModelError:
+        """The model-error term: leave-future-out refits below compute cuts, their predictions
+        of the larger models scored for coverage (`tripwire.calibration.fit_scale`)."""
+        units = "decades of compute"
+        if not self.calibrate:
+            return no_model_error(units)
+        parts: list[HeldOut] = []
+        reasons: list[str] = []
+        order = np.sort(x)
+        seen: set[bytes] = set()
+        for frac in CALIBRATION_CUTS:
+            cut = order[min(x.size - 1, int(round(frac * x.size)))]
+            train = x < cut
+            if train.all() or train.tobytes() in seen:
+                continue
+            seen.add(train.tobytes())
+            sub = CapabilityCurve(floor=self.floor, ceiling=self.ceiling,
+                                  ceiling_max=self.ceiling_max, n_boot=_CAL_BOOT,
+                                  seed=self.seed, min_models=self.min_models,
+                                  min_decades=self.min_decades, calibrate=False)
+            try:
+                sub.fit(10.0 ** x[train], y[train], None if trials is None else trials[train])
+            except InsufficientEvidence as e:
+                reasons.append(e.message)
+                continue
+            test = ~train
+            z = _latent_draws(sub, sub._design(x[test]), _CAL_DRAWS)
+            shape = z.shape
+
+            def post(lat: np.ndarray, sub: CapabilityCurve = sub,
+                     shape: tuple[int, ...] = shape) -> np.ndarray:
+                return _latent_to_scores(sub, lat.reshape(shape)).reshape(-1, shape[2])
+
+            parts.append(HeldOut(z.reshape(-1, shape[2]), y[test], sub._past(x[test]), post))
+        why = None if parts else ("no refit below a compute cut was possible"
+                                  + (f" ({reasons[0]})" if reasons else ""))
+        return fit_scale(parts, prior_scale=self.prior_scale, seed=self.seed, units=units,
+                         reason=why)
+
+    def _past(self, log10_c: np.ndarray) -> np.ndarray:
+        """Decades of compute outside the fitted range (0 inside)."""
+        lo, hi = float(self.x_.min()), float(self.x_.max())
+        return np.maximum(0.0, np.maximum(log10_c - hi, lo - log10_c))
+
+    def _extra_sd(self, log10_c: np.ndarray) -> np.ndarray:
+        return self.model_error_.sd(self._past(np.asarray(log10_c, dtype=float)))
 
     def _ceiling_bounds(self, y: np.ndarray, floor: float) -> tuple[float | None, float, float]:
         if self.ceiling is not None:
@@ -325,8 +396,18 @@ class CapabilityCurve:
         return pd.DataFrame({"compute_flop": c, "log10_flop": xs, "predicted": point[0],
                              "lo95": qs[0], "lo80": qs[1], "hi80": qs[2], "hi95": qs[3]})
 
+    def draws(self, compute_flop: ArrayLike, n_draws: int = 16) -> np.ndarray:
+        """Predictive draws of a new model's measured score at each compute,
+        (n_draws * n_boot, points), model error included."""
+        self._check_fitted()
+        xs = np.log10(_floats("compute_flop", compute_flop))
+        return self._draws(self._design(xs), "prediction", n_draws)
+
     def _draws(self, X: np.ndarray, kind: str, n_draws: int) -> np.ndarray:
-        return _predictive_draws(self, X, kind, n_draws)
+        extra = None
+        if kind == "prediction" and self.model_error_.scale > 0:
+            extra = self._extra_sd(X[:, 1] + self.xbar_)
+        return _predictive_draws(self, X, kind, n_draws, extra)
 
     def _latent_threshold(self, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """Per draw: the latent level t_b where the curve equals threshold (+inf if never)."""
@@ -348,7 +429,7 @@ class CapabilityCurve:
         """P(a model at each compute reaches `threshold`): the crossing distribution's CDF."""
         self._check_fitted()
         xs = np.log10(_floats("compute_flop", compute_flop))
-        return _mixture_cdf(xs, *self._mixture_args(threshold), self.dof_)
+        return _mixture_cdf(xs, *self._mixture_args(threshold), self.dof_, self._extra_sd)
 
     def crossing(self, threshold: float, *, at_compute_flop: float | None = None,
                  quantiles: Sequence[float] = QUANTILES) -> CrossingForecast:
@@ -364,7 +445,7 @@ class CapabilityCurve:
         warnings = list(self.warnings_)
         a, k, t, tau = self._mixture_args(threshold)
         lo, hi = float(self.x_.min()) - 10.0, float(self.x_.max()) + 30.0
-        qd = _mixture_quantiles(quantiles, a, k, t, tau, lo, hi, self.dof_)
+        qd = _mixture_quantiles(quantiles, a, k, t, tau, lo, hi, self.dof_, self._extra_sd)
         zero = np.full_like(tau, 1e-9)
         qc = _mixture_quantiles(quantiles, a, k, t, zero, lo, hi)
         never = float(np.mean(np.isposinf(t)))
@@ -380,7 +461,7 @@ class CapabilityCurve:
             if not (math.isfinite(at) and at > 0):
                 raise InputError(f"planned compute {at_compute_flop!r} is not a positive number")
             probability = float(_mixture_cdf(np.array([math.log10(at)]), a, k, t, tau,
-                                             self.dof_)[0])
+                                             self.dof_, self._extra_sd)[0])
             predicted, i80, i95 = _intervals(self.predict([at]).iloc[0])
             xa = math.log10(at)
             if xa > self.x_.max() + 1.0:

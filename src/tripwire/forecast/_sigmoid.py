@@ -484,22 +484,48 @@ def _score_bounds(floor: float, ceiling: float, y: np.ndarray) -> tuple[float, f
     return lo, hi
 
 
-def _predictive_draws(est: Any, X: np.ndarray, kind: str, n_draws: int) -> np.ndarray:
-    """Draws of a new model's score at the design rows X: per bootstrap fit, `n_draws` latent
-    shifts (Student t, the fit's degrees of freedom) and additive noise (the additive scatter
-    plus binomial noise at the median sample count). kind="curve": the fitted curves only."""
+def _latent_draws(est: Any, X: np.ndarray, n_draws: int,
+                  extra_sd: np.ndarray | None = None) -> np.ndarray:
+    """Draws of a new model's latent ability at the design rows X, (n_draws, B, points): per
+    bootstrap fit, `n_draws` latent shifts (Student t, the fit's degrees of freedom), plus a
+    normal model-error shift with sd `extra_sd` (per point) when given."""
     prob, b = est.problem_, est.boot_
     eta = b[:, : prob.q] @ X.T
-    c = prob.ceilings(b)[:, None]
-    if kind == "curve":
-        return prob.floor + (c - prob.floor) * expit(eta)
     rng = np.random.default_rng(est.seed + 1)
     u = rng.standard_t(est.dof_, (n_draws, b.shape[0], 1)) * est.boot_tau_[None, :, None]
-    sig = expit(eta[None] + u)
-    f = prob.floor + (c[None] - prob.floor) * sig
+    z = eta[None] + u
+    if extra_sd is not None:
+        z = z + rng.standard_normal(z.shape) * extra_sd[None, None, :]
+    return z
+
+
+def _latent_to_scores(est: Any, z: np.ndarray, seed_offset: int = 2) -> np.ndarray:
+    """Latent draws (n_draws, B, points) to measured scores: the sigmoid between floor and each
+    fit's ceiling, plus the additive scatter and binomial noise at the median sample count,
+    clipped to where a score can lie."""
+    prob, b = est.problem_, est.boot_
+    c = prob.ceilings(b)[None, :, None]
+    sig = expit(z)
+    f = prob.floor + (c - prob.floor) * sig
     var = (est.boot_sigma_**2)[None, :, None] * sig
     if est.trials_ is not None:
         var = var + np.clip(f * (1 - f), 0, None) / float(np.median(est.trials_))
+    rng = np.random.default_rng(est.seed + seed_offset)
     f = f + rng.standard_normal(f.shape) * np.sqrt(var)
     lo, hi = est.score_bounds_
-    return np.clip(f, lo, hi).reshape(-1, X.shape[0])
+    return np.clip(f, lo, hi)
+
+
+def _predictive_draws(est: Any, X: np.ndarray, kind: str, n_draws: int,
+                      extra_sd: np.ndarray | None = None) -> np.ndarray:
+    """Draws of a new model's score at the design rows X: per bootstrap fit, `n_draws` latent
+    shifts (Student t, the fit's degrees of freedom), the model-error shift (`extra_sd`, latent
+    units, per point) and additive noise (the additive scatter plus binomial noise at the
+    median sample count). kind="curve": the fitted curves only."""
+    prob, b = est.problem_, est.boot_
+    if kind == "curve":
+        eta = b[:, : prob.q] @ X.T
+        c = prob.ceilings(b)[:, None]
+        return prob.floor + (c - prob.floor) * expit(eta)
+    z = _latent_draws(est, X, n_draws, extra_sd)
+    return _latent_to_scores(est, z).reshape(-1, X.shape[0])

@@ -14,6 +14,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import expit
 
+from tripwire.calibration import HeldOut, ModelError, fit_scale, no_model_error
 from tripwire.errors import InputError, InsufficientEvidence
 from tripwire.forecast._common import (
     _TINY,
@@ -29,7 +30,14 @@ from tripwire.forecast._common import (
     _plain_dict,
     _year,
 )
-from tripwire.forecast._curve import frontier_mask
+from tripwire.forecast._curve import CALIBRATION_CUTS, frontier_mask
+
+TREND_PRIOR_SCALE: dict[str, float] = {"log2": 1.0, "logit": 1.0}
+"""Prior scale of a trend's model error (log2 units, or logit units of the score; the sd is
+this times growth(years past the last release), see `tripwire.calibration`): about the
+leave-future-out scales of the METR frontier horizon trends (v1.0: 0.95, v1.1: 2.3)."""
+_CAL_BOOT = 100
+_CAL_DRAWS = 8
 
 
 @dataclass
@@ -59,14 +67,24 @@ class TimeTrend:
     Fitted by least squares (as METR does, Kwa et al. 2025) with a case bootstrap over models.
     The doubling time is that of the quantity (log2) or of the score's odds (logit).
     `frontier=True` keeps only models that beat every earlier release.
+
+    Predictions past the last release add a model-error term in the trend's space, sd
+    ``scale * growth(years past the last release)`` (`tripwire.calibration`): with
+    `calibrate` (the default) its scale comes from leave-future-out refits on the earliest
+    50, 60, 70 and 80 % of the models predicting the later ones, shrunk towards
+    `prior_scale` (default :data:`TREND_PRIOR_SCALE` of the transform); ``model_error_``
+    says which.
     """
 
     def __init__(self, *, transform: Literal["log2", "logit"] = "log2",
                  floor: float | None = None, ceiling: float | None = None,
                  frontier: bool = False, since: dt.date | str | None = None,
                  until: dt.date | str | None = None, n_boot: int = 1000, seed: int = 0,
-                 min_models: int = 4, min_years: float = 1.0) -> None:
+                 min_models: int = 4, min_years: float = 1.0, calibrate: bool = True,
+                 prior_scale: float | None = None) -> None:
         self.transform = transform
+        self.calibrate = calibrate
+        self.prior_scale = prior_scale
         self.floor = floor
         self.ceiling = ceiling
         self.frontier = frontier
@@ -147,7 +165,67 @@ class TimeTrend:
         if self.slope_per_year_ <= 0:
             raise InsufficientEvidence("values do not rise with release date (slope <= 0)")
         self.warnings_ = warnings
+        self.model_error_ = self._calibrate(t, v)
         return self
+
+    def _calibrate(self, t: np.ndarray, v: np.ndarray) -> ModelError:
+        """Leave-future-out refits on the earlier models, scored on the later ones in the
+        trend's space (`tripwire.calibration.fit_scale`)."""
+        units = "years"
+        if not self.calibrate:
+            return no_model_error(units)
+        prior = (self.prior_scale if self.prior_scale is not None
+                 else TREND_PRIOR_SCALE[self.transform])
+        parts: list[HeldOut] = []
+        reasons: list[str] = []
+        order = np.sort(t)
+        seen: set[bytes] = set()
+        for frac in CALIBRATION_CUTS:
+            cut = order[min(t.size - 1, int(round(frac * t.size)))]
+            train = t < cut
+            if train.all() or train.tobytes() in seen:
+                continue
+            seen.add(train.tobytes())
+            sub = TimeTrend(transform=self.transform, floor=self.floor, ceiling=self.ceiling,
+                            n_boot=_CAL_BOOT, seed=self.seed, min_models=self.min_models,
+                            min_years=self.min_years, calibrate=False)
+            try:
+                sub.fit([_date(float(a)) for a in t[train]], v[train])
+            except InsufficientEvidence as e:
+                reasons.append(e.message)
+                continue
+            test = ~train
+            parts.append(HeldOut(sub._draws(t[test], _CAL_DRAWS), self._to_space(v[test]),
+                                 t[test] - float(t[train].max())))
+        why = None if parts else ("no refit on the earlier models was possible"
+                                  + (f" ({reasons[0]})" if reasons else ""))
+        return fit_scale(parts, prior_scale=prior, seed=self.seed, units=units, reason=why)
+
+    def _past(self, t: np.ndarray) -> np.ndarray:
+        """Years past the last release fitted (0 before it)."""
+        return np.maximum(0.0, np.asarray(t, dtype=float) - float(self.t_.max()))
+
+    def _extra_sd(self, t: np.ndarray) -> np.ndarray:
+        return self.model_error_.sd(self._past(t))
+
+    def draws(self, years: np.ndarray, n_draws: int = 16) -> np.ndarray:
+        """Predictive draws of a new model's value (original units) at decimal years since
+        1970, (n_draws * n_boot, points), model error included."""
+        self._check_fitted()
+        return self._from_space(self._draws(np.asarray(years, dtype=float), n_draws,
+                                            model_error=True))
+
+    def _draws(self, t: np.ndarray, n_draws: int, *, model_error: bool = False) -> np.ndarray:
+        """Predictive draws of a new model's value in the trend's space at times t (decimal
+        years), (n_draws * B, points): bootstrap lines plus Student-t scatter, and the model
+        error past the last release when asked."""
+        zb = self.boot_[:, :1] + self.boot_[:, 1:] * (t[None, :] - self.tbar_)
+        rng = np.random.default_rng(self.seed + 1)
+        z = zb[None] + rng.standard_t(self.dof_, (n_draws, *zb.shape)) \
+            * self.boot_sigma_[None, :, None]
+        if model_error and self.model_error_.scale > 0:
+            z = z + rng.standard_normal(z.shape) * self._extra_sd(t)[None, None, :]
+        return z.reshape(-1, t.size)
 
     @staticmethod
     def _ols(t: np.ndarray, z: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,11 +287,10 @@ class TimeTrend:
         self._check_fitted()
         t = np.array([_year(d) for d in dates])
         z_point = self.intercept_ + self.slope_per_year_ * (t - self.tbar_)
-        zb = self.boot_[:, :1] + self.boot_[:, 1:] * (t[None, :] - self.tbar_)
         if kind == "prediction":
-            rng = np.random.default_rng(self.seed + 1)
-            zb = (zb[None] + rng.standard_t(self.dof_, (n_draws, *zb.shape))
-                  * self.boot_sigma_[None, :, None]).reshape(-1, t.size)
+            zb = self._draws(t, n_draws, model_error=True)
+        else:
+            zb = self.boot_[:, :1] + self.boot_[:, 1:] * (t[None, :] - self.tbar_)
         qs = np.quantile(zb, [0.025, 0.1, 0.9, 0.975], axis=0)
         conv = self._from_space
         return pd.DataFrame({"date": [_date(x) for x in t], "predicted": conv(z_point),
@@ -230,7 +307,7 @@ class TimeTrend:
         """P(the trend's next model at each date is at or above `threshold`)."""
         self._check_fitted()
         t = np.array([_year(d) for d in dates])
-        return _mixture_cdf(t, *self._mixture_args(threshold), self.dof_)
+        return _mixture_cdf(t, *self._mixture_args(threshold), self.dof_, self._extra_sd)
 
     def crossing(self, threshold: float, *, at_date: dt.date | str | None = None,
                  quantiles: Sequence[float] = QUANTILES) -> DateCrossing:
@@ -247,13 +324,14 @@ class TimeTrend:
                                            f"{self.floor:g}, ceiling {ceiling:g})")
         args = self._mixture_args(threshold)
         qd = _mixture_quantiles(quantiles, *args, float(self.t_.min()) - 100.0,
-                                float(self.t_.max()) + 100.0, self.dof_)
+                                float(self.t_.max()) + 100.0, self.dof_, self._extra_sd)
         warnings = list(self.warnings_)
         probability = predicted = i80 = i95 = None
         at = None
         if at_date is not None:
             at = dt.date.fromisoformat(at_date[:10]) if isinstance(at_date, str) else at_date
-            probability = float(_mixture_cdf(np.array([_year(at)]), *args, self.dof_)[0])
+            probability = float(_mixture_cdf(np.array([_year(at)]), *args, self.dof_,
+                                             self._extra_sd)[0])
             predicted, i80, i95 = _intervals(self.predict([at]).iloc[0])
         return DateCrossing(threshold=threshold, at_date=at, probability=probability,
                             date_quantiles={q: _date(v) for q, v in qd.items()},

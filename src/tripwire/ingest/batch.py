@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tripwire import ledger
 from tripwire.model import (
     Benchmark,
     EvalResult,
@@ -96,6 +97,8 @@ class Batch:
     size: int
     models: list[Model] = field(default_factory=list)
     loss: list[LossObservation] = field(default_factory=list)
+    ledger: list[ledger.Entry] = field(default_factory=list)
+    """Compute-ledger entries (parts of a model's training compute)."""
     samples: dict[int, list[SampleScore]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     model_lines: list[int] = field(default_factory=list)
@@ -154,4 +157,6 @@ class Batch:
     @property
     def count(self) -> int:
         """Rows this file contributes."""
-        return len(self.models) + self.result_count + len(self.loss)
+        declared = len(self.benchmarks) if self.kind == "benchmarks-csv" else 0
+        return (len(self.models) + self.result_count + len(self.loss) + len(self.ledger)
+                + declared)

@@ -18,7 +18,15 @@ from pathlib import Path
 from tripwire import compute
 from tripwire.errors import InputError
 from tripwire.ingest.batch import Batch, ResultTable
-from tripwire.model import ComputeMethod, EvalResult, LossObservation, Model, Variant, trusted
+from tripwire.model import (
+    Benchmark,
+    ComputeMethod,
+    EvalResult,
+    LossObservation,
+    Model,
+    Variant,
+    trusted,
+)
 
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -80,6 +88,7 @@ EPOCH_COLUMNS = {
     "Confidence": "confidence",
     "Training compute cost (2023 USD)": "cost_usd",
     "Base model": "parent",
+    "Finetune compute (FLOP)": "finetune_flop",
     "Training hardware": "hardware",
     "Hardware quantity": "hw_count",
     "Training time (hours)": "hw_hours",
@@ -163,6 +172,7 @@ EXAMPLES = {
     "value": "0.62",
     "stderr": "0.01",
     "samples": "1319",
+    "chance": "0.25",
     "loss": "2.31",
     "hw_count": "1024",
     "hw_hours": "720",
@@ -452,6 +462,7 @@ def read_epoch(table: Table, batch: Batch) -> None:
     batch.warnings += _unknown(table, set(cols) | EPOCH_KNOWN, case=True)
     lines = []
     unlabelled = 0
+    finetuned: list[tuple[Model, float, str]] = []
     for line, r in table.records(cols, case=True):
         r = {k: ("" if v in _EPOCH_BLANK else v) for k, v in r.items()}
         r["name"] = " ".join(r.get("name", "").split())  # stray spaces and newlines in names
@@ -480,6 +491,7 @@ def read_epoch(table: Table, batch: Batch) -> None:
                 "hw_count",
                 "hw_hours",
                 "hw_util",
+                "finetune_flop",
             )
         }
         m = Model(
@@ -520,12 +532,57 @@ def read_epoch(table: Table, batch: Batch) -> None:
             m = compute.with_estimates(m)
         batch.models.append(m)
         lines.append(line)
+        if num["finetune_flop"] is not None:
+            finetuned.append((m, num["finetune_flop"], r.get("parent", "")))
+    _epoch_ledger(batch, finetuned)
     if unlabelled:
         batch.warnings.append(
             f"{unlabelled} compute figure(s) have no Confidence: judged as Unknown (the widest "
             "published spread)")
     _check_duplicates(batch.models, lines, table.path)
     batch.model_lines = lines
+
+
+def _epoch_ledger(batch: Batch, finetuned: list[tuple[Model, float, str]]) -> None:
+    """Ledger entries for Epoch rows with a `Finetune compute (FLOP)`: fine-tuning, and
+    pre-training as the rest of `Training compute (FLOP)`, which Epoch documents as the total
+    including pretrained base models. Where the training figure is no larger than the
+    fine-tuning one it cannot include the base model: the base models' figures from the same
+    file stand for pre-training, and without them the row gets no ledger (a warning says so)."""
+    from tripwire import ledger
+
+    if not finetuned:
+        return
+    by_name = {m.name: m for m in batch.models}
+    source = f"Epoch AI, {Path(batch.path).name}"
+    sigma = {m.name: compute.compute_sigma_ln(m) for m, _, _ in finetuned}
+    skipped = []
+    for m, ft, parents in finetuned:
+        u = math.expm1(sigma[m.name] * 1.6448536269514722) if sigma[m.name] else None
+        pre: float | None = None
+        what = "Training compute (FLOP) less Finetune compute (FLOP)"
+        if m.compute_flop is not None and m.compute_flop > ft * (1 + 1e-3):
+            pre = m.compute_flop - ft
+        else:
+            bases = [by_name.get(" ".join(p.split())) for p in parents.split(",") if p.strip()]
+            if bases and all(b is not None and b.compute_flop for b in bases):
+                pre = sum(b.compute_flop for b in bases if b is not None and b.compute_flop)
+                what = "Training compute (FLOP) of " + parents.strip()
+        if pre is None:
+            skipped.append(m.name)
+            continue
+        batch.ledger.append(ledger.Entry(model=m.name, component="pre-training",
+                                         method="given", flop=pre, uncertainty=u,
+                                         source=f"{source}: {what}", file=batch.path))
+        batch.ledger.append(ledger.Entry(model=m.name, component="fine-tuning", method="given",
+                                         flop=ft, uncertainty=u,
+                                         source=f"{source}: Finetune compute (FLOP)",
+                                         file=batch.path))
+    if skipped:
+        batch.warnings.append(
+            f"{len(skipped)} model(s) with a Finetune compute whose training compute does not "
+            "include the base model's and whose base model is not in the file: no compute "
+            "ledger (" + ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "") + ")")
 
 
 def _confidence(r: dict[str, str], table: Table, line: int, cols: dict[str, str]) -> str | None:
@@ -701,9 +758,152 @@ def read_loss(table: Table, batch: Batch) -> None:
         )
 
 
+LEDGER_COLUMNS = {c: c for c in ("model", "component", "method", "flop", "source", "params",
+                                   "tokens", "accelerator", "chips", "hours", "utilization",
+                                   "uncertainty", "counts")}
+LEDGER_REQUIRED = ("model", "component", "method", "flop", "source")
+
+
+def _ledger_error(table: Table, line: int, column: str, message: str, hint: str) -> InputError:
+    return InputError(f"column {column!r}: {message}", source=table.path, where=str(line),
+                      hint=hint)
+
+
+def read_ledger(table: Table, batch: Batch) -> None:
+    """A compute ledger: one row per part of a model's training compute (see
+    tripwire.ledger). `flop` may be empty when the method's inputs give it."""
+    from tripwire import ledger
+
+    _require(table, list(LEDGER_REQUIRED), LEDGER_COLUMNS, "compute ledger")
+    batch.warnings += _unknown(table, set(LEDGER_COLUMNS))
+    for line, r in table.records(LEDGER_COLUMNS):
+        col = {f: _column(f, table, LEDGER_COLUMNS) for f in LEDGER_COLUMNS}
+        if not r.get("model"):
+            raise _ledger_error(table, line, col["model"], "empty", "every entry names its model")
+        comp = r.get("component", "").lower()
+        if comp == "rl" or comp == "post-training":
+            comp = "fine-tuning"
+        if comp not in ledger.COMPONENTS:
+            raise _ledger_error(table, line, col["component"],
+                                f"{r.get('component', '')[:60]!r} is not a component",
+                                "write one of " + ", ".join(ledger.COMPONENTS))
+        method = r.get("method", "").lower()
+        if method not in ledger.METHODS:
+            raise _ledger_error(table, line, col["method"],
+                                f"{r.get('method', '')[:60]!r} is not a method",
+                                "write one of " + ", ".join(ledger.METHODS))
+        if not r.get("source"):
+            raise _ledger_error(table, line, col["source"], "empty",
+                                "say where the figure comes from (a report, a run log)")
+        num = {f: number(r.get(f, ""), path=table.path, line=line, column=col[f], field=f)
+               for f in ("flop", "params", "tokens", "chips", "hours", "utilization",
+                         "uncertainty")}
+        if num["utilization"] is not None and not 0 < num["utilization"] <= 1:
+            raise _ledger_error(table, line, col["utilization"],
+                                f"{num['utilization']:g} is not a fraction of peak",
+                                "write a number in (0, 1], e.g. 0.4")
+        counts = tuple(ledger.REGIMES)
+        text = r.get("counts", "").lower().replace(";", " ").replace(",", " ").split()
+        if text:
+            bad = [t for t in text if t not in (*ledger.REGIMES, "all", "none")]
+            if bad:
+                raise _ledger_error(table, line, col["counts"],
+                                    f"{bad[0]!r} is not a regime",
+                                    "write all, none or regimes among "
+                                    + ", ".join(ledger.REGIMES))
+            counts = (tuple(ledger.REGIMES) if "all" in text
+                      else () if "none" in text else tuple(dict.fromkeys(text)))
+        accel = _text(r.get("accelerator", ""))
+        try:
+            flop = ledger.flop_of(
+                method, num["flop"], params=num["params"], tokens=num["tokens"],
+                accelerator=accel, chips=num["chips"], hours=num["hours"],
+                utilization=num["utilization"])
+            if accel is not None:
+                compute.accelerator(accel)
+        except InputError as e:
+            first = e.message.split()[0]
+            which = ("accelerator" if e.message.startswith("unknown accelerator")
+                     else "chips" if first == "count"
+                     else first if first in LEDGER_COLUMNS else "flop")
+            raise _ledger_error(table, line, col.get(which, which), e.message,
+                                e.hint or "give flop, or the inputs of the method") from None
+        batch.ledger.append(ledger.Entry(
+            model=" ".join(r["model"].split()), component=comp, method=method, flop=flop,
+            source=r["source"], params=num["params"], tokens=num["tokens"], accelerator=accel,
+            chips=num["chips"], hours=num["hours"], utilization=num["utilization"],
+            uncertainty=num["uncertainty"], counts=counts, file=table.path))
+
+
+BENCHMARK_COLUMNS = {
+    "benchmark": "id",
+    "chance": "chance",
+    "name": "name",
+    "ceiling": "ceiling",
+    "samples": "samples",
+    "higher_is_better": "higher_is_better",
+    "metric": "metric",
+    "source": "source",
+}
+_TRUTH = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def read_benchmarks(table: Table, batch: Batch) -> None:
+    """Benchmark metadata: benchmark, chance (+ name, ceiling, samples, higher_is_better,
+    metric, source). What a row says replaces what the register held for that benchmark."""
+    _require(table, ["id", "chance"], BENCHMARK_COLUMNS, "benchmarks")
+    batch.warnings += _unknown(table, set(BENCHMARK_COLUMNS))
+    path = table.path
+    seen: dict[str, int] = {}
+    for line, r in table.records(BENCHMARK_COLUMNS):
+        col = lambda f: _column(f, table, BENCHMARK_COLUMNS)  # noqa: E731
+        bench = r.get("id", "")
+        if not bench:
+            raise InputError(f"column {col('id')!r} is empty", source=path, where=str(line))
+        bid = benchmark_id(bench)
+        if bid in seen:
+            raise InputError(f"benchmark {bench!r} is listed twice (first on line {seen[bid]})",
+                             source=path, where=str(line), hint="keep one row per benchmark")
+        seen[bid] = line
+        chance = number(r.get("chance", ""), path=path, line=line, column=col("chance"),
+                        field="chance", negative=True)
+        ceiling = number(r.get("ceiling", ""), path=path, line=line, column=col("ceiling"),
+                         field="chance", negative=True)
+        samples = number(r.get("samples", ""), path=path, line=line, column=col("samples"),
+                         field="samples")
+        if samples is not None and (samples != int(samples) or samples < 1):
+            raise InputError(f"column {col('samples')!r}: {r['samples']!r} is not a count",
+                             source=path, where=str(line), hint="write e.g. 1319")
+        if chance is not None and ceiling is not None and not ceiling > chance:
+            raise InputError(f"ceiling {ceiling:g} is not above the chance level {chance:g}",
+                             source=path, where=str(line),
+                             hint="the ceiling is the best attainable score")
+        fields: dict[str, object] = {"id": bid, "chance": chance}
+        hib = r.get("higher_is_better", "")
+        if hib:
+            if hib.strip().lower() not in _TRUTH:
+                raise InputError(f"column {col('higher_is_better')!r}: {hib[:20]!r} is not "
+                                 "true or false", source=path, where=str(line),
+                                 hint="write true or false")
+            fields["higher_is_better"] = _TRUTH[hib.strip().lower()]
+        if ceiling is not None:
+            fields["ceiling"] = ceiling
+        if samples is not None:
+            fields["samples"] = int(samples)
+        for f in ("name", "metric", "source"):
+            if r.get(f):
+                fields[f] = r[f]
+        batch.benchmarks.append(Benchmark(**fields))  # type: ignore[arg-type]
+
+
 def csv_kind(header: list[str]) -> str | None:
-    """Which table a header belongs to: models-csv, evals-csv, loss-csv, epoch-csv or None."""
+    """Which table a header belongs to: ledger-csv, models-csv, evals-csv, loss-csv,
+    epoch-csv, benchmarks-csv or None."""
     low = {h.lower() for h in header}
+    if set(LEDGER_REQUIRED) <= low:
+        return "ledger-csv"
+    if {"benchmark", "chance"} <= low and not low & {"model", "value", "score"}:
+        return "benchmarks-csv"
     if "loss" in low and low & {"params", "params_n", "model size"}:
         return "loss-csv"
     if {"model", "benchmark"} <= low and low & {"value", "score"}:
@@ -722,6 +922,8 @@ READERS: dict[str, Callable[[Table, Batch], None]] = {
     "epoch-csv": read_epoch,
     "evals-csv": read_evals,
     "loss-csv": read_loss,
+    "ledger-csv": read_ledger,
+    "benchmarks-csv": read_benchmarks,
 }
 
 
@@ -737,7 +939,8 @@ def read_csv(
             source=str(path),
             where="1",
             hint="models need `name`; eval results `model, benchmark, value`; loss points "
-            "`params, tokens, loss`; or an Epoch AI export (`Model`, `Parameters`, ...)",
+            "`params, tokens, loss`; benchmarks `benchmark, chance`; or an Epoch AI export "
+            "(`Model`, `Parameters`, ...)",
         )
     batch = Batch(path=str(path), kind=kind, sha256=sha256, size=len(data))
     READERS[kind](table, batch)

@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from tripwire import compute
+from tripwire import ledger as ledger_mod
 from tripwire.model import (
     Attestation,
     Benchmark,
@@ -80,12 +81,14 @@ class Evidence:
     """Anomaly flags: benchmark id -> reason (e.g. a score implausibly low for the compute)."""
     mapping: Mapping[str, str] = field(default_factory=dict)
     """Evidence name -> benchmark id, overriding the policy's defaults (`--map`)."""
+    ledger: Sequence[ledger_mod.Entry] = ()
+    """The model's compute ledger (parts of its training compute), where one is recorded."""
     _index: tuple[dict[str, list[EvalResult]], set[str]] | None = field(
         default=None, init=False, repr=False, compare=False)
     _best: dict[tuple[str, bool], tuple[EvalResult, _Dist, EvidenceRef] | str] = field(
         default_factory=dict, init=False, repr=False, compare=False)
-    _quantities: dict[str, tuple[_Dist, EvidenceRef, str | None] | None] = field(
-        default_factory=dict, init=False, repr=False, compare=False)
+    _quantities: dict[tuple[str, str | None], tuple[_Dist, EvidenceRef, str | None] | None] = (
+        field(default_factory=dict, init=False, repr=False, compare=False))
 
     def index(self) -> tuple[dict[str, list[EvalResult]], set[str]]:
         """Results by benchmark and the safeguards in place, built once per Evidence (so
@@ -131,21 +134,33 @@ class Evidence:
         self._best[key] = out
         return out
 
-    def quantity(self, name: str) -> tuple[_Dist, EvidenceRef, str | None] | None:
-        """A model quantity's distribution, reference and note (None when unknown); cached."""
-        if name in self._quantities:
-            return self._quantities[name]
-        got = quantity_distribution(self.model, name)
+    def quantity(self, name: str, regime: str | None = None
+                 ) -> tuple[_Dist, EvidenceRef, str | None] | None:
+        """A model quantity's distribution, reference and note (None when unknown); cached.
+        `regime` says whose count `cumulative_compute` is (tripwire.ledger.REGIMES)."""
+        key = (name, regime if name == "cumulative_compute" else None)
+        if key in self._quantities:
+            return self._quantities[key]
+        got = quantity_distribution(self.model, name, self.ledger, regime)
         out = None
         if got is not None:
             dist, value = got
             note = None
-            if dist.kind == "lognormal":
+            if name == "cumulative_compute" and self.ledger:
+                total = cumulative_total(self.model, self.ledger, regime)
+                assert total is not None
+                note = (f"cumulative_compute is the sum of {total.entries} compute-ledger "
+                        f"entries counted under {regime or 'every regime'}"
+                        + (f" (not counted: {', '.join(total.excluded)})"
+                           if total.excluded else "")
+                        + (f"; log-normal, sigma {total.sigma_ln:.3g}" if total.sigma_ln
+                           else "; exact"))
+            elif dist.kind == "lognormal":
                 note = (f"{name} is an estimate: judged log-normal with a factor of 2 as one "
                         "standard deviation" if name == "cost_usd"
                         else f"{name} is {compute.spread_note(self.model)}")
             out = (dist, trusted(EvidenceRef, kind="model", quantity=name, value=value), note)
-        self._quantities[name] = out
+        self._quantities[key] = out
         return out
 
 
@@ -216,16 +231,39 @@ def result_distribution(r: EvalResult, bench: Benchmark | None = None) -> _Dist:
                  "has no stderr, interval or sample count: judged as exact")
 
 
-def cumulative_compute(model: Model) -> float | None:
+def cumulative_total(model: Model, ledger: Sequence[ledger_mod.Entry] = (),
+                     regime: str | None = None) -> ledger_mod.Total | None:
+    """The cumulative training compute `regime` counts for `model`, from its compute ledger
+    (the register's figure stands in for pre-training when the ledger has none); None without
+    a ledger (the register's single figure is then the whole)."""
+    if not ledger:
+        return None
+    entries = ledger_mod.with_register_figure(
+        ledger, model.name, model.compute_flop, compute.compute_sigma_ln(model), model.source)
+    return ledger_mod.cumulative(entries, regime)
+
+
+def cumulative_compute(model: Model, ledger: Sequence[ledger_mod.Entry] = (),
+                       regime: str | None = None) -> float | None:
     """The compute a compute-threshold law counts for `model`: pre-training plus fine-tuning
-    and other modifications. The register records one training compute per model, which for
-    published estimates (Epoch AI) already includes post-training where reported; this is the
-    one place where a per-part ledger's total would be taken instead."""
-    return model.compute_flop
+    and other modifications, as `regime` counts them, from the model's compute ledger. Without
+    a ledger it is the register's training compute, which for published estimates (Epoch AI)
+    already includes fine-tuning (Epoch's documentation: training compute is the total)."""
+    total = cumulative_total(model, ledger, regime)
+    return total.flop if total is not None else model.compute_flop
 
 
-def quantity_distribution(model: Model, name: str) -> tuple[_Dist, float] | None:
+def quantity_distribution(model: Model, name: str, ledger: Sequence[ledger_mod.Entry] = (),
+                          regime: str | None = None) -> tuple[_Dist, float] | None:
     """(distribution, point value) of a model quantity, or None when unknown."""
+    if name == "cumulative_compute" and ledger:
+        total = cumulative_total(model, ledger, regime)
+        assert total is not None
+        if total.flop <= 0:
+            return None
+        if total.sigma_ln > 0:
+            return _Dist("lognormal", math.log(total.flop), total.sigma_ln), total.flop
+        return _Dist("exact", total.flop), total.flop
     if name in ("training_compute", "effective_compute", "cumulative_compute"):
         c = (model.compute_flop if name == "training_compute"
              else cumulative_compute(model) if name == "cumulative_compute"
@@ -282,6 +320,8 @@ class EvidenceJudge:
         self.missing: list[str] = []
         self.notes: list[str] = []
         self.used_results: dict[int, EvalResult] = {}
+        pol = policy.policy
+        self.regime = ledger_mod.regime_of(pol.encodes, pol.name)
 
     def start(self, pre_mitigation: bool) -> None:
         self.pre_mitigation = pre_mitigation
@@ -319,7 +359,7 @@ class EvidenceJudge:
                                 f"set one: --set {name}=VALUE)")
             return UNKNOWN
         if isinstance(target, Quantity):
-            q = self.ev.quantity(target.name)
+            q = self.ev.quantity(target.name, self.regime)
             if q is None:
                 self.missing.append(f"{target.name} of {self.ev.model.name} is unknown")
                 return UNKNOWN

@@ -55,7 +55,7 @@ class Source(_Strict):
 
 class Deadline(_Strict):
     """A time limit the source sets on a safeguard's duty (e.g. report within 72 hours of an
-    incident). Recorded with its clause; not yet enforced against events."""
+    incident), with its clause; with an `event`, `tripwire obligations` runs the clock."""
 
     within: str
     """The time limit: a number and a unit, e.g. `72 hours`, `15 days`, `2 weeks`, `3 months`."""
@@ -66,6 +66,11 @@ class Deadline(_Strict):
     death or serious physical injury`)."""
     source: str | None = None
     """Clause setting the limit."""
+    event: Literal["crossing-known", "incident"] | None = None
+    """The recorded event that starts the clock: `crossing-known` (the first determination or
+    planned run in the record where a threshold requiring this safeguard is crossed at the
+    policy's confidence) or `incident` (an incident recorded with `tripwire incident`). Null:
+    the limit is recorded, not clocked."""
 
     @field_validator("within")
     @classmethod
@@ -261,6 +266,9 @@ class Policy(_Strict):
     results marked post-mitigation are not used."""
     cadence: Cadence | None = None
     """Re-assessment cadence."""
+    overdue: Literal["warn", "block"] = "warn"
+    """What `gate` does with an overdue obligation (a clocked deadline passed without the
+    safeguard attested): name it (`warn`), or also block the action (`block`, exit 1)."""
     safeguards: list[Safeguard] = Field(default_factory=list)
     """Every safeguard a level requires, declared once."""
     thresholds: list[Threshold] = Field(default_factory=list)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -21,6 +21,9 @@ from tripwire.model import utcnow as _now
 from tripwire.register import engine as eng
 from tripwire.register import tables as t
 from tripwire.register.store import FIGURE_FIELDS, BatchStore, IngestOutcome
+
+if TYPE_CHECKING:
+    from tripwire import ledger
 
 __all__ = ["IngestOutcome", "Register", "close_names", "open_register"]
 
@@ -156,6 +159,33 @@ class Register(BatchStore):
                     f"no model named {name!r} in the register", hint=close_names(name, names)
                 )
             return _model(row)
+
+    def ledger(self, model: str | None = None) -> dict[str, list[ledger.Entry]]:
+        """Compute-ledger entries by model (one model's, or every model's): for each model,
+        the entries of the newest source file that has any for it."""
+        from tripwire import ledger as lg
+
+        q = (sa.select(t.compute_ledger, t.source_files.c.path)
+             .join(t.source_files, t.source_files.c.id == t.compute_ledger.c.source_file_id)
+             .order_by(t.compute_ledger.c.id))
+        if model is not None:
+            q = q.where(t.compute_ledger.c.model == model)
+        newest: dict[str, int] = {}
+        rows: dict[str, list[Any]] = {}
+        with self.read() as conn:
+            for r in conn.execute(q):
+                if r.source_file_id != newest.get(r.model):
+                    if r.source_file_id < newest.get(r.model, -1):
+                        continue
+                    newest[r.model] = r.source_file_id
+                    rows[r.model] = []
+                rows[r.model].append(r)
+        return {m: [lg.Entry(model=r.model, component=r.component, method=r.method,
+                             flop=r.flop, source=r.source, params=r.params, tokens=r.tokens,
+                             accelerator=r.accelerator, chips=r.chips, hours=r.hours,
+                             utilization=r.utilization, uncertainty=r.uncertainty,
+                             counts=tuple(r.counts.split()), id=r.id, file=r.path)
+                    for r in rs] for m, rs in rows.items()}
 
     def benchmarks(self) -> list[Benchmark]:
         with self.read() as conn:

@@ -104,6 +104,10 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     Table("benchmark_aliases", "alias", ("alias", "benchmark", "created_at"), int_key=False,
           times=("created_at",)),
     Table("eval_samples", "id", ("id", "result_id", "sample_id", "epoch", "score", "raw")),
+    Table("compute_ledger", "id", ("id", "model", "component", "method", "flop", "params",
+                                   "tokens", "accelerator", "chips", "hours", "utilization",
+                                   "uncertainty", "counts", "source", "source_file_id"),
+          label="model"),
 )}
 """Every table a determination can rest on. (Attestations are record entries themselves.)"""
 
@@ -681,12 +685,14 @@ def stale_rows(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]) -> list
 
 
 def used_rows(conn: sa.Connection, model: str, result_ids: Iterable[int],
-              benchmarks: Iterable[str]) -> dict[str, set[Any]]:
+              benchmarks: Iterable[str], ledger_ids: Iterable[int] = ()) -> dict[str, set[Any]]:
     """The keys of the rows a determination of `model` rests on: its models row, the results it
-    cited and the benchmarks whose metadata (chance, ceiling, direction) it used."""
+    cited, the benchmarks whose metadata (chance, ceiling, direction) it used and the
+    compute-ledger entries its cumulative compute was summed from."""
     mid = conn.execute(sa.text("SELECT id FROM models WHERE name = :n"), {"n": model}).scalar()
     return {"models": {mid} if mid is not None else set(),
-            "eval_results": set(result_ids), "benchmarks": set(benchmarks)}
+            "eval_results": set(result_ids), "benchmarks": set(benchmarks),
+            "compute_ledger": set(ledger_ids)}
 
 
 def evidence_state(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]

@@ -85,13 +85,14 @@ class IngestOutcome:
     models: int = 0
     results: int = 0
     loss: int = 0
+    ledger: int = 0
     samples: int = 0
     warnings: list[str] = field(default_factory=list)
     reason: str | None = None
 
     @property
     def rows(self) -> int:
-        return self.models + self.results + self.loss
+        return self.models + self.results + self.loss + self.ledger
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -183,9 +184,17 @@ class _Names:
             self.version[path] = max(self.version[path], version)
 
 
-# Built once: a statement made per call costs SQLAlchemy more than running it.
-_INSERT_FILE = t.source_files.insert().returning(t.source_files.c.id)
-_INSERT_MODEL = t.models.insert().returning(t.models.c.id)
+# Run once per file, straight on the driver (`_driver`): through SQLAlchemy each costs more
+# than the database's work.
+_INSERT_FILE = (
+    "INSERT INTO source_files (path, sha256, kind, size, version, rows, ingested_at, run_key, "
+    "etag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+_INSERT_MODEL = (
+    "INSERT INTO models (name, multiplier, source_file_id, updated_at, source) "
+    "VALUES (?, ?, ?, ?, ?) RETURNING id"
+)
+_INSERT_BENCH = t.benchmarks.insert()
 _SAME_RUN = (
     sa.select(t.source_files.c.path, t.source_files.c.version)
     .where(t.source_files.c.run_key == sa.bindparam("key"))
@@ -374,20 +383,21 @@ class BatchStore:
         out.version = names.version[batch.path] + 1
         names.file_clear()
         marks = watermarks(conn)
-        file_id = conn.execute(
+        file_id = _driver(
+            conn,
             _INSERT_FILE,
-            dict(
-                path=batch.path,
-                sha256=batch.sha256,
-                kind=batch.kind,
-                size=batch.size,
-                version=out.version,
-                rows=batch.count,
-                ingested_at=_now(),
-                run_key=batch.run_key,
-                etag=batch.etag,
+            (
+                batch.path,
+                batch.sha256,
+                batch.kind,
+                batch.size,
+                out.version,
+                batch.count,
+                _db_time(self.dialect)(_now()),
+                batch.run_key,
+                batch.etag,
             ),
-        ).scalar_one()
+        )
         self._store(conn, batch, file_id, out, names, update=update, model_override=model_override)
         self._on_ingest(conn, batch, out, marks, names, update)
         names.version[batch.path] = out.version
@@ -677,6 +687,8 @@ class BatchStore:
         model_override: str | None,
     ) -> None:
         model_ids = self._store_models(conn, batch, file_id, out, names, update=update)
+        if batch.kind == "benchmarks-csv":
+            _store_benchmarks(conn, batch)
         if batch.result_count:
             self._store_results(
                 conn, batch, file_id, out, model_ids, names, model_override=model_override
@@ -698,6 +710,29 @@ class BatchStore:
                 ],
             )
             out.loss = len(batch.loss)
+        if batch.ledger:
+            self._store_ledger(conn, batch, file_id, out)
+
+    @staticmethod
+    def _store_ledger(conn: sa.Connection, batch: Batch, file_id: int, out: IngestOutcome
+                      ) -> None:
+        """Store ledger entries; a model the register does not know yet is added by name."""
+        names = sorted({e.model for e in batch.ledger})
+        known = set(conn.execute(
+            sa.select(t.models.c.name).where(t.models.c.name.in_(names))).scalars())
+        now = _now()
+        fresh = [dict(name=n, multiplier=1.0, source=f"compute ledger {batch.path}",
+                      source_file_id=file_id, updated_at=now) for n in names if n not in known]
+        if fresh:
+            conn.execute(t.models.insert(), fresh)
+            out.models += len(fresh)
+        conn.execute(t.compute_ledger.insert(), [
+            dict(model=e.model, component=e.component, method=e.method, flop=e.flop,
+                 params=e.params, tokens=e.tokens, accelerator=e.accelerator, chips=e.chips,
+                 hours=e.hours, utilization=e.utilization, uncertainty=e.uncertainty,
+                 counts=" ".join(e.counts), source=e.source, source_file_id=file_id)
+            for e in batch.ledger])
+        out.ledger = len(batch.ledger)
 
     def _store_models(
         self,
@@ -854,7 +889,9 @@ class BatchStore:
             ]
             if len(new_models) <= 4:  # the usual case (a log names one model): ids straight back
                 for row in new_models:
-                    mid = conn.execute(_INSERT_MODEL, row).scalar_one()
+                    mid = _driver(conn, _INSERT_MODEL, (
+                        row["name"], 1.0, file_id, _db_time(self.dialect)(now), row["source"]
+                    ))
                     model_ids[row["name"]] = names.model_id[row["name"]] = mid
             else:
                 conn.execute(t.models.insert(), new_models)
@@ -885,7 +922,7 @@ class BatchStore:
                             if getattr(b, f) is None and getattr(known, f) is not None
                         }
                     )
-                conn.execute(t.benchmarks.insert().values(**_bench_row(b)))
+                conn.execute(_INSERT_BENCH, _bench_row(b))
                 names.bench[target] = True
                 names.created_benchmarks.append(target)
             return target
@@ -1089,18 +1126,73 @@ def _bulk_insert(
     rows: list[tuple],
     returning: str | None = None,
 ) -> list[int]:
-    """executemany straight to the driver: the bulk paths (results, samples) skip SQLAlchemy's
-    per-row parameter processing, which costs more than the database itself. With
-    `returning`, the new ids in row order."""
+    """Rows straight to the driver, past SQLAlchemy's per-row parameter processing (which
+    costs more than the database itself): PostgreSQL through COPY (`_copy`), SQLite through
+    executemany. With `returning`, the new ids in row order."""
     if not rows:
         return []
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+    if conn.dialect.name == "postgresql":
+        return _copy(conn, table, cols, rows, returning)
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['?'] * len(cols))})"
     if returning is None:
         conn.exec_driver_sql(sql, rows)
         return []
     sql += f" RETURNING {returning}"
     return [conn.exec_driver_sql(sql, row).scalar_one() for row in rows]
+
+
+def _driver(conn: sa.Connection, sql: str, params: tuple) -> Any:
+    """The first column of the first row of one statement (written with `?` marks) run on
+    the driver's cursor, its errors raised as SQLAlchemy raises them."""
+    pg = conn.dialect.name == "postgresql"
+    if pg:
+        sql = sql.replace("?", "%s")
+    dbapi: Any = conn.connection.dbapi_connection
+    error = conn.dialect.loaded_dbapi.Error
+    try:
+        cur = dbapi.cursor()
+        try:
+            cur.execute(sql, params)
+            row = cur.fetchone()
+        finally:
+            cur.close()
+    except error as e:
+        raise sa.exc.DBAPIError.instance(sql, params, e, error, dialect=conn.dialect) from e
+    return row[0] if row is not None else None
+
+
+def _copy(
+    conn: sa.Connection,
+    table: str,
+    cols: tuple[str, ...],
+    rows: list[tuple],
+    returning: str | None = None,
+) -> list[int]:
+    """PostgreSQL's COPY FROM STDIN through psycopg's `cursor.copy`, in the transaction (and
+    savepoint) open on `conn`: one statement for all rows, each sent as a COPY row. COPY
+    returns nothing, so with `returning` (an integer key with a sequence) the ids are first
+    taken from the table's sequence, then copied with the rows."""
+    ids: list[int] = []
+    if returning is not None:
+        ids = list(
+            conn.exec_driver_sql(
+                f"SELECT nextval(pg_get_serial_sequence('{table}', '{returning}')) "
+                "FROM generate_series(1, %s)",
+                (len(rows),),
+            ).scalars()
+        )
+        cols = (returning, *cols)
+        rows = [(i, *r) for i, r in zip(ids, rows, strict=True)]
+    dbapi: Any = conn.connection.dbapi_connection
+    sql = f"COPY {table} ({', '.join(cols)}) FROM STDIN"
+    error = conn.dialect.loaded_dbapi.Error
+    try:
+        with dbapi.cursor() as cur, cur.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except error as e:  # as SQLAlchemy would raise it (IntegrityError, DataError, ...)
+        raise sa.exc.DBAPIError.instance(sql, None, e, error, dialect=conn.dialect) from e
+    return ids
 
 
 def _plain(v: Any) -> Any:
@@ -1186,6 +1278,26 @@ def _known_name(name: str, known: dict[str, int]) -> str:
         return name
     bare = name.rsplit("/", 1)[1]
     return bare if bare in known else name
+
+
+def _store_benchmarks(conn: sa.Connection, batch: Batch) -> None:
+    """A benchmarks table: each row's fields replace what the register held for that
+    benchmark (or its alias target); a new benchmark takes the catalogue's metadata where the
+    table is silent."""
+    for b in batch.benchmarks:
+        target = conn.execute(sa.select(t.benchmark_aliases.c.benchmark).where(
+            t.benchmark_aliases.c.alias == b.id)).scalar()
+        bid = target or b.id
+        exists = conn.execute(sa.select(t.benchmarks.c.id).where(
+            t.benchmarks.c.id == bid)).first()
+        given = {f: v for f, v in _bench_row(b).items() if f != "id" and f in b.model_fields_set}
+        if exists:
+            conn.execute(t.benchmarks.update().where(t.benchmarks.c.id == bid).values(**given))
+            continue
+        known = catalogue.lookup(bid)
+        row = _bench_row(known) | given
+        row["id"] = bid
+        conn.execute(t.benchmarks.insert().values(**row))
 
 
 def _bench_row(b: Benchmark) -> dict[str, Any]:

@@ -140,3 +140,26 @@ model_figures = sa.Table(
 )
 """Every model figure as each source file gave it (the models table holds the current one), so
 two exports of a database keep both versions of a revised figure."""
+
+compute_ledger = sa.Table(
+    "compute_ledger",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("model", sa.Text, nullable=False, index=True),
+    sa.Column("component", sa.String(20), nullable=False),
+    sa.Column("method", sa.String(20), nullable=False),
+    sa.Column("flop", sa.Double, nullable=False),
+    sa.Column("params", sa.Double),
+    sa.Column("tokens", sa.Double),
+    sa.Column("accelerator", sa.Text),
+    sa.Column("chips", sa.Double),
+    sa.Column("hours", sa.Double),
+    sa.Column("utilization", sa.Double),
+    sa.Column("uncertainty", sa.Double),
+    sa.Column("counts", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("source_file_id", sa.Integer, sa.ForeignKey("source_files.id"), nullable=False,
+              index=True),
+)
+"""Parts of models' training compute (tripwire.ledger.Entry), each from a source file; a
+model's ledger is the entries of the newest file that has any for it."""

@@ -4,9 +4,12 @@ templates (the forest plot is `figures.forest_figure`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, Field
 
 from tripwire.errors import InputError
+from tripwire.model import Model
 from tripwire.register import Register
 
 __all__ = ["ChangeRow", "ChangesSection", "changes_section"]
@@ -61,17 +64,23 @@ class ChangesSection(BaseModel):
 
 
 def changes_section(reg: Register, model: str, baseline: str | None = None, *,
-                    fdr: float = 0.05) -> ChangesSection | None:
+                    fdr: float = 0.05, models: Sequence[Model] | None = None
+                    ) -> ChangesSection | None:
     """`model` against `baseline` (default: its parent or previous release); None when it has
-    neither."""
-    from tripwire.diff import diff_models
+    neither. `models` passes the register's models when the caller has them."""
+    from tripwire.diff import baseline_for, diff_models
 
-    try:
-        d = diff_models(reg, model, baseline, fdr=fdr)
-    except InputError as e:
-        if baseline is None and str(e).startswith("nothing to compare"):
-            return None
-        raise
+    how = "given"
+    if baseline is None:
+        try:
+            base, how = baseline_for(reg, model, models=models)
+        except InputError as e:
+            if str(e).startswith("nothing to compare"):
+                return None
+            raise
+        baseline = base.name
+    d = diff_models(reg, model, baseline, fdr=fdr)
+    d.baseline = how
     rows = []
     for r in d.rows:
         ch = r.change

@@ -297,6 +297,10 @@ class RecordSection(_Row):
     failure: str | None = None
     checkpoints: int = 0
     evidence_checked: int = 0
+    evidence_rows: int | None = None
+    """Evidence rows found as the record committed them (None: not compared)."""
+    evidence_changes: list[str] = Field(default_factory=list)
+    """Evidence rows changed, added or removed outside tripwire, each named."""
     last_head: dict[str, Any] | None = None
     kinds: dict[str, int] = Field(default_factory=dict)
     recent: list[EntryRow] = Field(default_factory=list)
@@ -814,6 +818,8 @@ def record_section(reg: Register, *, recent: int = 30,
     out.failure = None if report.failure is None else str(report.failure)
     out.checkpoints = len(heads)
     out.evidence_checked = report.evidence
+    out.evidence_rows = report.rows
+    out.evidence_changes = [str(c) for c in report.changes]
     out.notes = list(report.notes)
     if heads:
         head = max(heads, key=lambda h: h.tree_size)
@@ -949,7 +955,8 @@ def gather_report(
                                       "for its threshold"))
     if "changes" in want:
         for name in focus:
-            got, _ = _catch("changes", notices, functools.partial(changes_section, reg, name))
+            got, _ = _catch("changes", notices, functools.partial(
+                changes_section, reg, name, models=all_models))
             if got is not None:
                 data.changes.append(got)
     if "record" in want:

@@ -80,6 +80,8 @@ class IndustryData(BaseModel):
     growth_all: dict[str, Any] | None = None
     crossings: list[dict[str, Any]] = Field(default_factory=list)
     backtests: list[dict[str, Any]] = Field(default_factory=list)
+    calibration: dict[str, Any] | None = None
+    """How first-crossing forecasts fared over every half-decade of compute crossed."""
     notices: list[str] = Field(default_factory=list)
 
 
@@ -119,9 +121,11 @@ def _levels(reg: Any, models: list[Model], at: dt.datetime) -> tuple[list[str],
     for r in reg.results():
         results.setdefault(r.model, []).append(r)
     benches = {b.id: b for b in reg.benchmarks()}
+    ledgers = reg.ledger()
     rows = []
     for m in models:
-        ev = Evidence(model=m, results=results.get(m.name, ()), benchmarks=benches)
+        ev = Evidence(model=m, results=results.get(m.name, ()), benchmarks=benches,
+                      ledger=ledgers.get(m.name, ()))
         levels: dict[str, str | None] = {}
         undecided: dict[str, int] = {}
         for pol in policies:
@@ -207,6 +211,8 @@ def gather_industry(reg: Any, *, n_boot: int = 500, seed: int = 0,
                 data.backtests.append(bt_d)
             except InsufficientEvidence as e:
                 notices.append(f"backtest of {line:g} as of {as_of}: {e.message}")
+    calib = fc.crossing_calibration(models, n_boot=min(n_boot, 100), seed=seed)
+    data.calibration = calib if calib["n"] else None
     return data
 
 
@@ -295,6 +301,16 @@ def _markdown(d: IndustryData) -> str:
                 f"intervals covered {bt['coverage80']:.0%} of later frontier models, its 95 % "
                 f"intervals {bt['coverage95']:.0%}. Where that is below the nominal level the "
                 "intervals are too narrow: they are not calibrated.", ""]
+    if d.calibration:
+        c = d.calibration
+        out += [f"Over every half-decade of compute first crossed since 2013 ({c['n']} forecasts "
+                "made as of the end of each of the three years before the crossing), the 80 % "
+                f"interval held the actual date {c['inside80']:.0%} of the time and the 95 % "
+                f"interval {c['inside95']:.0%}; the actual date fell on average at the "
+                f"{c['mean_percentile']:.0%} point of the forecast (50 % would be unbiased; "
+                "higher means the lines fell later than forecast). The forecasts overlap, so "
+                "these are indicative; below the nominal levels, the intervals are not "
+                "calibrated.", ""]
     out += ["## Every model under every built-in policy", ""]
     out += _table(["model", "compute (FLOP)", *d.policies],
                   [[r.name, _flop(r.compute_flop),

@@ -1,0 +1,77 @@
+"""Scores of a backtest's predictions: error by extrapolation distance, interval coverage,
+interval score (Gneiting & Raftery 2007) and reliability diagrams, per series and pooled."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tripwire.calibration import interval_score, probability_reliability, reliability
+
+PROTOCOLS = ("owen", "ruan", "walk-forward")
+"""Backtest protocols: Owen (2024), fit on every model below a compute cutoff and predict up
+to two decades above it, cutoffs every half decade; Ruan et al. (2024), one cutoff, predict
+every larger model; walk-forward, fit on what was known at each cutoff (compute or date) and
+predict everything after it."""
+
+
+def protocol_cutoffs(x: np.ndarray, protocol: str, *, cutoff: float | None = None,
+                     min_models: int = 8, step: float = 0.5) -> np.ndarray:
+    """Cutoffs (log10 FLOP) for a compute backtest under `protocol`.
+
+    owen: every `step` decades from where `min_models` models over a decade are known to the
+    last model; ruan: `cutoff`, or the compute above which the largest 20 % of models lie.
+    """
+    xs = np.sort(x[np.isfinite(x)])
+    if protocol == "ruan":
+        if cutoff is not None:
+            return np.array([cutoff])
+        return np.array([xs[int(math.floor(0.8 * (xs.size - 1)))]]) if xs.size else xs
+    if xs.size <= min_models:
+        return np.empty(0)
+    start = max(xs[min_models - 1], xs[0] + 1.0)
+    return np.arange(start, xs[-1] - 1e-9, step)
+
+
+def score(pred: pd.DataFrame, *, distance: str, bins: Sequence[float]) -> dict[str, Any]:
+    """Scores of backtest predictions (one row each: actual, predicted, lo/hi 80/95, in80,
+    in95, optional pit and p_ge_<level> columns, and the `distance` column)."""
+    if not len(pred):
+        return {"n_predictions": 0}
+    err = (pred["actual"] - pred["predicted"]).abs()
+    out: dict[str, Any] = {
+        "n_predictions": int(len(pred)),
+        "mae": float(err.mean()),
+        "coverage80": float(pred["in80"].mean()),
+        "coverage95": float(pred["in95"].mean()),
+        "interval_score80": float(np.mean(interval_score(pred["lo80"], pred["hi80"],
+                                                         pred["actual"], 0.8))),
+        "interval_score95": float(np.mean(interval_score(pred["lo95"], pred["hi95"],
+                                                         pred["actual"], 0.95))),
+    }
+    d = pred[distance].to_numpy(dtype=float)
+    by = []
+    edges = list(bins)
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        m = (d > lo) & (d <= hi)
+        if m.any():
+            by.append({"from": lo, "to": hi, "n": int(m.sum()), "mae": float(err[m].mean()),
+                       "coverage80": float(pred["in80"][m].mean()),
+                       "coverage95": float(pred["in95"][m].mean())})
+    out["by_distance"] = by
+    if "pit" in pred:
+        out["reliability"] = reliability(pred["pit"].to_numpy(dtype=float))
+    pcols = [c for c in pred.columns if c.startswith("p_ge_")]
+    if pcols:
+        probs, outcomes = [], []
+        for c in pcols:
+            level = float(c[5:])
+            probs.append(pred[c].to_numpy(dtype=float))
+            outcomes.append((pred["actual"].to_numpy(dtype=float) >= level).astype(float))
+        out["probability_reliability"] = probability_reliability(np.concatenate(probs),
+                                                                 np.concatenate(outcomes))
+    return out

@@ -1,0 +1,262 @@
+"""The clocks: duties with a deadline that a recorded event starts, read from the record.
+
+A policy safeguard's deadline with an `event` is clocked:
+
+* `crossing-known`: the first record entry (a determination, or a planned run recorded with
+  `tripwire plan --start`) in which a threshold whose level (or own requirement) requires the
+  safeguard is `crossed`, i.e. its probability passed the policy's confidence. For a planned
+  run, that is when "it becomes known that it will be met" (EU AI Act Art. 52(1)).
+* `incident`: an incident recorded with `tripwire incident` for the model, under every policy
+  under which a recorded crossing of that model requires the safeguard; a deadline with a `when`
+  (imminent risk of death or serious physical injury) applies only to incidents recorded as
+  imminent.
+
+The obligation is due `within` after the event. It is met by an attestation of the safeguard
+for that model (or for every model) recorded at or after the event; met after the due date it
+is `met-late`. Open obligations past their due date are `overdue`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tripwire.errors import InputError
+
+if TYPE_CHECKING:
+    from tripwire.policy.loader import LoadedPolicy
+    from tripwire.register import Register
+
+TODAY_ENV = "TRIPWIRE_TODAY"
+"""Environment variable that sets "now" (a date, YYYY-MM-DD, or an ISO 8601 time) for
+recording and for judging deadlines: what-if runs and tests."""
+
+
+def parse_when(text: str, what: str = "date") -> dt.datetime:
+    """A date (midnight UTC) or an ISO 8601 time (UTC when it names no zone)."""
+    try:
+        got = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not a date",
+                         hint="write YYYY-MM-DD or an ISO 8601 time") from None
+    return got if got.tzinfo is not None else got.replace(tzinfo=dt.UTC)
+
+
+def now() -> dt.datetime:
+    """The current time, or the one TRIPWIRE_TODAY sets."""
+    text = os.environ.get(TODAY_ENV)
+    if text:
+        return parse_when(text, TODAY_ENV)
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """One clocked duty of one model under one policy."""
+
+    model: str
+    policy: str
+    safeguard: str
+    within: str
+    due: dt.datetime
+    event: str
+    event_seq: int
+    event_at: dt.datetime
+    source: str | None
+    after: str
+    when: str | None
+    status: str
+    """open, overdue, met or met-late."""
+    met_seq: int | None
+    met_at: dt.datetime | None
+    evidence: str | None
+    days_left: float
+    """Days from the as-of time to the due date (negative: overdue)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        for k in ("due", "event_at", "met_at"):
+            if d[k] is not None:
+                d[k] = d[k].isoformat()
+        return d
+
+
+def _at(payload: Mapping[str, Any], entry_at: dt.datetime) -> dt.datetime:
+    text = payload.get("at")
+    if isinstance(text, str):
+        try:
+            got = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return got if got.tzinfo is not None else got.replace(tzinfo=dt.UTC)
+        except ValueError:
+            pass
+    return entry_at
+
+
+def _crossed_safeguards(pol: LoadedPolicy, det: Mapping[str, Any]) -> set[str]:
+    """Safeguards required by the thresholds a determination found crossed (their level's,
+    and their own)."""
+    out: set[str] = set()
+    specs = pol.specs
+    for t in det.get("thresholds", ()):
+        if t.get("state") != "crossed":
+            continue
+        for names in pol.required_at(t.get("level")).values():
+            out.update(names)
+        spec = specs.get(t.get("id"))
+        if spec is not None and spec.requires_any:
+            for names in pol.policy.threshold_required([spec]).values():
+                out.update(names)
+    return out
+
+
+def _clocked(pol: LoadedPolicy, event: str) -> list[tuple[str, Any]]:
+    return [(s.id, d) for s in pol.policy.safeguards for d in s.deadlines if d.event == event]
+
+
+def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None,
+                model: str | None = None, as_of: dt.datetime | None = None,
+                include_met: bool = False) -> list[Obligation]:
+    """Every clocked obligation in the record (open ones, or all with `include_met`), overdue
+    first, then by due date."""
+    import json
+
+    import orjson
+    import sqlalchemy as sa
+
+    from tripwire.register.record_store import record_entries
+
+    if policies is None:
+        policies = default_policies()
+    as_of = as_of or now()
+    by_name = {p.name: p for p in policies}
+    crossing = {p.name: _clocked(p, "crossing-known") for p in policies}
+    incident = {p.name: _clocked(p, "incident") for p in policies}
+    # Only determinations and plans with a crossed threshold under a policy in scope can start
+    # a clock: the canonical JSON (no spaces, quotes inside strings escaped) is filtered on
+    # its bytes before it is decoded.
+    crossed_mark = b'"state":"crossed"'
+    policy_marks = [b'"policy":%s' % json.dumps(n).encode() for n in by_name]
+    body_col = record_entries.c.body
+    q = (sa.select(record_entries.c.seq, record_entries.c.kind, body_col)
+         .order_by(record_entries.c.seq))
+    events: dict[tuple[str, str, str], tuple[Any, int, dt.datetime]] = {}
+    # (model, policy, safeguard) -> (deadline, seq, at) of the first crossing-known event
+    scope: dict[tuple[str, str], set[str]] = {}
+    # (model, policy) -> safeguards any recorded crossing required (incident duties' scope)
+    incidents: list[tuple[int, dt.datetime, Mapping[str, Any]]] = []
+    attested: dict[tuple[str | None, str], list[tuple[int, dt.datetime, str]]] = {}
+    with reg.read() as conn:
+        mark = sa.literal(crossed_mark, sa.LargeBinary)
+        has_mark = (sa.func.instr(body_col, mark) > 0 if conn.dialect.name == "sqlite"
+                    else sa.func.position(sa.literal_column(
+                        "'\\x" + crossed_mark.hex() + "'::bytea IN record_entries.body")) > 0)
+        q = q.where(sa.or_(record_entries.c.kind.in_(("attestation", "incident")),
+                           sa.and_(record_entries.c.kind.in_(("determination", "plan")),
+                                   has_mark)))
+        rows = conn.execute(q).fetchall()
+    for seq, kind, body in rows:
+        body = bytes(body)
+        if kind in ("determination", "plan") and (
+                crossed_mark not in body or not any(m in body for m in policy_marks)):
+            continue
+        d = orjson.loads(body + b"}")
+        p = d["payload"]
+        entry_at = dt.datetime.fromisoformat(d["at"])
+        if kind == "attestation":
+            attested.setdefault((p.get("model"), p.get("safeguard", "")), []).append(
+                (seq, _at(p, entry_at), str(p.get("evidence", ""))))
+            continue
+        if kind == "incident":
+            incidents.append((seq, _at(p, entry_at), p))
+            continue
+        det = p.get("determination", p) if kind == "plan" else p
+        name = p.get("model") if kind == "plan" else det.get("model")
+        pol = by_name.get(det.get("policy", ""))
+        if pol is None or name is None or (model is not None and name != model):
+            continue
+        crossed = _crossed_safeguards(pol, det)
+        scope.setdefault((name, pol.name), set()).update(crossed)
+        for sid, dl in crossing[pol.name]:
+            key = (name, pol.name, sid)
+            if sid in crossed and key not in events:
+                events[key] = (dl, seq, _at(det, entry_at))
+    out: list[Obligation] = []
+
+    def add(name: str, pol: str, sid: str, d: Any, seq: int, at: dt.datetime,
+            event: str) -> None:
+        due = at + dt.timedelta(hours=d.hours)
+        met = min((m for who in (name, None) for m in attested.get((who, sid), ())
+                   if m[1] >= at), default=None, key=lambda m: m[1])
+        if met is not None:
+            status = "met" if met[1] <= due else "met-late"
+        else:
+            status = "overdue" if as_of > due else "open"
+        if status.startswith("met") and not include_met:
+            return
+        out.append(Obligation(
+            model=name, policy=pol, safeguard=sid, within=d.within, due=due, event=event,
+            event_seq=seq, event_at=at, source=d.source, after=d.after, when=d.when,
+            status=status, met_seq=met[0] if met else None, met_at=met[1] if met else None,
+            evidence=met[2] if met else None,
+            days_left=(due - as_of).total_seconds() / 86400))
+
+    for (who, pol_name, sid), (d, seq, at) in events.items():
+        add(who, pol_name, sid, d, seq, at, "crossing-known")
+    for seq, at, inc in incidents:
+        who = str(inc.get("model"))
+        if model is not None and who != model:
+            continue
+        for pol_name, clocked in incident.items():
+            required = scope.get((who, pol_name), set())
+            for sid, d in clocked:
+                if sid in required and (d.when is None or inc.get("imminent")):
+                    add(who, pol_name, sid, d, seq, at, "incident")
+    order = {"overdue": 0, "open": 1, "met-late": 2, "met": 3}
+    out.sort(key=lambda o: (order[o.status], o.due, o.model, o.policy, o.safeguard))
+    return out
+
+
+def default_policies() -> list[LoadedPolicy]:
+    """The built-in policies that clock any deadline."""
+    from tripwire.policy.loader import builtin_names, builtin_text, load_policy
+
+    # Only policies whose text declares an event are parsed (parsing all costs ~0.1 s each).
+    names = [n for n in builtin_names() if "event:" in builtin_text(n)]
+    pols = [load_policy(n) for n in names]
+    return [p for p in pols
+            if any(d.event for s in p.policy.safeguards for d in s.deadlines)]
+
+
+def record_incident(reg: Register, model: str, *, by: str, evidence: str,
+                    imminent: bool = False, at: dt.datetime | None = None,
+                    note: str | None = None) -> dict[str, Any]:
+    """Append an incident to the record: the event incident-reporting clocks run from."""
+    from tripwire.register.record_store import append_entry
+
+    if not by.strip():
+        raise InputError("--by must name who records the incident")
+    name = reg.get_model(model).name
+    payload = {"model": name, "at": (at or now()).isoformat(), "imminent": imminent,
+               "by": by.strip(), "evidence": evidence, "note": note}
+    with reg.transaction() as conn:
+        seq = append_entry(conn, "incident", payload).seq
+    return payload | {"entry": seq}
+
+
+def overdue_for(reg: Register, model: str, policy: LoadedPolicy,
+                as_of: dt.datetime) -> list[Obligation]:
+    """The overdue obligations of one model under one policy."""
+    return [o for o in obligations(reg, policies=[policy], model=model, as_of=as_of)
+            if o.status == "overdue"]
+
+
+def calendar_rows(obls: Iterable[Obligation]) -> list[dict[str, Any]]:
+    """Obligations as table rows: due date, days left, status, what and why."""
+    return [{"due": o.due.date().isoformat(), "days_left": round(o.days_left, 1),
+             "status": o.status, "model": o.model, "policy": o.policy,
+             "safeguard": o.safeguard, "within": o.within,
+             "event": f"{o.event} (entry {o.event_seq}, {o.event_at.date().isoformat()})",
+             "source": o.source, "evidence": o.evidence} for o in obls]

@@ -1,0 +1,102 @@
+"""The compute ledger through the CLI: ingest, `compute MODEL`, the EU floor under `gate`, bad
+input naming file, row and column with nothing stored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import write
+from typer.testing import CliRunner
+
+from tripwire.cli import app
+
+runner = CliRunner()
+
+LEDGER = """\
+model,component,method,flop,source,params,tokens,accelerator,chips,hours,utilization
+acme-1,pre-training,given,8e24,run log 2026-03,,,,,,
+acme-1,fine-tuning,given,3e24,RL run log 2026-05,,,,,,
+"""
+
+
+def run(*args: str):
+    r = runner.invoke(app, list(args), catch_exceptions=False)
+    assert "Traceback" not in r.output
+    return r
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "r.db")
+    assert run("init", "--db", path).exit_code == 0
+    return path
+
+
+def test_fine_tuning_takes_a_model_over_the_eu_line(db: str, tmp_path: Path) -> None:
+    r = run("ingest", str(write(tmp_path / "ledger.csv", LEDGER)), "--db", db)
+    assert r.exit_code == 0, r.output
+    g = run("gate", "acme-1", "--action", "deploy", "--policy", "eu-ai-act-gpai", "--db", db,
+            "--json")
+    out = json.loads(g.stdout)
+    assert g.exit_code == 1 and out["level"] == "GPAI-systemic-risk"
+    for s in ("commission-notification", "model-evaluation", "systemic-risk-mitigation",
+              "serious-incident-reporting", "cybersecurity-protection"):
+        assert s in out["missing_safeguards"]
+    # The determination names the ledger rows it was summed from.
+    assert out["determination"]["evidence_rows"].get("compute_ledger")
+    # Pre-training alone is under the line.
+    pre = LEDGER.rsplit("\n", 2)[0].replace("acme-1", "acme-0") + "\n"
+    assert run("ingest", str(write(tmp_path / "pre.csv", pre)), "--db", db).exit_code == 0
+    g0 = run("gate", "acme-0", "--action", "deploy", "--policy", "eu-ai-act-gpai", "--db", db,
+             "--json")
+    assert json.loads(g0.stdout)["level"] == "GPAI"
+
+
+def test_compute_model_prints_the_ledger_and_totals(db: str, tmp_path: Path) -> None:
+    text = LEDGER + ("acme-1,other,architecture,,eval sweep,7e10,1e12,H100,64,100,0.4\n")
+    run("ingest", str(write(tmp_path / "l.csv", text)), "--db", db)
+    r = run("compute", "acme-1", "--db", db, "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert [e["component"] for e in out["ledger"]] == ["pre-training", "fine-tuning", "other"]
+    eu = next(t for t in out["totals"] if t["regime"] == "eu")
+    assert eu["total_flop"] == pytest.approx(8e24 + 3e24 + 6 * 7e10 * 1e12)
+    assert {line["line"]: line["p_above"] for line in eu["lines"]}[1e25] > 0.99
+    other = out["ledger"][2]
+    assert other["hardware_flop"] == pytest.approx(64 * 100 * 3600 * 989.4e12 * 0.4)
+    assert other["disagreement"] > 0.3
+    assert any("differ by" in w for w in out["warnings"])
+    t = run("compute", "acme-1", "--db", db)
+    assert "cumulative training compute by regime" in t.stdout and "differ by" in t.output
+
+
+@pytest.mark.parametrize("row, column", [
+    ("acme-1,pretraining,given,8e24,x", "component"),
+    ("acme-1,pre-training,guessed,8e24,x", "method"),
+    ("acme-1,pre-training,given,-8e24,x", "flop"),
+    ("acme-1,pre-training,given,inf,x", "flop"),
+    ("acme-1,pre-training,hardware,,x", "flop"),
+])
+def test_bad_entries_name_file_row_column_and_store_nothing(db: str, tmp_path: Path,
+                                                            row: str, column: str) -> None:
+    p = write(tmp_path / "bad.csv",
+              "model,component,method,flop,source\nacme-1,fine-tuning,given,3e24,ok\n"
+              + row + "\n")
+    r = run("ingest", str(p), "--db", db)
+    assert r.exit_code == 2
+    lines = [x for x in r.output.splitlines() if x.startswith("error:")]
+    assert len(lines) == 1 and "bad.csv:3" in lines[0] and f"'{column}'" in lines[0]
+    assert json.loads(run("models", "--db", db, "--json").stdout) == []
+
+
+def test_hardware_inputs_that_do_not_multiply(db: str, tmp_path: Path) -> None:
+    p = write(tmp_path / "hw.csv", "model,component,method,flop,source,accelerator,chips,hours\n"
+              "m,pre-training,hardware,,log,H100,1e300,1e300\n")
+    r = run("ingest", str(p), "--db", db)
+    assert r.exit_code == 2 and "hw.csv:2" in r.output and "finite" in r.output
+    p2 = write(tmp_path / "hw2.csv", "model,component,method,flop,source,accelerator,chips,hours\n"
+               "m,pre-training,hardware,,log,abacus,10,10\n")
+    r2 = run("ingest", str(p2), "--db", db)
+    assert r2.exit_code == 2 and "hw2.csv:2" in r2.output and "'accelerator'" in r2.output

@@ -1,0 +1,96 @@
+"""The clocks through the CLI: a planned run starts the EU notification clock, an incident
+the SB 53 ones; `obligations` lists them, overdue first; `gate` names overdue ones; an
+attestation meets them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import write
+from typer.testing import CliRunner
+
+from tripwire.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, today: str | None = None):
+    env = {"TRIPWIRE_TODAY": today} if today else {}
+    r = runner.invoke(app, list(args), catch_exceptions=False, env=env)
+    assert "Traceback" not in r.output
+    return r
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "r.db")
+    assert run("init", "--db", path).exit_code == 0
+    return path
+
+
+def obligations(db: str, *extra: str) -> list[dict]:
+    r = run("obligations", "--db", db, "--json", *extra)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)["obligations"]
+
+
+def test_planned_run_starts_the_two_week_clock(db: str, tmp_path: Path) -> None:
+    r = run("plan", "--policy", "eu-ai-act-gpai", "--compute", "2e25", "--start", "2026-02-01",
+            "--name", "acme-2", "--db", db, today="2026-01-01")
+    assert r.exit_code == 0, r.output
+    assert "recorded as entry" in r.output
+    [o] = obligations(db, "--as-of", "2026-01-10")
+    assert (o["model"], o["safeguard"], o["status"]) == ("acme-2", "commission-notification",
+                                                          "open")
+    assert o["due"].startswith("2026-01-15") and o["days_left"] == pytest.approx(5)
+    assert o["event"] == "crossing-known" and "Art. 52(1)" in o["source"]
+    [late] = obligations(db, "--as-of", "2026-01-20")
+    assert late["status"] == "overdue" and late["days_left"] == pytest.approx(-5)
+    table = run("obligations", "--db", db, "--as-of", "2026-01-20")
+    assert "overdue" in table.stdout and "2026-01-15" in table.stdout
+    # The model, once registered, is gated with the overdue duty named.
+    run("ingest", str(write(tmp_path / "m.csv", "name,compute\nacme-2,2e25\n")), "--db", db)
+    g = run("gate", "acme-2", "--action", "train", "--policy", "eu-ai-act-gpai", "--db", db,
+            today="2026-01-20")
+    assert "overdue: commission-notification was due 2026-01-15" in g.stdout
+    # Attesting the notification meets it (late, and the record says when).
+    ev = write(tmp_path / "notice.txt", "notified")
+    run("attest", "acme-2", "commission-notification", "--evidence", str(ev), "--by", "legal",
+        "--db", db, today="2026-01-21")
+    assert obligations(db, "--as-of", "2026-01-22") == []
+    [met] = obligations(db, "--as-of", "2026-01-22", "--all")
+    assert met["status"] == "met-late" and met["met_at"].startswith("2026-01-21")
+
+
+def test_overdue_blocks_where_the_policy_says_so(db: str, tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "src/tripwire/policy/builtins/eu-ai-act-gpai.yaml"
+            ).read_text()
+    pol = write(tmp_path / "eu-strict.yaml", text.replace(
+        "name: eu-ai-act-gpai", "name: eu-strict\noverdue: block", 1))
+    run("ingest", str(write(tmp_path / "m.csv", "name,compute\nbig,2e25\n")), "--db", db)
+    for s in ("commission-notification", "cybersecurity-protection"):
+        run("attest", "big", s, "--evidence", "https://example.org/x", "--by", "a", "--db", db,
+            today="2025-12-01")
+    g0 = run("gate", "big", "--action", "train", "--policy", str(pol), "--db", db,
+             today="2026-01-01")
+    assert g0.exit_code == 0, g0.output  # attested before the crossing: not yet this duty
+    g = run("gate", "big", "--action", "train", "--policy", str(pol), "--db", db,
+            today="2026-01-20")
+    assert g.exit_code == 1 and "blocks on overdue obligations" in g.stdout
+
+
+def test_incident_starts_the_reporting_clocks(db: str, tmp_path: Path) -> None:
+    run("ingest", str(write(tmp_path / "m.csv", "name,compute\nhuge,2e26\n")), "--db", db)
+    run("gate", "huge", "--action", "deploy", "--policy", "ca-sb53", "--db", db,
+        today="2026-03-01")
+    r = run("incident", "huge", "--by", "oncall", "--evidence", "https://example.org/inc",
+            "--imminent", "--at", "2026-03-02T10:00:00", "--db", db)
+    assert r.exit_code == 0, r.output
+    got = obligations(db, "--as-of", "2026-03-04", "--policy", "ca-sb53")
+    assert [(o["within"], o["status"]) for o in got] == [("24 hours", "overdue"),
+                                                         ("15 days", "open")]
+    assert got[1]["due"].startswith("2026-03-17T10:00")
+    bad = run("incident", "nope", "--by", "x", "--evidence", "y", "--db", db)
+    assert bad.exit_code == 2

@@ -31,6 +31,8 @@ def test_clock_starts_at_the_first_crossing_and_an_attestation_meets_it(
     [o] = obligations.obligations(register, as_of=T0 + dt.timedelta(days=20))
     assert (o.model, o.safeguard, o.status) == ("b", "commission-notification", "overdue")
     assert o.event_at == T0 and o.due == T0 + dt.timedelta(days=14)
+    assert obligations.obligations(register, model="b", as_of=T0 + dt.timedelta(days=20)) == [o]
+    assert obligations.obligations(register, model="a", as_of=T0 + dt.timedelta(days=20)) == []
     assess.attest(register, "b", "commission-notification", by="legal",
                   evidence="https://example.org/n", at=T0 + dt.timedelta(days=10))
     assert obligations.obligations(register, as_of=T0 + dt.timedelta(days=20)) == []

@@ -123,7 +123,6 @@ def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None
     first, then by due date."""
     import json
 
-    import orjson
     import sqlalchemy as sa
 
     from tripwire.register.record_store import record_entries
@@ -148,21 +147,27 @@ def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None
     # (model, policy) -> safeguards any recorded crossing required (incident duties' scope)
     incidents: list[tuple[int, dt.datetime, Mapping[str, Any]]] = []
     attested: dict[tuple[str | None, str], list[tuple[int, dt.datetime, str]]] = {}
+    marks = [crossed_mark]
+    if model is not None:
+        marks.append(b'"model":%s' % json.dumps(model).encode())
     with reg.read() as conn:
-        mark = sa.literal(crossed_mark, sa.LargeBinary)
-        has_mark = (sa.func.instr(body_col, mark) > 0 if conn.dialect.name == "sqlite"
-                    else sa.func.position(sa.literal_column(
-                        "'\\x" + crossed_mark.hex() + "'::bytea IN record_entries.body")) > 0)
+        sqlite = conn.dialect.name == "sqlite"
+        has = [sa.func.instr(body_col, sa.literal(m, sa.LargeBinary)) > 0 if sqlite
+               else sa.func.position(sa.literal_column(
+                   "'\\x" + m.hex() + "'::bytea IN record_entries.body")) > 0
+               for m in marks]
         q = q.where(sa.or_(record_entries.c.kind.in_(("attestation", "incident")),
                            sa.and_(record_entries.c.kind.in_(("determination", "plan")),
-                                   has_mark)))
+                                   *has)))
         rows = conn.execute(q).fetchall()
+    # Many entries (the whole record): orjson; one model's few (gate): the standard library.
+    loads = json.loads if model is not None else _orjson_loads()
     for seq, kind, body in rows:
         body = bytes(body)
         if kind in ("determination", "plan") and (
                 crossed_mark not in body or not any(m in body for m in policy_marks)):
             continue
-        d = orjson.loads(body + b"}")
+        d = loads(body + b"}")
         p = d["payload"]
         entry_at = dt.datetime.fromisoformat(d["at"])
         if kind == "attestation":
@@ -217,6 +222,12 @@ def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None
     order = {"overdue": 0, "open": 1, "met-late": 2, "met": 3}
     out.sort(key=lambda o: (order[o.status], o.due, o.model, o.policy, o.safeguard))
     return out
+
+
+def _orjson_loads() -> Any:
+    import orjson
+
+    return orjson.loads
 
 
 def default_policies() -> list[LoadedPolicy]:

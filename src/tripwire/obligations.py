@@ -7,7 +7,7 @@ A policy safeguard's deadline with an `event` is clocked:
   safeguard is `crossed`, i.e. its probability passed the policy's confidence. For a planned
   run, that is when "it becomes known that it will be met" (EU AI Act Art. 52(1)).
 * `incident`: an incident recorded with `tripwire incident` for the model, under every policy
-  whose latest determination of that model requires the safeguard; a deadline with a `when`
+  under which a recorded crossing of that model requires the safeguard; a deadline with a `when`
   (imminent risk of death or serious physical injury) applies only to incidents recorded as
   imminent.
 
@@ -121,10 +121,11 @@ def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None
                 include_met: bool = False) -> list[Obligation]:
     """Every clocked obligation in the record (open ones, or all with `include_met`), overdue
     first, then by due date."""
+    import json
+
     import sqlalchemy as sa
 
-    from tripwire.record import Entry
-    from tripwire.register.record_store import StoredRow, record_entries
+    from tripwire.register.record_store import record_entries
 
     if policies is None:
         policies = default_policies()
@@ -132,37 +133,61 @@ def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None
     by_name = {p.name: p for p in policies}
     crossing = {p.name: _clocked(p, "crossing-known") for p in policies}
     incident = {p.name: _clocked(p, "incident") for p in policies}
-    kinds = ("determination", "plan", "attestation", "incident")
-    q = (sa.select(record_entries.c.seq, record_entries.c.kind, record_entries.c.body,
-                   record_entries.c.prev, record_entries.c.hash)
-         .where(record_entries.c.kind.in_(kinds)).order_by(record_entries.c.seq))
-    with reg.read() as conn:
-        rows = [Entry.from_row(StoredRow(*r)) for r in conn.execute(q)]
+    # Only determinations and plans with a crossed threshold under a policy in scope can start
+    # a clock: the canonical JSON (no spaces, quotes inside strings escaped) is filtered on
+    # its bytes before it is decoded.
+    crossed_mark = b'"state":"crossed"'
+    policy_marks = [b'"policy":%s' % json.dumps(n).encode() for n in by_name]
+    body_col = record_entries.c.body
+    q = (sa.select(record_entries.c.seq, record_entries.c.kind, body_col)
+         .order_by(record_entries.c.seq))
     events: dict[tuple[str, str, str], tuple[Any, int, dt.datetime]] = {}
     # (model, policy, safeguard) -> (deadline, seq, at) of the first crossing-known event
-    latest: dict[tuple[str, str], set[str]] = {}
+    scope: dict[tuple[str, str], set[str]] = {}
+    # (model, policy) -> safeguards any recorded crossing required (incident duties' scope)
     incidents: list[tuple[int, dt.datetime, Mapping[str, Any]]] = []
     attested: dict[tuple[str | None, str], list[tuple[int, dt.datetime, str]]] = {}
-    for e in rows:
-        p = e.payload
-        if e.kind == "attestation":
+    marks = [crossed_mark]
+    if model is not None:
+        marks.append(b'"model":%s' % json.dumps(model).encode())
+    with reg.read() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        has = [sa.func.instr(body_col, sa.literal(m, sa.LargeBinary)) > 0 if sqlite
+               else sa.func.position(sa.literal_column(
+                   "'\\x" + m.hex() + "'::bytea IN record_entries.body")) > 0
+               for m in marks]
+        q = q.where(sa.or_(record_entries.c.kind.in_(("attestation", "incident")),
+                           sa.and_(record_entries.c.kind.in_(("determination", "plan")),
+                                   *has)))
+        rows = conn.execute(q).fetchall()
+    # Many entries (the whole record): orjson; one model's few (gate): the standard library.
+    loads = json.loads if model is not None else _orjson_loads()
+    for seq, kind, body in rows:
+        body = bytes(body)
+        if kind in ("determination", "plan") and (
+                crossed_mark not in body or not any(m in body for m in policy_marks)):
+            continue
+        d = loads(body + b"}")
+        p = d["payload"]
+        entry_at = dt.datetime.fromisoformat(d["at"])
+        if kind == "attestation":
             attested.setdefault((p.get("model"), p.get("safeguard", "")), []).append(
-                (e.seq, _at(p, e.at), str(p.get("evidence", ""))))
+                (seq, _at(p, entry_at), str(p.get("evidence", ""))))
             continue
-        if e.kind == "incident":
-            incidents.append((e.seq, _at(p, e.at), p))
+        if kind == "incident":
+            incidents.append((seq, _at(p, entry_at), p))
             continue
-        det = p.get("determination", p) if e.kind == "plan" else p
-        name = p.get("model") if e.kind == "plan" else det.get("model")
+        det = p.get("determination", p) if kind == "plan" else p
+        name = p.get("model") if kind == "plan" else det.get("model")
         pol = by_name.get(det.get("policy", ""))
         if pol is None or name is None or (model is not None and name != model):
             continue
         crossed = _crossed_safeguards(pol, det)
-        latest[(name, pol.name)] = crossed
-        for sid, d in crossing[pol.name]:
+        scope.setdefault((name, pol.name), set()).update(crossed)
+        for sid, dl in crossing[pol.name]:
             key = (name, pol.name, sid)
             if sid in crossed and key not in events:
-                events[key] = (d, e.seq, _at(det, e.at))
+                events[key] = (dl, seq, _at(det, entry_at))
     out: list[Obligation] = []
 
     def add(name: str, pol: str, sid: str, d: Any, seq: int, at: dt.datetime,
@@ -190,7 +215,7 @@ def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None
         if model is not None and who != model:
             continue
         for pol_name, clocked in incident.items():
-            required = latest.get((who, pol_name), set())
+            required = scope.get((who, pol_name), set())
             for sid, d in clocked:
                 if sid in required and (d.when is None or inc.get("imminent")):
                     add(who, pol_name, sid, d, seq, at, "incident")
@@ -199,11 +224,19 @@ def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None
     return out
 
 
+def _orjson_loads() -> Any:
+    import orjson
+
+    return orjson.loads
+
+
 def default_policies() -> list[LoadedPolicy]:
     """The built-in policies that clock any deadline."""
-    from tripwire.policy import builtin_names, load_policy
+    from tripwire.policy.loader import builtin_names, builtin_text, load_policy
 
-    pols = [load_policy(n) for n in builtin_names()]
+    # Only policies whose text declares an event are parsed (parsing all costs ~0.1 s each).
+    names = [n for n in builtin_names() if "event:" in builtin_text(n)]
+    pols = [load_policy(n) for n in names]
     return [p for p in pols
             if any(d.event for s in p.policy.safeguards for d in s.deadlines)]
 

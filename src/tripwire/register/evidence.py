@@ -330,6 +330,9 @@ def commit(conn: sa.Connection, kind: str, payload: dict[str, Any], *,
     keys: rows updated, or of text-keyed tables), read back as stored, in the caller's
     transaction. The payload gains ``evidence``: per table, the rows and their Merkle root."""
     lines: dict[str, list[str]] = {}
+    if since:  # read back only the tables that gained rows (one query says which)
+        after = watermarks(conn, since)
+        since = {n: m for n, m in since.items() if after.get(n, m) > m}
     for name, mark in (since or {}).items():
         lines[name] = _rows_since(conn, TABLES[name], mark)
     for name, ks in (keys or {}).items():

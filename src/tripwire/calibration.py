@@ -9,16 +9,19 @@ every predictive distribution an explicit model-error term
     d = distance beyond the data (decades of compute, or years),
 
 in the space where the curve is linear in its parameters: the latent ability of the sigmoid
-(logit units), the log of a loss, the log2 or logit of a trend. The scale ``s`` is estimated
-where it can be checked: by leave-future-out (walk-forward) backtests on the data at hand. At
-each of several cutoffs the law is refitted to the points below it (its own bootstrap
-included) and asked to predict the points above; ``s`` is chosen so that the central
-predictive intervals of those held-out points cover what they claim, averaged over the levels
-10 %, 20 %, ..., 90 % and 95 % (the reliability diagram, Gneiting, Balabdaoui & Raftery 2007).
-Because one series has few cutoffs, the estimate is shrunk towards a prior scale with a
-pseudo-count (empirical Bayes; partial pooling as in Gelman et al. 2013, ch. 5): a series with
-no usable backtest gets the prior itself, and says so. The prior is deliberately conservative:
-the upper quartile of the per-benchmark scales over public benchmark data (see
+(logit units), the log of a loss, the log2 or logit of a trend. For a law with a link (the
+sigmoid) a second part ``Normal(0, (a * g(d))^2)`` is added on the observed scale, for misses
+a latent shift cannot produce (scores off the curve near the chance level).
+
+The scale ``s`` is estimated where it can be checked: by leave-future-out (walk-forward)
+backtests on the data at hand. At each of several cutoffs the law is refitted to the points
+below it (its own bootstrap included) and asked to predict the points above; ``s`` is chosen so
+that the central predictive intervals of those held-out points cover what they claim, averaged
+over the levels 10 %, 20 %, ..., 90 % and 95 % (the reliability diagram, Gneiting, Balabdaoui &
+Raftery 2007). Because one series has few cutoffs, the estimates are shrunk towards prior
+scales with a pseudo-count (empirical Bayes; partial pooling as in Gelman et al. 2013, ch. 5):
+a series with no usable backtest gets the prior itself, and says so. The prior is deliberately
+conservative: the upper quartile of the per-benchmark scales over public benchmark data (see
 ``benchmarks/bench_calibration.py``), so that a threshold that cannot be ruled out is not
 reported as unlikely.
 
@@ -56,6 +59,7 @@ def growth(distance: ArrayLike) -> FloatArray:
     d = np.maximum(np.asarray(distance, dtype=float), 0.0)
     return np.sqrt(d * (d + 2.0))
 _SCALE_GRID = np.concatenate([[0.0], np.geomspace(1e-4, 20.0, 25)])
+_ADD_GRID = np.concatenate([[0.0], np.geomspace(1e-3, 0.5, 12)])
 
 
 def interval_score(lo: ArrayLike, hi: ArrayLike, y: ArrayLike, level: float) -> FloatArray:
@@ -141,16 +145,25 @@ class ModelError:
     calibrated_coverage: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
     """Why no backtest could be used (source "prior")."""
+    additive: float = 0.0
+    """Scale of a second part added on the observed scale after the link (score units), for
+    laws with one (the sigmoid): misses a latent shift cannot produce, such as scores off
+    the curve near the chance level."""
 
     def sd(self, distance: ArrayLike) -> FloatArray:
         """The term's standard deviation at each distance (0 inside the data)."""
         return self.scale * growth(distance)
 
+    def additive_sd(self, distance: ArrayLike) -> FloatArray:
+        """The observed-scale part's standard deviation at each distance."""
+        return self.additive * growth(distance)
+
     def to_dict(self) -> dict[str, Any]:
         return {"scale": self.scale, "units": self.units, "source": self.source,
                 "prior_scale": self.prior_scale, "n_backtest": self.n_backtest,
                 "own_scale": self.own_scale, "raw_coverage": dict(self.raw_coverage),
-                "calibrated_coverage": dict(self.calibrated_coverage), "reason": self.reason}
+                "calibrated_coverage": dict(self.calibrated_coverage), "reason": self.reason,
+                "additive": self.additive}
 
     def describe(self, distance: float, what: str) -> str:
         """One line: how far a prediction extrapolates and the error the backtests give there."""
@@ -182,17 +195,24 @@ class HeldOut:
     observed: FloatArray
     distance: FloatArray
     post: Callable[[FloatArray], FloatArray] | None = None
+    bounds: tuple[float, float] = (-math.inf, math.inf)
+    """Where an observed value can lie (draws with the observed-scale part are clipped)."""
 
     @property
     def size(self) -> int:
         return int(self.observed.size)
 
-    def pit(self, scale: float, noise: FloatArray) -> FloatArray:
-        """PIT of each observation with the model-error term at `scale` added."""
+    def pit(self, scale: float, noise: FloatArray, additive: float = 0.0) -> FloatArray:
+        """PIT of each observation with the model-error term at `scale` (and the
+        observed-scale part at `additive`, for a law with a link) added."""
         d = growth(self.distance)
-        z = self.draws + scale * d[None, :] * noise[: self.draws.shape[0], : d.size]
+        rows, cols = self.draws.shape
+        z = self.draws + scale * d[None, :] * noise[:rows, :cols]
         if self.post is not None:
             z = self.post(z)
+            if additive > 0:
+                z = np.clip(z + additive * d[None, :] * noise[::-1][:rows, :cols],
+                            *self.bounds)
         return _pit(z, self.observed)
 
 
@@ -203,9 +223,19 @@ def _noise(parts: Sequence[HeldOut], seed: int) -> FloatArray:
 
 
 def _coverage(parts: Sequence[HeldOut], scale: float, noise: FloatArray,
-              levels: Sequence[float]) -> FloatArray:
-    pit = np.concatenate([p.pit(scale, noise) for p in parts])
+              levels: Sequence[float], additive: float = 0.0) -> FloatArray:
+    pit = np.concatenate([p.pit(scale, noise, additive) for p in parts])
     return np.array([float(np.mean(np.abs(pit - 0.5) <= lvl / 2.0)) for lvl in levels])
+
+
+def _masked(post: Callable[[FloatArray], FloatArray], m: NDArray[np.bool_]
+            ) -> Callable[[FloatArray], FloatArray]:
+    """`post` for a subset `m` of its points (it may need every column)."""
+    def sub(z: FloatArray) -> FloatArray:
+        full = np.zeros((z.shape[0], m.size))
+        full[:, m] = z
+        return post(full)[:, m]
+    return sub
 
 
 def _beyond(parts: Sequence[HeldOut]) -> list[HeldOut]:
@@ -214,7 +244,10 @@ def _beyond(parts: Sequence[HeldOut]) -> list[HeldOut]:
     for p in parts:
         m = p.distance > 0
         if m.any():
-            out.append(HeldOut(p.draws[:, m], p.observed[m], p.distance[m], p.post))
+            post = p.post
+            if post is not None and not m.all():
+                post = _masked(post, m)
+            out.append(HeldOut(p.draws[:, m], p.observed[m], p.distance[m], post, p.bounds))
     return out
 
 
@@ -223,33 +256,49 @@ def scale_of(parts: Sequence[HeldOut], *, seed: int = 0,
     """The scale at which the walk-forward predictions in `parts` cover best over `levels`
     (least squares between the reliability curve and the diagonal; ties go to the smallest
     scale), with no prior; NaN when no prediction lies past its data."""
+    return _scales(parts, seed=seed, levels=levels, additive=False)[0]
+
+
+def _scales(parts: Sequence[HeldOut], *, seed: int, levels: Sequence[float],
+            additive: bool) -> tuple[float, float]:
+    """(scale, additive scale) fitting the reliability curve to the diagonal: the scale on a
+    coarse then a fine grid; with `additive`, then the additive scale given it, then the scale
+    again given that (coordinate descent)."""
     parts = _beyond(parts)
     if not parts:
-        return math.nan
+        return math.nan, 0.0
     noise = _noise(parts, seed)
     target = np.asarray(levels)
 
-    def search(grid: FloatArray) -> tuple[int, float]:
+    def search(grid: FloatArray, err_at: Callable[[float], float]) -> float:
         best, best_err = 0, math.inf
-        for i, s in enumerate(grid):
-            err = float(np.sum((_coverage(parts, float(s), noise, levels) - target) ** 2))
+        for i, v in enumerate(grid):
+            err = err_at(float(v))
             if err < best_err - 1e-12:
                 best, best_err = i, err
-        return best, best_err
+        lo = grid[max(best - 1, 0)]
+        hi = grid[min(best + 1, grid.size - 1)]
+        fine = np.unique(np.concatenate([[grid[best]],
+                                         np.geomspace(max(lo, 1e-5), max(hi, 2e-5), 7)]))
+        errs = [err_at(float(v)) for v in fine]
+        return float(fine[int(np.argmin(errs))])
 
-    i, _ = search(_SCALE_GRID)  # coarse, then a finer grid between the neighbours
-    lo = _SCALE_GRID[max(i - 1, 0)]
-    hi = _SCALE_GRID[min(i + 1, _SCALE_GRID.size - 1)]
-    fine = np.unique(np.concatenate([[_SCALE_GRID[i]],
-                                     np.geomspace(max(lo, 1e-5), max(hi, 2e-5), 9)]))
-    j, _ = search(fine)
-    return float(fine[j])
+    def err(s: float, a: float) -> float:
+        return float(np.sum((_coverage(parts, s, noise, levels, a) - target) ** 2))
+
+    s = search(_SCALE_GRID, lambda v: err(v, 0.0))
+    if not additive:
+        return s, 0.0
+    a = search(_ADD_GRID, lambda v: err(s, v))
+    if a > 0:
+        s = search(_SCALE_GRID, lambda v: err(v, a))
+    return s, a
 
 
 def fit_scale(parts: Sequence[HeldOut], *, prior_scale: float,
               pseudo_count: float = PSEUDO_COUNT, seed: int = 0, units: str = "",
               levels: Sequence[float] = CALIBRATION_LEVELS,
-              reason: str | None = None) -> ModelError:
+              reason: str | None = None, prior_additive: float | None = None) -> ModelError:
     """The model-error scale for a series from its walk-forward fits, shrunk towards
     ``prior_scale``.
 
@@ -257,25 +306,32 @@ def fit_scale(parts: Sequence[HeldOut], *, prior_scale: float,
     space, of the own and prior scales with weights n / (n + pseudo_count) and
     pseudo_count / (n + pseudo_count), n the number of walk-forward fits with a prediction
     past their data. With none, the prior, and the reason.
+
+    With `prior_additive` (laws with a link), a second part on the observed scale is fitted
+    after the scale (coordinate descent) and shrunk towards it the same way (in linear
+    space: an own value of 0 is kept as evidence of none).
     """
     beyond = _beyond(parts)
     n = len(beyond)
     if n == 0:
         return ModelError(scale=prior_scale, units=units, source="prior",
-                          prior_scale=prior_scale,
+                          prior_scale=prior_scale, additive=prior_additive or 0.0,
                           reason=reason or "no walk-forward fit had a later point to predict")
-    own = scale_of(beyond, seed=seed, levels=levels)
+    own, own_add = _scales(beyond, seed=seed, levels=levels,
+                           additive=prior_additive is not None)
     w = n / (n + pseudo_count)
     floor = 1e-3 * max(prior_scale, 1e-6)
     scale = float(math.exp(w * math.log(max(own, floor))
                            + (1.0 - w) * math.log(max(prior_scale, floor))))
+    add = 0.0 if prior_additive is None else w * own_add + (1.0 - w) * prior_additive
     noise = _noise(beyond, seed)
     raw = _coverage(beyond, 0.0, noise, (0.8, 0.95))
-    cal = _coverage(beyond, scale, noise, (0.8, 0.95))
+    cal = _coverage(beyond, scale, noise, (0.8, 0.95), add)
     return ModelError(scale=scale, units=units, source="backtest", prior_scale=prior_scale,
                       n_backtest=int(sum(p.size for p in beyond)), own_scale=own,
                       raw_coverage={"80": float(raw[0]), "95": float(raw[1])},
-                      calibrated_coverage={"80": float(cal[0]), "95": float(cal[1])})
+                      calibrated_coverage={"80": float(cal[0]), "95": float(cal[1])},
+                      additive=add)
 
 
 def no_model_error(units: str) -> ModelError:

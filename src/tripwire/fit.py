@@ -96,7 +96,8 @@ LOSS_PRIOR_SCALE = 0.03
 :mod:`tripwire.calibration`; measured by ``benchmarks/bench_calibration.py``)."""
 CALIBRATION_CUTS = (0.5, 0.6, 0.7, 0.8)
 """Shares of the runs (lowest compute first) each leave-future-out refit sees."""
-_CAL_BOOT = 100
+_CAL_BOOT = 60
+_CAL_DRAWS = 5
 _DRAWS_PER_RESAMPLE = 10
 _BACKTRACK_BATCH = 6
 _BOOT_CHUNK = 200
@@ -471,7 +472,7 @@ def _leave_future_out(obj: _Objective, theta_hat: FloatArray, compute: FloatArra
         resid = resid * math.sqrt(m / max(m - obj.n_params, 1))
         test = ~train
         lp = obj.log_predict(boot, obj.z[:, test])  # (B, M)
-        noise = resid[rng.integers(0, m, size=(boot.shape[0], _DRAWS_PER_RESAMPLE))]
+        noise = resid[rng.integers(0, m, size=(boot.shape[0], _CAL_DRAWS))]
         draws = (lp[:, None, :] + noise[:, :, None]).reshape(-1, int(test.sum()))
         zt = obj.z[:, train]
         dist = _past(obj.z[:, test], compute[test], (zt.min(axis=1), zt.max(axis=1)),

@@ -94,3 +94,20 @@ def test_incident_starts_the_reporting_clocks(db: str, tmp_path: Path) -> None:
     assert got[1]["due"].startswith("2026-03-17T10:00")
     bad = run("incident", "nope", "--by", "x", "--evidence", "y", "--db", db)
     assert bad.exit_code == 2
+
+
+def test_report_shows_the_calendar(db: str, tmp_path: Path) -> None:
+    run("plan", "--policy", "eu-ai-act-gpai", "--compute", "2e25", "--start", "2026-02-01",
+        "--name", "acme-3", "--db", db, today="2026-01-01")
+    run("ingest", str(write(tmp_path / "m.csv", "name,compute\nacme-3,2e25\n")), "--db", db)
+    out = tmp_path / "r.json"
+    r = run("report", "--all", "--format", "json", "--n-boot", "10", "-o", str(out),
+            "--db", db, today="2026-01-20")
+    assert r.exit_code == 0, r.output
+    [o] = json.loads(out.read_text())["obligations"]
+    assert (o["due"], o["status"], o["safeguard"]) == ("2026-01-15", "overdue",
+                                                        "commission-notification")
+    html = tmp_path / "r.html"
+    run("report", "--all", "--n-boot", "10", "-o", str(html), "--db", db, today="2026-01-20")
+    text = html.read_text()
+    assert 'id="obligations"' in text and "2026-01-15" in text

@@ -38,6 +38,9 @@ LATENT_PRIOR_SCALE = 2.5
 growth(decades past the data), see `tripwire.calibration`): about the median of the
 per-benchmark leave-future-out scales over 61 public benchmarks with >= 20 models (obsscaling,
 Open LLM Leaderboard, Gadre et al. 2024, Pythia; quartiles 0.5, 2.6, 15.5)."""
+ADDITIVE_PRIOR_SCALE = 0.02
+"""Prior scale of the score-scale part of the model error (score units; sd = this times
+growth(decades past the data)): scores off the curve that no latent shift explains."""
 CALIBRATION_CUTS = (0.5, 0.6, 0.7, 0.8)
 """Shares of the models (lowest compute first) each leave-future-out refit sees."""
 _CAL_BOOT = 100
@@ -134,7 +137,8 @@ class CapabilityCurve:
     `tau_` (logit units), and noise added to the score with sd `sigma_`.
 
     Past the compute range of the data a third part is added, the model error of the sigmoid
-    form: a latent shift with sd ``scale * sqrt(decades past the data)``. With `calibrate`
+    form: a latent shift with sd ``scale * growth(decades past the data)`` and a shift of the
+    score with sd ``additive * growth(...)``. With `calibrate`
     (the default) its scale is fitted by leave-future-out on the data at hand (refits on the
     lowest 50, 60, 70 and 80 % of models by compute predict the rest) and shrunk towards
     `prior_scale` (:mod:`tripwire.calibration`); ``model_error_`` says which, and how the
@@ -281,11 +285,12 @@ class CapabilityCurve:
                      shape: tuple[int, ...] = shape) -> np.ndarray:
                 return _latent_to_scores(sub, lat.reshape(shape)).reshape(-1, shape[2])
 
-            parts.append(HeldOut(z.reshape(-1, shape[2]), y[test], sub._past(x[test]), post))
+            parts.append(HeldOut(z.reshape(-1, shape[2]), y[test], sub._past(x[test]), post,
+                                 sub.score_bounds_))
         why = None if parts else ("no refit below a compute cut was possible"
                                   + (f" ({reasons[0]})" if reasons else ""))
         return fit_scale(parts, prior_scale=self.prior_scale, seed=self.seed, units=units,
-                         reason=why)
+                         reason=why, prior_additive=ADDITIVE_PRIOR_SCALE)
 
     def _past(self, log10_c: np.ndarray) -> np.ndarray:
         """Decades of compute outside the fitted range (0 inside)."""
@@ -293,7 +298,14 @@ class CapabilityCurve:
         return np.maximum(0.0, np.maximum(log10_c - hi, lo - log10_c))
 
     def _extra_sd(self, log10_c: np.ndarray) -> np.ndarray:
-        return self.model_error_.sd(self._past(np.asarray(log10_c, dtype=float)))
+        """Latent model-error sd at each place, the score-scale part included as latent
+        spread at the threshold being asked about (`_threshold_slope`)."""
+        d = self._past(np.asarray(log10_c, dtype=float))
+        sd = self.model_error_.sd(d)
+        slope = getattr(self, "_threshold_slope", None)
+        if slope and self.model_error_.additive > 0:
+            sd = np.sqrt(sd**2 + (self.model_error_.additive_sd(d) / slope) ** 2)
+        return sd
 
     def _ceiling_bounds(self, y: np.ndarray, floor: float) -> tuple[float | None, float, float]:
         if self.ceiling is not None:
@@ -404,10 +416,12 @@ class CapabilityCurve:
         return self._draws(self._design(xs), "prediction", n_draws)
 
     def _draws(self, X: np.ndarray, kind: str, n_draws: int) -> np.ndarray:
-        extra = None
+        extra = add = None
         if kind == "prediction" and self.model_error_.scale > 0:
-            extra = self._extra_sd(X[:, 1] + self.xbar_)
-        return _predictive_draws(self, X, kind, n_draws, extra)
+            xs = X[:, 1] + self.xbar_
+            extra = self._extra_sd(xs)
+            add = self.model_error_.additive_sd(self._past(xs))
+        return _predictive_draws(self, X, kind, n_draws, extra, add)
 
     def _latent_threshold(self, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """Per draw: the latent level t_b where the curve equals threshold (+inf if never)."""
@@ -422,6 +436,11 @@ class CapabilityCurve:
         b = self.boot_
         t, ceil = self._latent_threshold(threshold)
         tau = _latent_sd_at(self, threshold, ceil)
+        # the score-scale part of the model error, as latent spread at the threshold
+        c0 = float(np.median(ceil))
+        q = min(max((threshold - self.problem_.floor) / (c0 - self.problem_.floor), 1e-6),
+                1 - 1e-6)
+        self._threshold_slope = (c0 - self.problem_.floor) * q * (1.0 - q)
         # eta = a + k (x - xbar) = (a - k xbar) + k x
         return b[:, 0] - b[:, 1] * self.xbar_, b[:, 1], t, tau
 

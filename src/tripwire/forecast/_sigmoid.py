@@ -499,7 +499,8 @@ def _latent_draws(est: Any, X: np.ndarray, n_draws: int,
     return z
 
 
-def _latent_to_scores(est: Any, z: np.ndarray, seed_offset: int = 2) -> np.ndarray:
+def _latent_to_scores(est: Any, z: np.ndarray, seed_offset: int = 2,
+                      extra_add: np.ndarray | None = None) -> np.ndarray:
     """Latent draws (n_draws, B, points) to measured scores: the sigmoid between floor and each
     fit's ceiling, plus the additive scatter and binomial noise at the median sample count,
     clipped to where a score can lie."""
@@ -510,6 +511,8 @@ def _latent_to_scores(est: Any, z: np.ndarray, seed_offset: int = 2) -> np.ndarr
     var = (est.boot_sigma_**2)[None, :, None] * sig
     if est.trials_ is not None:
         var = var + np.clip(f * (1 - f), 0, None) / float(np.median(est.trials_))
+    if extra_add is not None:
+        var = var + (extra_add**2)[None, None, :]
     rng = np.random.default_rng(est.seed + seed_offset)
     f = f + rng.standard_normal(f.shape) * np.sqrt(var)
     lo, hi = est.score_bounds_
@@ -517,7 +520,8 @@ def _latent_to_scores(est: Any, z: np.ndarray, seed_offset: int = 2) -> np.ndarr
 
 
 def _predictive_draws(est: Any, X: np.ndarray, kind: str, n_draws: int,
-                      extra_sd: np.ndarray | None = None) -> np.ndarray:
+                      extra_sd: np.ndarray | None = None,
+                      extra_add: np.ndarray | None = None) -> np.ndarray:
     """Draws of a new model's score at the design rows X: per bootstrap fit, `n_draws` latent
     shifts (Student t, the fit's degrees of freedom), the model-error shift (`extra_sd`, latent
     units, per point) and additive noise (the additive scatter plus binomial noise at the
@@ -528,4 +532,4 @@ def _predictive_draws(est: Any, X: np.ndarray, kind: str, n_draws: int,
         c = prob.ceilings(b)[:, None]
         return prob.floor + (c - prob.floor) * expit(eta)
     z = _latent_draws(est, X, n_draws, extra_sd)
-    return _latent_to_scores(est, z).reshape(-1, X.shape[0])
+    return _latent_to_scores(est, z, extra_add=extra_add).reshape(-1, X.shape[0])

@@ -318,6 +318,21 @@ class AttestationRow(_Row):
     record_seq: int | None = None
 
 
+class ObligationRow(_Row):
+    """One clocked duty on the calendar (tripwire.obligations)."""
+
+    due: str
+    days_left: float
+    status: str
+    model: str
+    policy: str
+    safeguard: str
+    within: str
+    event: str
+    source: str | None = None
+    evidence: str | None = None
+
+
 class PolicyRow(_Row):
     name: str
     title: str | None = None
@@ -353,6 +368,8 @@ class ReportData(BaseModel):
     anomalies: list[AnomalyRow] = Field(default_factory=list)
     record: RecordSection = Field(default_factory=RecordSection)
     attestations: list[AttestationRow] = Field(default_factory=list)
+    obligations: list[ObligationRow] = Field(default_factory=list)
+    """The calendar: clocked obligations, overdue first (met ones included)."""
     changes: list[ChangesSection] = Field(default_factory=list)
     """What changed: each model against its parent or previous release (`tripwire diff`)."""
     regulatory_lines: list[tuple[float, str]] = Field(
@@ -962,6 +979,8 @@ def gather_report(
     if "record" in want:
         data.record = record_section(reg, notices=notices)
         data.attestations = attestation_rows(reg)
+        data.obligations = obligation_rows(reg, focus if scope == "model" else None,
+                                           as_of=now)
     return data
 
 
@@ -1005,6 +1024,21 @@ def _latest_recorded(reg: Register) -> dict[tuple[str, str], Any]:
     except TripwireError:
         return {}
     return latest
+
+
+def obligation_rows(reg: Register, models: Sequence[str] | None = None, *,
+                    as_of: dt.datetime | None = None) -> list[ObligationRow]:
+    """The calendar of clocked obligations (of `models`, or all) as of `as_of`, overdue
+    first."""
+    from tripwire import obligations as obl
+
+    try:
+        got = obl.obligations(reg, include_met=True, as_of=as_of)
+    except TripwireError:
+        return []
+    keep = set(models) if models is not None else None
+    return [ObligationRow(**r) for r, o in zip(obl.calendar_rows(got), got, strict=True)
+            if keep is None or o.model in keep]
 
 
 def attestation_rows(reg: Register) -> list[AttestationRow]:

@@ -113,8 +113,7 @@ def test_unknown_names_list_close_ones(reg: Register, house: Path):
 
 def test_unmapped_or_unknown_benchmark_warns_and_is_insufficient(reg: Register, house: Path):
     a = assess(reg, "big", house, mapping={"skill": "nosuch"}, record=False)
-    assert any('benchmark "nosuch" (for "skill") is not in the register' in w
-               for w in a.warnings)
+    assert any("no results in the register for: nosuch (for skill)" in w for w in a.warnings)
     assert a.determination.thresholds[0].state == "insufficient"
 
 
@@ -210,3 +209,149 @@ def test_plan_without_enough_data_is_insufficient_not_a_number(reg: Register, ho
     p = plan(reg, house, compute=1e24, mapping={"skill": "nosuch"}, n_boot=50, at=NOW)
     assert p.determination.thresholds[0].state == "insufficient"
     assert any("nosuch" in w for w in p.warnings)
+
+
+# ------------------------------------------------------------------------------ bottom line
+
+RULES = """\
+name: rules
+version: "1"
+default_level: base
+cumulative: {cumulative}
+levels:
+  - id: base
+    requires: {{deploy: [docs]}}
+  - id: high
+    requires: {{train: [vault], deploy: [vault]}}
+  - id: top
+    requires: {{deploy: [lock]}}
+safeguards: [{{id: docs}}, {{id: vault}}, {{id: lock}}, {{id: filters}}]
+thresholds:
+  - id: compute
+    level: high
+    condition: training_compute > 1e25
+  - id: skill
+    level: top
+    condition: score("skillbench") >= 0.5
+    requires: {{deploy: [filters]}}
+  - id: minor
+    level: base
+    condition: score("otherbench") >= 0.5
+"""
+
+
+def _judged(have: list[str], compute: float | None = 1e26, cumulative: bool = True):
+    from tripwire.assess import bottom_line
+    from tripwire.model import Model
+    from tripwire.policy import Evidence, check_text, evaluate_policy
+
+    pol, issues = check_text(RULES.format(cumulative=str(cumulative).lower()), "rules.yaml")
+    assert pol is not None, [str(i) for i in issues]
+    m = Model(name="m", compute_flop=compute)
+    det = evaluate_policy(pol, Evidence(model=m, attestations=have), at=NOW)
+
+    def line(action: str | None = None, stale: tuple[str, ...] = ()):
+        return bottom_line(det, pol, have=have, action=action, stale=stale)
+    return det, line
+
+
+def test_bottom_line_a_block_that_stands_names_what_could_not_be_judged_too():
+    det, line = _judged([])
+    assert det.level == "high"
+    bl = line("deploy")
+    assert bl.exit_code == 1
+    assert bl.text == ("BLOCKED: deploy needs docs, vault (level high); also cannot rule out top: "
+                       "2 thresholds insufficient (no result on skillbench: skill; no result on "
+                       "otherbench: minor), which would add filters, lock [exit 1]")
+    skill, minor = bl.unjudged
+    assert skill.raises_level and skill.would_require == {"deploy": ["lock", "filters"]}
+    assert not minor.raises_level and minor.would_require == {}
+    assert line().exit_code == 3  # assess: the level could be higher
+
+
+def test_bottom_line_missing_evidence_that_could_block_an_allowed_action_is_exit_3():
+    _, line = _judged(["docs", "vault"])
+    bl = line("deploy")
+    assert bl.exit_code == 3 and bl.text.startswith(
+        "INSUFFICIENT EVIDENCE: deploy is allowed on the evidence judged (level high), but "
+        "cannot rule out top") and "which would require filters, lock" in bl.text
+    assert line("train").exit_code == 0  # top adds nothing to train: allowed whatever it says
+    assert "whose safeguards are in place as well" in line("train").text
+
+
+def test_bottom_line_all_safeguards_in_place_gate_allows_but_assess_says_the_level_is_open():
+    _, line = _judged(["docs", "vault", "lock", "filters"])
+    assert line("deploy").exit_code == 0 and line("deploy").text.startswith("ALLOWED: deploy")
+    bl = line()
+    assert bl.exit_code == 3 and bl.text.startswith("level high; cannot rule out top")
+    assert line("deploy", stale=("re-assessment was due 2025-01-01",)).exit_code == 3
+
+
+def test_bottom_line_an_unjudged_threshold_that_changes_nothing_is_exit_0():
+    from tripwire.assess import bottom_line
+    from tripwire.model import Model
+    from tripwire.policy import Evidence, check_text, evaluate_policy
+
+    text = RULES.format(cumulative="true").replace(
+        "    requires: {deploy: [filters]}\n", "")
+    pol, _ = check_text(text.replace('score("skillbench") >= 0.5', "training_compute > 1e27"),
+                        "r.yaml")
+    assert pol is not None
+    det = evaluate_policy(pol, Evidence(model=Model(name="m", compute_flop=1e28)), at=NOW)
+    assert det.level == "top"
+    bl = bottom_line(det, pol, have=[])
+    assert bl.exit_code == 0 and bl.text == (
+        "level top; 1 threshold insufficient (no result on otherbench: minor), which would change "
+        "nothing: the safeguards they require are in place [exit 0]")
+
+
+def test_bottom_line_when_levels_do_not_accumulate_missing_evidence_may_lift_a_block():
+    # Not cumulative: at level high only the vault is required, not the base's docs. With the
+    # vault attested and compute unknown, deploy is blocked on docs at base, but crossing
+    # `compute` would lift that block: the missing evidence could change the answer.
+    _, line = _judged(["vault"], compute=None, cumulative=False)
+    bl = line("train")
+    assert bl.exit_code == 0  # base requires nothing for train; high's vault is attested
+    bl = line("deploy")
+    assert bl.exit_code == 3 and bl.text.startswith(
+        "INSUFFICIENT EVIDENCE: deploy is blocked on the evidence judged (level base)"), bl.text
+
+
+def test_anomaly_z_is_one_number_in_assess_forecast_and_report(sqlite_register: Register,
+                                                               tmp_path: Path):
+    """The sandbagging z-score of a model is computed once (forecast.benchmark_anomalies) and
+    printed the same by `assess`, `forecast --anomalies` and the report."""
+    import json
+    import re
+
+    from typer.testing import CliRunner
+
+    from tripwire.cli import app
+    from tripwire.report.data import anomaly_rows
+
+    models = ["name,compute"]
+    evals = ["model,benchmark,value,samples"]
+    for i in range(12):
+        logc = 21 + 0.4 * i
+        score = 0.25 + 0.7 / (1 + math.exp(-1.5 * (logc - 23.5)))
+        if i == 9:
+            score = 0.45  # far below the curve for its compute
+        models.append(f"m{i},{10 ** logc:.4g}")
+        evals.append(f"m{i},mmlu,{score:.4f},{2000 + 100 * i}")
+        evals.append(f"m{i},mmlu,{score - 0.05:.4f},")  # a weaker run: the best one counts
+    reg = sqlite_register
+    reg.ingest(ingest.read_file(write(tmp_path / "models.csv", "\n".join(models) + "\n")))
+    reg.ingest(ingest.read_file(write(tmp_path / "evals.csv", "\n".join(evals) + "\n")))
+    pol = write(tmp_path / "p.yaml", POLICY.replace("benchmark: skillbench", "benchmark: mmlu"))
+    reason = assess(reg, "m9", pol, record=False).determination.thresholds[0].reason or ""
+    z_assess = re.search(r"z = (-?[\d.]+)", reason)
+    assert z_assess, reason
+    r = CliRunner().invoke(app, ["forecast", "mmlu", "--anomalies", "--json", "--n-boot", "20",
+                                 "--db", reg.url])
+    assert r.exit_code == 0, r.output
+    row = next(x for x in json.loads(r.stdout)["anomalies"]["compute"] if x["model"] == "m9")
+    bench = reg.get_benchmark("mmlu")
+    (rep,) = [a for a in anomaly_rows(reg, bench, {m.name: m for m in reg.models()})
+              if a.model == "m9"]
+    assert row["flagged"] and rep.flagged
+    assert f"{row['z']:.4g}" == f"{rep.z:.4g}" == z_assess.group(1)

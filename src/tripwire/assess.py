@@ -29,10 +29,11 @@ from tripwire.model import (
     Determination,
     EvalResult,
     Model,
+    ThresholdState,
     utcnow,
 )
 from tripwire.policy import ACTIONS, Evidence, EvidenceJudge, LoadedPolicy, evaluate_policy
-from tripwire.policy.expr import UNKNOWN, Compare, Probs, Score
+from tripwire.policy.expr import UNKNOWN, Compare, Probs, Quantity, Score
 from tripwire.policy.loader import builtin_names, load_policy
 from tripwire.register import Register
 from tripwire.register.record_store import append_entry, entries, lock_appends
@@ -41,15 +42,19 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Assessment",
+    "BottomLine",
     "GateDecision",
     "Plan",
+    "Unjudged",
     "assess",
     "attest",
     "attestations",
+    "bottom_line",
     "determinations",
     "gate",
     "gather_evidence",
     "plan",
+    "quantity_lines",
     "resolve_policy",
 ]
 
@@ -163,33 +168,22 @@ def determinations(reg: Register, model: str | None = None,
 
 def _anomaly_flags(reg: Register, model: Model, benches: Iterable[str],
                    notes: list[str]) -> dict[str, str]:
-    """Benchmarks on which `model` scores implausibly low for its effective compute
-    (leave-one-out sigmoid fit over the register's models; forecast.compute_anomalies)."""
+    """Benchmarks on which `model` scores implausibly low for its effective compute: the
+    check `forecast --anomalies` and the reports show (forecast.benchmark_anomalies)."""
     flags: dict[str, str] = {}
     models = {m.name: m for m in reg.models()}
     for bench in sorted(set(benches)):
-        best: dict[str, EvalResult] = {}
-        for r in reg.results(benchmark=bench):
-            if r.model not in best or r.value > best[r.model].value:
-                best[r.model] = r
-        if model.name not in best:
-            continue
-        compute = {n: c for n in best if n in models
-                   and (c := models[n].effective_compute_flop) is not None and c > 0}
-        names = list(compute)
-        if len(names) < 6 or model.name not in compute:
-            continue
         meta = _benchmark(reg, bench)
+        results = reg.results(benchmark=bench)
+        if meta is None or not model.effective_compute_flop \
+                or not any(r.model == model.name for r in results):
+            continue
         try:  # the numeric stack only when there is a fit to make
-            from tripwire.forecast import compute_anomalies
+            from tripwire.forecast import benchmark_anomalies
         except ImportError:  # forecasting not installed in this build
             return flags
         try:
-            frame = compute_anomalies(
-                names, [compute[n] for n in names],
-                [best[n].value for n in names],
-                floor=meta.chance if meta and meta.chance is not None else 0.0,
-                ceiling=meta.ceiling if meta else None)
+            frame = benchmark_anomalies(results, models, meta)
         except (InsufficientEvidence, InputError) as e:
             notes.append(f"no anomaly check on {bench}: {e}")
             continue
@@ -197,8 +191,8 @@ def _anomaly_flags(reg: Register, model: Model, benches: Iterable[str],
         if len(row) and bool(row["flagged"].iloc[0]):
             z = float(row["z"].iloc[0])
             exp = float(row["expected"].iloc[0])
-            flags[bench] = (f"score {float(row['score'].iloc[0]):.3g} is implausibly low for "
-                            f"its effective compute (expected {exp:.3g}, z = {z:.2f}): "
+            flags[bench] = (f"score {float(row['score'].iloc[0]):.4g} is implausibly low for "
+                            f"its effective compute (expected {exp:.4g}, z = {z:.4g}): "
                             "possible sandbagging or a broken evaluation")
     return flags
 
@@ -210,6 +204,33 @@ def _benchmark(reg: Register, bid: str) -> Benchmark | None:
         return None
 
 
+def _evidence_benchmarks(reg: Register, policy: LoadedPolicy, mapping: Mapping[str, str]
+                         ) -> tuple[list[str], dict[str, Benchmark]]:
+    """The register's metadata of each benchmark the policy's evidence names, and at most two
+    warnings: the evidence not mapped to a benchmark, and the benchmarks the register lacks."""
+    known = {b.id for b in reg.benchmarks()}
+    unmapped: list[str] = []
+    absent: list[str] = []
+    benches: dict[str, Benchmark] = {}
+    for name, bench in _referenced(policy, mapping).items():
+        if bench is None:
+            unmapped.append(name)
+        elif bench not in known:
+            absent.append(bench + (f" (for {name})" if bench != name else ""))
+        else:
+            meta = _benchmark(reg, bench)
+            if meta is not None:
+                benches[bench] = meta
+    warnings = []
+    if unmapped:
+        warnings.append(f"not mapped to a benchmark (--map NAME=BENCHMARK): {', '.join(unmapped)}")
+    if absent:
+        first = absent[0].split(" ", 1)[0]
+        warnings.append(f"no results in the register for: {', '.join(absent)} "
+                        f"({_close(first, known)})")
+    return warnings, benches
+
+
 def gather_evidence(reg: Register, model: str, policy: LoadedPolicy, *,
                     mapping: Mapping[str, str] | None = None,
                     anomalies: bool = True) -> tuple[Evidence, list[str]]:
@@ -219,22 +240,7 @@ def gather_evidence(reg: Register, model: str, policy: LoadedPolicy, *,
     _check_mapping(policy, mapping)
     m = reg.get_model(model)
     results = reg.results(model=m.name)
-    known = {b.id for b in reg.benchmarks()}
-    warnings: list[str] = []
-    benches: dict[str, Benchmark] = {}
-    for name, bench in _referenced(policy, mapping).items():
-        if bench is None:
-            warnings.append(f'evidence "{name}" is not mapped to a benchmark: thresholds using '
-                            f"it are insufficient (map it: --map {name}=BENCHMARK)")
-        elif bench not in known:
-            label = f'benchmark "{bench}"' + (f' (for "{name}")' if bench != name else "")
-            warnings.append(f"{label} is not in the register: thresholds using it are "
-                            f"insufficient ({_close(bench, known)}; map another: "
-                            f"--map {name}=BENCHMARK)")
-        else:
-            meta = _benchmark(reg, bench)
-            if meta is not None:
-                benches[bench] = meta
+    warnings, benches = _evidence_benchmarks(reg, policy, mapping)
     notes: list[str] = []
     flags = _anomaly_flags(reg, m, benches, notes) if anomalies else {}
     warnings.extend(notes)
@@ -247,8 +253,43 @@ def gather_evidence(reg: Register, model: str, policy: LoadedPolicy, *,
 # -------------------------------------------------------------------------------------- assess
 
 @dataclass
+class Unjudged:
+    """A threshold that could not be judged: why, and what assuming it crossed would change."""
+
+    threshold: str
+    level: str
+    why: list[str]
+    """The missing evidence, as the policy engine names it."""
+    raises_level: bool
+    """Crossed, it would put the model at a level above the one reached."""
+    would_require: dict[str, list[str]]
+    """Action -> safeguards it would add to those missing now (not attested)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, "level": self.level, "why": self.why,
+                "raises_level": self.raises_level, "would_require": self.would_require}
+
+
+@dataclass
+class BottomLine:
+    """The one-line answer ending `assess`, `gate` and `plan`, with the exit code it implies
+    and the thresholds it could not judge."""
+
+    text: str
+    exit_code: int
+    """0 answered; 1 blocked whatever the missing evidence says (gate); 3 the missing or
+    stale evidence could change the answer."""
+    unjudged: list[Unjudged] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "exit_code": self.exit_code,
+                "unjudged": [u.to_dict() for u in self.unjudged]}
+
+
+@dataclass
 class Assessment:
-    """A determination with what the register adds: warnings, staleness, its record entry."""
+    """A determination with what the register adds: warnings, staleness, its record entry,
+    and its bottom line."""
 
     determination: Determination
     warnings: list[str] = field(default_factory=list)
@@ -260,11 +301,151 @@ class Assessment:
     tripwire (also in `stale`): the answer rests on evidence the record does not vouch for."""
     entry: int | None = None
     """Sequence number of the determination in the record (None when not recorded)."""
+    bottom: BottomLine | None = None
+    policy: LoadedPolicy | None = field(default=None, repr=False)
+    """The policy as judged (with `--set` values), for the gate's bottom line."""
+    have: set[str] = field(default_factory=set, repr=False)
+    """Safeguards attested for the model when it was judged."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"determination": self.determination.model_dump(mode="json"),
                 "warnings": self.warnings, "stale": self.stale, "tampered": self.tampered,
-                "entry": self.entry}
+                "entry": self.entry,
+                "bottom_line": self.bottom.to_dict() if self.bottom else None}
+
+
+# -------------------------------------------------------------------------------- bottom line
+
+def _why(message: str) -> str:
+    """A short cause for a missing-evidence sentence of the policy engine (for the one line)."""
+    m = message
+    if m.startswith("parameter "):
+        return "a parameter without a value"
+    if m.startswith('evidence "') and "not mapped" in m:
+        return "no mapped evidence"
+    if m.startswith("only post-mitigation"):
+        return "only post-mitigation results"
+    if m.startswith("no result for "):
+        return "no result on " + m.rsplit(" on ", 1)[-1]
+    if m.startswith(("no forecast", "no model with known compute")):
+        return "no forecast"
+    if m.endswith(" is unknown"):
+        return m.split(" of ", 1)[0] + " unknown"
+    return m if len(m) <= 60 else m[:57] + "..."
+
+
+def _names(items: list[str], n: int = 6) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if items[n:] else "")
+
+
+def bottom_line(det: Determination, policy: LoadedPolicy, *, have: Iterable[str],
+                action: str | None = None, stale: Iterable[str] = (),
+                tampered: Iterable[str] = (), blocked_by: Iterable[str] = (),
+                planned: bool = False) -> BottomLine:
+    """The answer in one line, what could not be judged, and the exit code.
+
+    An insufficient threshold *could change the answer* when, assumed crossed, it would raise
+    the level or add safeguards that are not attested (for `assess` and `plan`), or flip the
+    action between allowed and blocked (for `gate`, `action` given). It is enough to assume
+    one threshold at a time: a level's and thresholds' requirements only add up, so any set
+    of them blocks whenever its highest-level member or one of its own requirements does.
+
+    Exit code: 1 when the action is blocked whatever the missing evidence says (the missing
+    safeguards are named, and so is what could not be judged); 3 when missing or stale
+    evidence could change the answer, and always when rows the answer rests on were changed
+    outside tripwire (`tampered`, also among `stale`): the record no longer vouches for them;
+    else 0. `blocked_by` names what blocks the action whatever the evidence (e.g. overdue
+    obligations under a policy that blocks on them).
+    """
+    have = set(have)
+    pol = policy.policy
+    pos = policy.level_positions
+    counting = set(pol.level_states)
+    reached = pos.get(det.level, -1) if det.level is not None else -1
+    own = [policy.specs[t.id] for t in det.thresholds
+           if t.state in counting and t.id in policy.specs and policy.specs[t.id].requires_any]
+    now = {a: list(det.missing_safeguards.get(a, [])) for a in ACTIONS}
+
+    def missing_if(t: ThresholdState) -> dict[str, list[str]]:
+        i = max(reached, pos.get(t.level, -1))
+        req = policy.required_at(pol.levels[i].id if i >= 0 else None)
+        extra = pol.threshold_required(own + [policy.specs[t.id]])
+        return {a: [x for x in dict.fromkeys(req[a] + extra[a]) if x not in have]
+                for a in ACTIONS}
+
+    unjudged: list[Unjudged] = []
+    blocked_if: list[bool] = []
+    for t in det.thresholds:
+        if t.state != "insufficient" or t.id not in policy.specs:
+            continue
+        m = missing_if(t)
+        adds = {a: [x for x in m[a] if x not in now[a]] for a in ACTIONS}
+        why = t.reason.split(": ", 1)[1] if t.reason and ": " in t.reason else (t.reason or "")
+        unjudged.append(Unjudged(t.id, t.level, [w for w in why.split("; ") if w],
+                                 pos.get(t.level, -1) > reached,
+                                 {a: v for a, v in adds.items() if v}))
+        if action is not None:
+            blocked_if.append(bool(m[action]))
+    stale = list(stale)
+    level = det.level or ("none (below every level)" if action is None else "none")
+
+    # What could not be judged, grouped by cause, naming the levels it cannot rule out.
+    unknown_part = ""
+    if unjudged:
+        by_cause: dict[str, list[str]] = {}
+        for u in unjudged:
+            by_cause.setdefault(_why(u.why[0]) if u.why else "evidence missing",
+                                []).append(u.threshold)
+        higher = sorted({u.level for u in unjudged if u.raises_level},
+                        key=lambda lv: pos.get(lv, -1))
+        n = len(unjudged)
+        causes = "; ".join(f"{c}: {_names(ids)}" for c, ids in by_cause.items())
+        head = f"cannot rule out {' or '.join(higher)}: " if higher else ""
+        unknown_part = (f"{head}{n} threshold{'s' if n > 1 else ''} insufficient ({causes})")
+
+    if action is None:
+        could = any(u.raises_level or u.would_require for u in unjudged)
+        code = 3 if could or stale else 0
+        text = ("projected level " if planned else "level ") + level
+        if unjudged:
+            text += "; " + unknown_part
+            if not could:
+                text += ", which would change nothing: the safeguards they require are in place"
+        else:
+            text += "; every threshold judged"
+    else:
+        fixed = list(blocked_by)
+        blocked = bool(now[action]) or bool(fixed)
+        flips = not fixed and any(b != blocked for b in blocked_if)
+        added = sorted({x for u in unjudged for x in u.would_require.get(action, [])})
+        if blocked and not flips:
+            code = 1
+            needs = (f"{action} needs {', '.join(now[action])}" if now[action]
+                     else f"{action} is blocked")
+            text = f"BLOCKED: {needs} (level {level})" + "".join(f"; {b}" for b in fixed)
+            if unjudged:
+                text += ("; also " + unknown_part
+                         + (f", which would add {', '.join(added)}" if added else ""))
+            else:
+                text += "; every threshold judged"
+        elif flips:
+            code = 3
+            verdict = "blocked" if blocked else "allowed"
+            text = (f"INSUFFICIENT EVIDENCE: {action} is {verdict} on the evidence judged "
+                    f"(level {level}), but {unknown_part}"
+                    + (f", which would require {', '.join(added)}" if added else ""))
+        else:
+            code = 3 if stale else 0
+            text = (f"{'STALE EVIDENCE' if stale else 'ALLOWED'}: {action} "
+                    f"(level {level}; every safeguard it requires is attested)")
+            if unjudged:
+                text += f"; {unknown_part}, whose safeguards are in place as well"
+    tampered = list(tampered)
+    if (stale and code != 1) or tampered:
+        code = 3
+    if stale:
+        text += f"; evidence stale: {stale[0]}" + (f" (+{len(stale) - 1})" if stale[1:] else "")
+    return BottomLine(text + f" [exit {code}]", code, unjudged)
 
 
 def _stale(reg: Register, det: Determination, model: Model, at: dt.datetime) -> list[str]:
@@ -327,7 +508,10 @@ def assess(reg: Register, model: str, policy: str | Path | LoadedPolicy, *,
         with reg.transaction() as conn:
             _record_policy(conn, pol)
             seq = append_entry(conn, "determination", det.model_dump(mode="json")).seq
-    return Assessment(det, warnings, stale, tampered, seq)
+    have = ev.index()[1]
+    return Assessment(det, warnings, stale, tampered, seq,
+                      bottom_line(det, pol, have=have, stale=stale, tampered=tampered), pol,
+                      set(have))
 
 
 # ---------------------------------------------------------------------------------------- gate
@@ -339,10 +523,12 @@ class GateDecision:
     action: str
     allowed: bool
     exit_code: int
-    """0 allowed, 1 blocked (missing safeguards), 3 insufficient or stale evidence."""
+    """0 allowed, 1 blocked whatever the missing evidence says, 3 insufficient or stale
+    evidence could change the answer (see `bottom_line`)."""
     reasons: list[str]
     missing: list[str]
     assessment: Assessment
+    bottom: BottomLine | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = self.assessment.determination
@@ -350,6 +536,7 @@ class GateDecision:
                 "allowed": self.allowed, "exit_code": self.exit_code, "reasons": self.reasons,
                 "missing_safeguards": self.missing, "level": d.level,
                 "entry": self.assessment.entry,
+                "bottom_line": self.bottom.to_dict() if self.bottom else None,
                 "determination": d.model_dump(mode="json")}
 
 
@@ -359,9 +546,10 @@ def gate(reg: Register, model: str, action: str, policy: str | Path | LoadedPoli
          at: dt.datetime | None = None, record: bool = True) -> GateDecision:
     """Assess now and decide whether `action` (train or deploy) may proceed.
 
-    Blocked (1) when the level reached requires safeguards not attested; insufficient (3) when
-    a threshold cannot be judged and its safeguards are not already in place, or when the
-    evidence is stale under the cadence; otherwise allowed (0).
+    Blocked (1) when the level reached requires safeguards not attested and no missing
+    evidence could lift that; insufficient (3) when a threshold that cannot be judged would,
+    if crossed, require safeguards not attested, or when the evidence is stale; otherwise
+    allowed (0). `bottom_line` holds the rule.
     """
     from tripwire import obligations as obl
 
@@ -372,33 +560,30 @@ def gate(reg: Register, model: str, action: str, policy: str | Path | LoadedPoli
     a = assess(reg, model, pol, mapping=mapping, overrides=overrides, at=at, record=record)
     d = a.determination
     overdue = obl.overdue_for(reg, d.model, pol, at)
+    blocking = [f"{pol.name} blocks on overdue obligations"] if (
+        overdue and pol.policy.overdue == "block") else []
+    assert a.policy is not None
+    bl = bottom_line(d, a.policy, have=a.have, action=action, stale=a.stale,
+                     tampered=a.tampered, blocked_by=blocking)
     missing = list(d.missing_safeguards.get(action, []))
     insufficient = [t for t in d.thresholds if t.state == "insufficient"]
+    unknown = [f"{t.id}: insufficient evidence ({t.reason})" for t in insufficient]
     reasons: list[str] = []
-    if a.tampered:
-        code = 3  # blocked or allowed, the answer rests on evidence the record does not vouch for
+    stale = a.stale[: len(a.stale) - len(a.tampered)]  # the cadence's; tampered rows follow
+    if a.tampered:  # blocked or allowed, the record no longer vouches for the answer's rows
         reasons.append("stale evidence: rows this decision rests on were changed outside "
                        "tripwire (run `tripwire verify`)")
         reasons.extend(a.tampered)
-    elif missing:
-        code = 1
+    if missing:  # blocked: what blocks first
         reasons.append(f"level {d.level} requires safeguards not attested for {action}: "
                        + ", ".join(missing))
-        if insufficient:
-            reasons.append("insufficient evidence as well for " + ", ".join(
-                t.id for t in insufficient) + " (see `tripwire assess`)")
-    elif overdue and pol.policy.overdue == "block":
-        code = 1
-        reasons.append(f"{pol.name} blocks on overdue obligations")
-    elif action not in d.allowed_actions:
-        code = 3
-        for t in insufficient:
-            reasons.append(f"{t.id}: insufficient evidence ({t.reason})")
-    elif a.stale:
-        code = 3
-        reasons.extend(a.stale)
+        reasons += unknown + stale
+    elif blocking:
+        reasons += blocking + unknown + stale
+    elif action not in d.allowed_actions:  # the missing evidence could block it
+        reasons += unknown + stale
     else:
-        code = 0
+        reasons += stale
         reasons.append(f"level {d.level or 'none'}: every safeguard required for {action} is "
                        "attested")
         if insufficient:
@@ -408,7 +593,7 @@ def gate(reg: Register, model: str, action: str, policy: str | Path | LoadedPoli
         reasons.append(f"overdue: {o.safeguard} was due {o.due.date().isoformat()} "
                        f"({-o.days_left:.0f} days ago; within {o.within} of {o.event}, record "
                        f"entry {o.event_seq}; {o.source}): attest it when met")
-    return GateDecision(action, code == 0, code, reasons, missing, a)
+    return GateDecision(action, bl.exit_code == 0, bl.exit_code, reasons, missing, a, bl)
 
 
 # ---------------------------------------------------------------------------------------- plan
@@ -424,6 +609,7 @@ class Plan:
     wide yet (have them before training / deploying the planned model)."""
     forecasts: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    bottom: BottomLine | None = None
     entry: int | None = None
     """Record entry of the planned run (with a start date), else None."""
 
@@ -431,7 +617,8 @@ class Plan:
         return {"planned": self.planned.model_dump(mode="json"),
                 "determination": self.determination.model_dump(mode="json"),
                 "safeguards_first": self.safeguards_first, "forecasts": self.forecasts,
-                "warnings": self.warnings, "entry": self.entry}
+                "warnings": self.warnings, "entry": self.entry,
+                "bottom_line": self.bottom.to_dict() if self.bottom else None}
 
 
 class _ForecastJudge(EvidenceJudge):
@@ -560,21 +747,12 @@ def plan(reg: Register, policy: str | Path | LoadedPolicy, *, from_model: str | 
     planned = Model(name=name or label, compute_flop=compute, compute_method=ComputeMethod.GIVEN,
                     multiplier=multiplier, cost_usd=cost,
                     family=base.family if base else None, parent=base.name if base else None)
-    if base is not None:
-        warnings.append("parameters and tokens of the planned model are not known: thresholds "
-                        "on params or tokens are insufficient")
-    known = {b.id for b in reg.benchmarks()}
-    benches = {}
-    for name, bench in _referenced(pol, mapping).items():
-        if bench is None:
-            warnings.append(f'evidence "{name}" is not mapped to a benchmark (--map '
-                            f"{name}=BENCHMARK)")
-        elif bench in known:
-            meta = _benchmark(reg, bench)
-            if meta is not None:
-                benches[bench] = meta
-        else:
-            warnings.append(f'benchmark "{bench}" is not in the register: no forecast')
+    unknown = sorted(_quantities(pol) & {"params", "tokens"})
+    if unknown:
+        warnings.append(f"{' and '.join(unknown)} of the planned model are not known: "
+                        f"thresholds on {' or '.join(unknown)} are insufficient")
+    more, benches = _evidence_benchmarks(reg, pol, mapping)
+    warnings += more
     org_wide = [a for a in attestations(reg) if a.model is None]
     ev = Evidence(model=planned, results=[], benchmarks=benches, attestations=org_wide,
                   mapping=mapping)
@@ -585,8 +763,9 @@ def plan(reg: Register, policy: str | Path | LoadedPolicy, *, from_model: str | 
     det.forecasts = judge.forecasts
     det.notes.append("a plan, not a determination: score thresholds are forecasts from the "
                      "register's scaling, not measurements of the planned model")
+    bl = bottom_line(det, pol, have={a.safeguard for a in org_wide}, planned=True)
     out = Plan(planned, det, {a: list(v) for a, v in det.missing_safeguards.items()},
-               judge.forecasts, warnings)
+               judge.forecasts, warnings, bl)
     if start is not None:
         # The intention, recorded: a threshold crossed at the policy's confidence here means
         # the requirement "will be met", and clocks such as Art. 52(1) start at this entry.
@@ -595,6 +774,26 @@ def plan(reg: Register, policy: str | Path | LoadedPolicy, *, from_model: str | 
             out.entry = append_entry(conn, "plan", {
                 "model": planned.name, "at": det.at.isoformat(), "start": start.isoformat(),
                 "compute_flop": compute, "determination": det.model_dump(mode="json")}).seq
+    return out
+
+
+def _quantities(policy: LoadedPolicy) -> set[str]:
+    """Model quantities (params, tokens, training_compute, ...) the policy's conditions use."""
+    return set(quantity_lines(policy))
+
+
+def quantity_lines(policy: LoadedPolicy) -> dict[str, list[float]]:
+    """Model quantity -> the numbers the policy's conditions compare it with (so a figure is
+    shown with the digits that tell which side of its line it is on)."""
+    out: dict[str, list[float]] = {}
+    for t in policy.thresholds:
+        for cond in (t.condition, t.alert):
+            for c in cond.comparisons if cond is not None else ():
+                if isinstance(c.target, Quantity):
+                    v = c.threshold.value
+                    out.setdefault(c.target.name, [])
+                    if math.isfinite(v):
+                        out[c.target.name].append(v)
     return out
 
 

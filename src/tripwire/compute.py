@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -251,6 +252,21 @@ def p_above(model: Model, line: float, *, effective: bool = False) -> float | No
     if sigma == 0:
         return 1.0 if c > line else 0.0
     return 0.5 * math.erfc((math.log(line) - math.log(c)) / (sigma * math.sqrt(2.0)))
+
+
+def digits_beside(value: float, lines: Iterable[float] | None = None, digits: int = 3) -> int:
+    """Significant digits to print `value` with, at least `digits`, so that the printed figure
+    sits on the same side of every line (default: the regulatory lines) as the value does:
+    Inflection-2's 1.001e25 FLOP beside the "greater than 10^25" line needs four (1.001e25),
+    since 1e25 would read as on the line, not over it."""
+    marks = [line for line, _ in REGULATORY_LINES] if lines is None else list(lines)
+    if not math.isfinite(value):
+        return digits
+    for d in range(digits, 18):
+        shown = float(f"{value:.{d - 1}e}")
+        if all((shown > m) == (value > m) and (shown < m) == (value < m) for m in marks):
+            return d
+    return 17
 
 
 def lines_passed(compute_flop: float | None) -> list[tuple[float, str]]:

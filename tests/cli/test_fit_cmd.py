@@ -65,7 +65,7 @@ def test_params_and_tokens_and_a_table(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "parameters" in r.stdout and "compute-optimal allocation" in r.stdout
     assert "given N and D" in r.stdout and "alpha" in r.stdout
-    assert "chinchilla law fitted to 40 runs" in r.stderr
+    assert "chinchilla law L(N, D) = E + A/N^alpha + B/D^beta fitted to 40 runs" in r.stderr
     r = run("fit", "--from", str(src), "--n-boot", "50", "--params", "1e9",
             "--target-compute", "1.2e20", "--json")
     row = json.loads(r.stdout)["predictions"][0]
@@ -213,3 +213,24 @@ def test_long_bootstraps_show_a_progress_bar_on_a_terminal(tmp_path: Path,
     assert r.exit_code == 0, r.output
     assert "bootstrap" in screen.getvalue() and "400/400" in screen.getvalue()
     assert json.loads(r.stdout)["n_boot_converged"] == 400  # stdout stays clean JSON
+
+
+def test_the_law_is_named_and_the_demos_numbers_are_fit_law_compute(tmp_path: Path) -> None:
+    """The demo prints the compute law L(C) and says so; `fit` defaults to the Chinchilla law
+    and says which it fitted; `fit --law compute` gives the demo's (the report's) numbers."""
+    from tripwire.demo import run_demo
+    from tripwire.report.data import scaling_section
+
+    reg = run_demo(tmp_path / "demo", report=False).register
+    s = scaling_section(reg, n_boot=20)
+    reg.close()
+    db = str(tmp_path / "demo" / "tripwire.db")
+    demo_e = next(p.estimate for p in s.params if p.name == "E")
+    r = run("fit", "--db", db, "--law", "compute", "--n-boot", "20", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["parameters"]["E"]["estimate"] == pytest.approx(demo_e, rel=1e-9)
+    r = run("fit", "--db", db, "--n-boot", "20")
+    assert "chinchilla law L(N, D) = E + A/N^alpha + B/D^beta fitted to 100 runs" in r.stderr
+    assert "`--law compute` fits L(C), the law `tripwire demo` and the reports plot" in r.stderr
+    r = run("fit", "--db", db, "--law", "compute", "--n-boot", "20")
+    assert "compute law L(C) = E + A*C^-alpha fitted to" in r.stderr

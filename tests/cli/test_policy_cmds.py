@@ -106,6 +106,25 @@ def test_policy_test(tmp_path: Path, house: str):
     assert "expected base, got high" in out["cases"][0]["failures"]
 
 
+def test_copied_builtin_gets_its_tests_beside_it(tmp_path: Path, monkeypatch):
+    """docs/policies.md: `policy show asl > my-policy.yaml`, then `policy test my-policy.yaml`
+    says how to start the tests; `policy show asl --tests` writes cases that run on the copy."""
+    monkeypatch.chdir(tmp_path)
+    Path("my-policy.yaml").write_text(run("policy", "show", "asl").stdout, encoding="utf-8")
+    r = run("policy", "test", "my-policy.yaml")
+    assert r.exit_code == 2 and "policy show NAME --tests > my-policy.tests.yaml" in r.stderr
+    r = run("policy", "show", "asl", "--tests")
+    assert r.exit_code == 0 and "\npolicy:" not in r.stdout
+    Path("my-policy.tests.yaml").write_text(r.stdout, encoding="utf-8")
+    r = run("policy", "test", "my-policy.yaml", "--json")
+    out = json.loads(r.stdout)
+    assert r.exit_code == 0 and out["passed"] and out["policy"].endswith("my-policy.yaml")
+    assert len(out["cases"]) == len(yaml.safe_load(r_tests := run(
+        "policy", "show", "asl", "--tests").stdout)["cases"]) > 0, r_tests
+    r = run("policy", "show", "my-policy.yaml", "--tests")  # a file's own tests, unchanged
+    assert r.exit_code == 0 and r.stdout == Path("my-policy.tests.yaml").read_text("utf-8")
+
+
 def test_assess_json_and_errors(db: str, house: str):
     r = run("assess", "big", "--policy", house, "--db", db, "--json")
     assert r.exit_code == 0, r.output
@@ -156,7 +175,11 @@ def test_plan(db: str):
     assert out["determination"]["level"] == "GPAI-systemic-risk"
     assert "commission-notification" in out["safeguards_first"]["train"]
     r = run("plan", "--compute", "2e26", "--policy", "ca-sb53", "--db", db)
-    assert r.exit_code == 0 and "projected level: frontier-model" in r.stdout
+    # The developer's revenue is a parameter without a value: it could make it a large one.
+    assert r.exit_code == 3 and "projected level: frontier-model" in r.stdout
+    assert r.stdout.rstrip().splitlines()[-1].startswith(
+        "projected level frontier-model; cannot rule out large-frontier-developer: 1 threshold "
+        "insufficient")
     r = run("plan", "--policy", "ca-sb53", "--db", db)
     assert r.exit_code == 2 and "say what is planned" in r.stderr
 
@@ -179,3 +202,48 @@ def test_gate_eu_gpai_floors(tmp_path: Path):
                                          "copyright-policy", "training-content-summary"]
     r = run(gate[0], "unknown", *gate[1:])
     assert r.exit_code == 3, r.output
+
+
+def test_answers_end_with_what_could_not_be_judged(db: str, tmp_path: Path):
+    """plan, assess and gate end with one line naming what could not be judged, after the
+    warnings, and exit 3 when it could change the answer (1 when a block stands anyway)."""
+    big = write(tmp_path / "more.csv", "name,compute\nLlama-3.1-405B,3.8e25\n")
+    assert run("ingest", str(big), "--db", db).exit_code == 0
+    r = run("plan", "--from", "Llama-3.1-405B", "--scale", "10", "--policy", "anthropic-rsp",
+            "--db", db, "--n-boot", "0")
+    assert r.exit_code == 3, r.output
+    last = r.output.rstrip().splitlines()[-1]
+    m = re.fullmatch(r"projected level ASL-2; cannot rule out ASL-3 or ASL-4: (\d+) thresholds "
+                     r"insufficient \(a parameter without a value: CBRN-3, CBRN-4, AI-R&D-4, "
+                     r"AI-R&D-5.*\) \[exit 3\]", last)
+    assert m and int(m.group(1)) >= 4, last
+    out = r.output
+    assert out.index("projected level: ASL-2") < out.index("warning:")  # warnings after
+    assert "parameters and tokens" not in out  # the policy uses neither
+    assert out.count("warning:") <= 2  # grouped: unmapped evidence, absent benchmarks
+    r = run("assess", "Llama-3.1-405B", "--policy", "anthropic-rsp", "--db", db, "--json")
+    assert r.exit_code == 3
+    out = json.loads(r.stdout)
+    bl = out["bottom_line"]
+    assert bl["exit_code"] == 3 and [u["threshold"] for u in bl["unjudged"]] == [
+        t["id"] for t in out["determination"]["thresholds"] if t["state"] == "insufficient"]
+    cbrn3 = next(u for u in bl["unjudged"] if u["threshold"] == "CBRN-3")
+    assert cbrn3["raises_level"] and "asl3-deployment-standard" in cbrn3["would_require"]["deploy"]
+    assert cbrn3["why"][0].startswith("parameter cbrn3_bar has no value")
+    # Blocked on the baseline's safeguards and of unknown compute (as a GPAI model missing its
+    # Art. 53 documents would be): the block stands (exit 1) and the line says both.
+    rules = write(tmp_path / "gpai.yaml", POLICY.replace("levels:", "default_level: base\nlevels:"))
+    r = run("gate", "unknown", "--action", "deploy", "--policy", str(rules), "--db", db)
+    last = r.stdout.rstrip().splitlines()[-1]
+    assert r.exit_code == 1, r.output
+    assert last == ("BLOCKED: deploy needs security (level base); also cannot rule out high: 1 "
+                    "threshold insufficient (training_compute unknown: big-compute), which would "
+                    "add vault [exit 1]")
+    r = run("gate", "unknown", "--action", "deploy", "--policy", str(rules), "--db", db, "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)["bottom_line"]["unjudged"][0][
+        "would_require"] == {"train": ["vault"], "deploy": ["vault"]}
+    r = run("assess", "unknown", "--policy", str(rules), "--db", db)
+    assert r.exit_code == 3 and "cannot rule out high" in r.stdout.splitlines()[-1]
+    r = run("assess", "big", "--policy", str(rules), "--db", db)
+    assert r.exit_code == 0 and r.stdout.rstrip().endswith(
+        "level high; every threshold judged [exit 0]")

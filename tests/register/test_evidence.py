@@ -115,3 +115,20 @@ def test_an_old_register_gets_a_baseline_entry_on_upgrade(db_url: str) -> None:
     with reopened.read() as conn:
         assert len(entries(conn, "baseline")) == 1
     reopened.close()
+
+
+def test_postgresql_session_float_settings_do_not_change_the_rows(pg_url: str) -> None:
+    """A server or session that sends floats with 15 digits (extra_float_digits = 0) reads the
+    same canonical rows: verify sets the exact form for its transaction."""
+    reg = open_register(pg_url, create=True)
+    reg.ingest_path(example_path("models.csv"))
+    with reg.transaction() as conn:
+        name = conn.exec_driver_sql("SELECT current_database()").scalar_one()
+        conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET extra_float_digits = 0')
+    reg.close()
+    reg = open_register(pg_url)
+    with reg.read() as conn:
+        assert conn.exec_driver_sql("SHOW extra_float_digits").scalar_one() == "0"
+    report = verify_register(reg)
+    assert report.ok and report.rows, report.failure
+    reg.close()

@@ -27,8 +27,11 @@ Llama-2-7b,gsm8k,exact_match,0.146,,1319
 """
 
 
-def ingest_text(reg: Register, tmp_path: Path, name: str, text: str, **kw):
-    return reg.ingest(ingest.read_file(write(tmp_path / name, text)), **kw)
+def ingest_text(reg: Register, tmp_path: Path, name: str, text: str, *,
+                new_models: bool = False, **kw):
+    batch = ingest.read_file(write(tmp_path / name, text))
+    batch.new_models = new_models
+    return reg.ingest(batch, **kw)
 
 
 def test_models_ingest_and_estimates(register: Register, tmp_path: Path) -> None:
@@ -109,7 +112,8 @@ def test_a_failing_file_stores_nothing(
     monkeypatch.setattr(register, "_on_ingest", fail)
     with pytest.raises(RuntimeError):
         ingest_text(
-            register, tmp_path, "evals.csv", EVALS + "brand-new-model,hellaswag,acc,0.5,,\n"
+            register, tmp_path, "evals.csv", EVALS + "brand-new-model,hellaswag,acc,0.5,,\n",
+            new_models=True,
         )
     assert register.counts() == before
 
@@ -140,12 +144,64 @@ def test_aliases_map_log_names(register: Register, tmp_path: Path) -> None:
     )
 
 
-def test_unknown_model_in_results_is_created_with_a_warning(
+def test_results_table_naming_an_unknown_model_is_an_error(
     register: Register, tmp_path: Path
 ) -> None:
-    out = ingest_text(register, tmp_path, "e.csv", "model,benchmark,value\nnew-model,mmlu,0.3\n")
-    assert out.models == 1 and "new-model" in out.warnings[-1]
-    assert register.get_model("new-model").compute_flop is None
+    """A typo in an evaluation table (Llama-2-7c) would file a score under a phantom model:
+    it is an error naming the file, the row, the name and the closest names; nothing of the
+    file is stored."""
+    ingest_text(register, tmp_path, "models.csv", MODELS)
+    before = (len(register.models()), len(register.results()))
+    bad = "model,benchmark,value\nLlama-2-7b,arc_challenge,0.53\nLlama-2-7c,mmlu,0.46\n" \
+          "Mistral-8B,mmlu,0.6\n"
+    with pytest.raises(InputError) as e:
+        ingest_text(register, tmp_path, "evals.csv", bad)
+    text = str(e.value)
+    assert text.startswith(f"{tmp_path / 'evals.csv'}:3: model 'Llama-2-7c' is not in the "
+                           "register, not in this ingest and not an alias (also unknown: "
+                           "Mistral-8B)"), text
+    assert "did you mean Llama-2-7b" in text and "--new-models" in text
+    assert (len(register.models()), len(register.results())) == before
+    with pytest.raises(InputError, match="no model named"):
+        register.get_model("Llama-2-7c")
+    # A quoted, slow-path table names its row too (the row's line, not its index).
+    quoted = 'model,benchmark,value,source\n"Llama-2-7b",mmlu,0.46,x\n\n"Llama-2-7c",mmlu,0.4,x\n'
+    with pytest.raises(InputError, match=r"evals2\.csv:4: model 'Llama-2-7c'"):
+        ingest_text(register, tmp_path, "evals2.csv", quoted)
+    # Asked for, the models are created (without compute), with the closest names shown.
+    out = register.ingest_path(write(tmp_path / "evals3.csv", bad), new_models=True)
+    assert out.models == 2 and out.results == 3
+    assert "Llama-2-7c (closest: Llama-2-7b" in out.warnings[-1]
+    assert register.get_model("Llama-2-7c").compute_flop is None
+
+
+def test_results_table_may_name_the_models_of_the_same_ingest(
+    register: Register, tmp_path: Path
+) -> None:
+    """`ingest evals.csv models.csv` (or a folder where the results sort first): model tables
+    are stored first, so the results find their models."""
+    evals = write(tmp_path / "a-evals.csv", EVALS)
+    models = write(tmp_path / "b-models.csv", MODELS)
+    outs = dict(register.ingest_paths([evals, models]))
+    assert all(not isinstance(o, Exception) for o in outs.values()), outs
+    assert outs[evals].results == 3 and outs[evals].models == 0
+    assert register.get_model("Llama-2-7b").compute_flop == 8.4e22
+    # An alias counts as a known name.
+    register.add_alias("model", "llama2-7b", "Llama-2-7b")
+    out = ingest_text(register, tmp_path, "c.csv", "model,benchmark,value\nllama2-7b,piqa,0.7\n")
+    assert out.models == 0 and register.results(model="Llama-2-7b", benchmark="piqa")
+
+
+def test_a_log_naming_an_unknown_model_creates_it_and_names_the_closest(
+    register: Register, tmp_path: Path
+) -> None:
+    from difflogs import write_lmeval
+
+    ingest_text(register, tmp_path, "models.csv", MODELS)
+    path = write_lmeval(tmp_path / "logs", "Llama-2-7b-chat", {"arc_easy": [1.0, 0.0, 1.0]})
+    out = register.ingest_path(path)
+    assert out.models == 1 and out.results == 1
+    assert "Llama-2-7b-chat (closest: Llama-2-7b)" in out.warnings[-1]
 
 
 def test_loss_points(register: Register, tmp_path: Path) -> None:
@@ -257,7 +313,7 @@ def test_many_files_each_whole_or_not_at_all(
     bad = write(tmp_path / "bad.csv", "model,benchmark,value\nx,mmlu,abc\n")
     dup = write(tmp_path / "dup.csv", files[0].read_text())  # same bytes as e0, another path
     paths = files[:2] + [bad] + files[2:] + [dup]
-    got = list(register.ingest_paths(paths, keep_going=True))
+    got = list(register.ingest_paths(paths, keep_going=True, new_models=True))
     assert [p for p, _ in got] == paths
     status = [o.status if not isinstance(o, Exception) else "failed" for _, o in got]
     assert status == ["stored", "stored", "failed", "stored", "stored", "stored", "unchanged"]
@@ -272,7 +328,7 @@ def test_without_keep_going_the_first_failure_ends_the_run(
 ) -> None:
     files = _evals(tmp_path, 4)
     bad = write(tmp_path / "bad.csv", "")
-    got = list(register.ingest_paths(files[:2] + [bad] + files[2:]))
+    got = list(register.ingest_paths(files[:2] + [bad] + files[2:], new_models=True))
     assert len(got) == 3 and isinstance(got[2][1], InputError)
     assert sorted(m.name for m in register.models()) == ["m0", "m1"]
     _check_record(register, files[:2])
@@ -294,7 +350,7 @@ def test_a_file_failing_after_its_rows_leaves_no_trace_for_the_next(
         return original(self, conn, batch, out, *rest)
 
     monkeypatch.setattr(Register, "_on_ingest", flaky)
-    got = list(register.ingest_paths([first, second], keep_going=True))
+    got = list(register.ingest_paths([first, second], keep_going=True, new_models=True))
     assert isinstance(got[0][1], InputError) and got[1][1].status == "stored"
     assert [r.value for r in register.results()] == [0.5]
     with register.read() as conn:

@@ -175,6 +175,16 @@ def test_output_stays_inside_the_folder_given(all_report: ReportData, folder: Pa
         write_report(all_report, "md", folder / "missing" / "r.md")
 
 
+def test_output_folder_ending_in_a_slash_is_created(all_report: ReportData, folder: Path):
+    """`report --output reports/` as documented works when reports/ does not exist yet."""
+    d = all_report.model_copy(update={"scope": "model", "focus": ["gpt2-xl"]})
+    path = write_report(d, "md", str(folder / "new" / "reports") + "/")
+    assert path == (folder / "new" / "reports" / "gpt2-xl.md").resolve() and path.is_file()
+    (folder / "plain").write_text("a file, not a folder")
+    with pytest.raises(InputError, match="cannot create the output folder"):
+        write_report(d, "md", str(folder / "plain") + "/")
+
+
 def test_report_command(sample: Register, folder: Path):
     runner = CliRunner()
     db = sample.url

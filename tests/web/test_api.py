@@ -148,12 +148,18 @@ def test_uploads_ingest_whole_or_refuse_with_the_reason(writable: tuple[TestClie
     c, reg = writable
     good = b"model,benchmark,value,samples\nnew-model,mmlu,0.5,100\n"
     r = c.post("/api/ingest", params={"filename": "new.csv"}, content=good, headers=AUTH)
+    assert r.status_code == 400  # a results table may not invent models
+    assert "new.csv:2: model 'new-model' is not in the register" in r.json()["error"]
+    r = c.post("/api/ingest", params={"filename": "models.csv"}, content=b"name\nnew-model\n",
+               headers=AUTH)
+    assert r.status_code == 200
+    r = c.post("/api/ingest", params={"filename": "new.csv"}, content=good, headers=AUTH)
     assert r.status_code == 200 and r.json()["status"] == "stored" and r.json()["results"] == 1
     assert "upload:new.csv" in {f.path for f in reg.source_files()}
     r = c.post("/api/ingest", params={"filename": "new.csv"}, content=good, headers=AUTH)
     assert r.json()["status"] == "unchanged"
     before = reg.counts()
-    bad = b"model,benchmark,value\nok-model,mmlu,0.5\nbad-model,mmlu,lots\n"
+    bad = b"model,benchmark,value\nnew-model,mmlu,0.5\nnew-model,gsm8k,lots\n"
     r = c.post("/api/ingest", params={"filename": "../../bad.csv"}, content=bad, headers=AUTH)
     assert r.status_code == 400
     assert r.json()["error"].startswith("bad.csv:3: ") and "not a number" in r.json()["error"]

@@ -249,11 +249,18 @@ def _results(est: ChinchillaLaw | ComputeLaw, targets: list[dict[str, Any]],
     return out
 
 
+_FORMULA = {"chinchilla": "L(N, D) = E + A/N^alpha + B/D^beta",
+            "compute": "L(C) = E + A*C^-alpha"}
+
+
 def _print(out: dict[str, Any], est: ChinchillaLaw | ComputeLaw) -> None:
     lo, hi = out["compute_range_flop"]
-    info(f"{out['law']} law fitted to {out['n_points']} runs from {out['source']} "
-         f"(compute {lo:.3g} to {hi:.3g} FLOP); {out['n_boot_converged']} of {out['n_boot']} "
-         f"bootstrap resamples, seed {out['seed']}")
+    formula = _FORMULA[out["law"]] if "E" in out["parameters"] else "L(C) = A*C^-alpha"
+    info(f"{out['law']} law {formula} fitted to {out['n_points']} runs from "
+         f"{out['source']} (compute {lo:.3g} to {hi:.3g} FLOP); {out['n_boot_converged']} of "
+         f"{out['n_boot']} bootstrap resamples, seed {out['seed']}; "
+         + ("`--law compute` fits L(C), the law `tripwire demo` and the reports plot"
+            if out["law"] == "chinchilla" else "`--law chinchilla` (the default) fits L(N, D)"))
     render([{"parameter": k, **v} for k, v in out["parameters"].items()],
            title="parameters: estimate, bootstrap standard error, 80 % and 95 % intervals")
     if out["predictions"]:

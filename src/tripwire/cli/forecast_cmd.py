@@ -411,7 +411,7 @@ def forecast_cmd(
         messages += _calibration_notes(out["model_error"], out["backtest"])
 
     if anomalies:
-        out["anomalies"] = _anomalies(fc, bm, names, compute, values, samples, data, messages)
+        out["anomalies"] = _anomalies(fc, bm, names, data, messages)
 
     if plot is not None:
         from tripwire.plots_forecast import plot_capability_forecast, plot_time_trend
@@ -434,13 +434,13 @@ def forecast_cmd(
         warn(m)
 
 
-def _anomalies(fc: Any, bm: Benchmark, names: list[str], compute: np.ndarray,
-               values: np.ndarray, samples: np.ndarray, data: dict[str, Any],
+def _anomalies(fc: Any, bm: Benchmark, names: list[str], data: dict[str, Any],
                messages: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    try:
-        a = fc.compute_anomalies(names, compute, values, floor=_floor(bm), ceiling=bm.ceiling,
-                                 samples=samples)
+    shown = set(names)  # the models this forecast uses (released by --as-of, if given)
+    try:  # the check assess and the reports show, on each model's best result
+        a = fc.benchmark_anomalies([r for r in data["all_results"] if r.model in shown],
+                                   data["models"], bm, metric=data["metric"])
         out["compute"] = a.to_dict(orient="records")
     except InsufficientEvidence as e:
         out["compute"] = []

@@ -1,7 +1,9 @@
 """Policy commands: policy list|show|check|test|schema, assess, gate, plan, attest.
 
-Exit codes: `gate` exits 0 when the action is allowed, 1 when it is blocked (the missing
-safeguards are named), 2 on a usage or input error, 3 when evidence is insufficient or stale.
+`assess`, `gate` and `plan` end with one line, the answer and what could not be judged
+(`tripwire.assess.bottom_line`), and exit with its code: 0 answered; 1 (`gate`) blocked
+whatever the missing evidence says; 2 a usage or input error; 3 when insufficient or stale
+evidence could change the answer.
 `policy check` and `policy test` exit 1 when the policy has errors or a case fails.
 """
 
@@ -102,16 +104,24 @@ def policy_list(json: JsonOpt = False) -> None:
 @policy_app.command("show")
 def policy_show(
     name: Annotated[str, typer.Argument(help="A built-in name or a policy file.")],
+    tests: Annotated[bool, typer.Option(
+        "--tests", help="Print the policy's test cases instead, to save beside a copy of it "
+                        "as NAME.tests.yaml.")] = False,
     provenance: Annotated[bool, typer.Option(
         "--provenance", help="Print where each level, threshold, safeguard, deadline and "
         "number comes from (source document, clause, verified or not).")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Print a policy: its YAML text (to copy and adapt), the validated policy as JSON, or its
-    provenance table."""
+    """Print a policy: its YAML text (to copy and adapt), its test cases (--tests), the
+    validated policy as JSON, or its provenance table."""
     from tripwire.policy import load_policy
     from tripwire.policy.loader import read_policy_text
 
+    if tests:
+        from tripwire.policy.testing import tests_text
+        text = tests_text(name)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
     if provenance:
         from tripwire.policy.provenance import provenance_rows
 
@@ -205,11 +215,9 @@ def policy_schema() -> None:
 
 # --------------------------------------------------------------------------------- rendering
 
-def _show_determination(d: Determination, *, warnings: list[str], stale: list[str]) -> None:
-    for w in warnings:
-        warn(w)
+def _show_determination(d: Determination, lines: dict[str, list[float]]) -> None:
     rows = [dict(threshold=t.id, level=t.level, state=t.state, P=t.probability,
-                 evidence=", ".join(_ref(e) for e in t.evidence), reason=t.reason)
+                 evidence=", ".join(_ref(e, lines) for e in t.evidence), reason=t.reason)
             for t in d.thresholds]
     render(rows, title=f"{d.model} under {d.policy} {d.policy_version}",
            columns=["threshold", "level", "state", "P", "evidence", "reason"])
@@ -227,15 +235,24 @@ def _show_determination(d: Determination, *, warnings: list[str], stale: list[st
         stdout.print("next assessment due: " + " or ".join(due), markup=False)
     for n in d.notes:
         stdout.print(f"note: {n}", markup=False)
-    for s in stale:
-        warn(f"stale: {s}")
 
 
-def _ref(e: Any) -> str:
+def _finish(warnings: list[str], bottom: Any) -> None:
+    """After the answer: the warnings, grouped, then the one line that ends every answer."""
+    for w in warnings:
+        warn(w)
+    stdout.print(bottom.text, markup=False)
+
+
+def _ref(e: Any, lines: dict[str, list[float]]) -> str:
     if e.kind == "result":
         return f"#{e.result_id} {e.benchmark}={fmt(e.value)}"
     if e.kind == "model":
-        return f"{e.quantity}={fmt(e.value)}"
+        v = e.value
+        if isinstance(v, float) and e.quantity in lines:  # digits enough to see the side
+            from tripwire.compute import digits_beside
+            return f"{e.quantity}={v:.{digits_beside(v, lines[e.quantity])}g}"
+        return f"{e.quantity}={fmt(v)}"
     return f"{e.kind}:{e.quantity or e.benchmark}={e.value}"
 
 
@@ -265,10 +282,13 @@ def assess_cmd(
                           anomalies=not no_anomalies)
     if json:
         print_json(a.to_dict())
-        return
-    _show_determination(a.determination, warnings=a.warnings, stale=a.stale)
+        raise typer.Exit(a.bottom.exit_code if a.bottom else 0)
+    _show_determination(a.determination,
+                        assess_mod.quantity_lines(a.policy) if a.policy is not None else {})
     if a.entry is not None:
         info(f"recorded as entry {a.entry}")
+    _finish(a.warnings + [f"stale: {s}" for s in a.stale], a.bottom)
+    raise typer.Exit(a.bottom.exit_code if a.bottom else 0)
 
 
 @app.command("gate")
@@ -296,13 +316,11 @@ def gate_cmd(
     if json:
         print_json(g.to_dict())
     else:
-        for w in g.assessment.warnings:
-            warn(w)
-        verdict = {0: "ALLOWED", 1: "BLOCKED", 3: "INSUFFICIENT EVIDENCE"}[g.exit_code]
-        typer.echo(f"{verdict}: {action} {d.model} under {d.policy} {d.policy_version} "
+        typer.echo(f"gate: {action} {d.model} under {d.policy} {d.policy_version} "
                    f"(level {d.level or 'none'})")
         for r in g.reasons:
             typer.echo(f"  {r}")
+        _finish(g.assessment.warnings, g.bottom)
     raise typer.Exit(g.exit_code)
 
 
@@ -362,9 +380,7 @@ def plan_cmd(
                         n_boot=n_boot, seed=seed, start=start_date, name=name)
     if json:
         print_json(p.to_dict())
-        return
-    for w in p.warnings:
-        warn(w)
+        raise typer.Exit(p.bottom.exit_code if p.bottom else 0)
     m = p.planned
     stdout.print(f"planned: {m.name}: {fmt(m.compute_flop)} FLOP training compute, "
                  f"{fmt(m.effective_compute_flop)} effective"
@@ -379,6 +395,8 @@ def plan_cmd(
                      markup=False)
     if p.entry is not None:
         info(f"recorded as entry {p.entry} (run `tripwire obligations` for its deadlines)")
+    _finish(p.warnings, p.bottom)
+    raise typer.Exit(p.bottom.exit_code if p.bottom else 0)
 
 
 def _timeline(policy: str, by: str, organization: str | None, family: str | None,

@@ -60,6 +60,14 @@ def ingest_cmd(
         bool,
         typer.Option("--keep-going", help="Go on past files that fail (exit code is still 2)."),
     ] = False,
+    new_models: Annotated[
+        bool,
+        typer.Option(
+            "--new-models",
+            help="Let eval-results tables create the models they name that are not registered "
+            "(without compute); by default such a name is an error, as it is usually a typo.",
+        ),
+    ] = False,
     db: DbOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -67,7 +75,9 @@ def ingest_cmd(
 
     Each file is stored whole or not at all; the same bytes twice are stored once. A store
     prefix is listed once; an object whose ETag and size match what is stored is not
-    downloaded."""
+    downloaded. Model tables are stored first; a results table may name only models
+    registered, in the same ingest, or aliased (or any, with --new-models); logs create the
+    models they name."""
     from rich import filesize
     from rich.progress import (
         BarColumn,
@@ -114,7 +124,7 @@ def ingest_cmd(
 
         for f, out in reg.ingest_paths(files, format=format, samples=samples, update=update,
                                        model_override=model, keep_going=keep_going,
-                                       progress=step):
+                                       progress=step, new_models=new_models):
             if isinstance(out, TripwireError):
                 failures.append((str(f), str(out)))
             else:
@@ -239,7 +249,7 @@ def model_rows(models: list) -> list[dict]:
             regulatory_lines=[label for _, label in compute.lines_passed(m.compute_flop)],
             p_over={f"{line:.0e}": compute.p_above(m, line) for line, _ in
                     compute.REGULATORY_LINES} if m.compute_flop else None,
-            lines=" ".join(f"{line:.0e}" for line, _ in compute.lines_passed(m.compute_flop)),
+            lines=" ".join(f"> {line:.0e}" for line, _ in compute.lines_passed(m.compute_flop)),
         )
         for m in models
     ]
@@ -296,10 +306,13 @@ def models(
             info(text)
         return
     for r in rows:
-        r["C (FLOP)"] = r["compute_flop"] and (
-            f"{r['compute_flop']:.3g}" + (" (est.)" if r["estimated"] else "")
+        c = r["compute_flop"]
+        r["C (FLOP)"] = c and (
+            f"{c:.{compute.digits_beside(c)}g}" + (" (est.)" if r["estimated"] else "")
         )
         r["conf."] = r["compute_confidence"]
+        if (e := r["effective_compute_flop"]) is not None:
+            r["effective_compute_flop"] = f"{e:.{compute.digits_beside(e)}g}"
         for line, _ in compute.REGULATORY_LINES:
             p = (r["p_over"] or {}).get(f"{line:.0e}")
             r[f"P>{line:.0e}"] = "?" if p is None else f"{p:.2f}"
@@ -434,7 +447,13 @@ def demo(
     s = data.scaling
     if s.available:
         params = ", ".join(f"{p.name} = {p.estimate:.3g}" for p in s.params if p.estimate)
-        info(f"fit: {s.law} on {s.n_points} training runs: {params}")
+        info(f"fit: the compute law {s.law} on {s.n_points} training runs: {params}")
+        chin = {p.name: p.estimate for p in s.chinchilla}
+        info("  (loss against training compute, the axis of the compute lines and the "
+             "forecasts; `tripwire fit` fits the Chinchilla law L(N, D) = E + A/N^alpha + "
+             "B/D^beta by default"
+             + (f", whose E is {chin['E']:.3g} on these runs" if chin.get("E") else "")
+             + "; `tripwire fit --law compute` fits this one)")
     else:
         info(f"fit: no scaling law ({s.reason})")
     for c in data.capabilities:

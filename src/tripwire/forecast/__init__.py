@@ -19,7 +19,12 @@ Pure numerics: arrays and DataFrames in, results out; no storage, no files.
 Units: compute in FLOP (log10 FLOP inside), dates as `datetime.date`, durations in days.
 """
 
-from tripwire.forecast._anomalies import compute_anomalies, factor_anomalies, mitigation_gaps
+from tripwire.forecast._anomalies import (
+    benchmark_anomalies,
+    compute_anomalies,
+    factor_anomalies,
+    mitigation_gaps,
+)
 from tripwire.forecast._backtest import Backtest, backtest_compute, backtest_time
 
 # DAYS_PER_YEAR and _bootstrap_weights stay importable as before, outside __all__ (the tests
@@ -68,6 +73,7 @@ __all__ = [
     "TimeTrend",
     "backtest_compute",
     "backtest_time",
+    "benchmark_anomalies",
     "compute_anomalies",
     "crossing_probability",
     "factor_anomalies",

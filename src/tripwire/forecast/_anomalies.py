@@ -4,7 +4,8 @@ benchmarks, and pre- vs post-mitigation gaps."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from tripwire.errors import InputError, InsufficientEvidence
 from tripwire.forecast._curve import CapabilityCurve
 from tripwire.forecast._factors import CapabilityFactors, FactorRegression
 from tripwire.forecast._sigmoid import _SigmoidProblem
+from tripwire.model import Benchmark, EvalResult, Model
 
 
 def _loo_z(prob: _SigmoidProblem, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +58,44 @@ def compute_anomalies(names: Sequence[str], compute_flop: ArrayLike, scores: Arr
     kept = [nm for nm, m in zip(names, curve.mask_, strict=True) if m]
     expected, z = _loo_z(curve.problem_, curve.theta_)
     return _anomaly_frame(kept, curve.y_, expected, z, z_flag, "compute")
+
+
+MIN_MODELS = 6
+"""Fewest models with compute and a result for a leave-one-out anomaly check."""
+
+
+def benchmark_anomalies(results: Sequence[EvalResult], models: Mapping[str, Model],
+                        bench: Benchmark, *, metric: str | None = None,
+                        z_flag: float = -2.5) -> pd.DataFrame:
+    """The one compute-based anomaly check that `assess`, `forecast --anomalies` and the
+    reports all show, so a model's z-score is the same number everywhere.
+
+    Each model's best result on `bench` (in `metric`, by default the most common one: the best
+    elicited capability, as the policies judge it) against its effective compute; floor = the
+    benchmark's chance level (0 where unknown), ceiling = its ceiling; binomial noise from each
+    result's sample count. Raises InsufficientEvidence with fewer than MIN_MODELS models.
+    """
+    if not bench.higher_is_better:
+        raise InsufficientEvidence(f"{bench.id} is scored lower-is-better; the anomaly check "
+                                   "looks for scores too low for the compute")
+    rows = [r for r in results if r.benchmark == bench.id and math.isfinite(r.value)]
+    if metric is None:
+        counts = Counter(r.metric for r in rows)
+        metric = max(sorted(counts), key=lambda k: counts[k]) if counts else None
+    best: dict[str, EvalResult] = {}
+    for r in rows:
+        if r.metric == metric and (r.model not in best or r.value > best[r.model].value):
+            best[r.model] = r
+    names = [n for n in best if n in models
+             and (c := models[n].effective_compute_flop) is not None and c > 0]
+    if len(names) < MIN_MODELS:
+        raise InsufficientEvidence(f"{len(names)} models with compute have a result on "
+                                   f"{bench.id}; the check needs {MIN_MODELS}")
+    compute = [float(models[n].effective_compute_flop or math.nan) for n in names]
+    samples = [float(k) if (k := best[n].samples) else math.nan for n in names]
+    return compute_anomalies(names, compute, [best[n].value for n in names],
+                             floor=bench.chance if bench.chance is not None else 0.0,
+                             ceiling=bench.ceiling, samples=samples, z_flag=z_flag)
 
 
 def factor_anomalies(scores: pd.DataFrame, target: str, *, floor: float,

@@ -103,6 +103,11 @@ class Batch:
     warnings: list[str] = field(default_factory=list)
     model_lines: list[int] = field(default_factory=list)
     """Source line of each entry of `models` (for messages), when the reader knows it."""
+    result_lines: list[int] = field(default_factory=list)
+    """Source line of each result, in order (for messages), when the reader knows it."""
+    new_models: bool = False
+    """A results table may create the models it names that the register lacks (`ingest
+    --new-models`); without it such a name is an error. Logs always create theirs."""
     skipped: str | None = None
     run_key: str | None = None
     """Identity of the evaluation run and of the results the file holds (a SHA-256), where

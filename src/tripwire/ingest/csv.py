@@ -612,6 +612,7 @@ def read_evals(table: Table, batch: Batch) -> None:
     path = table.path
     bench_ids: dict[str, str] = {}
     if _read_evals_fast(table, batch, bench_ids):
+        batch.result_lines = [line for line, _ in table.rows]
         return
     for line, r in table.records(EVAL_COLUMNS):
         for f in ("model", "benchmark"):
@@ -646,6 +647,7 @@ def read_evals(table: Table, batch: Batch) -> None:
         if bid is None:
             bid = bench_ids[bench] = benchmark_id(bench)
         # Every field was validated above: no second validation pass.
+        batch.result_lines.append(line)
         batch.results.append(
             trusted(
                 EvalResult,

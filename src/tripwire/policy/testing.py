@@ -120,6 +120,23 @@ def _utc(v: dt.datetime | dt.date | None) -> dt.datetime | None:
     return v if v.tzinfo else v.replace(tzinfo=dt.UTC)
 
 
+def tests_text(ref: str) -> str:
+    """The cases of a built-in policy or of a policy file, ready to save beside a copy of it.
+
+    A built-in's cases name their policy (`policy: asl.yaml`); that line is dropped, so saved as
+    `NAME.tests.yaml` beside `NAME.yaml` they run against the sibling file (the copy)."""
+    ttext, tlabel, _, _ = locate_tests(ref)
+    if not tlabel.startswith("builtin:"):
+        return ttext
+    lines = ttext.splitlines(keepends=True)
+    body = [ln for ln in lines if not ln.startswith("policy:")]
+    while body and body[0].startswith("#"):
+        body.pop(0)
+    head = (f"# Cases from the built-in policy {ref}, for a copy of it saved beside this file\n"
+            "# (NAME.yaml and NAME.tests.yaml); run: tripwire policy test NAME.yaml\n")
+    return head + "".join(body)
+
+
 def locate_tests(ref: str) -> tuple[str, str, str, str]:
     """(tests text, tests label, policy text, policy label) for a built-in name, a policy file
     (tests beside it) or a tests file (policy beside it or named inside)."""
@@ -140,8 +157,10 @@ def locate_tests(ref: str) -> tuple[str, str, str, str]:
         policy_path = p
         tests_path = p.with_name(p.stem + ".tests.yaml")
         if not tests_path.exists():
-            raise InputError(f"no tests beside {ref}", source=str(ref),
-                             hint=f"write cases in {tests_path}")
+            raise InputError(
+                f"no tests beside {ref}", source=str(ref),
+                hint=f"write cases in {tests_path}, or start from the cases of the policy you "
+                f"copied: tripwire policy show NAME --tests > {tests_path}")
     ttext = tests_path.read_text("utf-8")
     try:
         named = yaml.safe_load(ttext) or {}

@@ -156,9 +156,24 @@ def _mark(conn: sa.Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
+_EXACT = "tripwire.evidence.exact_floats"
+
+
+def _exact_floats(conn: sa.Connection) -> None:
+    """PostgreSQL: send floats in shortest exact form for the rest of this transaction, whatever
+    the session's extra_float_digits (once per transaction)."""
+    txn = conn.get_transaction()
+    if txn is not None and conn.info.get(_EXACT) is txn:
+        return
+    conn.exec_driver_sql("SET LOCAL extra_float_digits = 1")
+    conn.info[_EXACT] = txn
+
+
 def _fetch(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> list[str]:
     """Canonical lines of the rows a query returns, in its order. SQLite text that is not UTF-8
     (only raw SQL writes it) is read with its bad bytes escaped instead of failing."""
+    if conn.dialect.name == "postgresql":
+        _exact_floats(conn)
     cur = _cursor(conn)
     try:
         try:
@@ -599,6 +614,8 @@ def verify_evidence(conn: sa.Connection, *, limit: int = 1000) -> EvidenceReport
                         committed[_key_of(line, table)] = (line, b.seq)
             ck.compare(table, committed, current)
         rest = f" WHERE {table.key} > {m}" if prev_hi is not None else ""
+        if d == "postgresql":
+            _exact_floats(conn)
         cur = _cursor(conn, named=f"tripwire_evidence_{name}")
         try:
             cur.execute(f"{select}{rest} ORDER BY {table.key}",

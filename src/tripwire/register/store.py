@@ -11,6 +11,7 @@ while being stored, the chunk is written again with a savepoint per file (see
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -410,6 +411,7 @@ class BatchStore:
         samples: bool = False,
         update: bool = False,
         model_override: str | None = None,
+        new_models: bool = False,
     ) -> IngestOutcome:
         """Read and store one file; bytes already in the register are not even parsed."""
         ((_, out),) = self.ingest_paths(
@@ -419,6 +421,7 @@ class BatchStore:
             update=update,
             model_override=model_override,
             keep_going=False,
+            new_models=new_models,
         )
         if isinstance(out, TripwireError):
             raise out
@@ -434,8 +437,13 @@ class BatchStore:
         model_override: str | None = None,
         keep_going: bool = False,
         progress: Callable[[Source], None] | None = None,
+        new_models: bool = False,
     ) -> Iterator[tuple[Source, Stored]]:
         """Read and store files, yielding each path with its outcome (or error) in order.
+
+        Model tables (tripwire's and Epoch AI exports) are stored first, so a results table
+        may name the models of the same ingest; a results table naming a model that is
+        neither registered, ingested with it nor an alias is an error unless `new_models`.
 
         The sha256 of every file of a chunk is looked up at once, and bytes already in the
         register are not parsed (`--samples` still attaches per-sample scores to a file stored
@@ -446,7 +454,7 @@ class BatchStore:
         stored, none after it is read. `progress(path)` is called as each file has been read."""
         from tripwire import ingest as readers
 
-        todo = list(paths)
+        todo = _model_tables_first(paths) if format is None else list(paths)
         while todo:
             chunk: list[tuple[Source, Stored | Batch]] = []
             rows = 0
@@ -505,6 +513,7 @@ class BatchStore:
                         chunk.append((p, e))
                         stop = not keep_going
                     else:
+                        batch.new_models = new_models
                         chunk.append((p, batch))
                         rows += batch.count
                 if progress is not None:
@@ -862,8 +871,11 @@ class BatchStore:
         def target_of(name: str) -> str:
             return model_override or m_alias.get(name) or _known_name(name, model_ids)
 
-        # Models the file names but the register lacks are created bare, in one insert.
+        # Models the file names but the register lacks are created bare, in one insert; a
+        # results table may do so only when told to (a typo would file scores under a phantom).
         missing = sorted({target_of(n) for n in used} - model_ids.keys())
+        if missing and batch.kind == "evals-csv" and not batch.new_models:
+            raise _unknown_models(conn, batch, set(missing), target_of)
         if missing:
             new_models: list[dict[str, Any]] = [
                 dict(
@@ -966,9 +978,11 @@ class BatchStore:
                 conn, batch, file_id, out, cols, model_id, bench_id, stamp, now_db
             )
         if created:
-            shown = ", ".join(created[:5]) + (
-                f" and {len(created) - 5} more" if created[5:] else ""
-            )
+            known = _model_names(conn) - set(created)
+            shown = ", ".join(
+                m + (f" (closest: {', '.join(near)})" if (near := _closest(m, known)) else "")
+                for m in created[:5]
+            ) + (f" and {len(created) - 5} more" if created[5:] else "")
             out.warnings.append(
                 f"{len(created)} model(s) not in the register were added without "
                 f"compute: {shown} (ingest a models CSV or `tripwire alias add`)"
@@ -1199,6 +1213,63 @@ def _key(p: Source) -> str | None:
 
 def _show(v: Any) -> str:
     return f"{v:.6g}" if isinstance(v, float) else repr(v)
+
+
+def _model_tables_first(paths: Iterable[Source]) -> list[Source]:
+    """`paths` with the local CSV files whose header is a models table or an Epoch AI export
+    moved to the front (order otherwise kept): told from the first line, before any is
+    parsed. (Remote objects keep their place: their first line costs a download.)"""
+    from tripwire.ingest.csv import csv_kind
+
+    first: list[Source] = []
+    rest: list[Source] = []
+    for p in paths:
+        head = ""
+        if isinstance(p, Path) and p.suffix.lower() in (".csv", ".tsv"):
+            try:
+                with open(p, encoding="utf-8-sig", errors="replace") as fh:
+                    head = fh.readline()
+            except OSError:
+                pass  # the reader reports it, in its place
+        delim = max([",", ";", "\t"], key=head.count)
+        kind = csv_kind([h.strip().strip('"') for h in head.split(delim)]) if head else None
+        (first if kind in ("models-csv", "epoch-csv") else rest).append(p)
+    return first + rest
+
+
+def _model_names(conn: sa.Connection) -> set[str]:
+    """Every model name and model alias in the register (for "closest names" messages)."""
+    return set(conn.execute(sa.select(t.models.c.name)).scalars()) | set(
+        conn.execute(sa.select(t.model_aliases.c.alias)).scalars()
+    )
+
+
+def _closest(name: str, known: set[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(name, sorted(known), n=n, cutoff=0.6)
+
+
+def _unknown_models(
+    conn: sa.Connection, batch: Batch, missing: set[str], target_of: Callable[[str], str]
+) -> InputError:
+    """The error for a results table naming models the register lacks: the first such row,
+    the name, the closest registered names, and how to create them if they are meant."""
+    names = batch.table.model if batch.table is not None else [r.model for r in batch.results]
+    row = next(i for i, n in enumerate(names) if target_of(n) in missing)
+    first = target_of(names[row])
+    line = batch.result_lines[row] if row < len(batch.result_lines) else None
+    near = _closest(first, _model_names(conn))
+    others = sorted(missing - {first})
+    more = (
+        f" (also unknown: {', '.join(others[:4])}{' ...' if others[4:] else ''})" if others else ""
+    )
+    return InputError(
+        f"model {first!r} is not in the register, not in this ingest and not an alias{more}",
+        source=batch.path,
+        where=str(line) if line is not None else None,
+        hint=("did you mean " + ", ".join(near) + "? " if near else "")
+        + "fix the name, ingest its models table with it, add an alias (`tripwire alias add`), "
+        "or pass --new-models to create it without compute",
+    )
 
 
 def _known_name(name: str, known: dict[str, int]) -> str:

@@ -76,9 +76,10 @@ def write_report(data: ReportData, fmt: str, output: str | Path, *,
                  self_contained: bool = False) -> Path:
     """Render and write the report; return the file written.
 
-    `output` is a file path, or an existing folder (or a path ending in `/`): then the file is
-    named after the model in focus (`all-models` for every model) and always lands inside that
-    folder. The file is written whole or not at all (a temporary file renamed into place).
+    `output` is a file path, or a folder: an existing one, or a path ending in `/`, which is
+    created with its parents if missing. The file in a folder is named after the model in focus
+    (`all-models` for every model) and always lands inside it. The file is written whole or not
+    at all (a temporary file renamed into place).
     An HTML report loads plotly.js from `plotly-<version>.min.js` beside it, written there
     first unless the same file is already there; `self_contained` inlines it instead.
     """
@@ -106,8 +107,13 @@ def output_path(output: str | Path, stem: str, suffix: str) -> Path:
     """The file a report goes to: `output`, or `stem` + `suffix` inside the folder `output`."""
     out = Path(output)
     if out.is_dir() or str(output).endswith(("/", os.sep)):
-        if not out.exists():
-            raise InputError("the output folder does not exist", source=str(output))
+        if not out.is_dir():
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise InputError(f"cannot create the output folder: {e.strerror}",
+                                 source=str(output),
+                                 hint="give a folder you may write to, or a file path") from None
         return safe_child(out, file_name(stem, suffix))
     if not out.parent.resolve().is_dir():
         raise InputError(f"cannot write the report: the folder {out.parent} does not exist",

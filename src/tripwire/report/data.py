@@ -773,20 +773,16 @@ def backtest_row(reg: Register, bench: Benchmark, models: Mapping[str, Model], *
 
 def anomaly_rows(reg: Register, bench: Benchmark, models: Mapping[str, Model], *,
                  notices: list[Notice] | None = None) -> list[AnomalyRow]:
-    """Scores implausibly low for the model's compute (leave-one-out sigmoid, z <= -2.5)."""
-    import numpy as np
-
-    from tripwire.forecast import compute_anomalies
+    """Scores implausibly low for the model's compute (leave-one-out sigmoid, z <= -2.5): the
+    check `assess` and `forecast --anomalies` show (forecast.benchmark_anomalies)."""
+    from tripwire.forecast import benchmark_anomalies
 
     notices = notices if notices is not None else []
     if not bench.higher_is_better:
         return []
-    names, comp, vals, samples, _ = _points(reg, bench, models, set())
-    has = np.isfinite(comp)
-    floor = bench.chance if bench.chance is not None else 0.0
-    frame, _ = _catch(f"anomalies {bench.id}", notices, lambda: compute_anomalies(
-        [nm for nm, ok in zip(names, has, strict=True) if ok], comp[has], vals[has],
-        floor=floor, samples=samples[has]))
+    results = reg.results(benchmark=bench.id)
+    frame, _ = _catch(f"anomalies {bench.id}", notices,
+                      lambda: benchmark_anomalies(results, models, bench))
     if frame is None:
         return []
     return [AnomalyRow(model=str(r["model"]), benchmark=bench.id, score=_num(r["score"]),

@@ -22,6 +22,7 @@ from typing import Any
 
 import jinja2
 
+from tripwire import compute
 from tripwire.report import figures as figs
 from tripwire.report.data import ReportData
 
@@ -87,10 +88,12 @@ def sci(f: float, digits: int = 3) -> str:
 
 
 def flop(v: Any) -> str:
+    """A FLOP figure, with the digits it takes to show which side of each regulatory line it
+    is on (1.001e25, not 1e25)."""
     if v is None:
         return ""
     f = float(v)
-    return sci(f) if math.isfinite(f) and f > 0 else ""
+    return sci(f, compute.digits_beside(f)) if math.isfinite(f) and f > 0 else ""
 
 
 def flop_or(v: Any, default: str) -> str:

@@ -135,7 +135,7 @@ def test_benchmarks_table_declares_and_restates_chance_levels(tmp_path: Path) ->
     reg = open_register(db, create=True)
     try:
         reg.ingest_path(write(tmp_path / "e.csv", "model,benchmark,value\nm1,mybench,0.4\n"
-                                                  "m1,truthfulqa,0.4\n"))
+                                                  "m1,truthfulqa,0.4\n"), new_models=True)
         assert reg.get_benchmark("mybench").chance is None
         reg.ingest_path(write(tmp_path / "b.csv",
                               "benchmark,chance,ceiling,samples,higher_is_better,source\n"

@@ -76,7 +76,7 @@ def test_new_model_created_by_another_writer_meanwhile(pg_url: str, tmp_path: Pa
     with reg.transaction() as conn:
         conn.execute(t.models.insert().values(name="new-model", multiplier=1.0,
                                               updated_at=utcnow()))
-        racing = _after(1.0, lambda: reg.ingest_path(path))
+        racing = _after(1.0, lambda: reg.ingest_path(path, new_models=True))
     racing.join(30)
     assert "error" not in racing.out, racing.out  # type: ignore[attr-defined]
     assert racing.out["value"].status == "stored"  # type: ignore[attr-defined]

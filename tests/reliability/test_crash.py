@@ -167,7 +167,7 @@ def crash_ingest(url: str, folder: Path, rows: int, kills: int, seed: int = 0) -
     # A full run first: it times the command and must complete.
     t0 = time.monotonic()
     first = big_csv(folder / "big-0.csv", rows, 0)
-    done = subprocess.run(command("ingest", str(first), "--db", url), env=ENV,
+    done = subprocess.run(command("ingest", str(first), "--new-models", "--db", url), env=ENV,
                           capture_output=True, text=True)
     full = time.monotonic() - t0
     assert done.returncode == 0, done.stderr[-2000:]
@@ -176,7 +176,7 @@ def crash_ingest(url: str, folder: Path, rows: int, kills: int, seed: int = 0) -
     current = big_csv(folder / f"big-{variant}.csv", rows, variant)
     while tally.kills < kills:
         in_txn = tally.kills % 2 == 1
-        killed, saw = kill_at_random(command("ingest", str(current), "--db", url), probe,
+        killed, saw = kill_at_random(command("ingest", str(current), "--new-models", "--db", url), probe,
                                      rng, full, in_txn)
         sha = ingest.load(current)[2]
         whole = _file_state(reg, sha, rows)
@@ -194,7 +194,7 @@ def crash_ingest(url: str, folder: Path, rows: int, kills: int, seed: int = 0) -
             variant += 1
             current = big_csv(folder / f"big-{variant}.csv", rows, variant)
     # The same command again, to completion.
-    done = subprocess.run(command("ingest", str(current), "--db", url), env=ENV,
+    done = subprocess.run(command("ingest", str(current), "--new-models", "--db", url), env=ENV,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     stored.append(ingest.load(current)[2])
@@ -325,7 +325,7 @@ def crash_folder(url: str, folder: Path, files: int, rows: int, kills: int,
     subprocess.run(command("init", "--db", scratch), env=ENV, capture_output=True)
     small_files(folder / "timing", files, rows)
     t0 = time.monotonic()
-    subprocess.run(command("ingest", str(folder / "timing"), "--db", scratch), env=ENV,
+    subprocess.run(command("ingest", str(folder / "timing"), "--new-models", "--db", scratch), env=ENV,
                    capture_output=True)
     full = max(time.monotonic() - t0, 0.5)
     n_kills = in_txn = 0
@@ -335,7 +335,7 @@ def crash_folder(url: str, folder: Path, files: int, rows: int, kills: int,
         paths = small_files(folder / "runs" / f"run{k:02d}", files, rows)
         shas = {ingest.load(p)[2] for p in paths}
         every |= shas
-        killed, saw = kill_at_random(command("ingest", str(paths[0].parent), "--db", url),
+        killed, saw = kill_at_random(command("ingest", str(paths[0].parent), "--new-models", "--db", url),
                                      probe, rng, full, k % 2 == 1)
         now = _folder_state(reg, shas, rows)
         _record_ok(reg)
@@ -346,7 +346,7 @@ def crash_folder(url: str, folder: Path, files: int, rows: int, kills: int,
             stored_at_kill.append(now)
         else:
             assert now == files
-    done = subprocess.run(command("ingest", str(folder / "runs"), "--db", url), env=ENV,
+    done = subprocess.run(command("ingest", str(folder / "runs"), "--new-models", "--db", url), env=ENV,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert _folder_state(reg, every, rows) == len(every)

@@ -101,12 +101,12 @@ def work(url: str, worker: int, ops: int, folder: Path, out: Path) -> None:
                 if kind == "distinct":
                     path = mine / f"w{worker}-{k}.csv"
                     path.write_text(distinct_csv(worker, k))
-                    o = reg.ingest_path(path)
+                    o = reg.ingest_path(path, new_models=True)
                     row.update(status=o.status, sha=o.sha256, results=o.results)
                 elif kind == "same":
                     path = folder / "shared" / f"shared-{shared % SHARED_FILES}.csv"
                     shared += 1
-                    o = reg.ingest_path(path)
+                    o = reg.ingest_path(path, new_models=True)
                     row.update(status=o.status, sha=o.sha256, results=o.results)
                 elif kind == "assess":
                     model = BASE_MODELS[k % len(BASE_MODELS)]

@@ -23,6 +23,7 @@ from tripwire.forecast._common import (
     _mixture_cdf,
     _mixture_quantiles,
     _plain_dict,
+    _running_cdf,
 )
 from tripwire.forecast._sigmoid import (
     _fit_bootstrap,
@@ -448,10 +449,12 @@ class CapabilityCurve:
         return b[:, 0] - b[:, 1] * self.xbar_, b[:, 1], t, tau
 
     def crossing_cdf(self, threshold: float, compute_flop: ArrayLike) -> np.ndarray:
-        """P(a model at each compute reaches `threshold`): the crossing distribution's CDF."""
+        """P(the threshold is crossed by each compute): the crossing distribution's CDF, the
+        running maximum of P(score >= threshold) from far below the data (`_running_cdf`)."""
         self._check_fitted()
         xs = np.log10(_floats("compute_flop", compute_flop))
-        return _mixture_cdf(xs, *self._mixture_args(threshold), self.dof_, self._extra_sd)
+        return _running_cdf(xs, *self._mixture_args(threshold), float(self.x_.min()) - 10.0,
+                            self.dof_, self._extra_sd)
 
     def crossing(self, threshold: float, *, at_compute_flop: float | None = None,
                  quantiles: Sequence[float] = QUANTILES) -> CrossingForecast:

@@ -978,7 +978,7 @@ class BatchStore:
                 conn, batch, file_id, out, cols, model_id, bench_id, stamp, now_db
             )
         if created:
-            known = _model_names(conn) - set(created)
+            known = _model_names(conn, registered=True) - set(created)
             shown = ", ".join(
                 m + (f" (closest: {', '.join(near)})" if (near := _closest(m, known)) else "")
                 for m in created[:5]
@@ -1237,9 +1237,19 @@ def _model_tables_first(paths: Iterable[Source]) -> list[Source]:
     return first + rest
 
 
-def _model_names(conn: sa.Connection) -> set[str]:
-    """Every model name and model alias in the register (for "closest names" messages)."""
-    return set(conn.execute(sa.select(t.models.c.name)).scalars()) | set(
+def _model_names(conn: sa.Connection, *, registered: bool = False) -> set[str]:
+    """Every model name and model alias in the register (for "closest names" messages).
+
+    `registered`: only models that carry a figure of their own (organisation, parameters or
+    compute), not those a log created by naming them: a log's model name is most likely a
+    misspelling of a registered model, and comparing it with every log-created name makes a
+    folder of logs that each name a new model quadratic in the number of models."""
+    m = t.models.c
+    q = sa.select(m.name)
+    if registered:
+        q = q.where(sa.or_(m.organization.is_not(None), m.params.is_not(None),
+                           m.compute_flop.is_not(None)))
+    return set(conn.execute(q).scalars()) | set(
         conn.execute(sa.select(t.model_aliases.c.alias)).scalars()
     )
 

@@ -7,18 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from clirun import run
 from helpers import write
-from typer.testing import CliRunner
 
-from tripwire.cli import app
 from tripwire.demo import example_path
 from tripwire.register import open_register
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

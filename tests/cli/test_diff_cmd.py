@@ -6,17 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from clirun import run
 from difflogs import versions, write_lmeval
 from helpers import write
-from typer.testing import CliRunner
-
-from tripwire.cli import app
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
 
 
 @pytest.fixture

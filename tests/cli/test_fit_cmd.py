@@ -7,21 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clirun import run
 from helpers import write
 from scipy.optimize import OptimizeResult
-from typer.testing import CliRunner
 
 import tripwire.fit as fitmod
-from tripwire.cli import app
 
-runner = CliRunner()
 CHINCHILLA_CSV = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
                   / "epoch_chinchilla" / "chinchilla_fig4_N_D_C_loss.csv")
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
 
 
 def loss_csv(path: Path, size: int = 40, noise: float = 0.005, seed: int = 0) -> Path:

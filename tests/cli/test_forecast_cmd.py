@@ -8,20 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from clirun import run
 from helpers import write
-from typer.testing import CliRunner
 
-from tripwire.cli import app
 from tripwire.demo import example_path
 from tripwire.register import open_register
 
-runner = CliRunner()
 METR = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "metr"
         / "time_horizons_v1.1_2026-03-03.csv")
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
 
 
 def example_register(db: str, *extra: Path) -> str:

@@ -8,17 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from clirun import run
 from epoch_exports import LARGE_SCALE_HEADER, LARGE_SCALE_ROWS, table
 from helpers import write
-from typer.testing import CliRunner
-
-from tripwire.cli import app
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +84,6 @@ def test_as_of_before_every_model_exits_3(epoch_db: tuple[str, Path]) -> None:
     assert r.exit_code == 3 and "before every model's release date" in r.output
     r = run("forecast", "training_compute", "--db", db)
     assert r.exit_code == 2 and "--by date" in r.output
-
 
 
 def test_report_rows_carry_p_over_each_line() -> None:

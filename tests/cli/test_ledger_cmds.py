@@ -7,24 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+from clirun import run
 from helpers import write
-from typer.testing import CliRunner
-
-from tripwire.cli import app
-
-runner = CliRunner()
 
 LEDGER = """\
 model,component,method,flop,source,params,tokens,accelerator,chips,hours,utilization
 acme-1,pre-training,given,8e24,run log 2026-03,,,,,,
 acme-1,fine-tuning,given,3e24,RL run log 2026-05,,,,,,
 """
-
-
-def run(*args: str):
-    r = runner.invoke(app, list(args), catch_exceptions=False)
-    assert "Traceback" not in r.output
-    return r
 
 
 @pytest.fixture

@@ -8,19 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from clirun import run as _run
 from helpers import write
-from typer.testing import CliRunner
-
-from tripwire.cli import app
-
-runner = CliRunner()
 
 
 def run(*args: str, today: str | None = None):
-    env = {"TRIPWIRE_TODAY": today} if today else {}
-    r = runner.invoke(app, list(args), catch_exceptions=False, env=env)
-    assert "Traceback" not in r.output
-    return r
+    return _run(*args, env={"TRIPWIRE_TODAY": today} if today else None)
 
 
 @pytest.fixture

@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from clirun import run
 from helpers import write
-from typer.testing import CliRunner
-
-from tripwire.cli import app
-
-runner = CliRunner()
 
 POLICY = """\
 name: house
@@ -29,12 +25,6 @@ thresholds:
     level: high
     condition: training_compute > 1e25
 """
-
-
-def run(*args: str):
-    r = runner.invoke(app, list(args), catch_exceptions=False)
-    assert "Traceback" not in r.output
-    return r
 
 
 @pytest.fixture

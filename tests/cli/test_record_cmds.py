@@ -8,18 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from clirun import run
 
-from tripwire.cli import app
 from tripwire.record import generate_key, key_id, load_private_key, load_public_key
 from tripwire.register import open_register
 from tripwire.register.record_store import append_entry
-
-runner = CliRunner()
-
-
-def run(*args: str):  # noqa: ANN201
-    return runner.invoke(app, list(args), catch_exceptions=False)
 
 
 @pytest.fixture

@@ -5,16 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from clirun import run
 from helpers import write
-from typer.testing import CliRunner
-
-from tripwire.cli import app
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
 
 
 def test_init_ingest_models_evals(tmp_path: Path) -> None:

@@ -9,9 +9,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from clirun import run
 
-from tripwire.cli import app
 from tripwire.demo import run_demo
 from tripwire.register import open_register
 from tripwire.report.data import (
@@ -20,12 +19,6 @@ from tripwire.report.data import (
     load_policies,
     record_section,
 )
-
-runner = CliRunner()
-
-
-def run(*args: str):  # noqa: ANN201
-    return runner.invoke(app, list(args), catch_exceptions=False)
 
 
 @pytest.fixture

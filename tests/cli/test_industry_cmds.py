@@ -105,3 +105,23 @@ def test_report_industry_writes_the_file(epoch_db: tuple[str, Path], tmp_path: P
     assert r.exit_code == 0, r.output
     assert "## Models over each compute line" in out.read_text()
     assert run("report", "--industry", "--all", "--db", db).exit_code == 2
+
+
+def test_crossing_forecasts_are_calibrated_on_the_export(epoch_db: tuple[str, Path]) -> None:
+    """Every half-decade line first crossed since 2013, forecast as of the end of each of the
+    three years before: the actual date's percentile is near uniform and the intervals hold
+    it (an unconditioned trend-line crossing ran early: mean percentile 0.80, 80 % held 75 %).
+    """
+    import datetime as dt
+
+    from tripwire import forecast as fc
+    from tripwire.register import open_register
+
+    models = open_register(epoch_db[0]).models()
+    c = fc.crossing_calibration(models, n_boot=100)
+    assert c["n"] >= 35
+    assert 0.4 <= c["mean_percentile"] <= 0.65
+    assert c["inside80"] >= 0.8 and c["inside95"] >= 0.9
+    gpt4 = fc.crossing_backtest(models, 1e25, dt.date(2022, 12, 31), n_boot=200)
+    assert gpt4.actual_model == "GPT-4" and gpt4.inside80
+    assert gpt4.forecast.date_quantiles["0.05"] > dt.date(2022, 12, 31)

@@ -58,13 +58,15 @@ def first_over(models: Sequence[Model], threshold: float, series: str = "trainin
 
 
 def known_below(points: Sequence[tuple[str, dt.date, float]],
-                as_of: dt.date | None = None) -> dt.date | None:
+                as_of: dt.date | None = None) -> dt.date:
     """The date up to which the data show a threshold above all of them was not crossed: the
     as-of date of a backtest, else the latest release among the points (the register knows
     nothing later)."""
     if as_of is not None:
         return as_of
-    return max((p[1] for p in points), default=None)
+    if not points:
+        raise InsufficientEvidence("no model has both a release date and a compute figure")
+    return max(p[1] for p in points)
 
 
 def fit_compute_trend(models: Sequence[Model], *, series: str = "training_compute",

@@ -380,10 +380,12 @@ def fit_scale(parts: Sequence[HeldOut], *, prior_scale: float,
     pseudo_count / (n + pseudo_count), n the number of walk-forward fits with a prediction
     past their data. With none, the prior, and the reason.
 
-    With `drift`, the term also gets a mean ``drift * growth(d)``: the own drift (:func:`drift_of`)
-    shrunk towards 0 with the same weights, estimated first; the scale is then fitted to the
-    predictions shifted by it (the location and spread of a predictive distribution fitted
-    on past errors, as in ensemble model output statistics, Gneiting et al. 2005).
+    With `drift`, the term also gets a mean ``drift * growth(d)``: the series' own drift
+    (:func:`drift_of`), estimated first and not shrunk (a prior of no drift would keep the
+    bias the backtest measured; the caution is in the width, whose prior is wide); the scale
+    is then fitted to the predictions shifted by it (the location and spread of a predictive
+    distribution fitted on past errors, as in ensemble model output statistics, Gneiting et
+    al. 2005).
 
     With `prior_additive` (laws with a link), a second part on the observed scale is fitted
     after the scale (coordinate descent) and shrunk towards it the same way (in linear
@@ -398,7 +400,7 @@ def fit_scale(parts: Sequence[HeldOut], *, prior_scale: float,
                           ceiling=prior_ceiling or 0.0,
                           reason=reason or "no walk-forward fit had a later point to predict")
     w = n / (n + pseudo_count)
-    shift = w * drift_of(beyond) if drift else 0.0
+    shift = drift_of(beyond) if drift else 0.0
     own, own_add, own_ceil = _scales(beyond, seed=seed, levels=levels,
                                      additive=prior_additive is not None, drift=shift,
                                      ceiling=prior_ceiling is not None)

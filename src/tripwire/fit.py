@@ -33,8 +33,8 @@ noise, not the error of the law's form, which grows with the extrapolation and l
 (Besiroglu et al. 2024 show the fitted law moving as the largest runs are added). ``m`` and
 ``s`` are estimated at fit time by leave-future-out: the law is refitted (with its own
 bootstrap) to the runs below several compute cuts (the lowest 50, 60, 70 and 80 % of runs)
-and asked to predict the runs above; ``m`` is the drift of those residuals with g(d), shrunk
-towards 0, and ``s`` is set so the held-out runs, shifted by it, fall inside their predictive
+and asked to predict the runs above; ``m`` is the drift of those residuals with g(d), and
+``s`` is set so the held-out runs, shifted by it, fall inside their predictive
 intervals as often as claimed, shrunk towards the prior :data:`LOSS_PRIOR_SCALE`. The refits
 are weighted resamples warm-started at the full-data optimum, optimised in one batch by the
 bootstrap's optimiser.

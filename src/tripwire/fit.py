@@ -107,6 +107,7 @@ _CAL_DRAWS = 5
 _DRAWS_PER_RESAMPLE = 10
 _BACKTRACK_BATCH = 6
 _BOOT_CHUNK = 200
+_BOOT_CELLS = 4_000_000
 _MAX_BOOT_FAILED = 0.10
 _NEWTON_ITERS = 30
 _NEWTON_ITERS_FAR = 200
@@ -143,7 +144,7 @@ class _Objective:
         self.delta = float(delta)
         self.weights = weights
         self.n_params = 2 * self.k + (1 if irreducible else 0)
-        self.chunk = max(8, 32768 // max(1, self.t.size))
+        self.chunk = max(8, 16384 // max(1, self.t.size))  # rows per block: fits in cache
 
     def __call__(self, theta: FloatArray, rows: NDArray[np.intp] | None = None
                  ) -> tuple[FloatArray, FloatArray]:
@@ -335,6 +336,13 @@ class _BatchResult:
     limit: NDArray[np.bool_]  # still running at the iteration limit
 
 
+def _backtrack_batch(tried: int) -> int:
+    """How many shorter steps a line search tries in one batched call after `tried`: 2, then
+    4, then 6 (most rows accept the first or second; the order tried, and so the step taken,
+    does not depend on the batch)."""
+    return min(2 + tried, _BACKTRACK_BATCH)
+
+
 def _batched_lbfgs(fun: Callable[[FloatArray, NDArray[np.intp]], tuple[FloatArray, FloatArray]],
                    theta0: FloatArray, *, maxiter: int, memory: int = 10, ftol: float = 1e-12,
                    gtol: float = 1e-12, max_backtrack: int = 36, first_step: float = 1.0,
@@ -408,7 +416,7 @@ def _lbfgs_step(fun: Callable[[FloatArray, NDArray[np.intp]], tuple[FloatArray, 
     while not ok.all() and tried < max_backtrack:
         # rows that failed try several shorter steps in one batched call; keep the longest good one
         nb = np.flatnonzero(~ok)
-        k = min(_BACKTRACK_BATCH, max_backtrack - tried)
+        k = min(_backtrack_batch(tried), max_backtrack - tried)
         steps = step[nb, None] * shrink ** np.arange(1, k + 1)[None, :]  # (nb, k)
         cand = th[idx[nb], None, :] + steps[:, :, None] * d[nb, None, :]
         f2, g2 = fun(cand.reshape(-1, cand.shape[-1]), np.repeat(idx[nb], k))
@@ -462,8 +470,8 @@ def _newton_direction(g: FloatArray, h: FloatArray, max_move: float
 
 
 def _newton(obj: _Objective, theta0: FloatArray, *, maxiter: int, rtol: float = 1e-13,
-            ftol: float = 1e-12, max_move: float = 1.0, max_backtrack: int = 40
-            ) -> _BatchResult:
+            ftol: float = 1e-12, max_move: float = 1.0, max_backtrack: int = 40,
+            progress: Callable[[int], None] | None = None) -> _BatchResult:
     """Minimise the objective for every row of ``theta0`` at once by Newton's method.
 
     Each row is an independent problem (its own observation weights). The exact Hessian
@@ -495,6 +503,8 @@ def _newton(obj: _Objective, theta0: FloatArray, *, maxiter: int, rtol: float = 
             flat = moved[active[moved] & (stall[moved] >= 3)]
             done[flat] = True
             active[flat] = False
+            if progress is not None:
+                progress(int(rows - active.sum()))
     return _BatchResult(theta=th, f=f, done=done, limit=active)
 
 
@@ -533,7 +543,7 @@ def _newton_iteration(obj: _Objective, th: FloatArray, f: FloatArray, g: FloatAr
     tried = 0
     while not found.all() and tried < max_backtrack:
         nb = np.flatnonzero(~found)
-        k = min(_BACKTRACK_BATCH, max_backtrack - tried)
+        k = min(_backtrack_batch(tried), max_backtrack - tried)
         steps = step[nb, None] * 0.5 ** np.arange(1, k + 1)[None, :]
         cand = th[idx[nb], None, :] + steps[:, :, None] * d[nb, None, :]
         f2 = obj.value(cand.reshape(-1, cand.shape[-1]), np.repeat(idx[nb], k))
@@ -552,12 +562,13 @@ def _newton_iteration(obj: _Objective, th: FloatArray, f: FloatArray, g: FloatAr
         active[upd[~np.isfinite(f[upd])]] = False
 
 
-def _minimise(obj: _Objective, theta0: FloatArray, *, newton_iters: int | None = None
-              ) -> _BatchResult:
+def _minimise(obj: _Objective, theta0: FloatArray, *, newton_iters: int | None = None,
+              progress: Callable[[int], None] | None = None) -> _BatchResult:
     """Minimise every row: Newton's method first (a few iterations settle well-determined
     problems to full precision), then L-BFGS for the rows it left running, which creep along a
-    flat valley (an irreducible loss heading to 0) where Newton's steps stay short."""
-    res = _newton(obj, theta0, maxiter=newton_iters or _NEWTON_ITERS)
+    flat valley (an irreducible loss heading to 0) where Newton's steps stay short.
+    ``progress(k)`` is told how many rows have finished after each Newton iteration."""
+    res = _newton(obj, theta0, maxiter=newton_iters or _NEWTON_ITERS, progress=progress)
     rest = np.flatnonzero(res.limit)
     if rest.size:
         weights = None if obj.weights is None else obj.weights[rest]
@@ -621,16 +632,26 @@ def _bootstrap(obj: _Objective, theta_hat: FloatArray, n_boot: int, rng: np.rand
     done = np.zeros(n_boot, dtype=bool)
     if progress:
         progress(0, n_boot)
-    for s0 in range(0, n_boot, _BOOT_CHUNK):
-        s1 = min(n_boot, s0 + _BOOT_CHUNK)
+    chunk = max(_BOOT_CHUNK, _BOOT_CELLS // n)  # resamples per batch: as many as memory allows
+    for s0 in range(0, n_boot, chunk):
+        s1 = min(n_boot, s0 + chunk)
         w = rng.multinomial(n, np.full(n, 1.0 / n), size=s1 - s0).astype(float)
         wobj = _Objective(obj.z, obj.t, irreducible=obj.irreducible, delta=obj.delta, weights=w)
-        res = _minimise(wobj, np.repeat(theta_hat[None, :], s1 - s0, axis=0))
+        res = _minimise(wobj, np.repeat(theta_hat[None, :], s1 - s0, axis=0),
+                        progress=_offset(progress, s0, n_boot))
         thetas[s0:s1] = res.theta
         done[s0:s1] = res.done & np.isfinite(res.f)
         if progress:
             progress(s1, n_boot)
     return thetas, done
+
+
+def _offset(progress: Progress | None, start: int, total: int) -> Callable[[int], None] | None:
+    """A batch's ``progress(k)`` reported as ``progress(start + k, total)``."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda k: report(start + k, total)
 
 
 def _past(z: FloatArray, compute: FloatArray, z_range: tuple[FloatArray, FloatArray],

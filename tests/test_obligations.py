@@ -52,3 +52,21 @@ def test_incident_deadlines(register: Register, tmp_path, imminent: bool,
     got = obligations.obligations(register, as_of=T0 + dt.timedelta(days=1, hours=1))
     assert sorted(o.within for o in got) == expected
     assert all(o.status == "open" and o.event == "incident" for o in got)
+
+
+def test_planned_rows_start_clocks_on_both_backends(register: Register, tmp_path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from tripwire import ingest
+
+    path = tmp_path / "models.csv"
+    path.write_text("name,compute,status,start\nbig-run,3e25,planned,2026-02-01\n"
+                    "small-run,5e24,planned,2026-02-01\nold,1e24,,\n", encoding="utf-8")
+    monkeypatch.setenv("TRIPWIRE_TODAY", "2026-01-01")
+    out = register.ingest(ingest.read_file(path))
+    assert (out.models, out.planned) == (1, 2)
+    [o] = obligations.obligations(register, as_of=T0 + dt.timedelta(days=15))
+    assert (o.model, o.status, o.event, o.event_at) == ("big-run", "overdue", "crossing-known",
+                                                        T0)
+    assert o.due == T0 + dt.timedelta(days=14)
+    assert obligations.obligations(register, model="small-run",
+                                   as_of=T0 + dt.timedelta(days=15)) == []

@@ -142,8 +142,10 @@ def _account(reg: Any, model: str, as_json: bool) -> None:
         verdict = ("the modifier is presumed the provider of the modified model"
                    + (", a GPAI model with systemic risk" if mt.systemic_risk else "")
                    if mt.provider else "the modifier does not become its provider")
+        chance = (f", P = {mt.p_provider:.2f} with both figures' spread"
+                  if mt.p_provider is not None and 0 < mt.p_provider < 1 else "")
         stdout.print(f"modification of {mt.parent}: {mt.modification_flop:.3g} FLOP against "
-                     f"{mt.threshold:.3g} FLOP ({mt.basis}): {verdict} (Commission "
-                     "guidelines, points 60-61)", markup=False)
+                     f"{mt.threshold:.3g} FLOP ({mt.basis}): {verdict}{chance} (Commission "
+                     "guidelines C(2025) 5045, points 60-61)", markup=False)
     for w in acc.warnings:
         warn(w)

@@ -80,7 +80,6 @@ record_checkpoints = sa.Table(
 )
 _LAST = (sa.select(record_entries.c.seq, record_entries.c.hash)
          .order_by(record_entries.c.seq.desc()).limit(1))
-_INSERT = record_entries.insert()
 _ROW_SQL = "SELECT seq, kind, body, prev, hash FROM record_entries ORDER BY seq"
 _SOURCE_REF = re.compile(rb'"source_sha256":"(.{64})', re.DOTALL)
 _INGEST_REF = re.compile(rb'"sha256":"(.{64})', re.DOTALL)
@@ -127,9 +126,28 @@ def append_entry(conn: sa.Connection, kind: str, payload: dict[str, Any]) -> Ent
         last = conn.execute(_LAST).first()
         seq, prev = (last.seq + 1, last.hash) if last is not None else (0, GENESIS)
     entry = Entry.create(seq, kind, payload, prev, payload_json=payload_json)
-    conn.execute(_INSERT, entry.row()._asdict())
+    _insert_row(conn, entry.row())
     conn.info[_HEAD] = (txn, entry.seq + 1, entry.entry_hash)
     return entry
+
+
+def _insert_row(conn: sa.Connection, row: StoredRow) -> None:
+    """An entry's row, straight to the driver (through SQLAlchemy the insert costs more than
+    the database's work, once per file ingested); errors raised as SQLAlchemy raises them."""
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    sql = (f"INSERT INTO record_entries (seq, kind, body, prev, hash) "
+           f"VALUES ({', '.join([mark] * 5)})")
+    params = tuple(row)
+    dbapi: Any = conn.connection.dbapi_connection
+    error = conn.dialect.loaded_dbapi.Error
+    try:
+        cur = dbapi.cursor()
+        try:
+            cur.execute(sql, params)
+        finally:
+            cur.close()
+    except error as e:
+        raise sa.exc.DBAPIError.instance(sql, params, e, error, dialect=conn.dialect) from e
 
 
 def forget_head(conn: sa.Connection) -> None:

@@ -363,3 +363,27 @@ def test_a_file_failing_after_its_rows_leaves_no_trace_for_the_next(
         ).scalar_one()
     assert files == [str(second.resolve())] and owner == str(second.resolve())
     _check_record(register, [second])
+
+
+def test_results_only_files_between_others_in_one_transaction(
+    register: Register, tmp_path: Path
+) -> None:
+    """Results-only files choose their rows' keys themselves (and commit them from the values);
+    a loss table or compute ledger between them lets the database choose (the ledger creates
+    models too): keys never collide and every row is committed as stored."""
+    from tripwire.demo import example_path
+    from tripwire.register.record_store import verify_register
+
+    paths = [
+        write(tmp_path / "a.csv", "model,benchmark,value\nnew-a,mmlu,0.4\n"),
+        example_path("loss.csv"),
+        write(tmp_path / "b.csv", "model,benchmark,value\nnew-b,mmlu,0.5\n"),
+        example_path("ledger.csv"),
+        write(tmp_path / "c.csv", "model,benchmark,value\nnew-c,gsm8k,0.2\nnew-a,gsm8k,0.1\n"),
+    ]
+    got = list(register.ingest_paths(paths, new_models=True))
+    assert [o.status for _, o in got] == ["stored"] * 5
+    assert {"new-a", "new-b", "new-c"} <= {m.name for m in register.models()}
+    assert register.counts()["eval_results"] == 4
+    report = verify_register(register)
+    assert report.ok, report

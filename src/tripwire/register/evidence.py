@@ -227,8 +227,8 @@ def _utc_text(d: Any) -> str | None:
         return None
     if d.tzinfo is not None:
         d = d.astimezone(dt.UTC)
-    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (
-        d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond)
+    return (f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
+            f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}")
 
 
 def _column(kind: str, col: tuple[Any, ...], sqlite: bool) -> tuple[Any, ...] | None:

@@ -963,16 +963,16 @@ class BatchStore:
                 for m in missing
             ]
             if built is not None:
-                mids = names.ids.take(conn, "models", len(new_models))
+                new_ids = names.ids.take(conn, "models", len(new_models))
                 stamp_now = _db_time(self.dialect)(now)
                 model_rows = [
                     (mid, row["name"], None, None, None, None, None, None, None, 1.0, None, None,
                      None, row["source"], file_id, stamp_now, None)
-                    for mid, row in zip(mids, new_models, strict=True)
+                    for mid, row in zip(new_ids, new_models, strict=True)
                 ]
                 _bulk_insert(conn, "models", _MODEL_COLS, model_rows)
                 built["models"] = model_rows
-                for mid, row in zip(mids, new_models, strict=True):
+                for mid, row in zip(new_ids, new_models, strict=True):
                     model_ids[row["name"]] = names.model_id[row["name"]] = mid
             elif len(new_models) <= 4:  # the usual case (a log names one model): ids straight back
                 for row in new_models:
@@ -1127,9 +1127,9 @@ class BatchStore:
         sample_cols = ("result_id", "sample_id", "epoch", "score", "raw")
         if built is not None:
             ids = names.ids.take(conn, "eval_results", len(rows))
-            rows = [(i, *r) for i, r in zip(ids, rows, strict=True)]
-            _bulk_insert(conn, "eval_results", ("id", *cols), rows)
-            built["eval_results"] = rows
+            keyed: list[tuple] = [(i, *r) for i, r in zip(ids, rows, strict=True)]
+            _bulk_insert(conn, "eval_results", ("id", *cols), keyed)
+            built["eval_results"] = keyed
             sample_rows = [
                 (ids[i], s.sample_id, s.epoch, s.score, s.raw)
                 for i, scores in batch.samples.items()
@@ -1137,9 +1137,9 @@ class BatchStore:
             ]
             if sample_rows:
                 sids = names.ids.take(conn, "eval_samples", len(sample_rows))
-                sample_rows = [(i, *r) for i, r in zip(sids, sample_rows, strict=True)]
-                _bulk_insert(conn, "eval_samples", ("id", *sample_cols), sample_rows)
-                built["eval_samples"] = sample_rows
+                keyed = [(i, *r) for i, r in zip(sids, sample_rows, strict=True)]
+                _bulk_insert(conn, "eval_samples", ("id", *sample_cols), keyed)
+                built["eval_samples"] = keyed
             out.samples = len(sample_rows)
         elif batch.samples:
             ids = _bulk_insert(conn, "eval_results", cols, rows, returning="id")

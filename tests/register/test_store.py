@@ -101,15 +101,23 @@ def test_conflicting_model_is_an_error_naming_the_field(register: Register, tmp_
 def test_a_failing_file_stores_nothing(
     register: Register, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A failure after every row of a file was written rolls all of them back."""
+    """A failure after every row of a file was written (its results, the model it created,
+    its record entry and evidence blocks: a results-only file's rows are written with its
+    chunk's) rolls all of them back."""
+    from tripwire.register import evidence
+
     ingest_text(register, tmp_path, "models.csv", MODELS)
     before = register.counts()
+    written = evidence.Deferred.write
 
-    def fail(conn, batch, out, *rest):  # noqa: ANN001, ANN002
+    def fail(self, conn):  # noqa: ANN001
+        written(self, conn)
         assert conn.execute(sa.text("SELECT COUNT(*) FROM eval_results")).scalar() == 4
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM record_entries")).scalar() == (
+            before["record_entries"] + 1)
         raise RuntimeError("disk gone")
 
-    monkeypatch.setattr(register, "_on_ingest", fail)
+    monkeypatch.setattr(evidence.Deferred, "write", fail)
     with pytest.raises(RuntimeError):
         ingest_text(
             register, tmp_path, "evals.csv", EVALS + "brand-new-model,hellaswag,acc,0.5,,\n",

@@ -49,6 +49,7 @@ __all__ = [
     "BLOCK",
     "COMMIT_KINDS",
     "TABLES",
+    "Deferred",
     "RowChange",
     "commit",
     "commit_baseline",
@@ -414,8 +415,25 @@ def _keyed(table: Table, lines: list[str]) -> Keyed:
     return [_key_of(x, table) for x in lines], lines
 
 
+@dataclass
+class Deferred:
+    """The record and evidence_blocks rows of commits made with `defer`, kept to be written
+    together by `write` (after the rows they commit), before the transaction ends."""
+
+    entries: list[Any] = field(default_factory=list)
+    blocks: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def write(self, conn: sa.Connection) -> None:
+        from tripwire.register.record_store import insert_rows
+
+        insert_rows(conn, self.entries)
+        if self.blocks:
+            _insert_blocks(conn, self.blocks)
+        self.entries, self.blocks = [], []
+
+
 def _commit_lines(conn: sa.Connection, lines_by_table: Mapping[str, Keyed],
-                  kind: str, payload: dict[str, Any]) -> Entry:
+                  kind: str, payload: dict[str, Any], defer: Deferred | None = None) -> Entry:
     from tripwire.register.record_store import append_entry
 
     blocks: list[tuple[str, int, Any, Any, list[str]]] = []
@@ -436,10 +454,15 @@ def _commit_lines(conn: sa.Connection, lines_by_table: Mapping[str, Keyed],
             last = keys[lo + len(chunk) - 1] if table.int_key else None
             blocks.append((name, part, first, last, chunk))
         summary[name] = {"rows": len(lines), "root": _root(roots).hex()}
-    entry = append_entry(conn, kind, {**payload, "evidence": summary})
+    entry = append_entry(conn, kind, {**payload, "evidence": summary},
+                         defer=defer.entries if defer is not None else None)
     if blocks:
-        _insert_blocks(conn, [(entry.seq, name, part, first, last, len(chunk), _pack(chunk))
-                              for name, part, first, last, chunk in blocks])
+        rows = [(entry.seq, name, part, first, last, len(chunk), _pack(chunk))
+                for name, part, first, last, chunk in blocks]
+        if defer is not None:
+            defer.blocks += rows
+        else:
+            _insert_blocks(conn, rows)
     return entry
 
 
@@ -462,13 +485,14 @@ def _insert_blocks(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
 def commit(conn: sa.Connection, kind: str, payload: dict[str, Any], *,
            since: Watermarks | None = None,
            keys: Mapping[str, Iterable[Any]] | None = None,
-           built: Mapping[str, Keyed] | None = None) -> Entry:
+           built: Mapping[str, Keyed] | None = None, defer: Deferred | None = None) -> Entry:
     """Append a `kind` entry with `payload` committing the rows written since `since` (rows
     whose key is above the watermark, integer-keyed tables), the rows of `keys` (table ->
     keys: rows updated, or of text-keyed tables), read back as stored, and the rows of
     `built` (table -> (keys, lines) made by `lines_of` from the values inserted), in the
     caller's transaction. The payload gains ``evidence``: per table, the rows and their
-    Merkle root."""
+    Merkle root. With `defer`, the entry's row and its blocks are kept there to be written
+    later in the transaction (`Deferred.write`)."""
     lines: dict[str, Keyed] = {n: (list(k), list(x)) for n, (k, x) in (built or {}).items()}
     if since:  # read back only the tables that gained rows (one query says which)
         after = watermarks(conn, since)
@@ -492,7 +516,7 @@ def commit(conn: sa.Connection, kind: str, payload: dict[str, Any], *,
                    [x for k, x in zip(*got, strict=True) if k not in seen])
         lines[name] = (lines.get(name, ([], []))[0] + got[0],
                        lines.get(name, ([], []))[1] + got[1])
-    return _commit_lines(conn, lines, kind, payload)
+    return _commit_lines(conn, lines, kind, payload, defer)
 
 
 def commit_baseline(conn: sa.Connection, reason: str) -> Entry | None:

@@ -10,7 +10,9 @@ while being stored, the chunk is written again with a savepoint per file (see
 A file of results only (an evaluation log, a results table: no models table, loss curve or
 compute ledger) is stored with keys the ingest chooses itself (`_Ids`), so the record's
 commitment to its rows is made from the values inserted instead of reading them back
-(`evidence.lines_of`).
+(`evidence.lines_of`); and its rows, record entry and evidence blocks are written with those
+of the chunk's other such files, a statement per table (`_Pending`), when the chunk is
+written straight through.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ class _Names:
         self.files_known: set[str] = set()
         self.ids = _Ids()
         self.registered: set[str] | None = None
+        self.pending: _Pending | None = None
         self.file_clear()
 
     def file_clear(self) -> None:
@@ -230,6 +233,45 @@ class _Ids:
         return list(range(first, first + n))
 
 
+class _Pending:
+    """The rows of a chunk's results-only files not written yet, with their record entries
+    and evidence blocks: written together (`write`), a statement per table, at the end of the
+    chunk or before anything that needs them in the database. Only while the chunk is written
+    straight through: a failure there rolls the whole transaction back anyway."""
+
+    ORDER = ("source_files", "models", "eval_results", "eval_samples")
+
+    def __init__(self) -> None:
+        from tripwire.register.evidence import Deferred
+
+        self.rows: dict[str, tuple[tuple[str, ...], list[tuple]]] = {}
+        self.record = Deferred()
+        self.run_keys: dict[str, tuple[str, int]] = {}
+        """run_key -> (path, version) of the pending files, for `_SAME_RUN`."""
+
+    def add(self, table: str, cols: tuple[str, ...], rows: list[tuple]) -> None:
+        got = self.rows.setdefault(table, (cols, []))
+        if got[0] != cols:
+            raise ValueError(f"{table}: pending rows of other columns")
+        got[1].extend(rows)
+
+    def write(self, conn: sa.Connection) -> None:
+        for table in self.ORDER:
+            if table in self.rows:
+                _bulk_insert(conn, table, *self.rows.pop(table))
+        self.record.write(conn)
+        self.run_keys.clear()
+
+
+def _write(conn: sa.Connection, names: _Names, table: str, cols: tuple[str, ...],
+           rows: list[tuple]) -> None:
+    """Rows of a results-only file: kept with the chunk's pending rows, or written now."""
+    if names.pending is not None:
+        names.pending.add(table, cols, rows)
+    else:
+        _bulk_insert(conn, table, cols, rows)
+
+
 def _results_only(batch: Batch) -> bool:
     """A file whose rows are results (and the bare models and benchmarks they name) only."""
     return not (batch.models or batch.loss or batch.ledger or batch.kind == "benchmarks-csv")
@@ -331,6 +373,8 @@ class BatchStore:
 
             lock_appends(conn)  # PostgreSQL: before any insert, so writers never deadlock
             names = _Names()
+            if not savepoints:
+                names.pending = _Pending()
             names.files(conn, batches)
             models: set[str] = {model_override} if model_override else set()
             benches: set[str] = set()
@@ -345,6 +389,11 @@ class BatchStore:
                 done.append(out)
                 if isinstance(out, TripwireError) and not keep_going:
                     break
+            if names.pending is not None:
+                try:
+                    names.pending.write(conn)
+                except (sa.exc.IntegrityError, sa.exc.DataError, OverflowError) as e:
+                    raise _FileFailed from e  # written again, a savepoint per file
         return done
 
     def _ingest_file(
@@ -376,12 +425,14 @@ class BatchStore:
                 out.status, out.version = "unchanged", seen
                 return out
             if batch.run_key is not None:
-                same = conn.execute(_SAME_RUN, {"key": batch.run_key}).first()
+                same = names.pending.run_keys.get(batch.run_key) if names.pending else None
+                if same is None:
+                    same = conn.execute(_SAME_RUN, {"key": batch.run_key}).first()
                 if same is not None:
                     out.status = "skipped"
                     out.reason = (
-                        f"the same evaluation run, with the same scores, as {same.path} "
-                        f"(stored already, version {same.version}); nothing added"
+                        f"the same evaluation run, with the same scores, as {same[0]} "
+                        f"(stored already, version {same[1]}); nothing added"
                     )
                     return out
             if not savepoints:
@@ -446,8 +497,12 @@ class BatchStore:
         if _results_only(batch):
             (file_id,) = names.ids.take(conn, "source_files", 1)
             built = {"source_files": [(file_id, *values)]}
-            _bulk_insert(conn, "source_files", _FILE_COLS, built["source_files"])
+            _write(conn, names, "source_files", _FILE_COLS, built["source_files"])
+            if names.pending is not None and batch.run_key is not None:
+                names.pending.run_keys[batch.run_key] = (batch.path, out.version)
         else:
+            if names.pending is not None:
+                names.pending.write(conn)
             names.ids.forget()
             names.registered = None
             marks = watermarks(conn)
@@ -735,6 +790,9 @@ class BatchStore:
                 keys[name] = [r[0] for r in rows]
             else:
                 lines[name] = ([r[0] for r in rows], got)
+        pending = names.pending if built is not None else None
+        if pending is not None and len(keys) > 1:  # rows to read back: in the database first
+            pending.write(conn)
         commit(
             conn,
             "ingest",
@@ -742,6 +800,7 @@ class BatchStore:
             since=marks,
             keys=keys,
             built=lines,
+            defer=pending.record if pending is not None else None,
         )
 
     def _store(
@@ -970,7 +1029,7 @@ class BatchStore:
                      None, row["source"], file_id, stamp_now, None)
                     for mid, row in zip(new_ids, new_models, strict=True)
                 ]
-                _bulk_insert(conn, "models", _MODEL_COLS, model_rows)
+                _write(conn, names, "models", _MODEL_COLS, model_rows)
                 built["models"] = model_rows
                 for mid, row in zip(new_ids, new_models, strict=True):
                     model_ids[row["name"]] = names.model_id[row["name"]] = mid
@@ -1061,7 +1120,7 @@ class BatchStore:
                 )
             )
             if built is not None:
-                _bulk_insert(conn, "eval_results", ("id", *cols), rows)
+                _write(conn, names, "eval_results", ("id", *cols), rows)
                 built["eval_results"] = rows
             else:
                 _bulk_insert(conn, "eval_results", cols, rows)
@@ -1128,7 +1187,7 @@ class BatchStore:
         if built is not None:
             ids = names.ids.take(conn, "eval_results", len(rows))
             keyed: list[tuple] = [(i, *r) for i, r in zip(ids, rows, strict=True)]
-            _bulk_insert(conn, "eval_results", ("id", *cols), keyed)
+            _write(conn, names, "eval_results", ("id", *cols), keyed)
             built["eval_results"] = keyed
             sample_rows = [
                 (ids[i], s.sample_id, s.epoch, s.score, s.raw)
@@ -1138,7 +1197,7 @@ class BatchStore:
             if sample_rows:
                 sids = names.ids.take(conn, "eval_samples", len(sample_rows))
                 keyed = [(i, *r) for i, r in zip(sids, sample_rows, strict=True)]
-                _bulk_insert(conn, "eval_samples", ("id", *sample_cols), keyed)
+                _write(conn, names, "eval_samples", ("id", *sample_cols), keyed)
                 built["eval_samples"] = keyed
             out.samples = len(sample_rows)
         elif batch.samples:

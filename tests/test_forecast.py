@@ -357,3 +357,40 @@ def test_mitigation_gaps_side_by_side() -> None:
     r = g.iloc[0]
     assert (r.model, r.benchmark, r.pre, r.post) == ("m", "bio", 0.62, 0.31)
     assert r.gap == pytest.approx(0.31) and r.z > 8
+
+
+@pytest.mark.parametrize("widening", [0.0, 0.6, 3.0])
+def test_crossing_quantiles_read_sparsely_equal_the_full_grid(widening: float) -> None:
+    """The crossing quantiles evaluate the CDF on a tenth of the grid (and the cells that
+    matter); they must equal the 2,001-point grid's, also where a widening model error makes
+    the CDF rise, peak and dip (its running maximum then decides)."""
+    from tripwire.forecast._common import QUANTILES, _mixture_cdf, _mixture_quantiles
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(-30.0, 0.5, 400)
+    k = rng.uniform(1.0, 1.6, 400)
+    t = np.where(rng.uniform(size=400) < 0.05, np.inf, rng.normal(0.5, 0.2, 400))
+    tau = rng.uniform(0.3, 1.0, 400)
+
+    def extra(x: np.ndarray) -> np.ndarray:
+        return widening * np.maximum(x - 22.0, 0.0) ** 1.5
+
+    lo, hi = 8.0, 52.0
+    qs = (*QUANTILES, 0.3, 0.515, 0.7, 0.8, 0.99)
+    grid = np.linspace(lo, hi, 2001)
+    f = np.maximum.accumulate(_mixture_cdf(grid, a, k, t, tau, 60.0, extra))
+    want = []
+    for q in qs:
+        if q <= f[0]:
+            want.append(-np.inf)
+        elif q > f[-1]:
+            want.append(np.inf)
+        else:
+            j = int(np.searchsorted(f, q))
+            w = 0.0 if f[j] <= f[j - 1] else (q - f[j - 1]) / (f[j] - f[j - 1])
+            want.append(grid[j - 1] + w * (grid[j] - grid[j - 1]))
+    got = _mixture_quantiles(qs, a, k, t, tau, lo, hi, 60.0, extra)
+    assert list(got.values()) == pytest.approx(want, abs=1e-12)
+    if widening > 1:
+        raw = _mixture_cdf(grid, a, k, t, tau, 60.0, extra)
+        assert raw.max() > 0.515 > raw[-1]  # the case it guards: the CDF peaks and dips

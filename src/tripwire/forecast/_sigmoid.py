@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import expit, xlogy
 
 from tripwire.forecast._common import _TINY, _bias_corrected, _bootstrap_weights
@@ -383,6 +382,8 @@ class _SigmoidProblem:
 
         def excess(tau: float) -> float:
             return float(self.latent_variance(theta, tau).sum()) - target
+
+        from scipy.optimize import brentq  # here: scipy.optimize is slow to import
 
         hi = 1.0
         while excess(hi) < 0:

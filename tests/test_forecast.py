@@ -394,3 +394,22 @@ def test_crossing_quantiles_read_sparsely_equal_the_full_grid(widening: float) -
     if widening > 1:
         raw = _mixture_cdf(grid, a, k, t, tau, 60.0, extra)
         assert raw.max() > 0.515 > raw[-1]  # the case it guards: the CDF peaks and dips
+
+
+def test_backtest_verdict_on_a_forecasts_intervals() -> None:
+    from tripwire.forecast._evaluate import verdict
+
+    ok = {"n_cutoffs": 4, "n_predictions": 30, "coverage80": 0.5, "coverage95": 0.8}
+    assert verdict(ok)[0] == "calibrated"
+    assert verdict({**ok, "coverage80": 0.49}) == (
+        "failed", "intervals failed their backtest: the 80 % intervals covered 49% of 30 later "
+                  "models over 4 walk-forward cutoffs; do not read them as calibrated")
+    own = {"calibrated_coverage": {"80": 0.4, "95": 0.7}}
+    assert verdict(ok, model_error=own)[0] == "failed"
+    for short in ({**ok, "n_cutoffs": 2}, {**ok, "n_predictions": 4}, None):
+        status, text = verdict(short)
+        assert status == "not calibrated"
+        assert text.startswith("not calibrated: too few models for a backtest")
+    status, text = verdict(None, error="no model has an effective compute figure")
+    assert text == ("not calibrated: too few models for a backtest (no model has an "
+                    "effective compute figure); the intervals are not checked out of sample")

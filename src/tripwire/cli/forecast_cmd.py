@@ -125,21 +125,20 @@ def _floor(bm: Benchmark) -> float:
     return float(bm.chance)
 
 
-def _calibration_notes(me: dict[str, Any], bt: dict[str, Any]) -> list[str]:
-    """Warnings on how far the intervals past the data can be trusted."""
+def _calibration(me: dict[str, Any], bt: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The backtest's verdict on the intervals ({"status", "text"}) and the warnings on how
+    far the intervals past the data can be trusted."""
+    from tripwire.forecast._evaluate import verdict
+
     notes = []
     if me.get("source") == "prior":
         notes.append("intervals past the data use the default model-error prior, not this "
                      f"benchmark's own backtest ({me.get('reason') or 'none could be run'})")
-    cal = me.get("calibrated_coverage") or {}
-    if cal.get("80") is not None and cal["80"] < 0.5:
-        notes.append(f"intervals failed their backtest: only {cal['80']:.0%} of the "
-                     "walk-forward predictions fell inside their 80 % intervals even with the "
-                     "model-error term; do not read the intervals as calibrated")
-    elif bt.get("coverage80") is not None and bt["coverage80"] < 0.5:
-        notes.append(f"intervals failed their backtest: the 80 % intervals covered "
-                     f"{bt['coverage80']:.0%} of later models; do not read them as calibrated")
-    return notes
+    status, text = verdict(None if "error" in bt else bt, error=bt.get("error"),
+                           model_error=me)
+    if status != "calibrated":
+        notes.append(text)
+    return {"status": status, "text": text}, notes
 
 
 def _parse_at(at: str | None, by: By) -> float | dt.date | None:
@@ -372,7 +371,8 @@ def forecast_cmd(
                 out["backtest"]["cutoffs"] = bt.cutoffs.to_dict(orient="records")
         except InsufficientEvidence as e:
             out["backtest"] = {"error": e.message}
-        messages += _calibration_notes(out["model_error"], out["backtest"])
+        out["calibration"], notes = _calibration(out["model_error"], out["backtest"])
+        messages += notes
     else:
         transform: Literal["log2", "logit"] = "log2" if _horizon_like(bm, values) else "logit"
         t_floor = None if transform == "log2" else _floor(bm)
@@ -408,7 +408,8 @@ def forecast_cmd(
                 out["backtest"]["cutoffs"] = bt.cutoffs.to_dict(orient="records")
         except InsufficientEvidence as e:
             out["backtest"] = {"error": e.message}
-        messages += _calibration_notes(out["model_error"], out["backtest"])
+        out["calibration"], notes = _calibration(out["model_error"], out["backtest"])
+        messages += notes
 
     if anomalies:
         out["anomalies"] = _anomalies(fc, bm, names, data, messages)

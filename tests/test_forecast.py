@@ -413,3 +413,18 @@ def test_backtest_verdict_on_a_forecasts_intervals() -> None:
     status, text = verdict(None, error="no model has an effective compute figure")
     assert text == ("not calibrated: too few models for a backtest (no model has an "
                     "effective compute figure); the intervals are not checked out of sample")
+
+
+@pytest.mark.parametrize("f", [lambda t: t**2 - 2.0, lambda t: np.expm1(t) - 3.0,
+                               lambda t: np.tanh(4.0 * (t - 0.3)), lambda t: t**9 - 1e-6])
+def test_scatter_root_finder_agrees_with_brent(f) -> None:  # noqa: ANN001
+    """The latent scatter's root finder (regula falsi, Illinois) lands where Brent's method
+    does, to the tolerance both are asked for."""
+    from scipy.optimize import brentq
+
+    from tripwire.forecast._sigmoid import _root
+
+    lo, hi = 0.0, 4.0
+    want = brentq(f, lo, hi, xtol=1e-12, rtol=1e-12)
+    got = _root(f, lo, hi, float(f(lo)), float(f(hi)))
+    assert abs(got - want) <= 2e-6 * (1 + abs(want))

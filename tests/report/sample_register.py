@@ -19,7 +19,7 @@ FEW = "mmlu_pro"
 """A benchmark with too few models for a backtest: its forecast must say it is not calibrated.
 MMLU-Pro scores of seven bundled models from Ruan et al. 2024's Open LLM Leaderboard v2 table
 (obsscaling base_llm_leaderboard_v2_eval.csv, column leaderboard_mmlu_pro)."""
-_FEW_SCORES = {"phi-2": 0.26279920212765956, "falcon-7b": 0.11253324468085106,
+FEW_SCORES = {"phi-2": 0.26279920212765956, "falcon-7b": 0.11253324468085106,
                "Llama-2-7b": 0.18608710106382978, "Llama-2-70b": 0.37175864361702127,
                "Meta-Llama-3-8B": 0.32097739361702127, "Meta-Llama-3-70B": 0.4709109042553192,
                "Qwen2-72B": 0.5730551861702128}
@@ -50,7 +50,7 @@ def build(folder: Path) -> Register:
     source = ("Ruan et al. 2024 (arXiv 2405.10938) base_llm_leaderboard_v2_eval.csv, "
               "column leaderboard_mmlu_pro")
     few.write_text("model,benchmark,metric,value,samples,source\n" + "".join(
-        f"{m},{FEW},acc,{v},12032,{_csv_field(source)}\n" for m, v in _FEW_SCORES.items()),
+        f"{m},{FEW},acc,{v},12032,{_csv_field(source)}\n" for m, v in FEW_SCORES.items()),
         encoding="utf-8")
     for f in (models, evals, few):
         reg.ingest(ingest.read_file(f))

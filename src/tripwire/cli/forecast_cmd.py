@@ -75,9 +75,10 @@ def _parse_date(option: str, text: str | None) -> dt.date | None:
 
 
 def _load(db: str | None, benchmark: str, metric: str | None,
-          as_of: dt.date | None = None) -> dict[str, Any]:
+          as_of: dt.date | None = None, *, everything: bool = False) -> dict[str, Any]:
     """Everything the forecast needs from the register, as plain data (only models released
-    by `as_of`, when given)."""
+    by `as_of`, when given); with `everything`, every benchmark's results too (for the
+    anomaly checks against other benchmarks)."""
     from tripwire.register import open_register
 
     reg = open_register(db)
@@ -85,7 +86,7 @@ def _load(db: str | None, benchmark: str, metric: str | None,
         bm = reg.get_benchmark(benchmark)
         models = {m.name: m for m in reg.models()}
         results = reg.results(benchmark=bm.id)
-        everything = reg.results()
+        all_results = reg.results() if everything else []
         where = reg.display
     finally:
         reg.close()
@@ -109,7 +110,7 @@ def _load(db: str | None, benchmark: str, metric: str | None,
     if as_of is not None:
         notes.append(f"as of {as_of}: only models released on or before it")
     return {"benchmark": bm, "models": models, "rows": rows, "metric": metric, "notes": notes,
-            "all_results": everything, "where": where}
+            "all_results": all_results, "where": where}
 
 
 def _floor(bm: Benchmark) -> float:
@@ -311,7 +312,7 @@ def forecast_cmd(
                          frontier=frontier, since=_parse_date("--since", since),
                          as_of=as_of_date, n_boot=n_boot, seed=seed, plot=plot, json=json)
         return
-    data = _load(db, benchmark, metric, as_of_date)
+    data = _load(db, benchmark, metric, as_of_date, everything=anomalies)
     bm: Benchmark = data["benchmark"]
     if chance is not None:
         bm = bm.model_copy(update={"chance": chance})

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import logging
 import math
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -800,13 +802,37 @@ def forecast_backtest(reg: Register, bench: Benchmark, models: Mapping[str, Mode
                     | {float(q) for q in np.quantile(vals[has], [0.25, 0.5, 0.75])}
                     if has.any() else {float(v) for v in thresholds})
 
+    kept = [nm for nm, ok in zip(names, has, strict=True) if ok]
+    threshold = min(thresholds, default=None)
+    key = hashlib.sha256(repr((bench.id, floor, kept, threshold, levels, n_boot, seed)).encode()
+                         + comp[has].tobytes() + vals[has].tobytes()
+                         + samples[has].tobytes()).hexdigest()
+    with _BACKTESTS_LOCK:
+        hit = _BACKTESTS.get(key)
+    if hit is not None:
+        if hit[0] is None:
+            notices.append(Notice(section=f"backtest {bench.id}", message=str(hit[1])))
+        return hit
+
     def run() -> Any:
         return backtest_compute(comp[has], vals[has], floor=floor, samples=samples[has],
-                                names=[nm for nm, ok in zip(names, has, strict=True) if ok],
-                                threshold=min(thresholds, default=None), n_boot=n_boot,
-                                seed=seed, events=levels)
+                                names=kept, threshold=threshold, n_boot=n_boot, seed=seed,
+                                events=levels)
 
-    return _catch(f"backtest {bench.id}", notices, run)
+    got = _catch(f"backtest {bench.id}", notices, run)
+    with _BACKTESTS_LOCK:
+        _BACKTESTS[key] = got
+        while len(_BACKTESTS) > _BACKTESTS_KEPT:
+            _BACKTESTS.pop(next(iter(_BACKTESTS)))
+    return got
+
+
+_BACKTESTS: dict[str, tuple[Any, str | None]] = {}
+"""Backtests already run in this process, keyed by everything they depend on (the
+benchmark's models, compute, scores and sample counts, the levels, resamples and seed): the
+dashboard's pages and a report's sections ask for the same ones again."""
+_BACKTESTS_KEPT = 256
+_BACKTESTS_LOCK = threading.Lock()
 
 
 def forecast_calibration(bt: Any, reason: str | None,

@@ -428,3 +428,35 @@ def test_scatter_root_finder_agrees_with_brent(f) -> None:  # noqa: ANN001
     want = brentq(f, lo, hi, xtol=1e-12, rtol=1e-12)
     got = _root(f, lo, hi, float(f(lo)), float(f(hi)))
     assert abs(got - want) <= 2e-6 * (1 + abs(want))
+
+
+def test_first_crossing_is_after_what_is_known_and_simulates_right() -> None:
+    """The first model over a line, with models released at a known rate around a known
+    trend: no probability before `after`, and the simulated first crossings' dates fall
+    uniformly in the forecast (its percentiles), which the trend line's own crossing misses."""
+    rng = np.random.default_rng(3)
+    start = dt.date(2015, 1, 1)
+    years = np.sort(rng.uniform(0, 8, 240))  # 30 releases a year
+    z = 20 + 1.5 * years + rng.normal(0, 1.0, years.size)  # log2 compute
+    dates = [start + dt.timedelta(days=float(y) * 365.25) for y in years]
+    trend = TimeTrend(n_boot=200, calibrate=False).fit(dates, np.exp2(z))
+    after = dates[-1]
+    line = float(np.exp2(z.max() + 0.5))
+    fc = trend.first_crossing(line, after=after)
+    assert fc.first_after == after and fc.rate_per_year == pytest.approx(30, rel=0.05)
+    assert fc.date_quantiles["0.05"] > after
+    assert trend.first_crossing_cdf(line, [after - dt.timedelta(days=30)], after=after)[0] == 0
+    # Simulate the future from the true process: percentiles of the actual first crossing.
+    pits = []
+    t_after = 8.0
+    for _ in range(200):
+        t, hit = t_after, None
+        while hit is None:
+            t += rng.exponential(1 / 30)
+            if 20 + 1.5 * t + rng.normal(0, 1.0) > math.log2(line):
+                hit = t
+        pits.append(trend.first_crossing_cdf(
+            line, [start + dt.timedelta(days=hit * 365.25)], after=after)[0])
+    p = np.array(pits)
+    assert 0.7 <= np.mean((p >= 0.1) & (p <= 0.9)) <= 0.9
+    assert 0.4 <= p.mean() <= 0.6

@@ -265,9 +265,13 @@ def overdue_for(reg: Register, model: str, policy: LoadedPolicy,
 
 
 def calendar_rows(obls: Iterable[Obligation]) -> list[dict[str, Any]]:
-    """Obligations as table rows: due date, days left, status, what and why."""
+    """Obligations as table rows: due date, days left, status, what started the clock, the
+    clause, and the attestation that met it (its record entry, date and evidence)."""
     return [{"due": o.due.date().isoformat(), "days_left": round(o.days_left, 1),
              "status": o.status, "model": o.model, "policy": o.policy,
              "safeguard": o.safeguard, "within": o.within,
              "event": f"{o.event} (entry {o.event_seq}, {o.event_at.date().isoformat()})",
-             "source": o.source, "evidence": o.evidence} for o in obls]
+             "source": o.source, "evidence": o.evidence,
+             "met_by": (f"attestation (entry {o.met_seq}, {o.met_at.date().isoformat()})"
+                        if o.met_seq is not None and o.met_at is not None else None)}
+            for o in obls]

@@ -104,3 +104,36 @@ def test_report_shows_the_calendar(db: str, tmp_path: Path) -> None:
     run("report", "--all", "--n-boot", "10", "-o", str(html), "--db", db, today="2026-01-20")
     text = html.read_text()
     assert 'id="obligations"' in text and "2026-01-15" in text
+
+
+def test_markdown_report_shows_the_calendar_with_what_met_each(db: str, tmp_path: Path) -> None:
+    for name in ("late-1", "open-2"):
+        run("plan", "--policy", "eu-ai-act-gpai", "--compute", "2e25", "--start", "2026-02-01",
+            "--name", name, "--db", db, today="2026-01-01" if name == "late-1" else "2026-01-18")
+    run("ingest", str(write(tmp_path / "m.csv", "name,compute\nlate-1,2e25\nopen-2,2e25\n")),
+        "--db", db)
+    ev = write(tmp_path / "notice.txt", "notified")
+    run("attest", "late-1", "commission-notification", "--evidence", str(ev), "--by", "legal",
+        "--db", db, today="2026-01-21")
+    out = tmp_path / "r.md"
+    r = run("report", "--all", "--format", "md", "--n-boot", "10", "-o", str(out), "--db", db,
+            today="2026-01-22")
+    assert r.exit_code == 0, r.output
+    section = out.read_text().split("## Obligations", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| 2026")]
+    # open before met: the calendar keeps the order of `tripwire obligations --all`
+    assert [r.split(" | ")[2] for r in rows] == ["open", "met-late"]
+    assert rows[0].startswith("| 2026-02-01 | 10 |")
+    assert "attestation (entry" in rows[1] and "2026-01-21)" in rows[1]
+    assert str(ev).replace("_", "\\_") in rows[1]
+    listing = run("obligations", "--db", db, "--all", "--as-of", "2026-01-22")
+    assert "attestation (entry" in listing.stdout
+
+
+def test_attest_points_to_the_incident_command(db: str) -> None:
+    for args in (("attest", "m", "--incident"),
+                 ("attest", "m", "x", "--incident", "--by", "a", "--evidence", "b")):
+        r = run(*args, "--db", db)
+        assert r.exit_code == 2
+        assert "tripwire incident MODEL" in r.output, r.output
+    assert "record it with `tripwire incident" in " ".join(run("attest", "--help").stdout.split())

@@ -437,6 +437,17 @@ def _timeline(policy: str, by: str, organization: str | None, family: str | None
     stdout.print(f"recorded as entry {tl.entry}", markup=False)
 
 
+def _incident_pointer(given: bool) -> bool:
+    """`attest --incident`: point to the one command that records an incident (checked before
+    the other options, so the pointer is what the user sees)."""
+    if given:
+        raise InputError("an incident is recorded with `tripwire incident MODEL --by WHO "
+                         "--evidence URL [--imminent] [--at TIME]`, not with attest",
+                         hint="attest records a safeguard in place, e.g. the incident report "
+                         "that meets a reporting obligation")
+    return given
+
+
 @app.command("attest")
 def attest_cmd(
     model: Annotated[str, typer.Argument(help="Model name, or '*' for every model.")],
@@ -449,10 +460,17 @@ def attest_cmd(
     note: Annotated[str | None, typer.Option("--note", help="A remark kept with it.")] = None,
     policy: Annotated[str | None, typer.Option(
         "--policy", "-p", help="Refuse a safeguard this policy does not declare.")] = None,
+    incident: Annotated[bool, typer.Option(
+        "--incident", hidden=True, is_eager=True, callback=lambda v: _incident_pointer(v))
+    ] = False,
     db: DbOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Record a safeguard as in place for a model (or all models), appended to the record."""
+    """Record a safeguard as in place for a model (or all models), appended to the record.
+
+    An attestation meets an obligation whose clock is running (`tripwire obligations`). An
+    incident is not a safeguard: record it with `tripwire incident MODEL --by WHO --evidence
+    URL [--imminent]`, which starts the incident-reporting clocks."""
     from tripwire import assess as assess_mod
     from tripwire.register import open_register
 

@@ -114,6 +114,11 @@ class Batch:
     the format has run ids: the same run saved in two formats is stored once."""
     etag: str | None = None
     """The object store's ETag of a file read from a URL (with `size`, the object's size)."""
+    export_date: dt.date | None = None
+    """The date of a database export (an Epoch AI export): of two exports, the later-dated
+    one's figures are the current ones, whichever was ingested last."""
+    export_basis: str | None = None
+    """What `export_date` rests on (the user's word, a column, the file name, ...)."""
     table: ResultTable | None = None
     """Results read by a bulk reader, as columns; `results` turns them into objects on use."""
     _results: list[EvalResult] = field(default_factory=list, repr=False)

@@ -81,6 +81,7 @@ EPOCH_COLUMNS = {
     "Model": "name",
     "Organization": "organization",
     "Publication date": "release_date",
+    "Last modified": "last_modified",
     "Parameters": "params",
     "Training compute (FLOP)": "compute_flop",
     "Training dataset size (datapoints)": "tokens",
@@ -463,6 +464,7 @@ def read_epoch(table: Table, batch: Batch) -> None:
     lines = []
     unlabelled = 0
     finetuned: list[tuple[Model, float, str]] = []
+    edited: list[dt.date] = []
     for line, r in table.records(cols, case=True):
         r = {k: ("" if v in _EPOCH_BLANK else v) for k, v in r.items()}
         r["name"] = " ".join(r.get("name", "").split())  # stray spaces and newlines in names
@@ -530,17 +532,63 @@ def read_epoch(table: Table, batch: Batch) -> None:
                 pass  # hardware we have no peak figure for: leave C unknown
         if m.compute_flop is None and "language" in r.get("domain", "Language").lower():
             m = compute.with_estimates(m)
+        if r.get("last_modified"):
+            d = date(r["last_modified"], path=table.path, line=line, column="Last modified")
+            if d is not None:
+                edited.append(d)
         batch.models.append(m)
         lines.append(line)
         if num["finetune_flop"] is not None:
             finetuned.append((m, num["finetune_flop"], r.get("parent", "")))
     _epoch_ledger(batch, finetuned)
+    batch.export_date, batch.export_basis = export_date(
+        table.path, edited, [m.release_date for m in batch.models if m.release_date])
     if unlabelled:
         batch.warnings.append(
             f"{unlabelled} compute figure(s) have no Confidence: judged as Unknown (the widest "
             "published spread)")
     _check_duplicates(batch.models, lines, table.path)
     batch.model_lines = lines
+
+
+_NAME_DATES = (  # (pattern over a file name, group order): dates an export's name carries
+    (r"(?<!\d)(\d{4})[-_.](\d{2})[-_.](\d{2})(?!\d)", "ymd"),
+    (r"(?<!\d)(\d{2})[-_.](\d{2})[-_.](\d{4})(?!\d)", "dmy"),
+    (r"(?<!\d)(20\d{2})(\d{2})(\d{2})(?!\d)", "ymd"),
+)
+
+
+def name_date(path: str) -> dt.date | None:
+    """The date a file's name carries (2025-02-24, 20250224, or day first as 24_02_2025;
+    None when there is none or it is ambiguous, e.g. 03_04_2025)."""
+    name = Path(path).name
+    for pattern, order in _NAME_DATES:
+        for g in re.findall(pattern, name):
+            y, mo, d = (g if order == "ymd" else (g[2], g[1], g[0]))
+            if order == "dmy" and int(g[0]) <= 12 and g[0] != g[1]:
+                continue  # 03_04_2025: day or month first?
+            try:
+                return dt.date(int(y), int(mo), int(d))
+            except ValueError:
+                continue
+    return None
+
+
+def export_date(path: str, edited: list[dt.date],
+                published: list[dt.date]) -> tuple[dt.date | None, str | None]:
+    """The date of an Epoch AI export and what it rests on. The files carry no export date
+    of their own: the latest `Last modified` cell where the export has that column (the
+    Airtable views do), else a date in the file name, else the latest publication date in
+    the file (the export is at least that recent). `ingest --as-of-export DATE` overrides."""
+    if edited:
+        return max(edited), "latest 'Last modified' in the file"
+    named = name_date(path)
+    if named is not None:
+        return named, "the date in the file name"
+    if published:
+        return max(published), ("latest publication date in the file (the export is at least "
+                                "that recent; ingest --as-of-export DATE to state it)")
+    return None, None
 
 
 def _epoch_ledger(batch: Batch, finetuned: list[tuple[Model, float, str]]) -> None:

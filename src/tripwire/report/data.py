@@ -363,6 +363,9 @@ class ObligationRow(_Row):
     event: str
     source: str | None = None
     evidence: str | None = None
+    """The evidence of the attestation that met it."""
+    met_by: str | None = None
+    """The attestation that met it: record entry and date."""
 
 
 class PolicyRow(_Row):
@@ -1149,8 +1152,9 @@ def obligation_rows(reg: Register, models: Sequence[str] | None = None, *,
     first."""
     from tripwire import obligations as obl
 
+    one = models[0] if models is not None and len(models) == 1 else None
     try:
-        got = obl.obligations(reg, include_met=True, as_of=as_of)
+        got = obl.obligations(reg, include_met=True, as_of=as_of, model=one)
     except TripwireError:
         return []
     keep = set(models) if models is not None else None

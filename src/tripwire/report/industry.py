@@ -186,7 +186,7 @@ def gather_industry(reg: Any, *, n_boot: int = 500, seed: int = 0,
                                   backtest=False)
         data.growth_all = {**a["growth"], "n_models": a["fit"]["n_models"]}
         for line in FORECAST_LINES:
-            c = compute_trend_summary(models, frontier=True, threshold=line, n_boot=n_boot,
+            c = compute_trend_summary(models, frontier=False, threshold=line, n_boot=n_boot,
                                       seed=seed, backtest=False)["crossing"]
             data.crossings.append({"threshold": line, **c})
     except InsufficientEvidence as e:
@@ -197,17 +197,8 @@ def gather_industry(reg: Any, *, n_boot: int = 500, seed: int = 0,
             continue
         for as_of in _backtest_dates(first[1]):
             try:
-                bt = fc.crossing_backtest(models, line, as_of, frontier=True, n_boot=n_boot,
-                                          seed=seed)
-                bt_d = bt.to_dict()
-                trend = fc.fit_compute_trend(models, frontier=True, as_of=as_of,
-                                             since=DEEP_LEARNING_ERA, n_boot=n_boot, seed=seed)
-                bt_d["forecast"] = trend.crossing(line).to_dict()
-                pit = (float(trend.crossing_cdf(line, [first[1]])[0])
-                       if bt.actual_date is not None else None)
-                bt_d.update(pit=pit, inside80=None if pit is None else 0.1 <= pit <= 0.9,
-                            inside95=None if pit is None else 0.025 <= pit <= 0.975,
-                            since=DEEP_LEARNING_ERA)
+                bt = fc.crossing_backtest(models, line, as_of, n_boot=n_boot, seed=seed)
+                bt_d = {**bt.to_dict(), "since": DEEP_LEARNING_ERA}
                 data.backtests.append(bt_d)
             except InsufficientEvidence as e:
                 notices.append(f"backtest of {line:g} as of {as_of}: {e.message}")

@@ -214,6 +214,17 @@ def render_markdown(d: ReportData) -> str:
                    [[escape(a.model), escape(a.benchmark), num(a.score), num(a.expected),
                      num(a.z)] for a in d.anomalies]) if d.anomalies
             else ["No score is flagged.", ""])
+    out += ["## Obligations", "",
+            "Deadlines a recorded crossing, planned run or incident started, overdue first; an "
+            "attestation of the safeguard meets them (`tripwire obligations`).", ""]
+    out += (_table(["due", "days left", "status", "model", "policy", "safeguard", "within",
+                    "started by", "clause", "met by", "evidence"],
+                   [[o.due, f"{o.days_left:g}",
+                     f"**{o.status}**" if o.status == "overdue" else o.status,
+                     escape(o.model), escape(o.policy), escape(o.safeguard), escape(o.within),
+                     escape(o.event), escape(o.source or ""), escape(o.met_by or ""),
+                     escape(o.evidence or "")] for o in d.obligations])
+            if d.obligations else ["No deadline is running.", ""])
     r = d.record
     out += ["## The record", ""]
     if r.available:

@@ -27,15 +27,17 @@ Intervals: the observations are resampled ``n_boot`` times (seeded). Parameter a
 intervals are bootstrap percentiles. Prediction intervals add the residual scatter of the fit
 (residuals rescaled by sqrt(n / (n - p))) to each resample's prediction, so they cover a new
 run's loss, not only the law's mean curve. Beyond the fitted compute range they also add a
-model-error term, Normal(0, (s d)^2) in log-loss with d the decades outside the range
-(:mod:`tripwire.calibration`): the bootstrap measures parameter noise, not the error of the
-law's form, which grows with the extrapolation (Besiroglu et al. 2024 show the fitted law
-moving as the largest runs are added). ``s`` is estimated at fit time by leave-future-out:
-the law is refitted (with its own bootstrap) to the runs below several compute cuts (the
-lowest 50, 60, 70 and 80 % of runs), asked to predict the runs above, and ``s`` is set so those
-held-out runs fall inside their predictive intervals as often as claimed, shrunk towards the
-prior :data:`LOSS_PRIOR_SCALE`. The refits are weighted resamples warm-started at the full-data
-optimum, optimised in one batch by the bootstrap's optimiser.
+model-error term, Normal(m g(d), (s g(d))^2) in log-loss with g(d) = sqrt(d (d + 2)) and d the
+decades outside the range (:mod:`tripwire.calibration`): the bootstrap measures parameter
+noise, not the error of the law's form, which grows with the extrapolation and leans one way
+(Besiroglu et al. 2024 show the fitted law moving as the largest runs are added). ``m`` and
+``s`` are estimated at fit time by leave-future-out: the law is refitted (with its own
+bootstrap) to the runs below several compute cuts (the lowest 50, 60, 70 and 80 % of runs)
+and asked to predict the runs above; ``m`` is the drift of those residuals with g(d), and
+``s`` is set so the held-out runs, shifted by it, fall inside their predictive
+intervals as often as claimed, shrunk towards the prior :data:`LOSS_PRIOR_SCALE`. The refits
+are weighted resamples warm-started at the full-data optimum, optimised in one batch by the
+bootstrap's optimiser.
 
 Units: N in parameters, D in tokens, C in FLOP, loss in nats per token (any positive loss works).
 """
@@ -105,6 +107,7 @@ _CAL_DRAWS = 5
 _DRAWS_PER_RESAMPLE = 10
 _BACKTRACK_BATCH = 6
 _BOOT_CHUNK = 200
+_BOOT_CELLS = 4_000_000
 _MAX_BOOT_FAILED = 0.10
 _NEWTON_ITERS = 30
 _NEWTON_ITERS_FAR = 200
@@ -141,7 +144,7 @@ class _Objective:
         self.delta = float(delta)
         self.weights = weights
         self.n_params = 2 * self.k + (1 if irreducible else 0)
-        self.chunk = max(8, 32768 // max(1, self.t.size))
+        self.chunk = max(8, 16384 // max(1, self.t.size))  # rows per block: fits in cache
 
     def __call__(self, theta: FloatArray, rows: NDArray[np.intp] | None = None
                  ) -> tuple[FloatArray, FloatArray]:
@@ -333,6 +336,13 @@ class _BatchResult:
     limit: NDArray[np.bool_]  # still running at the iteration limit
 
 
+def _backtrack_batch(tried: int) -> int:
+    """How many shorter steps a line search tries in one batched call after `tried`: 2, then
+    4, then 6 (most rows accept the first or second; the order tried, and so the step taken,
+    does not depend on the batch)."""
+    return min(2 + tried, _BACKTRACK_BATCH)
+
+
 def _batched_lbfgs(fun: Callable[[FloatArray, NDArray[np.intp]], tuple[FloatArray, FloatArray]],
                    theta0: FloatArray, *, maxiter: int, memory: int = 10, ftol: float = 1e-12,
                    gtol: float = 1e-12, max_backtrack: int = 36, first_step: float = 1.0,
@@ -406,7 +416,7 @@ def _lbfgs_step(fun: Callable[[FloatArray, NDArray[np.intp]], tuple[FloatArray, 
     while not ok.all() and tried < max_backtrack:
         # rows that failed try several shorter steps in one batched call; keep the longest good one
         nb = np.flatnonzero(~ok)
-        k = min(_BACKTRACK_BATCH, max_backtrack - tried)
+        k = min(_backtrack_batch(tried), max_backtrack - tried)
         steps = step[nb, None] * shrink ** np.arange(1, k + 1)[None, :]  # (nb, k)
         cand = th[idx[nb], None, :] + steps[:, :, None] * d[nb, None, :]
         f2, g2 = fun(cand.reshape(-1, cand.shape[-1]), np.repeat(idx[nb], k))
@@ -460,8 +470,8 @@ def _newton_direction(g: FloatArray, h: FloatArray, max_move: float
 
 
 def _newton(obj: _Objective, theta0: FloatArray, *, maxiter: int, rtol: float = 1e-13,
-            ftol: float = 1e-12, max_move: float = 1.0, max_backtrack: int = 40
-            ) -> _BatchResult:
+            ftol: float = 1e-12, max_move: float = 1.0, max_backtrack: int = 40,
+            progress: Callable[[int], None] | None = None) -> _BatchResult:
     """Minimise the objective for every row of ``theta0`` at once by Newton's method.
 
     Each row is an independent problem (its own observation weights). The exact Hessian
@@ -493,6 +503,8 @@ def _newton(obj: _Objective, theta0: FloatArray, *, maxiter: int, rtol: float = 
             flat = moved[active[moved] & (stall[moved] >= 3)]
             done[flat] = True
             active[flat] = False
+            if progress is not None:
+                progress(int(rows - active.sum()))
     return _BatchResult(theta=th, f=f, done=done, limit=active)
 
 
@@ -531,7 +543,7 @@ def _newton_iteration(obj: _Objective, th: FloatArray, f: FloatArray, g: FloatAr
     tried = 0
     while not found.all() and tried < max_backtrack:
         nb = np.flatnonzero(~found)
-        k = min(_BACKTRACK_BATCH, max_backtrack - tried)
+        k = min(_backtrack_batch(tried), max_backtrack - tried)
         steps = step[nb, None] * 0.5 ** np.arange(1, k + 1)[None, :]
         cand = th[idx[nb], None, :] + steps[:, :, None] * d[nb, None, :]
         f2 = obj.value(cand.reshape(-1, cand.shape[-1]), np.repeat(idx[nb], k))
@@ -550,12 +562,13 @@ def _newton_iteration(obj: _Objective, th: FloatArray, f: FloatArray, g: FloatAr
         active[upd[~np.isfinite(f[upd])]] = False
 
 
-def _minimise(obj: _Objective, theta0: FloatArray, *, newton_iters: int | None = None
-              ) -> _BatchResult:
+def _minimise(obj: _Objective, theta0: FloatArray, *, newton_iters: int | None = None,
+              progress: Callable[[int], None] | None = None) -> _BatchResult:
     """Minimise every row: Newton's method first (a few iterations settle well-determined
     problems to full precision), then L-BFGS for the rows it left running, which creep along a
-    flat valley (an irreducible loss heading to 0) where Newton's steps stay short."""
-    res = _newton(obj, theta0, maxiter=newton_iters or _NEWTON_ITERS)
+    flat valley (an irreducible loss heading to 0) where Newton's steps stay short.
+    ``progress(k)`` is told how many rows have finished after each Newton iteration."""
+    res = _newton(obj, theta0, maxiter=newton_iters or _NEWTON_ITERS, progress=progress)
     rest = np.flatnonzero(res.limit)
     if rest.size:
         weights = None if obj.weights is None else obj.weights[rest]
@@ -619,16 +632,26 @@ def _bootstrap(obj: _Objective, theta_hat: FloatArray, n_boot: int, rng: np.rand
     done = np.zeros(n_boot, dtype=bool)
     if progress:
         progress(0, n_boot)
-    for s0 in range(0, n_boot, _BOOT_CHUNK):
-        s1 = min(n_boot, s0 + _BOOT_CHUNK)
+    chunk = max(_BOOT_CHUNK, _BOOT_CELLS // n)  # resamples per batch: as many as memory allows
+    for s0 in range(0, n_boot, chunk):
+        s1 = min(n_boot, s0 + chunk)
         w = rng.multinomial(n, np.full(n, 1.0 / n), size=s1 - s0).astype(float)
         wobj = _Objective(obj.z, obj.t, irreducible=obj.irreducible, delta=obj.delta, weights=w)
-        res = _minimise(wobj, np.repeat(theta_hat[None, :], s1 - s0, axis=0))
+        res = _minimise(wobj, np.repeat(theta_hat[None, :], s1 - s0, axis=0),
+                        progress=_offset(progress, s0, n_boot))
         thetas[s0:s1] = res.theta
         done[s0:s1] = res.done & np.isfinite(res.f)
         if progress:
             progress(s1, n_boot)
     return thetas, done
+
+
+def _offset(progress: Progress | None, start: int, total: int) -> Callable[[int], None] | None:
+    """A batch's ``progress(k)`` reported as ``progress(start + k, total)``."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda k: report(start + k, total)
 
 
 def _past(z: FloatArray, compute: FloatArray, z_range: tuple[FloatArray, FloatArray],
@@ -978,7 +1001,7 @@ class _Law(ABC):
         else:
             held, why = _leave_future_out(obj, theta, compute, rng)
             self.model_error_ = fit_scale(held, prior_scale=self.prior_scale, seed=self.seed,
-                                          units=units, reason=why)
+                                          units=units, reason=why, drift=True)
 
     def _distance(self, z: FloatArray, compute: FloatArray) -> FloatArray:
         """Decades past the data: the largest of the compute's and each feature's (N, D, C)
@@ -989,7 +1012,9 @@ class _Law(ABC):
         """Residual scatter plus model error at distances `dist` (decades past the data),
         (resamples, draws, points) in log-loss."""
         sd = self.model_error_.sd(dist)
-        return self._noise[:, :, None] + self._me_noise[:, :, None] * sd[None, None, :]
+        mean = self.model_error_.shift(dist)
+        return (self._noise[:, :, None] + self._me_noise[:, :, None] * sd[None, None, :]
+                + mean[None, None, :])
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "theta_"):

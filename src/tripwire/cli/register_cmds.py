@@ -292,6 +292,9 @@ def count_lines(models: list) -> list[str]:
             f"(80 % interval {c.interval80[0]}-{c.interval80[1]}, 95 % "
             f"{c.interval95[0]}-{c.interval95[1]}) from each figure's spread"
             + (f"; {c.unknown} of unknown compute not counted" if c.unknown else ""))
+    if any(m.compute_confidence in compute.CONFIDENCE_FACTOR for m in models
+           if m.compute_flop is not None):
+        out.append(f"assumption: {compute.CONFIDENCE_ASSUMPTION}")
     return out
 
 

@@ -546,7 +546,7 @@ def read_epoch(table: Table, batch: Batch) -> None:
     if unlabelled:
         batch.warnings.append(
             f"{unlabelled} compute figure(s) have no Confidence: judged as Unknown (the widest "
-            "published spread)")
+            "assumed spread)")
     _check_duplicates(batch.models, lines, table.path)
     batch.model_lines = lines
 

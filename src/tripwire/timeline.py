@@ -309,11 +309,15 @@ def _date_cdf(node: Any, dater: _Dater) -> tuple[np.ndarray | None, bool, list[s
     from tripwire.policy.expr import Attested, Const, Flagged, ParamTest
 
     if isinstance(node, Const | ParamTest):
-        probs = node.ev(_Unset())
-        if probs is None:
-            return None, False, [], [f"the parameter {node.param.param!r} has no value: a "
-                                     "fact the developer states, not forecast by date"]
-        value = bool(probs[0] >= 0.5)
+        if isinstance(node, Const):
+            value = node.value
+        else:
+            v, t = node.param.value, node.threshold.value
+            if math.isnan(v) or math.isnan(t):
+                name = node.param.param if math.isnan(v) else node.threshold.param
+                return None, False, [], [f"the parameter {name!r} has no value: a fact the "
+                                         "developer states, not forecast by date"]
+            value = {">=": v >= t, ">": v > t, "<=": v <= t}.get(node.op, v < t)
         return (np.full(dater.grid.size, 1.0 if value else 0.0), True,
                 [f"a stated fact, {'true' if value else 'false'}"], [])
     if isinstance(node, Attested):
@@ -325,12 +329,6 @@ def _date_cdf(node: Any, dater: _Dater) -> tuple[np.ndarray | None, bool, list[s
         type(node).__name__, type(node).__name__)
     return None, False, [], [f"{what} is not forecast by date"]
 
-
-class _Unset:
-    """A judge for stated facts only: an unset parameter gives None."""
-
-    def unset(self, name: str) -> None:
-        return None
 
 
 def _quantiles(dater: _Dater, f: np.ndarray) -> dict[str, dt.date | None]:

@@ -96,8 +96,9 @@ def backtest_cmd(
         "predict every larger model; Ruan et al. 2024) or walk-forward (6 cutoffs, predict "
         "everything later).")] = "owen",
     cutoff: Annotated[float | None, typer.Option(
-        "--cutoff", help="With --protocol ruan: the compute cutoff in FLOP (default: the "
-        "largest 20 % of models are held out).", show_default=False)] = None,
+        "--cutoff", help="With --protocol ruan: the training compute cutoff in FLOP; models "
+        "at or below it are fitted, the larger ones predicted (default: 8.4e22, Llama-2 7B, "
+        "as in Ruan et al. 2024).", show_default=False)] = None,
     chance: Annotated[float | None, typer.Option(
         "--chance", help="Chance level for benchmarks the register has none for.",
         show_default=False)] = None,

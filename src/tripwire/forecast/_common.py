@@ -64,32 +64,42 @@ def _date(year: float) -> dt.date | None:
 
 ExtraSd = Callable[[np.ndarray], np.ndarray]
 """Model-error sd (latent units) at places x on the axis: see `tripwire.calibration`."""
+ThresholdAt = Callable[[np.ndarray], np.ndarray]
+"""Latent thresholds (len(x), components) at places x, for thresholds that move with x."""
+_CHUNK = 128
 
 
 def _mixture_cdf(x: np.ndarray, a: np.ndarray, k: np.ndarray, t: np.ndarray,
                  tau: np.ndarray, dof: float = math.inf,
-                 extra_sd: ExtraSd | None = None) -> np.ndarray:
+                 extra_sd: ExtraSd | None = None,
+                 t_at: ThresholdAt | None = None) -> np.ndarray:
     """mean_b F((a_b + k_b x - t_b) / s_b(x)) for each x: P(latent ability at x >= threshold),
     F the Student-t CDF with `dof` degrees of freedom (normal when infinite) and
     s_b(x) = sqrt(tau_b^2 + extra_sd(x)^2), the model-error term widening the spread beyond
     the data.
 
-    `t_b = +inf` marks draws whose curve never reaches the threshold.
+    `t_b = +inf` marks draws whose curve never reaches the threshold. With `t_at`, the
+    thresholds depend on x (a fitted ceiling with model error past the data) and replace `t`.
     """
     x = np.atleast_1d(np.asarray(x, dtype=float))
+    if t_at is not None and x.size > _CHUNK:  # thresholds per place: bounded memory
+        return np.concatenate([_mixture_cdf(x[i:i + _CHUNK], a, k, t, tau, dof, extra_sd, t_at)
+                               for i in range(0, x.size, _CHUNK)])
     spread = tau[None, :]
     if extra_sd is not None:
         spread = np.sqrt(tau[None, :] ** 2 + extra_sd(x)[:, None] ** 2)
+    tx = t[None, :] if t_at is None else t_at(x)
     with np.errstate(invalid="ignore", over="ignore"):
-        z = (a[None, :] + k[None, :] * x[:, None] - t[None, :]) / spread
-    z = np.where(np.isposinf(t)[None, :], -np.inf, z)
+        z = (a[None, :] + k[None, :] * x[:, None] - tx) / spread
+    z = np.where(np.isposinf(tx), -np.inf, z)
     cdf = ndtr(z) if math.isinf(dof) else stdtr(dof, z)
     return cdf.mean(axis=1)
 
 
 def _running_cdf(x: np.ndarray, a: np.ndarray, k: np.ndarray, t: np.ndarray,
                  tau: np.ndarray, lo: float, dof: float = math.inf,
-                 extra_sd: ExtraSd | None = None) -> np.ndarray:
+                 extra_sd: ExtraSd | None = None,
+                 t_at: ThresholdAt | None = None) -> np.ndarray:
     """P(the threshold is crossed by x): the running maximum over [lo, x] of the mixture CDF.
 
     With a model-error term that widens past the data, P(score at x >= threshold) need not
@@ -100,14 +110,14 @@ def _running_cdf(x: np.ndarray, a: np.ndarray, k: np.ndarray, t: np.ndarray,
     x = np.atleast_1d(np.asarray(x, dtype=float))
     top = float(np.max(x)) if x.size else lo
     grid = np.union1d(np.linspace(lo, max(top, lo), 801), x)
-    f = np.maximum.accumulate(_mixture_cdf(grid, a, k, t, tau, dof, extra_sd))
+    f = np.maximum.accumulate(_mixture_cdf(grid, a, k, t, tau, dof, extra_sd, t_at))
     return f[np.searchsorted(grid, x)]
 
 
 def _mixture_quantiles(qs: Sequence[float], a: np.ndarray, k: np.ndarray, t: np.ndarray,
                        tau: np.ndarray, lo: float, hi: float,
-                       dof: float = math.inf, extra_sd: ExtraSd | None = None
-                       ) -> dict[str, float]:
+                       dof: float = math.inf, extra_sd: ExtraSd | None = None,
+                       t_at: ThresholdAt | None = None) -> dict[str, float]:
     """Quantiles of the crossing point: where the running-maximum CDF (`_running_cdf`) first
     reaches each level on [lo, hi], on a grid of 2,001 points refined by linear interpolation.
 
@@ -116,7 +126,7 @@ def _mixture_quantiles(qs: Sequence[float], a: np.ndarray, k: np.ndarray, t: np.
     """
     qs_arr = np.asarray(qs, dtype=float)
     grid = np.linspace(lo, hi, 2001)
-    f = np.maximum.accumulate(_mixture_cdf(grid, a, k, t, tau, dof, extra_sd))
+    f = np.maximum.accumulate(_mixture_cdf(grid, a, k, t, tau, dof, extra_sd, t_at))
     out = np.empty(qs_arr.size)
     for i, q in enumerate(qs_arr):
         if q <= f[0]:

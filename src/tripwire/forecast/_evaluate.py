@@ -14,9 +14,15 @@ from tripwire.calibration import interval_score, probability_reliability, reliab
 
 PROTOCOLS = ("owen", "ruan", "walk-forward")
 """Backtest protocols: Owen (2024), fit on every model below a compute cutoff and predict up
-to two decades above it, cutoffs every half decade; Ruan et al. (2024), one cutoff, predict
-every larger model; walk-forward, fit on what was known at each cutoff (compute or date) and
-predict everything after it."""
+to two decades above it, cutoffs every half decade; Ruan et al. (2024), one fixed training
+compute cutoff, fit on the models at or below it and predict every larger model; walk-forward,
+fit on what was known at each cutoff (compute or date) and predict everything after it."""
+RUAN_CUTOFF_FLOP = 8.4e22
+"""The default cutoff of Ruan, Maddison & Hashimoto (2024): the training compute of
+Llama-2 7B. Their code (``utils/data.py``, ``split_data``, method ``cutoff_by_FLOPs (1E21)``,
+threshold 84 in their README and for BIG-Bench Hard) fits the models with training FLOPs at
+or below it and predicts the rest; some benchmarks use a later model's compute (GPQA 1.68e23,
+MATH 2.52e23), hence ``--cutoff``."""
 
 
 def protocol_cutoffs(x: np.ndarray, protocol: str, *, cutoff: float | None = None,
@@ -24,13 +30,11 @@ def protocol_cutoffs(x: np.ndarray, protocol: str, *, cutoff: float | None = Non
     """Cutoffs (log10 FLOP) for a compute backtest under `protocol`.
 
     owen: every `step` decades from where `min_models` models over a decade are known to the
-    last model; ruan: `cutoff`, or the compute above which the largest 20 % of models lie.
+    last model; ruan: `cutoff`, by default log10 of :data:`RUAN_CUTOFF_FLOP`.
     """
     xs = np.sort(x[np.isfinite(x)])
     if protocol == "ruan":
-        if cutoff is not None:
-            return np.array([cutoff])
-        return np.array([xs[int(math.floor(0.8 * (xs.size - 1)))]]) if xs.size else xs
+        return np.array([math.log10(RUAN_CUTOFF_FLOP) if cutoff is None else cutoff])
     if xs.size <= min_models:
         return np.empty(0)
     start = max(xs[min_models - 1], xs[0] + 1.0)

@@ -279,6 +279,24 @@ def test_holdout_fits_below_the_cut_and_scores_the_largest_runs() -> None:
     assert not hasattr(law, "params_")  # the estimator itself stays unfitted
 
 
+
+@pytest.mark.parametrize("fraction", [0.1, 0.2])
+def test_held_out_largest_runs_are_covered_as_claimed(chinchilla_runs: pd.DataFrame,
+                                                      fraction: float) -> None:
+    """All 245 runs, fitted below the compute cut: the law over-predicts the loss of the
+    larger runs (the walk-forward residuals drift downwards with distance), and the
+    intervals, with the drift and scale fitted on the walk-forward refits, cover the largest
+    runs about as claimed."""
+    df = chinchilla_runs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        h = ChinchillaLaw(n_boot=400).holdout(df.params_N, df.tokens_D, df.loss, df.flops_C,
+                                               fraction=fraction)
+        law = ChinchillaLaw(n_boot=400).fit(*(df[df.flops_C < h.compute_cut][k]
+                                              for k in ("params_N", "tokens_D", "loss")))
+    assert law.model_error_.drift < 0 and law.model_error_.source == "backtest"
+    assert 0.7 <= h.coverage80 <= 0.9 + 1e-9 and h.coverage95 >= 0.9
+
 # -- bad input -----------------------------------------------------------------------------
 
 

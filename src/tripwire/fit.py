@@ -27,15 +27,17 @@ Intervals: the observations are resampled ``n_boot`` times (seeded). Parameter a
 intervals are bootstrap percentiles. Prediction intervals add the residual scatter of the fit
 (residuals rescaled by sqrt(n / (n - p))) to each resample's prediction, so they cover a new
 run's loss, not only the law's mean curve. Beyond the fitted compute range they also add a
-model-error term, Normal(0, (s d)^2) in log-loss with d the decades outside the range
-(:mod:`tripwire.calibration`): the bootstrap measures parameter noise, not the error of the
-law's form, which grows with the extrapolation (Besiroglu et al. 2024 show the fitted law
-moving as the largest runs are added). ``s`` is estimated at fit time by leave-future-out:
-the law is refitted (with its own bootstrap) to the runs below several compute cuts (the
-lowest 50, 60, 70 and 80 % of runs), asked to predict the runs above, and ``s`` is set so those
-held-out runs fall inside their predictive intervals as often as claimed, shrunk towards the
-prior :data:`LOSS_PRIOR_SCALE`. The refits are weighted resamples warm-started at the full-data
-optimum, optimised in one batch by the bootstrap's optimiser.
+model-error term, Normal(m g(d), (s g(d))^2) in log-loss with g(d) = sqrt(d (d + 2)) and d the
+decades outside the range (:mod:`tripwire.calibration`): the bootstrap measures parameter
+noise, not the error of the law's form, which grows with the extrapolation and leans one way
+(Besiroglu et al. 2024 show the fitted law moving as the largest runs are added). ``m`` and
+``s`` are estimated at fit time by leave-future-out: the law is refitted (with its own
+bootstrap) to the runs below several compute cuts (the lowest 50, 60, 70 and 80 % of runs)
+and asked to predict the runs above; ``m`` is the drift of those residuals with g(d), and
+``s`` is set so the held-out runs, shifted by it, fall inside their predictive
+intervals as often as claimed, shrunk towards the prior :data:`LOSS_PRIOR_SCALE`. The refits
+are weighted resamples warm-started at the full-data optimum, optimised in one batch by the
+bootstrap's optimiser.
 
 Units: N in parameters, D in tokens, C in FLOP, loss in nats per token (any positive loss works).
 """
@@ -999,7 +1001,7 @@ class _Law(ABC):
         else:
             held, why = _leave_future_out(obj, theta, compute, rng)
             self.model_error_ = fit_scale(held, prior_scale=self.prior_scale, seed=self.seed,
-                                          units=units, reason=why)
+                                          units=units, reason=why, drift=True)
 
     def _distance(self, z: FloatArray, compute: FloatArray) -> FloatArray:
         """Decades past the data: the largest of the compute's and each feature's (N, D, C)
@@ -1010,7 +1012,9 @@ class _Law(ABC):
         """Residual scatter plus model error at distances `dist` (decades past the data),
         (resamples, draws, points) in log-loss."""
         sd = self.model_error_.sd(dist)
-        return self._noise[:, :, None] + self._me_noise[:, :, None] * sd[None, None, :]
+        mean = self.model_error_.shift(dist)
+        return (self._noise[:, :, None] + self._me_noise[:, :, None] * sd[None, None, :]
+                + mean[None, None, :])
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "theta_"):

@@ -32,7 +32,7 @@ def test_notable_export_confidence_labels(shared_data: Path) -> None:
     unknown = [m for m in b.models if m.compute_confidence == "Unknown"]
     assert len(unknown) >= 150
     assert [w for w in b.warnings if "Confidence" in w] == [f"{len(unknown) - 1} compute figure(s) have no Confidence: judged as "
-                          "Unknown (the widest published spread)"]
+                          "Unknown (the widest assumed spread)"]
 
 
 def test_frontier_export_reads_with_its_own_columns(tmp_path: Path) -> None:

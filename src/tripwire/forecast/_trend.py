@@ -347,10 +347,10 @@ class TimeTrend:
                             n_models=self.n_models_, warnings=warnings)
 
     def _first_cdf(self, threshold: float, after: float, rate: float,
-                   horizon: float = 100.0) -> tuple[np.ndarray, np.ndarray]:
+                   horizon: float = 100.0, points: int = 801) -> tuple[np.ndarray, np.ndarray]:
         """(grid of decimal years from `after`, P(first model over `threshold` by each))."""
         zt = float(self._to_space(np.array([threshold]))[0])
-        grid = after + horizon * np.linspace(0.0, 1.0, 1201) ** 2  # dense near `after`
+        grid = after + horizon * np.linspace(0.0, 1.0, points) ** 2  # dense near `after`
         b = self.boot_
         mu = b[:, :1] + b[:, 1:] * (grid[None, :] - self.tbar_)
         sd = np.sqrt(self.boot_sigma_[:, None] ** 2 + self._extra_sd(grid)[None, :] ** 2)
@@ -370,7 +370,9 @@ class TimeTrend:
         `after` (`first_crossing`)."""
         self._check_fitted()
         t = np.array([_year(d) for d in dates])
-        grid, f = self._first_cdf(threshold, _year(after), rate or self.release_rate())
+        t0 = _year(after)
+        horizon = min(100.0, max(float(t.max()) - t0, 0.0) + 1e-6)
+        grid, f = self._first_cdf(threshold, t0, rate or self.release_rate(), horizon, 301)
         return np.where(t <= grid[0], 0.0, np.interp(t, grid, f))
 
     def first_crossing(self, threshold: float, *, after: dt.date | str,

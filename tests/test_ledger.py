@@ -83,3 +83,31 @@ def test_regime_of_policy_sources() -> None:
     assert ledger.regime_of("sb53") == "sb53"
     assert ledger.regime_of("ny-gbl-44b") == "raise"
     assert ledger.regime_of("rsp-2.2", "anthropic-rsp") is None
+
+
+def test_a_parent_stands_in_for_missing_pre_training() -> None:
+    parent = (ledger.Entry("base", "pre-training", "given", 1e25, "card", uncertainty=0.3),)
+    ft = [ledger.Entry("ft", "fine-tuning", "given", 2e24, "log")]
+    lin = ledger.Lineage("base", parent)
+    got = ledger.with_base(ft, "ft", 5e25, 0.0, "register", lin)
+    assert [(e.component, e.flop) for e in got] == [("merged-weights", 1e25),
+                                                    ("fine-tuning", 2e24)]
+    assert got[0].source.startswith("base pre-training (initial weights)")
+    assert got[0].sigma_ln == parent[0].sigma_ln  # the parent's uncertainty goes with it
+    # Its own pre-training entry wins; without a parent, the register's figure stands in.
+    own = [ledger.Entry("ft", "pre-training", "given", 9e24, "x"), *ft]
+    assert ledger.with_base(own, "ft", None, 0.0, None, lin) == own
+    assert ledger.with_base(ft, "ft", 5e25, 0.0, "register")[0].flop == 5e25
+
+
+def test_share_of_independent_lognormals() -> None:
+    mod = ledger.cumulative([ledger.Entry("ft", "fine-tuning", "hardware", 4e24, "x")])
+    base = ledger.cumulative([ledger.Entry("b", "pre-training", "architecture", 1e25, "y")])
+    ratio, sigma = ledger.share(mod, base)
+    assert ratio == pytest.approx(0.4)
+    assert sigma == pytest.approx(math.sqrt(2) * mod.sigma_ln)
+    assert ledger.share(mod, 1e23) == (pytest.approx(40.0), mod.sigma_ln)
+    t = ledger.modifier_test("ft", "b", 4e24, 1e25, modification_sigma=mod.sigma_ln,
+                             parent_sigma=base.sigma_ln)
+    # 0.4 against 1/3 with two +/-30 % figures: more likely than not, far from certain
+    assert t.provider and 0.5 < t.p_provider < 0.9

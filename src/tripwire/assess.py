@@ -244,9 +244,12 @@ def gather_evidence(reg: Register, model: str, policy: LoadedPolicy, *,
     notes: list[str] = []
     flags = _anomaly_flags(reg, m, benches, notes) if anomalies else {}
     warnings.extend(notes)
+    from tripwire.accounts import lineage
+
+    recorded = reg.ledger(m.name).get(m.name, [])
     ev = Evidence(model=m, results=results, benchmarks=benches,
                   attestations=attestations(reg, m.name), flags=flags, mapping=mapping,
-                  ledger=reg.ledger(m.name).get(m.name, []))
+                  ledger=recorded, lineage=lineage(reg, m, recorded))
     return ev, warnings
 
 

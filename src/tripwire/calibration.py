@@ -11,7 +11,13 @@ every predictive distribution an explicit model-error term
 in the space where the curve is linear in its parameters: the latent ability of the sigmoid
 (logit units), the log of a loss, the log2 or logit of a trend. For a law with a link (the
 sigmoid) a second part ``Normal(0, (a * g(d))^2)`` is added on the observed scale, for misses
-a latent shift cannot produce (scores off the curve near the chance level).
+a latent shift cannot produce (scores off the curve near the chance level), and a fitted
+ceiling gets its own ``Normal(0, (c * g(d))^2)`` (logits of its place within the ceilings
+allowed), so a saturating curve may rise above the ceiling it showed once far past the data.
+For laws observed in their linear space (the loss laws) the term may have a mean,
+``m * g(d)``: a drift of the walk-forward residuals, a form that errs one way (the location
+and spread of ensemble model output statistics, Gneiting, Raftery, Westveld & Goldman 2005,
+fitted on past forecasts).
 
 The scale ``s`` is estimated where it can be checked: by leave-future-out (walk-forward)
 backtests on the data at hand. At each of several cutoffs the law is refitted to the points
@@ -60,6 +66,7 @@ def growth(distance: ArrayLike) -> FloatArray:
     return np.sqrt(d * (d + 2.0))
 _SCALE_GRID = np.concatenate([[0.0], np.geomspace(1e-4, 20.0, 25)])
 _ADD_GRID = np.concatenate([[0.0], np.geomspace(1e-3, 0.5, 12)])
+_CEIL_GRID = np.concatenate([[0.0], np.geomspace(1e-2, 20.0, 12)])
 
 
 def interval_score(lo: ArrayLike, hi: ArrayLike, y: ArrayLike, level: float) -> FloatArray:
@@ -149,10 +156,26 @@ class ModelError:
     """Scale of a second part added on the observed scale after the link (score units), for
     laws with one (the sigmoid): misses a latent shift cannot produce, such as scores off
     the curve near the chance level."""
+    ceiling: float = 0.0
+    """Scale of the model error of a fitted ceiling (sd = this times the growth of the
+    distance, in logits of the ceiling's place between the lowest and highest ceiling the fit
+    allowed): past the data a saturating curve may yet rise above the ceiling it showed."""
+    drift: float = 0.0
+    """Mean of the term in units of its growth (linear space): a systematic error of the
+    law's form, ``drift * growth(d)`` at distance d, estimated on the walk-forward residuals
+    (0: none)."""
 
     def sd(self, distance: ArrayLike) -> FloatArray:
         """The term's standard deviation at each distance (0 inside the data)."""
         return self.scale * growth(distance)
+
+    def ceiling_sd(self, distance: ArrayLike) -> FloatArray:
+        """The fitted ceiling's model-error standard deviation at each distance."""
+        return self.ceiling * growth(distance)
+
+    def shift(self, distance: ArrayLike) -> FloatArray:
+        """The term's mean at each distance: ``drift * growth(d)`` (0 inside the data)."""
+        return self.drift * growth(distance)
 
     def additive_sd(self, distance: ArrayLike) -> FloatArray:
         """The observed-scale part's standard deviation at each distance."""
@@ -163,7 +186,7 @@ class ModelError:
                 "prior_scale": self.prior_scale, "n_backtest": self.n_backtest,
                 "own_scale": self.own_scale, "raw_coverage": dict(self.raw_coverage),
                 "calibrated_coverage": dict(self.calibrated_coverage), "reason": self.reason,
-                "additive": self.additive}
+                "additive": self.additive, "ceiling": self.ceiling, "drift": self.drift}
 
     def describe(self, distance: float, what: str) -> str:
         """One line: how far a prediction extrapolates and the error the backtests give there."""
@@ -172,6 +195,8 @@ class ModelError:
             return f"{what} lies inside the data: no extrapolation"
         base = (f"{what} lies {d:.2g} {self.units} beyond the data; "
                 f"model-error sd there {float(self.sd(d)):.3g}")
+        if self.drift:
+            base += f", drift {float(self.shift(d)):+.3g}"
         if self.source == "backtest":
             return base + f" (from {self.n_backtest} walk-forward predictions)"
         if self.source == "prior":
@@ -188,13 +213,14 @@ class HeldOut:
     space (latent ability, log-loss, log2 or logit), ``observed`` the measured values and
     ``distance`` how far past the fit's data each point lies. ``post`` maps draws from the
     linear space to the observed scale (the sigmoid with its ceiling and additive noise);
-    None when they are observed in the linear space.
+    None when they are observed in the linear space. Called as ``post(z)``, or
+    ``post(z, shift)`` with logit shifts of a fitted ceiling (same shape as z).
     """
 
     draws: FloatArray
     observed: FloatArray
     distance: FloatArray
-    post: Callable[[FloatArray], FloatArray] | None = None
+    post: Callable[..., FloatArray] | None = None
     bounds: tuple[float, float] = (-math.inf, math.inf)
     """Where an observed value can lie (draws with the observed-scale part are clipped)."""
 
@@ -202,14 +228,21 @@ class HeldOut:
     def size(self) -> int:
         return int(self.observed.size)
 
-    def pit(self, scale: float, noise: FloatArray, additive: float = 0.0) -> FloatArray:
-        """PIT of each observation with the model-error term at `scale` (and the
-        observed-scale part at `additive`, for a law with a link) added."""
+    def pit(self, scale: float, noise: FloatArray, additive: float = 0.0,
+            drift: float = 0.0, ceiling: float = 0.0) -> FloatArray:
+        """PIT of each observation with the model-error term at `scale` and mean
+        `drift` * growth(distance) added (for a law with a link, also the observed-scale part
+        at `additive` and the model error of a fitted ceiling at `ceiling`)."""
         d = growth(self.distance)
         rows, cols = self.draws.shape
         z = self.draws + scale * d[None, :] * noise[:rows, :cols]
+        if drift:
+            z = z + drift * d[None, :]
         if self.post is not None:
-            z = self.post(z)
+            if ceiling > 0:
+                z = self.post(z, ceiling * d[None, :] * noise[:, ::-1][:rows, :cols])
+            else:
+                z = self.post(z)
             if additive > 0:
                 z = np.clip(z + additive * d[None, :] * noise[::-1][:rows, :cols],
                             *self.bounds)
@@ -223,18 +256,31 @@ def _noise(parts: Sequence[HeldOut], seed: int) -> FloatArray:
 
 
 def _coverage(parts: Sequence[HeldOut], scale: float, noise: FloatArray,
-              levels: Sequence[float], additive: float = 0.0) -> FloatArray:
-    pit = np.concatenate([p.pit(scale, noise, additive) for p in parts])
+              levels: Sequence[float], additive: float = 0.0, drift: float = 0.0,
+              ceiling: float = 0.0) -> FloatArray:
+    pit = np.concatenate([p.pit(scale, noise, additive, drift, ceiling) for p in parts])
     return np.array([float(np.mean(np.abs(pit - 0.5) <= lvl / 2.0)) for lvl in levels])
 
 
-def _masked(post: Callable[[FloatArray], FloatArray], m: NDArray[np.bool_]
-            ) -> Callable[[FloatArray], FloatArray]:
+def _fit_weights(parts: Sequence[HeldOut]) -> FloatArray:
+    """Weights of the predictions pooled over walk-forward fits for the drift, each fit
+    weighing the same (its predictions share its errors: fits, not predictions, are the
+    independent evidence of a systematic error), summing to 1."""
+    w = np.concatenate([np.full(p.size, 1.0 / p.size) for p in parts])
+    return w / w.sum()
+
+
+def _masked(post: Callable[..., FloatArray], m: NDArray[np.bool_]
+            ) -> Callable[..., FloatArray]:
     """`post` for a subset `m` of its points (it may need every column)."""
-    def sub(z: FloatArray) -> FloatArray:
+    def sub(z: FloatArray, *shift: FloatArray) -> FloatArray:
         full = np.zeros((z.shape[0], m.size))
         full[:, m] = z
-        return post(full)[:, m]
+        if not shift:
+            return post(full)[:, m]
+        cs = np.zeros_like(full)
+        cs[:, m] = shift[0]
+        return post(full, cs)[:, m]
     return sub
 
 
@@ -252,21 +298,45 @@ def _beyond(parts: Sequence[HeldOut]) -> list[HeldOut]:
 
 
 def scale_of(parts: Sequence[HeldOut], *, seed: int = 0,
-             levels: Sequence[float] = CALIBRATION_LEVELS) -> float:
-    """The scale at which the walk-forward predictions in `parts` cover best over `levels`
-    (least squares between the reliability curve and the diagonal; ties go to the smallest
-    scale), with no prior; NaN when no prediction lies past its data."""
-    return _scales(parts, seed=seed, levels=levels, additive=False)[0]
+             levels: Sequence[float] = CALIBRATION_LEVELS, drift: float = 0.0) -> float:
+    """The scale at which the walk-forward predictions in `parts` (shifted by `drift` times
+    the growth of distance) cover best over `levels` (least squares between the reliability curve
+    and the diagonal; ties go to the smallest scale), with no prior; NaN when no prediction
+    lies past its data."""
+    return _scales(parts, seed=seed, levels=levels, additive=False, drift=drift)[0]
+
+
+def drift_of(parts: Sequence[HeldOut]) -> float:
+    """The drift of walk-forward residuals with distance: the least-squares slope, through
+    the origin, of each prediction's residual (observed minus the median of its predictive
+    draws, in the law's linear space) on the growth of its distance past the data (the mean
+    of the model error per unit of the growth its sd follows), each walk-forward fit weighing
+    the same (`_fit_weights`). NaN when no prediction
+    lies past its data; 0 for laws observed through a link (their residuals are not in the
+    linear space)."""
+    parts = _beyond(parts)
+    if not parts:
+        return math.nan
+    if any(p.post is not None for p in parts):
+        return 0.0
+    r = np.concatenate([p.observed - np.median(p.draws, axis=0) for p in parts])
+    d = growth(np.concatenate([p.distance for p in parts]))
+    w = _fit_weights(parts)
+    ok = np.isfinite(r)
+    den = float(np.sum(w[ok] * d[ok] ** 2))
+    return float(np.sum(w[ok] * d[ok] * r[ok]) / den) if den > 0 else 0.0
 
 
 def _scales(parts: Sequence[HeldOut], *, seed: int, levels: Sequence[float],
-            additive: bool) -> tuple[float, float]:
-    """(scale, additive scale) fitting the reliability curve to the diagonal: the scale on a
-    coarse then a fine grid; with `additive`, then the additive scale given it, then the scale
-    again given that (coordinate descent)."""
+            additive: bool, drift: float = 0.0, ceiling: bool = False
+            ) -> tuple[float, float, float]:
+    """(scale, additive scale, ceiling scale) fitting the reliability curve to the diagonal,
+    the predictions shifted by `drift` times the growth of distance: the scale on a coarse
+    then a fine grid; with `additive` (and `ceiling`), then the additive (and ceiling) scale
+    given it, then the scale again given those (coordinate descent)."""
     parts = _beyond(parts)
     if not parts:
-        return math.nan, 0.0
+        return math.nan, 0.0, 0.0
     noise = _noise(parts, seed)
     target = np.asarray(levels)
 
@@ -283,22 +353,25 @@ def _scales(parts: Sequence[HeldOut], *, seed: int, levels: Sequence[float],
         errs = [err_at(float(v)) for v in fine]
         return float(fine[int(np.argmin(errs))])
 
-    def err(s: float, a: float) -> float:
-        return float(np.sum((_coverage(parts, s, noise, levels, a) - target) ** 2))
+    def err(s: float, a: float, c: float = 0.0) -> float:
+        cov = _coverage(parts, s, noise, levels, a, drift, c)
+        return float(np.sum((cov - target) ** 2))
 
     s = search(_SCALE_GRID, lambda v: err(v, 0.0))
     if not additive:
-        return s, 0.0
+        return s, 0.0, 0.0
     a = search(_ADD_GRID, lambda v: err(s, v))
-    if a > 0:
-        s = search(_SCALE_GRID, lambda v: err(v, a))
-    return s, a
+    c = search(_CEIL_GRID, lambda v: err(s, a, v)) if ceiling else 0.0
+    if a > 0 or c > 0:
+        s = search(_SCALE_GRID, lambda v: err(v, a, c))
+    return s, a, c
 
 
 def fit_scale(parts: Sequence[HeldOut], *, prior_scale: float,
               pseudo_count: float = PSEUDO_COUNT, seed: int = 0, units: str = "",
               levels: Sequence[float] = CALIBRATION_LEVELS,
-              reason: str | None = None, prior_additive: float | None = None) -> ModelError:
+              reason: str | None = None, prior_additive: float | None = None,
+              prior_ceiling: float | None = None, drift: bool = False) -> ModelError:
     """The model-error scale for a series from its walk-forward fits, shrunk towards
     ``prior_scale``.
 
@@ -307,31 +380,43 @@ def fit_scale(parts: Sequence[HeldOut], *, prior_scale: float,
     pseudo_count / (n + pseudo_count), n the number of walk-forward fits with a prediction
     past their data. With none, the prior, and the reason.
 
+    With `drift`, the term also gets a mean ``drift * growth(d)``: the series' own drift
+    (:func:`drift_of`), estimated first and not shrunk (a prior of no drift would keep the
+    bias the backtest measured; the caution is in the width, whose prior is wide); the scale
+    is then fitted to the predictions shifted by it (the location and spread of a predictive
+    distribution fitted on past errors, as in ensemble model output statistics, Gneiting et
+    al. 2005).
+
     With `prior_additive` (laws with a link), a second part on the observed scale is fitted
     after the scale (coordinate descent) and shrunk towards it the same way (in linear
-    space: an own value of 0 is kept as evidence of none).
+    space: an own value of 0 is kept as evidence of none); with `prior_ceiling` too, the
+    scale of a fitted ceiling's model error after that, shrunk the same way.
     """
     beyond = _beyond(parts)
     n = len(beyond)
     if n == 0:
         return ModelError(scale=prior_scale, units=units, source="prior",
                           prior_scale=prior_scale, additive=prior_additive or 0.0,
+                          ceiling=prior_ceiling or 0.0,
                           reason=reason or "no walk-forward fit had a later point to predict")
-    own, own_add = _scales(beyond, seed=seed, levels=levels,
-                           additive=prior_additive is not None)
     w = n / (n + pseudo_count)
+    shift = drift_of(beyond) if drift else 0.0
+    own, own_add, own_ceil = _scales(beyond, seed=seed, levels=levels,
+                                     additive=prior_additive is not None, drift=shift,
+                                     ceiling=prior_ceiling is not None)
     floor = 1e-3 * max(prior_scale, 1e-6)
     scale = float(math.exp(w * math.log(max(own, floor))
                            + (1.0 - w) * math.log(max(prior_scale, floor))))
     add = 0.0 if prior_additive is None else w * own_add + (1.0 - w) * prior_additive
+    ceil = 0.0 if prior_ceiling is None else w * own_ceil + (1.0 - w) * prior_ceiling
     noise = _noise(beyond, seed)
     raw = _coverage(beyond, 0.0, noise, (0.8, 0.95))
-    cal = _coverage(beyond, scale, noise, (0.8, 0.95), add)
+    cal = _coverage(beyond, scale, noise, (0.8, 0.95), add, shift, ceil)
     return ModelError(scale=scale, units=units, source="backtest", prior_scale=prior_scale,
                       n_backtest=int(sum(p.size for p in beyond)), own_scale=own,
                       raw_coverage={"80": float(raw[0]), "95": float(raw[1])},
                       calibrated_coverage={"80": float(cal[0]), "95": float(cal[1])},
-                      additive=add)
+                      additive=add, ceiling=ceil, drift=shift)
 
 
 def no_model_error(units: str) -> ModelError:

@@ -198,10 +198,20 @@ ESTIMATE_SIGMA_LN = math.log(2.0)
 hardware-time): a factor of 2 is one standard deviation."""
 
 CONFIDENCE_FACTOR: dict[str, float] = {"Confident": 3.0, "Likely": 10.0, "Speculative": 30.0}
-"""Epoch AI's confidence labels as the factor within which the true figure lies
-(Confident ~3x, Likely ~10x, Speculative ~30x); see docs/concepts.md, "Compute uncertainty"."""
+"""Epoch AI's confidence labels read as the factor within which the true figure lies
+(Confident 3x, Likely 10x, Speculative 30x). This is tripwire's ASSUMPTION, not Epoch's
+definition: Epoch's documentation (epoch.ai/data/ai-models-documentation/estimation, which
+announces "the metadata on estimate confidence") was looked for, but no numeric meaning of the
+labels could be read from it or from any copy of it, Epoch's repositories or its exports (the
+exports carry the label only). See docs/policies.md, "How a threshold is judged"."""
 CONFIDENCE_COVERAGE = 0.9
-"""Probability that the true figure lies within the label's factor of the estimate."""
+"""Probability that the true figure lies within the label's factor of the estimate (also
+assumed)."""
+CONFIDENCE_ASSUMPTION = (
+    "Epoch AI's Confidence labels are read as the true compute lying within 3x (Confident), "
+    "10x (Likely) or 30x (Speculative) of the figure with probability 0.9: tripwire's "
+    "assumption, as Epoch publishes no numeric meaning for them that tripwire could find")
+"""Said wherever a labelled figure's spread is used."""
 CONFIDENCE_LABELS = (*CONFIDENCE_FACTOR, "Unknown")
 _Z_COVERAGE = 1.6448536269514722  # standard normal quantile at 0.5 + CONFIDENCE_COVERAGE / 2
 
@@ -217,9 +227,9 @@ def compute_sigma_ln(model: Model) -> float:
     """Log-normal sigma of the model's training compute (0: the figure is exact).
 
     A source's confidence label sets it: the label's factor k holds the true figure with
-    probability CONFIDENCE_COVERAGE, so sigma = ln k / z. An `Unknown` label gets the widest
-    published spread (Speculative). Without a label, a figure the source gave is exact and one
-    tripwire estimated (6ND, hardware-time) has sigma = ln 2."""
+    probability CONFIDENCE_COVERAGE, so sigma = ln k / z (an assumption: CONFIDENCE_FACTOR).
+    An `Unknown` label gets the widest spread (Speculative). Without a label, a figure the
+    source gave is exact and one tripwire estimated (6ND, hardware-time) has sigma = ln 2."""
     label = model.compute_confidence
     if label:
         k = CONFIDENCE_FACTOR.get(label, CONFIDENCE_FACTOR["Speculative"])
@@ -232,9 +242,9 @@ def spread_note(model: Model) -> str:
     label = model.compute_confidence
     if label in CONFIDENCE_FACTOR:
         return (f"source confidence {label}: log-normal, within {CONFIDENCE_FACTOR[label]:g}x "
-                f"with probability {CONFIDENCE_COVERAGE:.0%}")
+                f"with probability {CONFIDENCE_COVERAGE:.0%} (assumed reading of the label)")
     if label:
-        return (f"source confidence {label}: judged with the widest published spread "
+        return (f"source confidence {label}: judged with the widest assumed spread "
                 f"({CONFIDENCE_FACTOR['Speculative']:g}x at {CONFIDENCE_COVERAGE:.0%})")
     if model.compute_estimated:
         return (f"estimated ({model.compute_method}): log-normal with a factor of 2 as one "

@@ -14,25 +14,30 @@ initialisations, keeping the best optimum. The default Chinchilla grid is theirs
 {0, 0.5, ..., 2}, e in {-1, -0.5, ..., 1}, a, b in {0, 5, ..., 25}), as in Besiroglu et al.
 (2024, "Chinchilla Scaling: A replication attempt").
 
-Speed: the objective and its analytic gradient are evaluated for many parameter vectors at once
-(one row per start or per bootstrap resample). A batched L-BFGS takes a few steps from every
-start, the best starts are run to convergence, and the best one is polished with SciPy's
-L-BFGS-B. Bootstrap resamples are multinomial weights on the observations, warm-started from
-the full-data optimum and optimised together.
+Speed: the objective, its analytic gradient and its exact Hessian are evaluated for many
+parameter vectors at once (one row per start or per bootstrap resample). A batched L-BFGS takes
+two steps from every start; the best 32 are run to convergence by a batched Newton method
+(quadratic convergence: the optimum to the last digits in a few iterations). Bootstrap resamples
+are multinomial weights on the observations, warm-started from the full-data optimum and
+optimised together by the same Newton method; the few that creep along a flat valley (an
+irreducible loss heading to 0) are handed on to L-BFGS. Only numpy is imported: a fit does not
+load SciPy or pandas (tables are built on request).
 
 Intervals: the observations are resampled ``n_boot`` times (seeded). Parameter and derived
 intervals are bootstrap percentiles. Prediction intervals add the residual scatter of the fit
 (residuals rescaled by sqrt(n / (n - p))) to each resample's prediction, so they cover a new
 run's loss, not only the law's mean curve. Beyond the fitted compute range they also add a
-model-error term, Normal(0, (s d)^2) in log-loss with d the decades outside the range
-(:mod:`tripwire.calibration`): the bootstrap measures parameter noise, not the error of the
-law's form, which grows with the extrapolation (Besiroglu et al. 2024 show the fitted law
-moving as the largest runs are added). ``s`` is estimated at fit time by leave-future-out:
-the law is refitted (with its own bootstrap) to the runs below several compute cuts (the
-lowest 50, 60, 70 and 80 % of runs), asked to predict the runs above, and ``s`` is set so those
-held-out runs fall inside their predictive intervals as often as claimed, shrunk towards the
-prior :data:`LOSS_PRIOR_SCALE`. The refits are weighted resamples warm-started at the full-data
-optimum, optimised in the same batches as the bootstrap.
+model-error term, Normal(m g(d), (s g(d))^2) in log-loss with g(d) = sqrt(d (d + 2)) and d the
+decades outside the range (:mod:`tripwire.calibration`): the bootstrap measures parameter
+noise, not the error of the law's form, which grows with the extrapolation and leans one way
+(Besiroglu et al. 2024 show the fitted law moving as the largest runs are added). ``m`` and
+``s`` are estimated at fit time by leave-future-out: the law is refitted (with its own
+bootstrap) to the runs below several compute cuts (the lowest 50, 60, 70 and 80 % of runs)
+and asked to predict the runs above; ``m`` is the drift of those residuals with g(d), and
+``s`` is set so the held-out runs, shifted by it, fall inside their predictive
+intervals as often as claimed, shrunk towards the prior :data:`LOSS_PRIOR_SCALE`. The refits
+are weighted resamples warm-started at the full-data optimum, optimised in one batch by the
+bootstrap's optimiser.
 
 Units: N in parameters, D in tokens, C in FLOP, loss in nats per token (any positive loss works).
 """
@@ -46,15 +51,16 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 
 from tripwire.calibration import HeldOut, ModelError, fit_scale, no_model_error
 from tripwire.errors import InputError, InsufficientEvidence
+
+if TYPE_CHECKING:
+    import pandas as pd  # tables are built on request: a fit itself needs numpy only
 
 __all__ = [
     "Allocation",
@@ -101,7 +107,11 @@ _CAL_DRAWS = 5
 _DRAWS_PER_RESAMPLE = 10
 _BACKTRACK_BATCH = 6
 _BOOT_CHUNK = 200
+_BOOT_CELLS = 4_000_000
 _MAX_BOOT_FAILED = 0.10
+_NEWTON_ITERS = 30
+_NEWTON_ITERS_FAR = 200
+_LBFGS_ITERS = 500
 
 
 class ExtrapolationWarning(UserWarning):
@@ -134,7 +144,7 @@ class _Objective:
         self.delta = float(delta)
         self.weights = weights
         self.n_params = 2 * self.k + (1 if irreducible else 0)
-        self.chunk = max(8, 32768 // max(1, self.t.size))
+        self.chunk = max(8, 16384 // max(1, self.t.size))  # rows per block: fits in cache
 
     def __call__(self, theta: FloatArray, rows: NDArray[np.intp] | None = None
                  ) -> tuple[FloatArray, FloatArray]:
@@ -191,6 +201,116 @@ class _Objective:
         f[bad] = np.inf
         return f, grad
 
+    def _softmax(self, th: FloatArray) -> tuple[list[FloatArray], FloatArray]:
+        """For parameter rows ``th``: each term's share of the predicted loss (softmax weights,
+        rows x points; the irreducible term last) and the log-loss residuals."""
+        k, z = self.k, self.z
+        ke = k + (1 if self.irreducible else 0)
+        prob = []
+        for j in range(k):
+            u = th[:, ke + j:ke + j + 1] * z[j]
+            np.subtract(th[:, j:j + 1], u, out=u)
+            prob.append(u)
+        m = prob[0].copy()
+        for u in prob[1:]:
+            np.maximum(m, u, out=m)
+        if self.irreducible:
+            np.maximum(m, th[:, k:k + 1], out=m)
+            prob.append(np.exp(th[:, k:k + 1] - m))
+        for u in prob[:k]:
+            u -= m
+            np.exp(u, out=u)
+        s = prob[0].copy()
+        for u in prob[1:]:
+            s += u
+        r = np.log(s)
+        r += m
+        r -= self.t
+        for u in prob:
+            u /= s
+        return prob, r
+
+    def value(self, theta: FloatArray, rows: NDArray[np.intp] | None = None) -> FloatArray:
+        """Objective values (rows,) alone, for line searches."""
+        theta = np.asarray(theta, dtype=float)
+        f = np.empty(theta.shape[0])
+        wts = None
+        if self.weights is not None:
+            wts = self.weights if rows is None else self.weights[rows]
+        with np.errstate(all="ignore"):
+            for s0 in range(0, theta.shape[0], self.chunk):
+                s1 = min(theta.shape[0], s0 + self.chunk)
+                _, r = self._softmax(theta[s0:s1])
+                h = np.clip(r, -self.delta, self.delta)
+                r *= h
+                h *= h
+                r -= 0.5 * h  # huber: h r - h^2 / 2
+                if wts is not None:
+                    r *= wts[s0:s1]
+                f[s0:s1] = r.sum(axis=1)
+        f[~np.isfinite(f)] = np.inf
+        return f
+
+    def with_hessian(self, theta: FloatArray, rows: NDArray[np.intp] | None = None
+                     ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Objective values (rows,), gradients (rows, p) and Hessians (rows, p, p).
+
+        With softmax weights ``p_k`` of the log-sum-exp terms and ``v_k`` the (constant)
+        derivative of term k's exponent, the prediction's gradient is ``J = sum_k p_k v_k`` and
+        its Hessian ``sum_k p_k v_k v_k' - J J'``; with ``psi`` the Huber derivative (the
+        residual clipped to +-delta) the objective's Hessian is
+        ``sum_i w_i [psi'(r_i) J_i J_i' + psi(r_i) (sum_k p_ik v_ik v_ik' - J_i J_i')]``.
+        """
+        theta = np.asarray(theta, dtype=float)
+        g_rows, n_p = theta.shape
+        f = np.empty(g_rows)
+        grad = np.empty_like(theta)
+        hess = np.empty((g_rows, n_p, n_p))
+        k, d, z = self.k, self.delta, self.z
+        ke = k + (1 if self.irreducible else 0)
+        zz = [zj * zj for zj in z]
+        wts = None
+        if self.weights is not None:
+            wts = self.weights if rows is None else self.weights[rows]
+        with np.errstate(all="ignore"):
+            for s0 in range(0, g_rows, self.chunk):
+                s1 = min(g_rows, s0 + self.chunk)
+                prob, r = self._softmax(theta[s0:s1])
+                h = np.clip(r, -d, d)
+                inside = np.abs(r) < d  # psi' = 1 there, 0 outside
+                r *= h
+                r -= 0.5 * h * h
+                coef = inside.astype(float)
+                if wts is not None:
+                    w = wts[s0:s1]
+                    r *= w
+                    h *= w
+                    coef *= w
+                f[s0:s1] = r.sum(axis=1)
+                coef -= h  # weight of J J' in the Hessian: w (psi' - psi)
+                jac = np.empty((s1 - s0, n_p, self.t.size))
+                for j in range(k):
+                    jac[:, j] = prob[j]
+                    np.multiply(prob[j], -z[j], out=jac[:, ke + j])
+                if self.irreducible:
+                    jac[:, k] = prob[k]
+                grad[s0:s1] = np.matmul(jac, h[:, :, None])[:, :, 0]
+                hs = jac @ (jac * coef[:, None, :]).transpose(0, 2, 1)
+                for j in range(k):  # psi * sum_k p_k v_k v_k': term j touches (c_j, g_j) only
+                    q = prob[j]
+                    q *= h
+                    qz = q @ z[j]
+                    hs[:, j, j] += q.sum(axis=1)
+                    hs[:, j, ke + j] -= qz
+                    hs[:, ke + j, j] -= qz
+                    hs[:, ke + j, ke + j] += q @ zz[j]
+                if self.irreducible:
+                    hs[:, k, k] += np.einsum("ij,ij->i", prob[k], h)
+                hess[s0:s1] = hs
+        bad = ~np.isfinite(f) | ~np.isfinite(grad).all(axis=1) | ~np.isfinite(hess).all(axis=(1, 2))
+        f[bad] = np.inf
+        return f, grad, hess
+
     def log_predict(self, theta: FloatArray, z: FloatArray) -> FloatArray:
         """Predicted log-loss, (rows, points), for parameter rows and log features z (K, points)."""
         theta = np.atleast_2d(theta)
@@ -204,7 +324,7 @@ class _Objective:
 
 
 # --------------------------------------------------------------------------------------------
-# Optimisers: a batched L-BFGS (one independent problem per row) and a SciPy polish.
+# Optimisers: batched L-BFGS and Newton (one independent problem per row).
 # --------------------------------------------------------------------------------------------
 
 
@@ -213,6 +333,14 @@ class _BatchResult:
     theta: FloatArray
     f: FloatArray
     done: NDArray[np.bool_]  # stopped by a convergence test (not by the iteration limit)
+    limit: NDArray[np.bool_]  # still running at the iteration limit
+
+
+def _backtrack_batch(tried: int) -> int:
+    """How many shorter steps a line search tries in one batched call after `tried`: 2, then
+    4, then 6 (most rows accept the first or second; the order tried, and so the step taken,
+    does not depend on the batch)."""
+    return min(2 + tried, _BACKTRACK_BATCH)
 
 
 def _batched_lbfgs(fun: Callable[[FloatArray, NDArray[np.intp]], tuple[FloatArray, FloatArray]],
@@ -241,7 +369,7 @@ def _batched_lbfgs(fun: Callable[[FloatArray, NDArray[np.intp]], tuple[FloatArra
             if not _lbfgs_step(fun, it, th, f, g, S, Y, R, active, stall, ftol=ftol, gtol=gtol,
                                max_backtrack=max_backtrack, first_step=first_step, shrink=shrink):
                 break
-    return _BatchResult(theta=th, f=f, done=~active)
+    return _BatchResult(theta=th, f=f, done=~active, limit=active)
 
 
 def _lbfgs_step(fun: Callable[[FloatArray, NDArray[np.intp]], tuple[FloatArray, FloatArray]],
@@ -288,7 +416,7 @@ def _lbfgs_step(fun: Callable[[FloatArray, NDArray[np.intp]], tuple[FloatArray, 
     while not ok.all() and tried < max_backtrack:
         # rows that failed try several shorter steps in one batched call; keep the longest good one
         nb = np.flatnonzero(~ok)
-        k = min(_BACKTRACK_BATCH, max_backtrack - tried)
+        k = min(_backtrack_batch(tried), max_backtrack - tried)
         steps = step[nb, None] * shrink ** np.arange(1, k + 1)[None, :]  # (nb, k)
         cand = th[idx[nb], None, :] + steps[:, :, None] * d[nb, None, :]
         f2, g2 = fun(cand.reshape(-1, cand.shape[-1]), np.repeat(idx[nb], k))
@@ -321,41 +449,145 @@ def _lbfgs_step(fun: Callable[[FloatArray, NDArray[np.intp]], tuple[FloatArray, 
     return True
 
 
-def _polish(obj: _Objective, theta0: FloatArray, *,
-            restarts: int = 3) -> tuple[FloatArray, float, bool, str]:
-    """Run SciPy L-BFGS-B (analytic gradient) to a tight tolerance; (theta, f, converged, why).
+def _newton_direction(g: FloatArray, h: FloatArray, max_move: float
+                      ) -> tuple[FloatArray, FloatArray]:
+    """Newton directions for rows of gradients and Hessians, and each row's Newton decrement.
 
-    L-BFGS-B may stop on a line-search failure at a Huber kink; the optimum is accepted when a
-    restart from that point (fresh curvature memory) improves the objective by < 1e-10 (relative).
+    The Hessian's eigenvalues are replaced by their absolute values, floored at 1e-10 of the
+    largest, so the direction descends where the objective is not convex and stays finite
+    along flat directions; a direction moving a parameter by more than ``max_move`` is
+    shortened (a trust region in the spirit of Nocedal & Wright 2006, ch. 4).
     """
-    def fg(x: FloatArray) -> tuple[float, FloatArray]:
-        f, g = obj(x[None, :])
-        return float(f[0]), g[0]
-
-    x = np.asarray(theta0, dtype=float)
-    f_prev = fg(x)[0]
-    why = "no iteration ran"
-    for _ in range(restarts + 1):
-        res = minimize(fg, x, jac=True, method="L-BFGS-B",
-                       options={"maxiter": 3000, "maxcor": 20, "ftol": 1e-13, "gtol": 1e-11})
-        if not np.isfinite(res.fun):
-            return x, f_prev, False, "the objective became non-finite"
-        if res.status == 1:
-            return res.x, float(res.fun), False, (
-                f"the optimiser stopped at its iteration limit ({res.nit} iterations)")
-        x, f_now, why = res.x, float(res.fun), str(res.message)
-        if res.success or f_prev - f_now <= 1e-10 * max(abs(f_now), 1e-300):
-            return x, f_now, True, why
-        f_prev = f_now
-    return x, f_prev, False, f"L-BFGS-B kept stopping before an optimum ({why})"
+    lam, vec = np.linalg.eigh(h)
+    lam = np.abs(lam)
+    lam = np.maximum(lam, 1e-10 * lam.max(axis=1, keepdims=True) + 1e-300)
+    gv = np.einsum("rij,ri->rj", vec, g)
+    step = -np.einsum("rij,rj->ri", vec, gv / lam)
+    decrement = np.einsum("rj,rj->r", gv, gv / lam)
+    big = np.abs(step).max(axis=1)
+    scale = np.where(big > max_move, max_move / np.maximum(big, 1e-300), 1.0)
+    return step * scale[:, None], decrement
 
 
-def _multistart(obj: _Objective, starts: FloatArray, *, first_iters: int = 2, keep: int = 32,
-                polish: int = 3) -> tuple[FloatArray, float, str]:
-    """Best optimum from a grid of starts: batched steps on all, the best continued, then polished.
+def _newton(obj: _Objective, theta0: FloatArray, *, maxiter: int, rtol: float = 1e-13,
+            ftol: float = 1e-12, max_move: float = 1.0, max_backtrack: int = 40,
+            progress: Callable[[int], None] | None = None) -> _BatchResult:
+    """Minimise the objective for every row of ``theta0`` at once by Newton's method.
+
+    Each row is an independent problem (its own observation weights). The exact Hessian
+    (:meth:`_Objective.with_hessian`) makes the convergence quadratic, so a few iterations
+    reach full precision from a warm start; an Armijo backtracking line search, batched over
+    rows, keeps every step a descent. A row is done when its Newton decrement (the predicted
+    decrease) is below ``rtol`` times its objective, or when no step along the direction lowers
+    the objective and the decrement is below 1e-9 times it (the last digits at a Huber kink),
+    or, as in :func:`_batched_lbfgs`, when its relative decrease stays below ``ftol`` for three
+    iterations (an optimum at the boundary, such as E -> 0, approached along a flat valley);
+    rows still running at ``maxiter``, or stopped farther from an optimum, are not done.
+    """
+    th = np.array(theta0, dtype=float, copy=True)
+    rows = th.shape[0]
+    done = np.zeros(rows, dtype=bool)
+    stall = np.zeros(rows, dtype=int)
+    with np.errstate(all="ignore"):
+        f, g, h = obj.with_hessian(th)
+        active = np.isfinite(f)
+        for _ in range(maxiter):
+            moved = np.flatnonzero(active)
+            f_before = f[moved]
+            _newton_iteration(obj, th, f, g, h, active, done, rtol=rtol, max_move=max_move,
+                              max_backtrack=max_backtrack)
+            if moved.size == 0:
+                break
+            small = f_before - f[moved] <= ftol * np.maximum(np.abs(f[moved]), 1e-28 * obj.t.size)
+            stall[moved] = np.where(small, stall[moved] + 1, 0)
+            flat = moved[active[moved] & (stall[moved] >= 3)]
+            done[flat] = True
+            active[flat] = False
+            if progress is not None:
+                progress(int(rows - active.sum()))
+    return _BatchResult(theta=th, f=f, done=done, limit=active)
+
+
+def _newton_iteration(obj: _Objective, th: FloatArray, f: FloatArray, g: FloatArray,
+                      h: FloatArray, active: NDArray[np.bool_], done: NDArray[np.bool_], *,
+                      rtol: float, max_move: float, max_backtrack: int) -> None:
+    """One Newton iteration of :func:`_newton` for the active rows, in place."""
+    idx = np.flatnonzero(active)
+    if idx.size == 0:
+        return
+    d, dec = _newton_direction(g[idx], h[idx], max_move)
+    fi = f[idx]
+    # a decrease below the rounding of the residuals (1e-14 in log-loss) cannot be measured
+    scale = np.maximum(np.abs(fi), 1e-28 * obj.t.size / rtol)
+    conv = dec <= 2.0 * rtol * scale
+    done[idx[conv]] = True
+    active[idx[conv]] = False
+    go = ~conv
+    idx, d, dec, fi, scale = idx[go], d[go], dec[go], fi[go], scale[go]
+    if idx.size == 0:
+        return
+    gd = np.einsum("ij,ij->i", g[idx], d)
+    # the full Newton step is usually taken: evaluate it with its Hessian at once
+    f_new, g_new, h_new = obj.with_hessian(th[idx] + d, idx)
+    ok = f_new <= fi + 1e-4 * gd
+    upd = idx[ok]
+    th[upd] += d[ok]
+    f[upd], g[upd], h[upd] = f_new[ok], g_new[ok], h_new[ok]
+    nb = np.flatnonzero(~ok)
+    if nb.size == 0:
+        return
+    # the rest backtrack, several shorter steps per batched call, values only
+    idx, d, gd, fi, dec, scale = idx[nb], d[nb], gd[nb], fi[nb], dec[nb], scale[nb]
+    step = np.ones(idx.size)
+    found = np.zeros(idx.size, dtype=bool)
+    tried = 0
+    while not found.all() and tried < max_backtrack:
+        nb = np.flatnonzero(~found)
+        k = min(_backtrack_batch(tried), max_backtrack - tried)
+        steps = step[nb, None] * 0.5 ** np.arange(1, k + 1)[None, :]
+        cand = th[idx[nb], None, :] + steps[:, :, None] * d[nb, None, :]
+        f2 = obj.value(cand.reshape(-1, cand.shape[-1]), np.repeat(idx[nb], k))
+        good = f2.reshape(nb.size, k) <= fi[nb, None] + 1e-4 * steps * gd[nb, None]
+        first_good = np.where(good.any(axis=1), good.argmax(axis=1), k - 1)
+        step[nb] = steps[np.arange(nb.size), first_good]
+        found[nb] = good[np.arange(nb.size), first_good]
+        tried += k
+    stuck = ~found
+    done[idx[stuck]] = dec[stuck] <= 2e-9 * scale[stuck]
+    active[idx[stuck]] = False
+    upd = idx[found]
+    if upd.size:
+        th[upd] += step[found, None] * d[found]
+        f[upd], g[upd], h[upd] = obj.with_hessian(th[upd], upd)
+        active[upd[~np.isfinite(f[upd])]] = False
+
+
+def _minimise(obj: _Objective, theta0: FloatArray, *, newton_iters: int | None = None,
+              progress: Callable[[int], None] | None = None) -> _BatchResult:
+    """Minimise every row: Newton's method first (a few iterations settle well-determined
+    problems to full precision), then L-BFGS for the rows it left running, which creep along a
+    flat valley (an irreducible loss heading to 0) where Newton's steps stay short.
+    ``progress(k)`` is told how many rows have finished after each Newton iteration."""
+    res = _newton(obj, theta0, maxiter=newton_iters or _NEWTON_ITERS, progress=progress)
+    rest = np.flatnonzero(res.limit)
+    if rest.size:
+        weights = None if obj.weights is None else obj.weights[rest]
+        sub = _Objective(obj.z, obj.t, irreducible=obj.irreducible, delta=obj.delta,
+                         weights=weights)
+        more = _batched_lbfgs(sub, res.theta[rest], maxiter=_LBFGS_ITERS)
+        res.theta[rest], res.f[rest] = more.theta, more.f
+        res.done[rest], res.limit[rest] = more.done, more.limit
+    return res
+
+
+def _multistart(obj: _Objective, starts: FloatArray, *, first_iters: int = 2,
+                keep: int = 32) -> tuple[FloatArray, float, str]:
+    """Best optimum from a grid of starts: batched L-BFGS steps on all, the best continued by
+    Newton's method to full precision.
 
     Returns (theta, objective, message); raises FitDidNotConverge when no start reaches a
-    converged, finite optimum.
+    converged, finite optimum, or when one that did not converge lies lower than the best that
+    did (the worse optimum is not reported).
     """
     starts = np.asarray(starts, dtype=float)
     fun = lambda th, rows: obj(th)  # noqa: E731  (no per-row weights in a point fit)
@@ -366,31 +598,27 @@ def _multistart(obj: _Objective, starts: FloatArray, *, first_iters: int = 2, ke
     if top.size == 0:
         raise FitDidNotConverge("the fit did not converge: the objective is not finite at any "
                                 "starting point (check that the losses are in a sensible range)")
-    res2 = _batched_lbfgs(fun, res.theta[top], maxiter=120)
-    order2 = np.argsort(res2.f)
-    cands: list[FloatArray] = []
-    for i in order2:  # distinct candidates only
-        if not np.isfinite(res2.f[i]):
-            break
-        if all(np.max(np.abs(res2.theta[i] - c)) > 1e-6 for c in cands):
-            cands.append(res2.theta[i])
-        if len(cands) >= polish:
-            break
-    best: tuple[FloatArray, float, str] | None = None
-    failed: list[tuple[float, str]] = []
-    for c in cands:
-        x, fx, ok, why = _polish(obj, c)
-        if not ok:
-            failed.append((fx, why))
-        elif best is None or fx < best[1]:
-            best = (x, fx, why)
-    if best is None:
-        raise FitDidNotConverge("the fit did not converge: " + (failed[0][1] if failed else
-                                "no start reached an optimum"))
-    lower = [why for fx, why in failed if fx < best[1] * (1 - 1e-9)]
-    if lower:  # a better optimum exists but was not reached: do not report the worse one
-        raise FitDidNotConverge(f"the fit did not converge: {lower[0]}")
-    return best
+    res2 = _minimise(obj, res.theta[top], newton_iters=_NEWTON_ITERS_FAR)
+    finite = np.isfinite(res2.f)
+    ok = res2.done & finite
+    if not ok.any():
+        raise FitDidNotConverge("the fit did not converge: " + _why_not(res2))
+    best = int(np.flatnonzero(ok)[np.argmin(res2.f[ok])])
+    fbest = float(res2.f[best])
+    lower = finite & ~res2.done & (res2.f < fbest * (1 - 1e-9))
+    if lower.any():  # a better optimum exists but was not reached: do not report the worse one
+        raise FitDidNotConverge("the fit did not converge: " + _why_not(res2))
+    return res2.theta[best], fbest, "Newton decrement below tolerance"
+
+
+def _why_not(res: _BatchResult) -> str:
+    """Why rows of :func:`_minimise` did not converge, for the error message."""
+    if res.limit.any():
+        return (f"the optimiser stopped at its iteration limit ({_LBFGS_ITERS} L-BFGS "
+                "iterations after Newton's)")
+    if not np.isfinite(res.f).any():
+        return "the objective became non-finite"
+    return "no step lowered the objective before an optimum was reached"
 
 
 def _bootstrap(obj: _Objective, theta_hat: FloatArray, n_boot: int, rng: np.random.Generator,
@@ -404,16 +632,26 @@ def _bootstrap(obj: _Objective, theta_hat: FloatArray, n_boot: int, rng: np.rand
     done = np.zeros(n_boot, dtype=bool)
     if progress:
         progress(0, n_boot)
-    for s0 in range(0, n_boot, _BOOT_CHUNK):
-        s1 = min(n_boot, s0 + _BOOT_CHUNK)
+    chunk = max(_BOOT_CHUNK, _BOOT_CELLS // n)  # resamples per batch: as many as memory allows
+    for s0 in range(0, n_boot, chunk):
+        s1 = min(n_boot, s0 + chunk)
         w = rng.multinomial(n, np.full(n, 1.0 / n), size=s1 - s0).astype(float)
         wobj = _Objective(obj.z, obj.t, irreducible=obj.irreducible, delta=obj.delta, weights=w)
-        res = _batched_lbfgs(wobj, np.repeat(theta_hat[None, :], s1 - s0, axis=0), maxiter=500)
+        res = _minimise(wobj, np.repeat(theta_hat[None, :], s1 - s0, axis=0),
+                        progress=_offset(progress, s0, n_boot))
         thetas[s0:s1] = res.theta
         done[s0:s1] = res.done & np.isfinite(res.f)
         if progress:
             progress(s1, n_boot)
     return thetas, done
+
+
+def _offset(progress: Progress | None, start: int, total: int) -> Callable[[int], None] | None:
+    """A batch's ``progress(k)`` reported as ``progress(start + k, total)``."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda k: report(start + k, total)
 
 
 def _past(z: FloatArray, compute: FloatArray, z_range: tuple[FloatArray, FloatArray],
@@ -432,7 +670,7 @@ def _leave_future_out(obj: _Objective, theta_hat: FloatArray, compute: FloatArra
     a refit (with a `_CAL_BOOT`-resample bootstrap) on the runs below it.
 
     Predictive draws are in log-loss: each refit resample's curve plus that refit's residual
-    scatter. All refits run in one batched L-BFGS from `theta_hat`. Returns the held-out
+    scatter. All refits run in one batch (:func:`_minimise`) from `theta_hat`. Returns the held-out
     predictions and, when there are none, why.
     """
     n = obj.t.size
@@ -457,7 +695,7 @@ def _leave_future_out(obj: _Objective, theta_hat: FloatArray, compute: FloatArra
         return [], "too few runs below any compute cut to refit the law"
     W = np.vstack(rows)
     wobj = _Objective(obj.z, obj.t, irreducible=obj.irreducible, delta=obj.delta, weights=W)
-    res = _batched_lbfgs(wobj, np.repeat(theta_hat[None, :], W.shape[0], axis=0), maxiter=500)
+    res = _minimise(wobj, np.repeat(theta_hat[None, :], W.shape[0], axis=0))
     ok = res.done & np.isfinite(res.f)
     parts = []
     for j, train in enumerate(cuts):
@@ -605,6 +843,8 @@ class Prediction:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per predicted point."""
+        import pandas as pd
+
         return pd.DataFrame({**self.inputs, "loss": self.loss, "lo80": self.lo80,
                              "hi80": self.hi80, "lo95": self.lo95, "hi95": self.hi95,
                              "fit_lo95": self.fit_lo95, "fit_hi95": self.fit_hi95,
@@ -630,6 +870,8 @@ class Allocation:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (budget, quantity) with the estimate and its intervals."""
+        import pandas as pd
+
         rows = []
         for i, c in enumerate(self.compute):
             for name, q in (("params", self.params), ("tokens", self.tokens),
@@ -744,8 +986,6 @@ class _Law(ABC):
         else:
             self.boot_theta_ = np.empty((0, theta.size))
         self.n_boot_ok_ = int(self.boot_theta_.shape[0])
-        self.boot_params_ = pd.DataFrame(self._natural(self.boot_theta_),
-                                         columns=list(self._param_names))
         # residual draws paired with resamples, fixed at fit time for reproducible intervals
         nb = max(self.n_boot_ok_, 1)
         idx = rng.integers(0, n, size=(nb, _DRAWS_PER_RESAMPLE))
@@ -761,7 +1001,7 @@ class _Law(ABC):
         else:
             held, why = _leave_future_out(obj, theta, compute, rng)
             self.model_error_ = fit_scale(held, prior_scale=self.prior_scale, seed=self.seed,
-                                          units=units, reason=why)
+                                          units=units, reason=why, drift=True)
 
     def _distance(self, z: FloatArray, compute: FloatArray) -> FloatArray:
         """Decades past the data: the largest of the compute's and each feature's (N, D, C)
@@ -772,7 +1012,9 @@ class _Law(ABC):
         """Residual scatter plus model error at distances `dist` (decades past the data),
         (resamples, draws, points) in log-loss."""
         sd = self.model_error_.sd(dist)
-        return self._noise[:, :, None] + self._me_noise[:, :, None] * sd[None, None, :]
+        mean = self.model_error_.shift(dist)
+        return (self._noise[:, :, None] + self._me_noise[:, :, None] * sd[None, None, :]
+                + mean[None, None, :])
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "theta_"):
@@ -786,11 +1028,27 @@ class _Law(ABC):
     def _derived(self, nat: FloatArray) -> dict[str, FloatArray]:
         return {}
 
+    @property
+    def boot_params_(self) -> pd.DataFrame:
+        """The converged bootstrap resamples' parameters, one row each (natural units)."""
+        import pandas as pd
+
+        self._check_fitted()
+        return pd.DataFrame(self._natural(self.boot_theta_), columns=list(self._param_names))
+
     def summary(self) -> pd.DataFrame:
         """Parameters (and derived quantities) with bootstrap standard errors and intervals.
 
         Columns: estimate, std_err, ci80_low, ci80_high, ci95_low, ci95_high.
         """
+        import pandas as pd
+
+        rows = self.summary_rows()
+        return pd.DataFrame([{"parameter": k, **v} for k, v in rows.items()]
+                            ).set_index("parameter")
+
+    def summary_rows(self) -> dict[str, dict[str, float]]:
+        """:meth:`summary` as plain data: parameter name -> its row."""
         self._check_fitted()
         est = self._natural(self.theta_[None, :])
         boot = self._natural(self.boot_theta_)
@@ -801,7 +1059,7 @@ class _Law(ABC):
             names.append(k)
             cols_est.append(v)
             cols_boot.append(self._derived(boot)[k])
-        rows = []
+        rows: dict[str, dict[str, float]] = {}
         for name, e, b in zip(names, cols_est, cols_boot, strict=True):
             row: dict[str, float] = {"estimate": float(e[0])}
             b = b[np.isfinite(b)]
@@ -809,8 +1067,8 @@ class _Law(ABC):
             for lvl in LEVELS:
                 lo, hi = _interval(b, lvl) if b.size else (math.nan, math.nan)
                 row[f"ci{_pct(lvl)}_low"], row[f"ci{_pct(lvl)}_high"] = float(lo), float(hi)
-            rows.append({"parameter": name, **row})
-        return pd.DataFrame(rows).set_index("parameter")
+            rows[name] = row
+        return rows
 
     # -- predictions ----------------------------------------------------------------------
     def _oom(self, compute: FloatArray) -> FloatArray:

@@ -193,6 +193,48 @@ def cumulative(entries: Iterable[Entry], regime: str | None = None) -> Total:
     return Total(regime, total, sigma, n, excluded)
 
 
+MODIFICATION_COMPONENTS = ("fine-tuning", "synthetic-data", "other")
+"""Components that are "training compute used for the modification" in the one-third test
+(pre-training and weights merged from other models are not)."""
+BASE_COMPONENTS = ("pre-training", "merged-weights")
+"""Components that say what a model was built on: with neither, a modified model's ledger
+takes its parent's compute (see `with_base`)."""
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """What a model with a `parent` was built on, for the one-third test and the cumulative
+    total (read from the register by `tripwire.accounts.lineage`)."""
+
+    parent: str
+    parent_entries: tuple[Entry, ...] = ()
+    """The parent's ledger (its register figure standing in); empty: its compute is unknown."""
+    downstream: bool = True
+    """The modification is by an actor other than the parent's provider (organisations that
+    differ, or are not both known); False: the same organisation, so part of the original
+    model's lifecycle (guidelines, Section 2.2) and no one-third test."""
+    why: str = ""
+    """Why `downstream` is what it is."""
+
+
+def with_base(entries: Sequence[Entry], model_name: str, register_flop: float | None,
+              register_sigma: float, source: str | None,
+              lineage: Lineage | None = None) -> list[Entry]:
+    """The ledger with what the model was built on standing in where it has no pre-training
+    or merged-weights entry: for a model with a parent whose compute is known, the parent's
+    entries as `merged-weights` (the guidelines' Annex A.1 counts the training compute of
+    weights a model was initialised from in its cumulative compute), else the register's
+    figure for the model as pre-training."""
+    if (lineage is not None and lineage.parent_entries
+            and not any(e.component in BASE_COMPONENTS for e in entries)):
+        inherited = [replace(e, model=model_name, component="merged-weights", id=None,
+                             source=f"{lineage.parent} {e.component} (initial weights): "
+                                    f"{e.source}")
+                     for e in lineage.parent_entries]
+        return [*inherited, *entries]
+    return with_register_figure(entries, model_name, register_flop, register_sigma, source)
+
+
 def with_register_figure(entries: Sequence[Entry], model_name: str,
                          register_flop: float | None, register_sigma: float,
                          source: str | None) -> list[Entry]:
@@ -208,7 +250,8 @@ def with_register_figure(entries: Sequence[Entry], model_name: str,
 
 @dataclass(frozen=True)
 class ModifierTest:
-    """The guidelines' one-third test for a downstream modification."""
+    """The guidelines' one-third test for a downstream modification (Section 3.2, points
+    60-61), with the consequence for the modified model (Section 3.2.2)."""
 
     model: str
     parent: str
@@ -219,34 +262,65 @@ class ModifierTest:
     provider: bool
     """True: the modifier is presumed the provider of the modified model."""
     systemic_risk: bool
-    """True: the modified model is presumed a GPAI model with systemic risk (cumulative over
-    10^25 FLOP, or the parent was one and the modification passes its third)."""
+    """True: the modified model is presumed a GPAI model with systemic risk (the original was
+    one, or the cumulative total with the parent's compute exceeds 10^25 FLOP)."""
+    p_provider: float | None = None
+    """P(modification > threshold) with both figures' spreads (None: not computed)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
+SYSTEMIC_LINE = 1e25
+"""Art. 51(2): cumulative training compute above which high-impact capabilities are presumed."""
+GPAI_LINE = 1e23
+"""Guidelines point 17: training compute above which a generative model is indicatively GPAI."""
+MODIFIER_SHARE = 1 / 3
+"""Guidelines point 60: a modification using more than a third of the original's compute."""
+
+
+def fallback_base(parent_systemic: bool) -> float:
+    """Guidelines point 61: when the original's compute cannot be known or estimated, the
+    third is taken of 10^25 FLOP (original with systemic risk) or of 10^23 FLOP (other GPAI)."""
+    return SYSTEMIC_LINE if parent_systemic else GPAI_LINE
+
+
+def share(modification: Total, base: Total | float) -> tuple[float, float]:
+    """(median, log-normal sigma) of modification / base: a ratio of independent log-normals
+    is log-normal, its sigma the root sum of squares; a float base is exact."""
+    if isinstance(base, Total):
+        return (modification.flop / base.flop,
+                math.hypot(modification.sigma_ln, base.sigma_ln))
+    return modification.flop / base, modification.sigma_ln
+
+
 def modifier_test(model: str, parent: str, modification_flop: float,
-                  parent_flop: float | None, *, parent_systemic: bool | None = None
+                  parent_flop: float | None, *, parent_systemic: bool | None = None,
+                  modification_sigma: float = 0.0, parent_sigma: float = 0.0
                   ) -> ModifierTest:
     """Guidelines points 60-61: a modifier becomes the provider when the modification's
     compute exceeds a third of the original model's training compute; when that is unknown,
     a third of 10^25 FLOP (original with systemic risk) or of 10^23 FLOP (other GPAI)."""
     if parent_flop is not None and parent_flop > 0:
-        threshold = parent_flop / 3
+        base = parent_flop
         basis = f"one third of {parent}'s training compute ({parent_flop:.3g} FLOP)"
-        systemic_parent = parent_flop > 1e25 if parent_systemic is None else parent_systemic
+        systemic_parent = parent_flop > SYSTEMIC_LINE if parent_systemic is None \
+            else parent_systemic
+        sigma = math.hypot(modification_sigma, parent_sigma)
     else:
         systemic_parent = bool(parent_systemic)
-        line = 1e25 if systemic_parent else 1e23
-        threshold = line / 3
-        basis = (f"{parent}'s compute is unknown: one third of {line:.0e} FLOP "
+        base = fallback_base(systemic_parent)
+        basis = (f"{parent}'s compute is unknown: one third of {base:.0e} FLOP "
                  f"({'systemic-risk' if systemic_parent else 'GPAI'} threshold)")
+        sigma = modification_sigma
+    threshold = base * MODIFIER_SHARE
     provider = modification_flop > threshold
+    p = (0.5 * math.erfc(math.log(threshold / modification_flop) / (sigma * math.sqrt(2.0)))
+         if sigma > 0 and modification_flop > 0 else float(provider))
     total = (parent_flop or 0.0) + modification_flop
-    systemic = provider and (systemic_parent or total > 1e25)
+    systemic = provider and (systemic_parent or total > SYSTEMIC_LINE)
     return ModifierTest(model, parent, modification_flop, parent_flop, threshold, basis,
-                        provider, systemic)
+                        provider, systemic, p)
 
 
 def replace_counts(entry: Entry, counts: Iterable[str]) -> Entry:

@@ -122,6 +122,9 @@ class SourceFile(_Base):
     version: int = 1
     """1 for the first file of this path, +1 for each changed file of the same path."""
     ingested_at: dt.datetime = Field(default_factory=utcnow)
+    export_date: dt.date | None = None
+    """The date of a database export, and what it rests on (`export_basis`)."""
+    export_basis: str | None = None
 
 
 class EvalResult(_Base):

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import run
+from helpers import write
 from report.sample_register import FOCUS, HOSTILE, POLICIES, build
 
-from tripwire.register import Register
+from tripwire.register import Register, open_register
 from tripwire.report import gather_report, write_report
 from tripwire.web import create_app
 
@@ -55,10 +57,14 @@ def register(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Register]:
 
 @pytest.fixture(scope="module")
 def server(register: Register, browser: Any) -> Iterator[str]:
+    yield from _serve(create_app(register=register, token=TOKEN, policies=POLICIES, n_boot=20))
+
+
+def _serve(app: Any) -> Iterator[str]:
+    """Run `app` on a free local port until the generator is closed; yield its base URL."""
     import uvicorn
 
     port = _free_port()
-    app = create_app(register=register, token=TOKEN, policies=POLICIES, n_boot=20)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -202,3 +208,96 @@ def test_html_report_renders_offline_from_a_file(register: Register, browser: An
         assert attempted == [] and w.dialogs == [] and not w.errors
     finally:
         w.close()
+
+
+def test_dashboard_forecasts_show_reliability_diagrams_and_warnings(server: str,
+                                                                    watch: Watch):
+    """Each forecast on the dashboard has its reliability diagram drawn beside it (the
+    interval curve and the threshold-probability points), and a forecast whose backtest
+    could not be run says it is not calibrated, on its figure and beside it."""
+    page = watch.page
+    page.goto(server + "/forecasts")
+    page.wait_for_selector("[id^=fig-rel-] .scatterlayer .point", timeout=20000)
+    cards = page.locator(".card", has=page.locator("[id^=fig-cap-]"))
+    assert cards.count() >= 6
+    for i in range(cards.count()):
+        card = cards.nth(i)
+        notice = card.locator("[data-calibration]")
+        assert notice.count() == 1 and notice.is_visible()
+        status = notice.get_attribute("data-calibration")
+        if status == "not calibrated":
+            assert "too few models for a backtest" in notice.inner_text()
+            assert card.locator("[id^=fig-rel-]").count() == 0
+            legend = str(card.locator("[id^=fig-cap-] .legend").text_content())
+            assert "80 % interval (not calibrated)" in legend
+            notes = card.locator("[id^=fig-cap-] .annotation").all_text_contents()
+            assert "not calibrated: too few models for a backtest" in notes
+        else:
+            rel = card.locator("[id^=fig-rel-]")
+            assert rel.count() == 1
+            # nine interval levels on the left, probability bins on the right
+            left = rel.locator(".subplot.xy .scatterlayer .point")
+            right = rel.locator(".subplot.x2y2 .scatterlayer .point")
+            assert left.count() == 9 and right.count() >= 2
+            assert "how far to trust the forecast" in str(rel.locator(".gtitle").text_content())
+    page.goto(model_url(server, "Qwen2-72B"))
+    page.wait_for_selector("[data-calibration='not calibrated']", timeout=20000)
+    assert page.locator("[data-calibration]").count() >= 2
+    assert not watch.errors and not watch.dialogs
+
+
+@pytest.fixture(scope="module")
+def clocked(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[str]:
+    """A dashboard over a register whose record starts three clocks: a planned run long
+    overdue, one met late by an attestation, and an incident whose 15-day clock is open."""
+    folder = tmp_path_factory.mktemp("clocks")
+    db = str(folder / "r.db")
+
+    def cli(*args: str, today: str, code: int = 0) -> None:
+        r = run(*args, "--db", db, env={"TRIPWIRE_TODAY": today})
+        assert r.exit_code == code, r.output
+
+    cli("init", today="2026-01-01")
+    cli("ingest", str(write(folder / "m.csv", "name,compute\nlate-run,2e25\nmet-run,2e25\n"
+                                              "huge,2e26\n")), today="2026-01-01")
+    for name in ("late-run", "met-run"):
+        cli("plan", "--policy", "eu-ai-act-gpai", "--compute", "2e25", "--start", "2026-02-01",
+            "--name", name, today="2026-01-01")
+    cli("attest", "met-run", "commission-notification", "--evidence",
+        "https://example.org/notice", "--by", "legal", today="2026-01-20")
+    cli("gate", "huge", "--action", "deploy", "--policy", "ca-sb53", today="2026-01-01", code=1)
+    cli("incident", "huge", "--by", "oncall", "--evidence", "https://example.org/inc",
+        "--at", "2026-01-18T09:00:00", today="2026-01-18")
+    reg = open_register(db)
+    try:
+        yield from _serve(create_app(register=reg, policies=["eu-ai-act-gpai", "ca-sb53"],
+                                     n_boot=10))
+    finally:
+        reg.close()
+
+
+def test_dashboard_shows_the_calendar_overdue_first(clocked: str, watch: Watch,
+                                                    monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TRIPWIRE_TODAY", "2026-01-22")
+    page = watch.page
+    page.goto(clocked + "/")
+    rows = page.locator("table.obligations tbody tr")
+    assert rows.count() == 3
+    cells = [[c.strip() for c in rows.nth(i).locator("td").all_inner_texts()]
+             for i in range(3)]
+    # due, days left, status, model, policy, safeguard, within, started by, clause, met by, ...
+    assert [(r[0], r[2], r[3]) for r in cells] == [
+        ("2026-01-15", "overdue", "late-run"), ("2026-02-02", "open", "huge"),
+        ("2026-01-15", "met-late", "met-run")]
+    assert cells[0][1] == "-7.0" and cells[1][1] == "11.4"  # due 2026-02-02T09:00
+    assert cells[1][5] == "critical-safety-incident-reporting" and cells[1][6] == "15 days"
+    assert cells[2][9].startswith("attestation (entry") and "2026-01-20" in cells[2][9]
+    assert cells[2][10] == "https://example.org/notice"
+    assert "bad" in (rows.nth(0).locator(".badge").get_attribute("class") or "")
+    page.locator("table.obligations a", has_text="late-run").click()
+    page.wait_for_url(re.compile(r"/models/late-run"))
+    mine = page.locator("table.obligations tbody tr")
+    assert mine.count() == 1 and "overdue" in mine.first.inner_text()
+    api = page.evaluate("async () => (await (await fetch('/api/obligations')).json())")
+    assert [o["status"] for o in api] == ["overdue", "open", "met-late"]
+    assert not watch.errors and not watch.dialogs

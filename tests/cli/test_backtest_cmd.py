@@ -77,3 +77,20 @@ def test_forecast_with_chance_says_how_far_it_extrapolates(db: str) -> None:
     assert ex["distance"] > 0 and ex["model_error_sd"] > 0 and "beyond the data" in ex["text"]
     no = run("forecast", "truthfulqa", "--n-boot", "50", "--db", db)
     assert no.exit_code == 3 and "--chance" in no.output
+
+
+def test_ruan_protocol_fits_at_or_below_llama_2_7b_compute(db: str) -> None:
+    """Ruan et al. (2024) split at a fixed training compute, 8.4e22 FLOP (Llama-2 7B) unless
+    --cutoff says otherwise: the models at or below it are fitted, the larger ones predicted."""
+    import numpy as np
+
+    from tripwire.forecast._evaluate import RUAN_CUTOFF_FLOP, protocol_cutoffs
+
+    x = np.log10([1e21, 8.4e22, 1e23, 1e24])
+    assert protocol_cutoffs(x, "ruan") == pytest.approx([np.log10(RUAN_CUTOFF_FLOP)])
+    assert protocol_cutoffs(x, "ruan", cutoff=23.5) == pytest.approx([23.5])
+    r = run("backtest", "mmlu", "--protocol", "ruan", "--n-boot", "40", "--json", "--db", db)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["protocol"] == "ruan" and out["benchmarks"][0]["n_cutoffs"] == 1
+    assert out["pooled"]["n_predictions"] >= 5

@@ -105,3 +105,69 @@ def test_report_industry_writes_the_file(epoch_db: tuple[str, Path], tmp_path: P
     assert r.exit_code == 0, r.output
     assert "## Models over each compute line" in out.read_text()
     assert run("report", "--industry", "--all", "--db", db).exit_code == 2
+
+
+def test_crossing_forecasts_are_calibrated_on_the_export(epoch_db: tuple[str, Path]) -> None:
+    """Every half-decade line first crossed since 2013, forecast as of the end of each of the
+    three years before: the actual date's percentile is near uniform and the intervals hold
+    it (an unconditioned trend-line crossing ran early: mean percentile 0.80, 80 % held 75 %).
+    """
+    import datetime as dt
+
+    from tripwire import forecast as fc
+    from tripwire.register import open_register
+
+    models = open_register(epoch_db[0]).models()
+    c = fc.crossing_calibration(models, n_boot=100)
+    assert c["n"] >= 35
+    assert 0.4 <= c["mean_percentile"] <= 0.65
+    assert c["inside80"] >= 0.8 and c["inside95"] >= 0.9
+    gpt4 = fc.crossing_backtest(models, 1e25, dt.date(2022, 12, 31), n_boot=200)
+    assert gpt4.actual_model == "GPT-4" and gpt4.inside80
+    assert gpt4.forecast.date_quantiles["0.05"] > dt.date(2022, 12, 31)
+
+
+@pytest.mark.parametrize("order", ["older first", "newer first"])
+def test_later_dated_export_wins_in_either_ingest_order(tmp_path: Path, shared_data: Path,
+                                                         order: str) -> None:
+    db = str(tmp_path / "t.db")
+    old = write(tmp_path / "large_scale_ai_models.csv",
+                table(LARGE_SCALE_HEADER, LARGE_SCALE_ROWS))
+    new = shared_data / "epoch_ai" / "notable_ai_models_2025-02-24.csv"
+    assert run("init", "--db", db).exit_code == 0
+    said = {}
+    for p in ([old, new] if order == "older first" else [new, old]):
+        r = run("ingest", "--db", db, str(p))
+        assert r.exit_code == 0, r.output
+        said[p] = r.stderr
+    # The large-scale file carries no date: its latest publication date bounds it.
+    assert "export dated 2024-06-25 (latest publication date" in said[old]
+    assert "export dated 2025-02-24 (the date in the file name)" in said[new]
+    models = {m["name"]: m for m in json.loads(run("models", "--db", db, "--json").stdout)}
+    assert models["GLM-4 (0520)"]["release_date"] == "2024-05-20"  # the 2025-02-24 export's
+    assert "GLM-4V-9B" in models  # only in the older export: still registered
+    if order == "newer first":
+        assert "keep the figures of a later-dated export (2025-02-24)" in said[old]
+    # The diff runs from the earlier-dated export to the later-dated, however named.
+    for a, b in [("large_scale_ai_models.csv", new.name), (new.name, "large_scale_ai_models.csv")]:
+        d = json.loads(run("models", "--db", db, "--json", "--diff", a, b).stdout)
+        assert d["old_export_date"] == "2024-06-25" and d["new_export_date"] == "2025-02-24"
+        assert {"model": "GLM-4 (0520)", "field": "release_date", "old": "2024-06-18",
+                "new": "2024-05-20"} in d["changed"]
+
+
+def test_as_of_export_states_the_date(tmp_path: Path, shared_data: Path) -> None:
+    """The user's date for an export that carries none: stated later than the other export,
+    its figures become the current ones though it was ingested after."""
+    db = str(tmp_path / "t.db")
+    old = write(tmp_path / "large_scale_ai_models.csv",
+                table(LARGE_SCALE_HEADER, LARGE_SCALE_ROWS))
+    assert run("init", "--db", db).exit_code == 0
+    assert run("ingest", "--db", db,
+               str(shared_data / "epoch_ai" / "notable_ai_models_2025-02-24.csv")).exit_code == 0
+    r = run("ingest", "--db", db, "--as-of-export", "2025-06-01", str(old))
+    assert r.exit_code == 0 and "export dated 2025-06-01 (stated" in r.stderr
+    models = {m["name"]: m for m in json.loads(run("models", "--db", db, "--json").stdout)}
+    assert models["GLM-4 (0520)"]["release_date"] == "2024-06-18"
+    r = run("ingest", "--db", db, "--as-of-export", "June 2025", str(old))
+    assert r.exit_code == 2 and "--as-of-export 'June 2025' is not a date" in r.output

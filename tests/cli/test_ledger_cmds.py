@@ -90,3 +90,76 @@ def test_hardware_inputs_that_do_not_multiply(db: str, tmp_path: Path) -> None:
                "m,pre-training,hardware,,log,abacus,10,10\n")
     r2 = run("ingest", str(p2), "--db", db)
     assert r2.exit_code == 2 and "hw2.csv:2" in r2.output and "'accelerator'" in r2.output
+
+
+MODELS = """\
+name,organization,compute,parent
+base-sr,Meta,1.2e25,
+acme-ft,Acme,,base-sr
+acme-small,Acme,,base-sr
+meta-chat,Meta,,base-sr
+acme-orphan,Acme,,unregistered-base
+"""
+MOD_LEDGER = """\
+model,component,method,flop,source
+acme-ft,fine-tuning,given,5e24,RL run log
+acme-small,fine-tuning,given,1e24,SFT run log
+meta-chat,fine-tuning,given,1e24,post-training log
+acme-orphan,fine-tuning,given,5e24,RL run log
+"""
+
+
+def _gate(db: str, model: str, *extra: str) -> tuple[int, dict]:
+    g = run("gate", model, "--action", "deploy", "--policy", "eu-ai-act-gpai", "--db", db,
+            "--json", *extra)
+    return g.exit_code, json.loads(g.stdout)
+
+
+def _state(out: dict, threshold: str) -> str:
+    return next(t["state"] for t in out["determination"]["thresholds"] if t["id"] == threshold)
+
+
+def test_one_third_test_decides_who_is_the_provider(db: str, tmp_path: Path) -> None:
+    for name, text in (("m.csv", MODELS), ("l.csv", MOD_LEDGER)):
+        r = run("ingest", str(write(tmp_path / name, text)), "--db", db)
+        assert r.exit_code == 0, r.output
+    # More than a third of an original with systemic risk: the modifier provides a GPAI model
+    # with systemic risk (guidelines Section 3.2.2), and the cumulative total counts the
+    # original's compute as the initial weights (Annex A.1).
+    code, out = _gate(db, "acme-ft")
+    assert code == 1 and out["level"] == "GPAI-systemic-risk"
+    assert _state(out, "modified-systemic-risk-model") == "crossed"
+    assert _state(out, "downstream-modifier") == "crossed"
+    assert "commission-notification" in out["missing_safeguards"]
+    c = json.loads(run("compute", "acme-ft", "--db", db, "--json").stdout)
+    assert [e["component"] for e in c["ledger"]] == ["merged-weights", "fine-tuning"]
+    eu = next(t for t in c["totals"] if t["regime"] == "eu")
+    assert eu["total_flop"] == pytest.approx(1.7e25)
+    assert c["modifier"]["provider"] and c["modifier"]["systemic_risk"]
+    assert c["modifier"]["threshold"] == pytest.approx(4e24)
+    # A twelfth of it: the obligations stay with the original's provider, though the
+    # cumulative total (1.3e25) is over the line.
+    code, out = _gate(db, "acme-small")
+    assert code == 0 and out["level"] is None
+    assert _state(out, "systemic-risk-presumption") == "clear"
+    assert not json.loads(run("compute", "acme-small", "--db", db, "--json").stdout
+                          )["modifier"]["provider"]
+    # The original's own organisation: part of its lifecycle, judged on cumulative compute.
+    code, out = _gate(db, "meta-chat")
+    assert out["level"] == "GPAI-systemic-risk"
+    assert _state(out, "systemic-risk-presumption") == "crossed"
+    assert _state(out, "downstream-modifier") == "clear"
+
+
+def test_unknown_original_compute_takes_the_guidelines_fallback(db: str, tmp_path: Path) -> None:
+    for name, text in (("m.csv", MODELS), ("l.csv", MOD_LEDGER)):
+        run("ingest", str(write(tmp_path / name, text)), "--db", db)
+    # 5e24 is far over a third of 10^23: a provider; whether the original had systemic risk
+    # is not known, so that consequence is insufficient evidence, never a silent pass.
+    code, out = _gate(db, "acme-orphan")
+    assert code == 1 and out["level"] == "GPAI"  # blocked: GPAI duties not attested
+    assert _state(out, "modified-systemic-risk-model") == "insufficient"
+    # Told the original has systemic risk: a third of 10^25 is the bar, and 5e24 passes it.
+    code, out = _gate(db, "acme-orphan", "--set", "original_systemic_risk=1")
+    assert out["level"] == "GPAI-systemic-risk"
+    assert any("10^25" in n or "1e+25" in n for n in out["determination"]["notes"])

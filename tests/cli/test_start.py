@@ -99,3 +99,20 @@ def test_gate_on_scores_adds_the_numeric_stack_for_the_anomaly_check(db: str) ->
                       "anthropic-rsp", "--map", "cbrn3_uplift=mmlu", "--db", db)
     assert got == {"sqlalchemy", "pydantic", "yaml", "cryptography", "numpy", "scipy",
                    "pandas"}
+
+
+def test_fit_needs_numpy_only(tmp_path: Path) -> None:
+    """A scaling-law fit from a CSV is numpy work: no SciPy, pandas, plotting or database
+    (SciPy, pandas and matplotlib cost about a second to import, more than the fit)."""
+    rows = ["params_N,tokens_D,flops_C,loss"]
+    for i, n in enumerate((1e8, 3e8, 1e9, 3e9, 1e10)):
+        for k, ratio in enumerate((5, 20, 80)):
+            d = n * ratio
+            loss = (1.69 + 406.4 / n ** 0.34 + 410.7 / d ** 0.28) * (1 + 0.002 * ((i + k) % 3 - 1))
+            rows.append(f"{n:g},{d:g},{6 * n * d:g},{loss:.6f}")
+    src = tmp_path / "loss.csv"
+    src.write_text("\n".join(rows) + "\n")
+    for law in ("chinchilla", "compute"):
+        got, code = imported("fit", "--from", str(src), "--law", law, "--n-boot", "50",
+                             "--target-compute", "1e24", "--json")
+        assert (got, code) == ({"numpy", "pydantic"}, 0)  # pydantic: typer's coercion

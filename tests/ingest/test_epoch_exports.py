@@ -3,6 +3,7 @@ large-scale exports' own columns."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def test_notable_export_confidence_labels(shared_data: Path) -> None:
     unknown = [m for m in b.models if m.compute_confidence == "Unknown"]
     assert len(unknown) >= 150
     assert [w for w in b.warnings if "Confidence" in w] == [f"{len(unknown) - 1} compute figure(s) have no Confidence: judged as "
-                          "Unknown (the widest published spread)"]
+                          "Unknown (the widest assumed spread)"]
 
 
 def test_frontier_export_reads_with_its_own_columns(tmp_path: Path) -> None:
@@ -113,3 +114,23 @@ def test_line_count_expected_and_interval() -> None:
     c = compute.line_count(ms, 1e25)
     assert c.point == 1 and c.unknown == 1 and 1.0 < c.expected < 2.0
     assert c.interval95[0] <= c.point <= c.interval95[1] == 2
+
+
+def test_export_date_from_what_the_file_carries(tmp_path: Path) -> None:
+    from tripwire.ingest.csv import name_date
+
+    assert name_date("notable_ai_models_2025-02-24.csv") == dt.date(2025, 2, 24)
+    assert name_date("notable_ai_models_24_02_2025.csv") == dt.date(2025, 2, 24)
+    assert name_date("frontier_20250709.csv") == dt.date(2025, 7, 9)
+    assert name_date("notable_03_04_2025.csv") is None  # day or month first?
+    assert name_date("notable_ai_models.csv") is None
+    # An Airtable view's `Last modified` column dates the export over its name.
+    header = [*FRONTIER_HEADER, "Last modified"]
+    rows = [dict(FRONTIER_ROWS[0], **{"Last modified": "2025-06-10 16:37"}),
+            dict(FRONTIER_ROWS[1], **{"Last modified": "2025-06-20 12:23"})]
+    b = ingest.read_file(write(tmp_path / "frontier_2025-01-01.csv", table(header, rows)))
+    assert b.export_date == dt.date(2025, 6, 20) and "Last modified" in (b.export_basis or "")
+    b = ingest.read_file(write(tmp_path / "frontier.csv", table(FRONTIER_HEADER,
+                                                               FRONTIER_ROWS)))
+    assert b.export_date == dt.date(2025, 7, 9)  # Grok 4's publication date: a lower bound
+    assert "at least" in (b.export_basis or "")

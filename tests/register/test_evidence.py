@@ -157,7 +157,7 @@ def test_lines_made_from_inserted_values_are_the_rows_read_back(db_url: str) -> 
              "'", "ok", "z"]
     rows = {
         "source_files": [(7, "/logs/a.json", "ab" * 32, "lm-eval-results", 2**40, 1, 3,
-                          stamp(when[1]), None, '"etag-1"')],
+                          stamp(when[1]), None, '"etag-1"', None, None)],
         "models": [(11, "org/model ☃", None, None, None, None, None, None, None, 1.0, None, None,
                     None, "named in a.json", 7, stamp(when[0]), None),
                    (12, "other", None, None, None, None, None, None, None, 1, None, None,

@@ -395,3 +395,31 @@ def test_results_only_files_between_others_in_one_transaction(
     assert register.counts()["eval_results"] == 4
     report = verify_register(register)
     assert report.ok, report
+
+
+def test_later_dated_export_wins_on_both_databases(register: Register,
+                                                    tmp_path: Path) -> None:
+    """Two dated exports of one database, the later-dated ingested first: its figures stay
+    current, the earlier one's are kept as history and only fill gaps."""
+    import datetime as dt
+
+    from epoch_exports import FRONTIER_HEADER, FRONTIER_ROWS, table
+
+    later = write(tmp_path / "frontier_2025-08-01.csv", table(FRONTIER_HEADER, FRONTIER_ROWS))
+    rows = [dict(FRONTIER_ROWS[0], **{"Training compute (FLOP)": "3e26", "Parameters": ""}),
+            dict(FRONTIER_ROWS[1], **{"Publication date": "2025-04-01"})]
+    earlier = write(tmp_path / "frontier_2025-07-15.csv", table(FRONTIER_HEADER, rows))
+    register.ingest_path(later)
+    out = register.ingest_path(earlier)
+    assert out.export_date == dt.date(2025, 7, 15)
+    assert any("keep the figures of a later-dated export (2025-08-01)" in w
+               for w in out.warnings)
+    by = {m.name: m for m in register.models()}
+    assert by["Grok 4"].compute_flop == 5.0000000000001e26
+    assert by["Llama 4 Behemoth (preview)"].release_date == dt.date(2025, 4, 5)
+    files = {Path(f.path).name: f for f in register.source_files()}
+    assert files["frontier_2025-08-01.csv"].export_date == dt.date(2025, 8, 1)
+    d = register.figure_diff(str(later), str(earlier))
+    assert d["old_export_date"] == dt.date(2025, 7, 15)
+    assert {"model": "Grok 4", "field": "compute_flop", "old": 3e26,
+            "new": 5.0000000000001e26} in d["changed"]

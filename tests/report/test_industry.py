@@ -66,8 +66,20 @@ def test_renders_offline_in_three_formats(industry) -> None:
     page = html.split("<script>")[0]  # the page before the inlined plotly.js
     assert not re.search(r"""(src|href)=["']https?://""", page)  # nothing fetched
     assert "connect-src 'none'" in page
+    # A summary first with the key counts and dates, then the figure, then the tables; a
+    # table of contents; the long tables folded.
+    body = page.split("<main>")[1]
+    assert body.index('id="summary"') < body.index('id="fig-lines"') < body.index('id="near"')
+    assert '<nav aria-label="contents">' in body and 'href="#policies"' in body
+    summary = body[body.index('id="summary"'):body.index('id="fig-lines"')]
+    assert "Over 1e+25 FLOP" in summary and "first: GPT-4 (2023-03-15)" in summary
+    assert "1e+27 FLOP first crossed" in summary and "x per year" in summary
+    assert "tripwire's assumption" in summary  # Epoch's labels read as 3x/10x/30x
+    policies = body[body.index('id="policies"'):]
+    assert "<details>" in policies.split("</section>")[0]
     md = render_industry(industry, "md")
     assert "| Grok-3 | xAI |" in md and "## Backtests" in md
+    assert md.index("## Summary") < md.index("## Models over each compute line")
     data = json.loads(render_industry(industry, "json"))
     assert data["n_models"] == 895
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -15,8 +15,6 @@ from tripwire.cli.app import DbOpt, JsonOpt, app, info, print_json, render, stde
 from tripwire.errors import InputError, InsufficientEvidence, TripwireError
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from tripwire.fit import ChinchillaLaw, ComputeLaw
     from tripwire.model import LossObservation
 
@@ -46,11 +44,11 @@ def _observations(source: Path | None, db: str | None) -> tuple[list[LossObserva
 @contextmanager
 def _progress(enabled: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
     """A rich progress bar on stderr for the bootstrap, as a ``progress(done, total)`` callback."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     if not enabled:
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=stderr, transient=True)
     task = bar.add_task(label, total=None)
@@ -96,10 +94,6 @@ def _targets(law: LawName, target_compute: list[float], params: float | None,
     return rows
 
 
-def _interval_cols(d: Mapping[str, Any] | pd.Series) -> dict[str, Any]:
-    return {k: d[k] for k in ("lo80", "hi80", "lo95", "hi95")}
-
-
 @app.command("fit")
 def fit_cmd(
     source: Annotated[Path | None, typer.Option(
@@ -143,10 +137,11 @@ def fit_cmd(
     import numpy as np
 
     from tripwire.fit import C_PER_ND, ChinchillaLaw, ComputeLaw, ExtrapolationWarning
-    from tripwire.plots import check_figure_path, plot_fit
 
     targets = _targets(law, target_compute or [], params, tokens)
     if plot is not None:
+        from tripwire.plots import check_figure_path  # matplotlib only when a figure is asked
+
         check_figure_path(plot)
     obs, where = _observations(source, db)
     if not obs:
@@ -194,6 +189,8 @@ def fit_cmd(
            "n_boot": n_boot, "n_boot_converged": est.n_boot_ok_, "seed": seed, **out,
            "warnings": list(dict.fromkeys(messages))}
     if plot is not None:
+        from tripwire.plots import plot_fit
+
         plot_fit(est, plot, loss=y, compute=c, params=n, tokens=d,
                  targets=[t["compute"] for t in targets])
         out["plot"] = str(plot)
@@ -210,9 +207,7 @@ def _results(est: ChinchillaLaw | ComputeLaw, targets: list[dict[str, Any]],
     """Parameters, predictions and (Chinchilla law) the allocation, as JSON-ready data."""
     from tripwire.fit import ChinchillaLaw
 
-    summary = est.summary()
-    out: dict[str, Any] = {
-        "parameters": {k: dict(row) for k, row in summary.to_dict(orient="index").items()}}
+    out: dict[str, Any] = {"parameters": est.summary_rows()}
     rows: list[dict[str, Any]] = []
     if isinstance(est, ChinchillaLaw):
         budgets = [t["compute"] for t in targets] or [est.compute_range_[1]]
@@ -241,11 +236,11 @@ def _results(est: ChinchillaLaw | ComputeLaw, targets: list[dict[str, Any]],
         pred = est.predict([r["compute"] for r in rows])
         messages += pred.warnings_
     out["predictions"] = []
-    if rows:
-        frame = pred.to_frame()
-        for r, (_, p) in zip(rows, frame.iterrows(), strict=True):
-            out["predictions"].append({**r, "loss": p["loss"], **_interval_cols(p),
-                                       "extrapolation_oom": p["extrapolation_oom"]})
+    for i, r in enumerate(rows):
+        out["predictions"].append({**r, "loss": float(pred.loss[i]),
+                                   **{k: float(getattr(pred, k)[i])
+                                      for k in ("lo80", "hi80", "lo95", "hi95")},
+                                   "extrapolation_oom": float(pred.extrapolation_oom[i])})
     return out
 
 

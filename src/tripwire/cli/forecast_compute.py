@@ -33,7 +33,9 @@ def compute_forecast(series: str, *, db: str | None, threshold: float | None,
 
         trend = fc.fit_compute_trend(models, series=series, frontier=frontier, as_of=as_of,
                                      since=since or DEEP_LEARNING_ERA, n_boot=n_boot, seed=seed)
-        crossing = (trend.crossing(threshold) if threshold is not None
+        crossing = (trend.first_crossing(threshold, after=fc.known_below(
+                        fc.compute_points(models, series, as_of), as_of))
+                    if threshold is not None
                     and "crossed_by" not in out.get("crossing", {}) else None)
         plot_time_trend(trend, plot, threshold=threshold,
                         title=f"{series.replace('_', ' ')} (FLOP)", crossing=crossing)
@@ -63,8 +65,8 @@ def _print(out: dict[str, Any]) -> None:
     c = out.get("crossing")
     if c and "crossed_by" not in c:
         render([{"quantile": q, "date": d} for q, d in c["date_quantiles"].items()],
-               title=f"date at which the trend reaches {c['threshold']:g} FLOP "
-                     "(blank: not within 100 years)")
+               title=f"release date of the first model over {c['threshold']:g} FLOP "
+                     f"(after {c.get('first_after')}; blank: not within 100 years)")
         if c.get("probability") is not None:
             info(f"P(crossed by {c['at_date']}) = {c['probability']:.3f}")
     if "prediction" in out:

@@ -39,7 +39,7 @@ def obligations_cmd(
         return
     render(obl.calendar_rows(got), title=f"obligations as of {when.date().isoformat()}",
            columns=["due", "days_left", "status", "model", "policy", "safeguard", "within",
-                    "event", "source", "evidence"])
+                    "event", "source", "met_by", "evidence"])
     n = sum(o.status == "overdue" for o in got)
     if n:
         info(f"{n} overdue")

@@ -424,17 +424,31 @@ def _timeline(policy: str, by: str, organization: str | None, family: str | None
                  f"{tl.current_level or 'none'}" + (f" (by {tl.current_by})" if tl.current_by
                                                      and tl.current_level else ""),
                  markup=False)
-    rows = [dict(level=lv.level, compute_flop=lv.compute_flop,
+    rows = [dict(level=lv.level, status=lv.status, compute_flop=lv.compute_flop,
                  **{f"q{q}": d for q, d in lv.date_quantiles.items()},
                  **({f"P(by {at_date})": lv.probability} if at_date else {}),
-                 note=lv.note or "") for lv in tl.levels]
+                 note=lv.note or "") for lv in tl.levels if lv.status != "reached"]
     if rows:
         render(rows, title="when each level above is expected (date quantiles)")
     else:
         stdout.print(f"no level of {tl.policy} lies above {tl.current_level}", markup=False)
+    for n in tl.not_judged:
+        stdout.print(f"not judged: {n}", markup=False)
     for a in tl.assumptions:
         stdout.print(f"assumes: {a}", markup=False)
+    stdout.print(f"bottom line: {tl.bottom_line}", markup=False)
     stdout.print(f"recorded as entry {tl.entry}", markup=False)
+
+
+def _incident_pointer(given: bool) -> bool:
+    """`attest --incident`: point to the one command that records an incident (checked before
+    the other options, so the pointer is what the user sees)."""
+    if given:
+        raise InputError("an incident is recorded with `tripwire incident MODEL --by WHO "
+                         "--evidence URL [--imminent] [--at TIME]`, not with attest",
+                         hint="attest records a safeguard in place, e.g. the incident report "
+                         "that meets a reporting obligation")
+    return given
 
 
 @app.command("attest")
@@ -449,10 +463,17 @@ def attest_cmd(
     note: Annotated[str | None, typer.Option("--note", help="A remark kept with it.")] = None,
     policy: Annotated[str | None, typer.Option(
         "--policy", "-p", help="Refuse a safeguard this policy does not declare.")] = None,
+    incident: Annotated[bool, typer.Option(
+        "--incident", hidden=True, is_eager=True, callback=lambda v: _incident_pointer(v))
+    ] = False,
     db: DbOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Record a safeguard as in place for a model (or all models), appended to the record."""
+    """Record a safeguard as in place for a model (or all models), appended to the record.
+
+    An attestation meets an obligation whose clock is running (`tripwire obligations`). An
+    incident is not a safeguard: record it with `tripwire incident MODEL --by WHO --evidence
+    URL [--imminent]`, which starts the incident-reporting clocks."""
     from tripwire import assess as assess_mod
     from tripwire.register import open_register
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, make_app, print_json, render, stderr, warn
-from tripwire.errors import TripwireError
+from tripwire.errors import InputError, TripwireError
 
 if TYPE_CHECKING:
     from tripwire.register import IngestOutcome
@@ -21,6 +22,16 @@ def init(db: DbOpt = None) -> None:
 
     reg = open_register(db, create=True)
     info(f"register ready at {reg.display} (schema {head_revision()})")
+
+
+def _export_date(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--as-of-export {text!r} is not a date",
+                         hint="write YYYY-MM-DD, e.g. 2025-02-24") from None
 
 
 @app.command("ingest")
@@ -68,6 +79,15 @@ def ingest_cmd(
             "(without compute); by default such a name is an error, as it is usually a typo.",
         ),
     ] = False,
+    as_of_export: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of-export",
+            help="YYYY-MM-DD: the date of the Epoch AI exports ingested (their figures are "
+            "current unless a later-dated export's are). Without it: the latest 'Last "
+            "modified' cell, else a date in the file name, else the latest publication date.",
+        ),
+    ] = None,
     db: DbOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -124,12 +144,18 @@ def ingest_cmd(
 
         for f, out in reg.ingest_paths(files, format=format, samples=samples, update=update,
                                        model_override=model, keep_going=keep_going,
-                                       progress=step, new_models=new_models):
+                                       progress=step, new_models=new_models,
+                                       as_of_export=_export_date(as_of_export)):
             if isinstance(out, TripwireError):
                 failures.append((str(f), str(out)))
             else:
                 outcomes.append(out)
     for o in outcomes:
+        if o.export_date is not None and o.status == "stored":
+            info(f"{o.path}: export dated {o.export_date} ({o.export_basis})")
+        if o.planned:
+            info(f"{o.path}: {o.planned} planned run{'s' if o.planned > 1 else ''} recorded "
+                 "(run `tripwire obligations` for the deadlines they start)")
         for w in o.warnings:
             warn(f"{o.path}: {w}")
         if o.status == "unchanged":
@@ -150,6 +176,7 @@ def ingest_cmd(
         results=sum(o.results for o in outcomes),
         loss_points=sum(o.loss for o in outcomes),
         samples=sum(o.samples for o in outcomes),
+        planned=sum(o.planned for o in outcomes),
     )
     if json:
         print_json(
@@ -166,8 +193,11 @@ def ingest_cmd(
                         results=o.results,
                         loss_points=o.loss,
                         samples=o.samples,
+                        planned=o.planned,
                         warnings=o.warnings,
                         reason=o.reason,
+                        export_date=o.export_date,
+                        export_basis=o.export_basis,
                     )
                     for o in outcomes
                 ],
@@ -267,6 +297,9 @@ def count_lines(models: list) -> list[str]:
             f"(80 % interval {c.interval80[0]}-{c.interval80[1]}, 95 % "
             f"{c.interval95[0]}-{c.interval95[1]}) from each figure's spread"
             + (f"; {c.unknown} of unknown compute not counted" if c.unknown else ""))
+    if any(m.compute_confidence in compute.CONFIDENCE_FACTOR for m in models
+           if m.compute_flop is not None):
+        out.append(f"assumption: {compute.CONFIDENCE_ASSUMPTION}")
     return out
 
 
@@ -275,7 +308,8 @@ def models(
     diff: Annotated[
         tuple[str, str] | None,
         typer.Option("--diff", help="Two ingested files (path, file name or sha256 prefix), "
-                     "e.g. two exports of a database: show what figures changed between them.",
+                     "e.g. two exports of a database: show what figures changed between them "
+                     "(two dated exports: from the earlier-dated to the later-dated).",
                      show_default=False),
     ] = None,
     db: DbOpt = None,
@@ -293,7 +327,11 @@ def models(
         if json:
             print_json(d)
             return
-        info(f"{d['old']} -> {d['new']}: {len(d['changed'])} changed figure(s), "
+        def dated(which: str) -> str:
+            return d[which] + (f" (export of {d[which + '_export_date']})"
+                               if d[which + "_export_date"] else "")
+
+        info(f"{dated('old')} -> {dated('new')}: {len(d['changed'])} changed figure(s), "
              f"{len(d['only_old'])} model(s) only in the first, {len(d['only_new'])} only in "
              "the second")
         render(d["changed"], title="changed figures", columns=["model", "field", "old", "new"])

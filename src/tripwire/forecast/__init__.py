@@ -43,6 +43,7 @@ from tripwire.forecast._compute_trend import (
     first_over,
     fit_compute_trend,
     growth,
+    known_below,
 )
 from tripwire.forecast._curve import (
     CapabilityCurve,
@@ -63,6 +64,7 @@ __all__ = [
     "first_over",
     "fit_compute_trend",
     "growth",
+    "known_below",
     "QUANTILES",
     "Backtest",
     "CapabilityCurve",

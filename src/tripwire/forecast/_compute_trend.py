@@ -57,6 +57,18 @@ def first_over(models: Sequence[Model], threshold: float, series: str = "trainin
     return None
 
 
+def known_below(points: Sequence[tuple[str, dt.date, float]],
+                as_of: dt.date | None = None) -> dt.date:
+    """The date up to which the data show a threshold above all of them was not crossed: the
+    as-of date of a backtest, else the latest release among the points (the register knows
+    nothing later)."""
+    if as_of is not None:
+        return as_of
+    if not points:
+        raise InsufficientEvidence("no model has both a release date and a compute figure")
+    return max(p[1] for p in points)
+
+
 def fit_compute_trend(models: Sequence[Model], *, series: str = "training_compute",
                       frontier: bool = False, as_of: dt.date | None = None,
                       since: dt.date | None = None, n_boot: int = 1000,
@@ -126,7 +138,7 @@ class CrossingBacktest:
 
 
 def crossing_backtest(models: Sequence[Model], threshold: float, as_of: dt.date, *,
-                      series: str = "training_compute", frontier: bool = True,
+                      series: str = "training_compute", frontier: bool = False,
                       since: dt.date | None = DEEP_LEARNING_ERA, n_boot: int = 1000,
                       seed: int = 0) -> CrossingBacktest:
     """Forecast the date `threshold` is first crossed from the models released by `as_of`, and
@@ -134,7 +146,7 @@ def crossing_backtest(models: Sequence[Model], threshold: float, as_of: dt.date,
     before = first_over(models, threshold, series)
     trend = fit_compute_trend(models, series=series, frontier=frontier, as_of=as_of,
                               since=since, n_boot=n_boot, seed=seed)
-    fc = trend.crossing(threshold)
+    fc = trend.first_crossing(threshold, after=as_of)
     if before is not None and before[1] <= as_of:
         return CrossingBacktest(threshold, as_of, fc, None, None, None, None, None,
                                 already=(before[0], before[1]), n_models=trend.n_models_,
@@ -142,7 +154,7 @@ def crossing_backtest(models: Sequence[Model], threshold: float, as_of: dt.date,
     actual = first_over(models, threshold, series, after=as_of)
     pit = inside80 = inside95 = None
     if actual is not None:
-        pit = float(trend.crossing_cdf(threshold, [actual[1]])[0])
+        pit = float(trend.first_crossing_cdf(threshold, [actual[1]], after=as_of)[0])
         inside80 = 0.1 <= pit <= 0.9
         inside95 = 0.025 <= pit <= 0.975
     return CrossingBacktest(threshold, as_of, fc, actual[0] if actual else None,
@@ -182,12 +194,13 @@ def compute_trend_summary(models: list[Any], series: str = "training_compute", *
             messages.append(f"{threshold:g} FLOP has already been crossed: first by {first[0]} "
                             f"({first[2]:.3g} FLOP), released {first[1]}")
         else:
-            c = trend.crossing(threshold, at_date=at)
+            c = trend.first_crossing(threshold, at_date=at, after=known_below(pts, as_of))
             out["crossing"] = c.to_dict()
             messages += c.warnings
-            if not frontier:
-                messages.append("the all-models trend says when a typical model reaches the "
-                                "threshold; --frontier says when the first one does")
+            messages.append(
+                f"first crossing: models released at {c.rate_per_year:.1f} per year (the "
+                f"{'record-setting ' if frontier else ''}series' own rate), each scattering "
+                f"around the trend as the fitted ones do; none over the line by {c.first_after}")
             top = max(pts, key=lambda p: p[2]) if pts else None
             if top is not None:
                 out["crossing"]["largest_so_far"] = {"model": top[0], "date": top[1],
@@ -212,8 +225,9 @@ def compute_trend_summary(models: list[Any], series: str = "training_compute", *
 
 def crossing_calibration(models: Sequence[Model], *, series: str = "training_compute",
                          years: Sequence[int] = (1, 2, 3), since: dt.date = DEEP_LEARNING_ERA,
-                         n_boot: int = 200, seed: int = 0) -> dict[str, Any]:
-    """How first-crossing forecasts of the frontier trend have fared: for every half-decade
+                         frontier: bool = False, n_boot: int = 200,
+                         seed: int = 0) -> dict[str, Any]:
+    """How first-crossing forecasts (`TimeTrend.first_crossing`) have fared: for every half-decade
     of compute (10^20, 10^20.5, ...) first crossed at least three years after `since`, the
     forecast made as of the end of each of `years` before the crossing, and where the actual
     date fell in it (its percentile). Returns the rows and how often the 80 and 95 % intervals
@@ -229,7 +243,7 @@ def crossing_calibration(models: Sequence[Model], *, series: str = "training_com
             as_of = dt.date(first[1].year - k, 12, 31)
             if as_of not in trends:
                 try:
-                    trends[as_of] = fit_compute_trend(models, series=series, frontier=True,
+                    trends[as_of] = fit_compute_trend(models, series=series, frontier=frontier,
                                                       as_of=as_of, since=since,
                                                       n_boot=n_boot, seed=seed)
                 except InsufficientEvidence:
@@ -237,7 +251,7 @@ def crossing_calibration(models: Sequence[Model], *, series: str = "training_com
             trend = trends[as_of]
             if trend is None:
                 continue
-            pit = float(trend.crossing_cdf(line, [first[1]])[0])
+            pit = float(trend.first_crossing_cdf(line, [first[1]], after=as_of)[0])
             rows.append({"threshold": line, "as_of": as_of, "model": first[0],
                          "date": first[1], "percentile": pit})
     n = len(rows)

@@ -11,12 +11,14 @@ from typing import Any, Literal, Self
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy.special import ndtri
 
 from tripwire.calibration import HeldOut, ModelError, fit_scale, no_model_error
 from tripwire.errors import InputError, InsufficientEvidence
 from tripwire.forecast._common import (
     _TINY,
     QUANTILES,
+    ThresholdAt,
     _check_samples,
     _floats,
     _intervals,
@@ -26,6 +28,7 @@ from tripwire.forecast._common import (
     _running_cdf,
 )
 from tripwire.forecast._sigmoid import (
+    _ceiling_shift,
     _fit_bootstrap,
     _latent_draws,
     _latent_to_scores,
@@ -42,6 +45,9 @@ Open LLM Leaderboard, Gadre et al. 2024, Pythia; quartiles 0.5, 2.6, 15.5)."""
 ADDITIVE_PRIOR_SCALE = 0.02
 """Prior scale of the score-scale part of the model error (score units; sd = this times
 growth(decades past the data)): scores off the curve that no latent shift explains."""
+CEILING_PRIOR_SCALE = 0.5
+"""Prior scale of the model error of a fitted ceiling (logits of its place between the
+lowest and highest ceiling allowed; sd = this times growth(decades past the data))."""
 CALIBRATION_CUTS = (0.5, 0.6, 0.7, 0.8)
 """Shares of the models (lowest compute first) each leave-future-out refit sees."""
 _CAL_BOOT = 100
@@ -285,16 +291,20 @@ class CapabilityCurve:
 
             eps = np.random.default_rng(self.seed + 2).standard_normal(shape)
 
-            def post(lat: np.ndarray, sub: CapabilityCurve = sub,
-                     shape: tuple[int, ...] = shape, eps: np.ndarray = eps) -> np.ndarray:
-                return _latent_to_scores(sub, lat.reshape(shape), eps=eps).reshape(-1, shape[2])
+            def post(lat: np.ndarray, ceiling_shift: np.ndarray | None = None,
+                     sub: CapabilityCurve = sub, shape: tuple[int, ...] = shape,
+                     eps: np.ndarray = eps) -> np.ndarray:
+                cs = None if ceiling_shift is None else ceiling_shift.reshape(shape)
+                return _latent_to_scores(sub, lat.reshape(shape), eps=eps,
+                                         ceiling_shift=cs).reshape(-1, shape[2])
 
             parts.append(HeldOut(z.reshape(-1, shape[2]), y[test], sub._past(x[test]), post,
                                  sub.score_bounds_))
         why = None if parts else ("no refit below a compute cut was possible"
                                   + (f" ({reasons[0]})" if reasons else ""))
         return fit_scale(parts, prior_scale=self.prior_scale, seed=self.seed, units=units,
-                         reason=why, prior_additive=ADDITIVE_PRIOR_SCALE)
+                         reason=why, prior_additive=ADDITIVE_PRIOR_SCALE,
+                         prior_ceiling=CEILING_PRIOR_SCALE if self.ceiling is None else None)
 
     def _past(self, log10_c: np.ndarray) -> np.ndarray:
         """Decades of compute outside the fitted range (0 inside)."""
@@ -420,12 +430,23 @@ class CapabilityCurve:
         return self._draws(self._design(xs), "prediction", n_draws)
 
     def _draws(self, X: np.ndarray, kind: str, n_draws: int) -> np.ndarray:
-        extra = add = None
+        extra = add = ceil = None
         if kind == "prediction" and self.model_error_.scale > 0:
             xs = X[:, 1] + self.xbar_
             extra = self._extra_sd(xs)
             add = self.model_error_.additive_sd(self._past(xs))
-        return _predictive_draws(self, X, kind, n_draws, extra, add)
+            ceil = self._ceiling_sd(xs)
+        return _predictive_draws(self, X, kind, n_draws, extra, add, ceil)
+
+    def _ceiling_sd(self, log10_c: np.ndarray) -> np.ndarray | None:
+        """Model-error sd of a fitted ceiling (logit of its place between the lowest and
+        highest ceiling allowed) at each place, growing with the distance above the largest
+        model, so that far past the data the ceiling may rise up to the highest one (below
+        the data the ceiling is not what limits a score); None for a fixed ceiling or none."""
+        if self.problem_.ceiling is not None or self.model_error_.ceiling <= 0:
+            return None
+        return self.model_error_.ceiling_sd(np.maximum(np.asarray(log10_c, dtype=float)
+                                                       - float(self.x_.max()), 0.0))
 
     def _latent_threshold(self, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """Per draw: the latent level t_b where the curve equals threshold (+inf if never)."""
@@ -436,7 +457,11 @@ class CapabilityCurve:
         return t, ceil
 
     def _mixture_args(self, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                       np.ndarray]:
+                                                       np.ndarray, ThresholdAt | None]:
+        """Per mixture component: intercept and slope of latent ability in log10 compute,
+        the latent threshold, the latent spread at it; and, for a fitted ceiling with model
+        error, the thresholds at each place (each bootstrap fit then stands for one
+        component per `_CEILING_NODES` node of its ceiling's model error)."""
         b = self.boot_
         t, ceil = self._latent_threshold(threshold)
         tau = _latent_sd_at(self, threshold, ceil)
@@ -446,15 +471,38 @@ class CapabilityCurve:
                 1 - 1e-6)
         self._threshold_slope = (c0 - self.problem_.floor) * q * (1.0 - q)
         # eta = a + k (x - xbar) = (a - k xbar) + k x
-        return b[:, 0] - b[:, 1] * self.xbar_, b[:, 1], t, tau
+        a, k = b[:, 0] - b[:, 1] * self.xbar_, b[:, 1]
+        if self._ceiling_sd(np.zeros(1)) is None:
+            return a, k, t, tau, None
+        prob = self.problem_
+        # one equiprobable normal node per bootstrap fit, in a fixed random order: the
+        # mixture over fits integrates the ceiling's model error too (Latin hypercube)
+        m = ceil.size
+        order = np.random.default_rng(self.seed + 5).permutation(m)
+        nodes = ndtri((order + 0.5) / m)
+
+        def t_at(x: np.ndarray) -> np.ndarray:
+            sd = self._ceiling_sd(x)
+            assert sd is not None
+            out = np.broadcast_to(t, (x.size, m)).copy()
+            past = sd > 0  # inside the data the ceiling is the fitted one
+            if past.any():
+                c = _ceiling_shift(prob, ceil[None, :], sd[past, None] * nodes[None, :])
+                q = (threshold - prob.floor) / (c - prob.floor)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    out[past] = np.where(q < 1.0, np.log(q) - np.log1p(-q), np.inf)
+            return out
+
+        return a, k, t, tau, t_at
 
     def crossing_cdf(self, threshold: float, compute_flop: ArrayLike) -> np.ndarray:
         """P(the threshold is crossed by each compute): the crossing distribution's CDF, the
         running maximum of P(score >= threshold) from far below the data (`_running_cdf`)."""
         self._check_fitted()
         xs = np.log10(_floats("compute_flop", compute_flop))
-        return _running_cdf(xs, *self._mixture_args(threshold), float(self.x_.min()) - 10.0,
-                            self.dof_, self._extra_sd)
+        a, k, t, tau, t_at = self._mixture_args(threshold)
+        return _running_cdf(xs, a, k, t, tau, float(self.x_.min()) - 10.0, self.dof_,
+                            self._extra_sd, t_at)
 
     def crossing(self, threshold: float, *, at_compute_flop: float | None = None,
                  quantiles: Sequence[float] = QUANTILES) -> CrossingForecast:
@@ -468,9 +516,10 @@ class CapabilityCurve:
                 f"threshold {threshold:g} is outside (floor {floor:g}, ceiling {upper:g}): "
                 "no sigmoid between them can say when it is reached")
         warnings = list(self.warnings_)
-        a, k, t, tau = self._mixture_args(threshold)
+        a, k, t, tau, t_at = self._mixture_args(threshold)
         lo, hi = float(self.x_.min()) - 10.0, float(self.x_.max()) + 30.0
-        qd = _mixture_quantiles(quantiles, a, k, t, tau, lo, hi, self.dof_, self._extra_sd)
+        qd = _mixture_quantiles(quantiles, a, k, t, tau, lo, hi, self.dof_, self._extra_sd,
+                                t_at)
         zero = np.full_like(tau, 1e-9)
         qc = _mixture_quantiles(quantiles, a, k, t, zero, lo, hi)
         never = float(np.mean(np.isposinf(t)))
@@ -486,7 +535,7 @@ class CapabilityCurve:
             if not (math.isfinite(at) and at > 0):
                 raise InputError(f"planned compute {at_compute_flop!r} is not a positive number")
             probability = float(_mixture_cdf(np.array([math.log10(at)]), a, k, t, tau,
-                                             self.dof_, self._extra_sd)[0])
+                                             self.dof_, self._extra_sd, t_at)[0])
             predicted, i80, i95 = _intervals(self.predict([at]).iloc[0])
             xa = math.log10(at)
             if xa > self.x_.max() + 1.0:

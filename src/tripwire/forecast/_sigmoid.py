@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import expit, xlogy
 
 from tripwire.forecast._common import _TINY, _bias_corrected, _bootstrap_weights
@@ -389,7 +388,7 @@ class _SigmoidProblem:
             if hi >= 64.0:
                 return hi
             hi *= 2.0
-        return float(brentq(excess, 0.0, hi, xtol=1e-6, rtol=1e-6))
+        return _root(excess, 0.0, hi, -target, excess(hi))
 
     def scatter(self, theta: np.ndarray, w: np.ndarray, *,
                 additive: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -428,6 +427,39 @@ class _SigmoidProblem:
 
 _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(16)
 _GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
+
+
+def _root(f: Any, lo: float, hi: float, f_lo: float, f_hi: float, *,
+          xtol: float = 1e-6, rtol: float = 1e-6, max_iter: int = 100) -> float:
+    """The root of an increasing f in [lo, hi] (f_lo <= 0 <= f_hi), to xtol + rtol * |x|, by
+    regula falsi with the Illinois step (Dowell & Jarratt 1971). Here rather than
+    scipy.optimize.brentq, whose import would be a fifth of a forecast's time."""
+    if f_lo == 0:
+        return lo
+    if f_hi == 0:
+        return hi
+    side = 0
+    x = hi
+    for _ in range(max_iter):
+        x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        if not lo < x < hi:
+            x = 0.5 * (lo + hi)
+        fx = f(x)
+        if fx == 0:
+            return x
+        if fx < 0:
+            lo, f_lo = x, fx
+            if side == -1:
+                f_hi *= 0.5
+            side = -1
+        else:
+            hi, f_hi = x, fx
+            if side == 1:
+                f_lo *= 0.5
+            side = 1
+        if hi - lo <= xtol + rtol * abs(x):
+            break
+    return float(x)
 
 
 def _positive_definite(H: np.ndarray) -> np.ndarray:
@@ -499,14 +531,30 @@ def _latent_draws(est: Any, X: np.ndarray, n_draws: int,
     return z
 
 
+def _ceiling_shift(prob: Any, c: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """A fitted ceiling `c` moved by `shift` logit units within the bounds it was fitted in
+    ([c_lo, c_hi]): the model error of the ceiling past the data, which can carry it up to the
+    highest ceiling the benchmark allows (a fixed ceiling is returned as it is)."""
+    if prob.ceiling is not None:
+        return np.broadcast_to(c, np.broadcast_shapes(np.shape(c), np.shape(shift)))
+    lo, hi = prob.c_lo, prob.c_hi
+    share = np.clip((c - lo) / max(hi - lo, _TINY), 1e-3, 1.0 - 1e-3)
+    moved = lo + (hi - lo) * expit(np.log(share) - np.log1p(-share) + shift)
+    return np.where(shift == 0, c, moved)
+
+
 def _latent_to_scores(est: Any, z: np.ndarray, seed_offset: int = 2,
                       extra_add: np.ndarray | None = None,
-                      eps: np.ndarray | None = None) -> np.ndarray:
+                      eps: np.ndarray | None = None,
+                      ceiling_shift: np.ndarray | None = None) -> np.ndarray:
     """Latent draws (n_draws, B, points) to measured scores: the sigmoid between floor and each
     fit's ceiling, plus the additive scatter and binomial noise at the median sample count,
-    clipped to where a score can lie."""
+    clipped to where a score can lie. With `ceiling_shift` (logit units, the shape of z), a
+    fitted ceiling is moved by the model error of the ceiling (`_ceiling_shift`)."""
     prob, b = est.problem_, est.boot_
     c = prob.ceilings(b)[None, :, None]
+    if ceiling_shift is not None and prob.ceiling is None:
+        c = _ceiling_shift(prob, c, ceiling_shift)
     sig = expit(z)
     f = prob.floor + (c - prob.floor) * sig
     var = (est.boot_sigma_**2)[None, :, None] * sig
@@ -523,7 +571,8 @@ def _latent_to_scores(est: Any, z: np.ndarray, seed_offset: int = 2,
 
 def _predictive_draws(est: Any, X: np.ndarray, kind: str, n_draws: int,
                       extra_sd: np.ndarray | None = None,
-                      extra_add: np.ndarray | None = None) -> np.ndarray:
+                      extra_add: np.ndarray | None = None,
+                      ceiling_sd: np.ndarray | None = None) -> np.ndarray:
     """Draws of a new model's score at the design rows X: per bootstrap fit, `n_draws` latent
     shifts (Student t, the fit's degrees of freedom), the model-error shift (`extra_sd`, latent
     units, per point) and additive noise (the additive scatter plus binomial noise at the
@@ -534,4 +583,9 @@ def _predictive_draws(est: Any, X: np.ndarray, kind: str, n_draws: int,
         c = prob.ceilings(b)[:, None]
         return prob.floor + (c - prob.floor) * expit(eta)
     z = _latent_draws(est, X, n_draws, extra_sd)
-    return _latent_to_scores(est, z, extra_add=extra_add).reshape(-1, X.shape[0])
+    shift = None
+    if ceiling_sd is not None:
+        e = np.random.default_rng(est.seed + 3).standard_normal(z.shape)
+        shift = e * ceiling_sd[None, None, :]
+    return _latent_to_scores(est, z, extra_add=extra_add,
+                             ceiling_shift=shift).reshape(-1, X.shape[0])

@@ -12,7 +12,7 @@ from typing import Any, Literal, Self
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.special import expit
+from scipy.special import expit, stdtr
 
 from tripwire.calibration import HeldOut, ModelError, fit_scale, no_model_error
 from tripwire.errors import InputError, InsufficientEvidence
@@ -28,6 +28,7 @@ from tripwire.forecast._common import (
     _mixture_cdf,
     _mixture_quantiles,
     _plain_dict,
+    _q_key,
     _year,
 )
 from tripwire.forecast._curve import CALIBRATION_CUTS, frontier_mask
@@ -54,6 +55,11 @@ class DateCrossing:
     interval95: tuple[float, float] | None
     n_models: int
     warnings: list[str] = field(default_factory=list)
+    first_after: dt.date | None = None
+    """For a first-crossing forecast (`TimeTrend.first_crossing`): the date after which the
+    first model over the threshold is forecast (None: a trend-line crossing)."""
+    rate_per_year: float | None = None
+    """For a first-crossing forecast: releases per year assumed."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""
@@ -111,7 +117,8 @@ class TimeTrend:
 
     def _from_space(self, z: np.ndarray) -> np.ndarray:
         if self.transform == "log2":
-            return np.exp2(z)
+            with np.errstate(over="ignore"):  # far-tail draws are +inf, which is right
+                return np.exp2(z)
         ceiling = 1.0 if self.ceiling is None else float(self.ceiling)
         assert self.floor is not None
         return self.floor + (ceiling - self.floor) * expit(z)
@@ -338,3 +345,70 @@ class TimeTrend:
                             date_quantiles={q: _date(v) for q, v in qd.items()},
                             predicted=predicted, interval80=i80, interval95=i95,
                             n_models=self.n_models_, warnings=warnings)
+
+    def _first_cdf(self, threshold: float, after: float, rate: float,
+                   horizon: float = 100.0, points: int = 801) -> tuple[np.ndarray, np.ndarray]:
+        """(grid of decimal years from `after`, P(first model over `threshold` by each))."""
+        zt = float(self._to_space(np.array([threshold]))[0])
+        grid = after + horizon * np.linspace(0.0, 1.0, points) ** 2  # dense near `after`
+        b = self.boot_
+        mu = b[:, :1] + b[:, 1:] * (grid[None, :] - self.tbar_)
+        sd = np.sqrt(self.boot_sigma_[:, None] ** 2 + self._extra_sd(grid)[None, :] ** 2)
+        p = stdtr(self.dof_, (mu - zt) / sd)
+        steps = (p[:, 1:] + p[:, :-1]) / 2 * np.diff(grid)[None, :]
+        hazard = np.concatenate([np.zeros((b.shape[0], 1)), np.cumsum(steps, axis=1)], axis=1)
+        return grid, 1.0 - np.exp(-rate * hazard).mean(axis=0)
+
+    def release_rate(self) -> float:
+        """Releases per year in the fitted series (models over the span of their dates)."""
+        self._check_fitted()
+        return self.n_models_ / max(float(self.t_.max() - self.t_.min()), 1.0 / 12)
+
+    def first_crossing_cdf(self, threshold: float, dates: Sequence[dt.date | str], *,
+                           after: dt.date | str, rate: float | None = None) -> np.ndarray:
+        """P(the first model over `threshold` is released by each date), given none was by
+        `after` (`first_crossing`)."""
+        self._check_fitted()
+        t = np.array([_year(d) for d in dates])
+        t0 = _year(after)
+        horizon = min(100.0, max(float(t.max()) - t0, 0.0) + 1e-6)
+        grid, f = self._first_cdf(threshold, t0, rate or self.release_rate(), horizon, 301)
+        return np.where(t <= grid[0], 0.0, np.interp(t, grid, f))
+
+    def first_crossing(self, threshold: float, *, after: dt.date | str,
+                       at_date: dt.date | str | None = None, rate: float | None = None,
+                       quantiles: Sequence[float] = QUANTILES) -> DateCrossing:
+        """Distribution of the release date of the first model over `threshold`, given that
+        none released by `after` was (e.g. the as-of date of a backtest, or the last release
+        the data hold).
+
+        Models are released at `rate` per year (default: the fitted series' own rate,
+        `release_rate`), each landing around the trend with its predictive spread (bootstrap
+        line, Student-t scatter, model error past the data), independently. The first
+        crossing is then the first arrival of a Poisson process thinned by p(t) = P(a model at
+        t is over the threshold): P(T <= t) = 1 - E_b exp(-rate * integral_after^t p_b(s) ds),
+        averaged over the bootstrap. Unlike the trend line's own crossing (`crossing`), it puts
+        no probability before `after`, and a trend already past the threshold at `after`
+        (the frontier lagging its trend) gives a crossing soon after it."""
+        self._check_fitted()
+        threshold = float(threshold)
+        if self.transform == "log2" and threshold <= 0:
+            raise InsufficientEvidence(f"threshold {threshold:g} must be positive")
+        r = float(rate or self.release_rate())
+        grid, f = self._first_cdf(threshold, _year(after), r)
+        qd: dict[str, dt.date | None] = {}
+        for q in quantiles:
+            qd[_q_key(q)] = (_date(float(np.interp(q, f, grid))) if f[-1] >= q and f[0] < q
+                             else None)
+        probability = predicted = i80 = i95 = None
+        at = None
+        if at_date is not None:
+            at = dt.date.fromisoformat(at_date[:10]) if isinstance(at_date, str) else at_date
+            probability = float(self.first_crossing_cdf(threshold, [at], after=after,
+                                                        rate=r)[0])
+            predicted, i80, i95 = _intervals(self.predict([at]).iloc[0])
+        return DateCrossing(threshold=threshold, at_date=at, probability=probability,
+                            date_quantiles=qd, predicted=predicted, interval80=i80,
+                            interval95=i95, n_models=self.n_models_,
+                            warnings=list(self.warnings_),
+                            first_after=_date(_year(after)), rate_per_year=r)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tripwire import compute
 from tripwire.errors import InputError
-from tripwire.ingest.batch import Batch, ResultTable
+from tripwire.ingest.batch import Batch, PlannedRun, ResultTable
 from tripwire.model import (
     Benchmark,
     ComputeMethod,
@@ -48,7 +48,14 @@ MODEL_COLUMNS = {
     "variant": "variant",
     "source": "source",
     "cost_usd": "cost_usd",
+    "status": "status",
+    "start": "start",
+    "planned_start": "start",
+    "planned_date": "start",
 }
+MODEL_STATUSES = ("planned", "trained", "released")
+"""A models-table row's `status`: a `planned` run is recorded as an intention, not a model;
+the others (and a blank) are models."""
 EVAL_COLUMNS = {
     "model": "model",
     "benchmark": "benchmark",
@@ -81,6 +88,7 @@ EPOCH_COLUMNS = {
     "Model": "name",
     "Organization": "organization",
     "Publication date": "release_date",
+    "Last modified": "last_modified",
     "Parameters": "params",
     "Training compute (FLOP)": "compute_flop",
     "Training dataset size (datapoints)": "tokens",
@@ -386,9 +394,33 @@ def _check_duplicates(models: list[Model], lines: list[int], path: str) -> None:
         seen[m.name] = (m, line)
 
 
+def _status(r: dict[str, str], table: Table, line: int) -> tuple[bool, dt.date | None]:
+    """(planned?, start date) of a models-table row, checked: a planned row needs its start
+    and its compute; only a planned row has a start."""
+    status = r.get("status", "").strip().lower()
+    col = _column("status", table, MODEL_COLUMNS)
+    if status and status not in MODEL_STATUSES:
+        raise InputError(f"column {col!r}: {r['status'][:60]!r} is not a status",
+                         source=table.path, where=str(line),
+                         hint=f"write one of {', '.join(MODEL_STATUSES)}, or leave it empty")
+    scol = _column("start", table, MODEL_COLUMNS)
+    start = date(r.get("start", ""), path=table.path, line=line, column=scol)
+    planned = status == "planned"
+    if planned and start is None:
+        raise InputError(f"column {scol!r}: a planned run needs the date it starts",
+                         source=table.path, where=str(line),
+                         hint="write YYYY-MM-DD in a 'start' column")
+    if not planned and start is not None:
+        raise InputError(f"column {scol!r}: only a planned run has a start date",
+                         source=table.path, where=str(line),
+                         hint=f"write planned in {col!r}, or leave {scol!r} empty")
+    return planned, start
+
+
 def read_models(table: Table, batch: Batch) -> None:
     """tripwire's models table: name, organization, release_date, params, tokens, compute,
-    multiplier, family, parent, variant, source (and optionally cost_usd)."""
+    multiplier, family, parent, variant, source (and optionally cost_usd); a row whose
+    `status` is `planned`, with its `start` date and planned compute, is a planned run."""
     _require(table, ["name"], MODEL_COLUMNS, "models")
     batch.warnings += _unknown(table, set(MODEL_COLUMNS))
     lines = []
@@ -400,6 +432,7 @@ def read_models(table: Table, batch: Batch) -> None:
                 where=str(line),
                 hint="every model needs a name",
             )
+        planned, start = _status(r, table, line)
         num = {
             f: number(
                 r.get(f, ""),
@@ -441,9 +474,21 @@ def read_models(table: Table, batch: Batch) -> None:
             multiplier=num["multiplier"] if num["multiplier"] is not None else 1.0,
             cost_usd=num["cost_usd"],
         )
-        batch.models.append(compute.with_estimates(m))
+        m = compute.with_estimates(m)
+        if planned:
+            assert start is not None
+            if not m.compute_flop:
+                raise InputError(
+                    f"column {_column('compute_flop', table, MODEL_COLUMNS)!r}: a planned run "
+                    "needs its planned training compute", source=table.path, where=str(line),
+                    hint="write the planned FLOP in 'compute' (or params and tokens)")
+            batch.planned.append(PlannedRun(m, start, line))
+            continue
+        batch.models.append(m)
         lines.append(line)
     _check_duplicates(batch.models, lines, table.path)
+    _check_duplicates([p.model for p in batch.planned], [p.line for p in batch.planned],
+                      table.path)
     batch.model_lines = lines
 
 
@@ -463,6 +508,7 @@ def read_epoch(table: Table, batch: Batch) -> None:
     lines = []
     unlabelled = 0
     finetuned: list[tuple[Model, float, str]] = []
+    edited: list[dt.date] = []
     for line, r in table.records(cols, case=True):
         r = {k: ("" if v in _EPOCH_BLANK else v) for k, v in r.items()}
         r["name"] = " ".join(r.get("name", "").split())  # stray spaces and newlines in names
@@ -530,17 +576,63 @@ def read_epoch(table: Table, batch: Batch) -> None:
                 pass  # hardware we have no peak figure for: leave C unknown
         if m.compute_flop is None and "language" in r.get("domain", "Language").lower():
             m = compute.with_estimates(m)
+        if r.get("last_modified"):
+            d = date(r["last_modified"], path=table.path, line=line, column="Last modified")
+            if d is not None:
+                edited.append(d)
         batch.models.append(m)
         lines.append(line)
         if num["finetune_flop"] is not None:
             finetuned.append((m, num["finetune_flop"], r.get("parent", "")))
     _epoch_ledger(batch, finetuned)
+    batch.export_date, batch.export_basis = export_date(
+        table.path, edited, [m.release_date for m in batch.models if m.release_date])
     if unlabelled:
         batch.warnings.append(
             f"{unlabelled} compute figure(s) have no Confidence: judged as Unknown (the widest "
-            "published spread)")
+            "assumed spread)")
     _check_duplicates(batch.models, lines, table.path)
     batch.model_lines = lines
+
+
+_NAME_DATES = (  # (pattern over a file name, group order): dates an export's name carries
+    (r"(?<!\d)(\d{4})[-_.](\d{2})[-_.](\d{2})(?!\d)", "ymd"),
+    (r"(?<!\d)(\d{2})[-_.](\d{2})[-_.](\d{4})(?!\d)", "dmy"),
+    (r"(?<!\d)(20\d{2})(\d{2})(\d{2})(?!\d)", "ymd"),
+)
+
+
+def name_date(path: str) -> dt.date | None:
+    """The date a file's name carries (2025-02-24, 20250224, or day first as 24_02_2025;
+    None when there is none or it is ambiguous, e.g. 03_04_2025)."""
+    name = Path(path).name
+    for pattern, order in _NAME_DATES:
+        for g in re.findall(pattern, name):
+            y, mo, d = (g if order == "ymd" else (g[2], g[1], g[0]))
+            if order == "dmy" and int(g[0]) <= 12 and g[0] != g[1]:
+                continue  # 03_04_2025: day or month first?
+            try:
+                return dt.date(int(y), int(mo), int(d))
+            except ValueError:
+                continue
+    return None
+
+
+def export_date(path: str, edited: list[dt.date],
+                published: list[dt.date]) -> tuple[dt.date | None, str | None]:
+    """The date of an Epoch AI export and what it rests on. The files carry no export date
+    of their own: the latest `Last modified` cell where the export has that column (the
+    Airtable views do), else a date in the file name, else the latest publication date in
+    the file (the export is at least that recent). `ingest --as-of-export DATE` overrides."""
+    if edited:
+        return max(edited), "latest 'Last modified' in the file"
+    named = name_date(path)
+    if named is not None:
+        return named, "the date in the file name"
+    if published:
+        return max(published), ("latest publication date in the file (the export is at least "
+                                "that recent; ingest --as-of-export DATE to state it)")
+    return None, None
 
 
 def _epoch_ledger(batch: Batch, finetuned: list[tuple[Model, float, str]]) -> None:

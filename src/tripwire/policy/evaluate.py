@@ -83,11 +83,15 @@ class Evidence:
     """Evidence name -> benchmark id, overriding the policy's defaults (`--map`)."""
     ledger: Sequence[ledger_mod.Entry] = ()
     """The model's compute ledger (parts of its training compute), where one is recorded."""
+    lineage: ledger_mod.Lineage | None = None
+    """What the model was built on (its parent and the parent's compute), for a model with a
+    parent and a ledger of its own (`tripwire.accounts.lineage`)."""
     _index: tuple[dict[str, list[EvalResult]], set[str]] | None = field(
         default=None, init=False, repr=False, compare=False)
     _best: dict[tuple[str, bool], tuple[EvalResult, _Dist, EvidenceRef] | str] = field(
         default_factory=dict, init=False, repr=False, compare=False)
-    _quantities: dict[tuple[str, str | None], tuple[_Dist, EvidenceRef, str | None] | None] = (
+    _quantities: dict[tuple[str, str | None, bool | None],
+                      tuple[_Dist, EvidenceRef, str | None] | None] = (
         field(default_factory=dict, init=False, repr=False, compare=False))
 
     def index(self) -> tuple[dict[str, list[EvalResult]], set[str]]:
@@ -134,25 +138,39 @@ class Evidence:
         self._best[key] = out
         return out
 
-    def quantity(self, name: str, regime: str | None = None
+    def quantity(self, name: str, regime: str | None = None, *,
+                 original_systemic: bool = False
                  ) -> tuple[_Dist, EvidenceRef, str | None] | None:
         """A model quantity's distribution, reference and note (None when unknown); cached.
-        `regime` says whose count `cumulative_compute` is (tripwire.ledger.REGIMES)."""
-        key = (name, regime if name == "cumulative_compute" else None)
+        `regime` says whose count `cumulative_compute` is (tripwire.ledger.REGIMES);
+        `original_systemic` picks the one-third test's fallback when the original model's
+        compute is unknown (10^25 rather than 10^23 FLOP)."""
+        key = (name, regime if name in _REGIME_QUANTITIES else None,
+               original_systemic if name == "modification_share" else None)
         if key in self._quantities:
             return self._quantities[key]
-        got = quantity_distribution(self.model, name, self.ledger, regime)
+        if name in MODIFIER_QUANTITIES:
+            out = self._modifier_quantity(name, regime, original_systemic)
+            self._quantities[key] = out
+            return out
+        got = quantity_distribution(self.model, name, self.ledger, regime, self.lineage)
         out = None
         if got is not None:
             dist, value = got
             note = None
             if name == "cumulative_compute" and self.ledger:
-                total = cumulative_total(self.model, self.ledger, regime)
+                total = cumulative_total(self.model, self.ledger, regime, self.lineage)
                 assert total is not None
+                lin = self.lineage
+                inherited = (f"; {lin.parent}'s compute counted as the initial weights "
+                             "(guidelines, Annex A.1)"
+                             if lin is not None and lin.parent_entries and not any(
+                                 e.component in ledger_mod.BASE_COMPONENTS
+                                 for e in self.ledger) else "")
                 note = (f"cumulative_compute is the sum of {total.entries} compute-ledger "
                         f"entries counted under {regime or 'every regime'}"
                         + (f" (not counted: {', '.join(total.excluded)})"
-                           if total.excluded else "")
+                           if total.excluded else "") + inherited
                         + (f"; log-normal, sigma {total.sigma_ln:.3g}" if total.sigma_ln
                            else "; exact"))
             elif dist.kind == "lognormal":
@@ -162,6 +180,48 @@ class Evidence:
             out = (dist, trusted(EvidenceRef, kind="model", quantity=name, value=value), note)
         self._quantities[key] = out
         return out
+
+    def _modifier_quantity(self, name: str, regime: str | None, original_systemic: bool
+                           ) -> tuple[_Dist, EvidenceRef, str | None] | None:
+        """`downstream_modification`, `modification_share` or `original_compute` (see
+        MODIFIER_QUANTITIES): 0 exactly for a model that is not a downstream modification."""
+        lin = self.lineage
+        own = [e for e in self.ledger if e.component in ledger_mod.MODIFICATION_COMPONENTS]
+        is_mod = lin is not None and lin.downstream and bool(own)
+
+        def out(dist: _Dist, value: float, note: str | None = None
+                ) -> tuple[_Dist, EvidenceRef, str | None]:
+            return dist, trusted(EvidenceRef, kind="model", quantity=name, value=value), note
+
+        if not is_mod:
+            note = (lin.why if lin is not None and not lin.downstream else None)
+            return out(_Dist("exact", 0.0), 0.0, note)
+        assert lin is not None
+        base = ledger_mod.cumulative(lin.parent_entries, regime) if lin.parent_entries \
+            else None
+        if name == "downstream_modification":
+            return out(_Dist("exact", 1.0), 1.0, lin.why)
+        if name == "original_compute":
+            if base is None or base.flop <= 0:
+                return None
+            dist = (_Dist("lognormal", math.log(base.flop), base.sigma_ln) if base.sigma_ln
+                    else _Dist("exact", base.flop))
+            return out(dist, base.flop, f"original_compute is {lin.parent}'s cumulative "
+                       f"training compute ({base.flop:.3g} FLOP)")
+        mod = ledger_mod.cumulative(own, regime)
+        if base is not None and base.flop > 0:
+            ratio, sigma = ledger_mod.share(mod, base)
+            why = f"{lin.parent}'s training compute ({base.flop:.3g} FLOP)"
+        else:
+            fallback = ledger_mod.fallback_base(original_systemic)
+            ratio, sigma = ledger_mod.share(mod, fallback)
+            why = (f"{fallback:.0e} FLOP, since {lin.parent}'s compute is unknown "
+                   "(guidelines point 61; set original_systemic_risk=1 when the original is a "
+                   "GPAI model with systemic risk)")
+        dist = (_Dist("lognormal", math.log(ratio), sigma) if sigma > 0 and ratio > 0
+                else _Dist("exact", ratio))
+        return out(dist, ratio, f"modification_share: {mod.flop:.3g} FLOP of modification "
+                   f"against {why} = {ratio:.3g}")
 
 
 # ------------------------------------------------------------------------------ distributions
@@ -231,33 +291,43 @@ def result_distribution(r: EvalResult, bench: Benchmark | None = None) -> _Dist:
                  "has no stderr, interval or sample count: judged as exact")
 
 
+MODIFIER_QUANTITIES = ("downstream_modification", "modification_share", "original_compute")
+"""Quantities of the guidelines' one-third test, judged from the model's lineage."""
+_REGIME_QUANTITIES = ("cumulative_compute", "modification_share", "original_compute")
+
+
 def cumulative_total(model: Model, ledger: Sequence[ledger_mod.Entry] = (),
-                     regime: str | None = None) -> ledger_mod.Total | None:
+                     regime: str | None = None, lineage: ledger_mod.Lineage | None = None
+                     ) -> ledger_mod.Total | None:
     """The cumulative training compute `regime` counts for `model`, from its compute ledger
-    (the register's figure stands in for pre-training when the ledger has none); None without
-    a ledger (the register's single figure is then the whole)."""
+    (with no pre-training entry, its parent's compute stands in as the initial weights, else
+    the register's figure as pre-training); None without a ledger (the register's single
+    figure is then the whole)."""
     if not ledger:
         return None
-    entries = ledger_mod.with_register_figure(
-        ledger, model.name, model.compute_flop, compute.compute_sigma_ln(model), model.source)
+    entries = ledger_mod.with_base(ledger, model.name, model.compute_flop,
+                                   compute.compute_sigma_ln(model), model.source, lineage)
     return ledger_mod.cumulative(entries, regime)
 
 
 def cumulative_compute(model: Model, ledger: Sequence[ledger_mod.Entry] = (),
-                       regime: str | None = None) -> float | None:
+                       regime: str | None = None, lineage: ledger_mod.Lineage | None = None
+                       ) -> float | None:
     """The compute a compute-threshold law counts for `model`: pre-training plus fine-tuning
     and other modifications, as `regime` counts them, from the model's compute ledger. Without
     a ledger it is the register's training compute, which for published estimates (Epoch AI)
     already includes fine-tuning (Epoch's documentation: training compute is the total)."""
-    total = cumulative_total(model, ledger, regime)
+    total = cumulative_total(model, ledger, regime, lineage)
     return total.flop if total is not None else model.compute_flop
 
 
 def quantity_distribution(model: Model, name: str, ledger: Sequence[ledger_mod.Entry] = (),
-                          regime: str | None = None) -> tuple[_Dist, float] | None:
+                          regime: str | None = None,
+                          lineage: ledger_mod.Lineage | None = None
+                          ) -> tuple[_Dist, float] | None:
     """(distribution, point value) of a model quantity, or None when unknown."""
     if name == "cumulative_compute" and ledger:
-        total = cumulative_total(model, ledger, regime)
+        total = cumulative_total(model, ledger, regime, lineage)
         assert total is not None
         if total.flop <= 0:
             return None
@@ -359,7 +429,8 @@ class EvidenceJudge:
                                 f"set one: --set {name}=VALUE)")
             return UNKNOWN
         if isinstance(target, Quantity):
-            q = self.ev.quantity(target.name, self.regime)
+            q = self.ev.quantity(target.name, self.regime, original_systemic=(
+                (self.policy.parameters.get("original_systemic_risk") or 0) >= 1))
             if q is None:
                 self.missing.append(f"{target.name} of {self.ev.model.name} is unknown")
                 return UNKNOWN

@@ -5,7 +5,9 @@ nothing is ever passed to Python's `eval`. The language has
 
     score("gpqa_diamond") >= 0.6          a benchmark score (or a policy's named evidence)
     training_compute > 1e25               model quantities: training_compute, cumulative_compute,
-                                          effective_compute, cost_usd, params, tokens
+                                          effective_compute, cost_usd, params, tokens,
+                                          downstream_modification, modification_share,
+                                          original_compute
     declared_gpai >= 1                    a policy parameter compared with a number (a fact
                                           about the model or its developer the user sets)
     attested("asl3-security")             a safeguard declared in place for the model
@@ -39,8 +41,18 @@ QUANTITIES: dict[str, str] = {
     "cost_usd": "estimated training cost, US dollars",
     "params": "parameter count N",
     "tokens": "training tokens D",
+    "downstream_modification": "1 for a model modified by another organisation than its "
+                               "parent's (a parent, and modification compute in its ledger), "
+                               "else 0",
+    "modification_share": "the modification's compute over the original model's training "
+                          "compute (over 10^23 or 10^25 FLOP when that is unknown); 0 when "
+                          "not a downstream modification",
+    "original_compute": "the parent model's cumulative training compute, FLOP (0 when not a "
+                        "downstream modification)",
 }
 """Model quantities a condition may compare, with their units."""
+INDICATORS = frozenset({"downstream_modification"})
+"""Quantities that are 0/1 facts: compared without an alert margin."""
 
 FUNCTIONS: dict[str, str] = {
     "score": 'score("benchmark") -> number: the best recorded result on a benchmark',

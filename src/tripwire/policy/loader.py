@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from tripwire.errors import InputError, PolicyError
 from tripwire.policy.clause import ClauseError, parse_clause
-from tripwire.policy.expr import Condition, ExprError, Score, parse
+from tripwire.policy.expr import INDICATORS, Condition, ExprError, Quantity, Score, parse
 from tripwire.policy.schema import Policy, Threshold
 
 Pos = tuple[int, int]
@@ -479,7 +479,9 @@ class _Checker:
             log_scale = isinstance(c.target, Score) and (
                 policy.evidence.get(c.target.name) is not None
                 and policy.evidence[c.target.name].scale == "log")
-            if isinstance(c.target, Score) and not log_scale:
+            if isinstance(c.target, Quantity) and c.target.name in INDICATORS:
+                c.set_margin()  # a 0/1 fact: nothing is "near" it
+            elif isinstance(c.target, Score) and not log_scale:
                 c.set_margin(additive=margin)
             else:
                 c.set_margin(factor=factor)

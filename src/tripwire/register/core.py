@@ -307,6 +307,8 @@ class Register(BatchStore):
                     size=r.size,
                     version=r.version,
                     ingested_at=r.ingested_at,
+                    export_date=r.export_date,
+                    export_basis=r.export_basis,
                 )
                 for r in conn.execute(sa.select(t.source_files).order_by(t.source_files.c.id))
             ]
@@ -332,8 +334,13 @@ class Register(BatchStore):
 
     def figure_diff(self, old: str, new: str) -> dict[str, Any]:
         """What changed in model figures between two ingested files (e.g. two exports of one
-        database): changed figures, models only in one of them."""
+        database): changed figures, models only in one of them. Two dated exports are
+        compared from the earlier-dated to the later-dated, in whichever order they are named
+        (or were ingested)."""
         a, b = self.source_file(old), self.source_file(new)
+        if a.export_date is not None and b.export_date is not None \
+                and a.export_date > b.export_date:
+            a, b = b, a
 
         def figures(file_id: int | None) -> dict[str, dict[str, Any]]:
             q = (sa.select(t.models.c.name, t.model_figures)
@@ -350,7 +357,8 @@ class Register(BatchStore):
             for f in FIGURE_FIELDS
             if fa[name][f] != fb[name][f]
         ]
-        return {"old": a.path, "old_sha256": a.sha256, "new": b.path, "new_sha256": b.sha256,
+        return {"old": a.path, "old_sha256": a.sha256, "old_export_date": a.export_date,
+                "new": b.path, "new_sha256": b.sha256, "new_export_date": b.export_date,
                 "changed": changed, "only_old": sorted(set(fa) - set(fb)),
                 "only_new": sorted(set(fb) - set(fa))}
 

@@ -87,8 +87,9 @@ class Table:
 
 TABLES: dict[str, Table] = {t.name: t for t in (
     Table("source_files", "id", ("id", "path", "sha256", "kind", "size", "version", "rows",
-                                 "ingested_at", "run_key", "etag"), times=("ingested_at",),
-          label="path"),
+                                 "ingested_at", "run_key", "etag", "export_date",
+                                 "export_basis"), times=("ingested_at",),
+          dates=("export_date",), label="path"),
     Table("models", "id", ("id", "name", "organization", "family", "release_date", "params",
                            "tokens", "compute_flop", "compute_method", "multiplier", "cost_usd",
                            "parent", "variant", "source", "source_file_id", "updated_at",

@@ -94,8 +94,13 @@ class IngestOutcome:
     loss: int = 0
     ledger: int = 0
     samples: int = 0
+    planned: int = 0
+    """Planned runs recorded (their clocks start at their record entries)."""
     warnings: list[str] = field(default_factory=list)
     reason: str | None = None
+    export_date: dt.date | None = None
+    """The date of a database export, and what it rests on (`export_basis`)."""
+    export_basis: str | None = None
 
     @property
     def rows(self) -> int:
@@ -274,7 +279,8 @@ def _write(conn: sa.Connection, names: _Names, table: str, cols: tuple[str, ...]
 
 def _results_only(batch: Batch) -> bool:
     """A file whose rows are results (and the bare models and benchmarks they name) only."""
-    return not (batch.models or batch.loss or batch.ledger or batch.kind == "benchmarks-csv")
+    return not (batch.models or batch.loss or batch.ledger or batch.planned
+                or batch.export_date is not None or batch.kind == "benchmarks-csv")
 
 
 # Run once per file, straight on the driver (`_driver`): through SQLAlchemy each costs more
@@ -288,7 +294,7 @@ _INSERT_MODEL = (
     "VALUES (?, ?, ?, ?, ?) RETURNING id"
 )
 _FILE_COLS = ("id", "path", "sha256", "kind", "size", "version", "rows", "ingested_at",
-              "run_key", "etag")
+              "run_key", "etag", "export_date", "export_basis")
 _MODEL_COLS = ("id", "name", "organization", "family", "release_date", "params", "tokens",
                "compute_flop", "compute_method", "multiplier", "cost_usd", "parent", "variant",
                "source", "source_file_id", "updated_at", "compute_confidence")
@@ -413,6 +419,8 @@ class BatchStore:
             sha256=batch.sha256,
             status="stored",
             warnings=list(batch.warnings),
+            export_date=batch.export_date,
+            export_basis=batch.export_basis,
         )
         if batch.skipped:
             out.status, out.reason = "skipped", batch.skipped
@@ -496,7 +504,7 @@ class BatchStore:
         marks: dict[str, int] = {}
         if _results_only(batch):
             (file_id,) = names.ids.take(conn, "source_files", 1)
-            built = {"source_files": [(file_id, *values)]}
+            built = {"source_files": [(file_id, *values, None, None)]}
             _write(conn, names, "source_files", _FILE_COLS, built["source_files"])
             if names.pending is not None and batch.run_key is not None:
                 names.pending.run_keys[batch.run_key] = (batch.path, out.version)
@@ -507,6 +515,10 @@ class BatchStore:
             names.registered = None
             marks = watermarks(conn)
             file_id = _driver(conn, _INSERT_FILE, values)
+            if batch.export_date is not None:
+                conn.execute(t.source_files.update().where(t.source_files.c.id == file_id)
+                             .values(export_date=batch.export_date,
+                                     export_basis=batch.export_basis))
         self._store(conn, batch, file_id, out, names, update=update,
                     model_override=model_override, built=built)
         if built is None:
@@ -524,6 +536,7 @@ class BatchStore:
         update: bool = False,
         model_override: str | None = None,
         new_models: bool = False,
+        as_of_export: dt.date | None = None,
     ) -> IngestOutcome:
         """Read and store one file; bytes already in the register are not even parsed."""
         ((_, out),) = self.ingest_paths(
@@ -534,6 +547,7 @@ class BatchStore:
             model_override=model_override,
             keep_going=False,
             new_models=new_models,
+            as_of_export=as_of_export,
         )
         if isinstance(out, TripwireError):
             raise out
@@ -550,6 +564,7 @@ class BatchStore:
         keep_going: bool = False,
         progress: Callable[[Source], None] | None = None,
         new_models: bool = False,
+        as_of_export: dt.date | None = None,
     ) -> Iterator[tuple[Source, Stored]]:
         """Read and store files, yielding each path with its outcome (or error) in order.
 
@@ -563,7 +578,9 @@ class BatchStore:
         match the latest stored version of their URL are not even downloaded. Files are parsed
         before the chunk's transaction opens, so the write lock is held only while rows are
         written. Without `keep_going` the first failure ends the run: the files before it are
-        stored, none after it is read. `progress(path)` is called as each file has been read."""
+        stored, none after it is read. `progress(path)` is called as each file has been read.
+        `as_of_export` states the date of the Epoch AI exports among the files (see
+        `ingest.csv.export_date` for what is used otherwise)."""
         from tripwire import ingest as readers
 
         todo = _model_tables_first(paths) if format is None else list(paths)
@@ -626,6 +643,13 @@ class BatchStore:
                         stop = not keep_going
                     else:
                         batch.new_models = new_models
+                        if as_of_export is not None:
+                            if batch.kind == "epoch-csv":
+                                batch.export_date = as_of_export
+                                batch.export_basis = "stated (ingest --as-of-export)"
+                            else:
+                                batch.warnings.append("--as-of-export applies to Epoch AI "
+                                                      "exports only: ignored for this file")
                         chunk.append((p, batch))
                         rows += batch.count
                 if progress is not None:
@@ -793,7 +817,7 @@ class BatchStore:
         pending = names.pending if built is not None else None
         if pending is not None and len(keys) > 1:  # rows to read back: in the database first
             pending.write(conn)
-        commit(
+        entry = commit(
             conn,
             "ingest",
             {**ident, "kind": batch.kind, "rows": batch.count},
@@ -802,6 +826,28 @@ class BatchStore:
             built=lines,
             defer=pending.record if pending is not None else None,
         )
+        self._record_planned(conn, batch, out, entry.seq)
+
+    @staticmethod
+    def _record_planned(conn: sa.Connection, batch: Batch, out: IngestOutcome,
+                        ingest_seq: int) -> None:
+        """One `plan` entry per planned run of the file: the intention, recorded when it
+        became known (the clocks of `tripwire obligations` judge it against each policy
+        and start at this entry), with the file and row it came from."""
+        from tripwire.clock import now
+        from tripwire.register.record_store import append_entry
+
+        at = now().isoformat()
+        for p in batch.planned:
+            m = p.model
+            append_entry(conn, "plan", {
+                "model": m.name, "at": at, "start": p.start.isoformat(),
+                "compute_flop": m.compute_flop,
+                "compute_method": getattr(m.compute_method, "value", m.compute_method),
+                "params": m.params, "tokens": m.tokens, "organization": m.organization,
+                "parent": m.parent, "file": {"path": batch.path, "sha256": batch.sha256,
+                                             "line": p.line, "ingest_entry": ingest_seq}})
+        out.planned = len(batch.planned)
 
     def _store(
         self,
@@ -888,15 +934,27 @@ class BatchStore:
         )
         now = _now()
         new_rows = []
-        # A later export of the same database revises its figures: they replace the stored
-        # ones from an earlier export without a conflict (model_figures keeps both).
-        revisable = self._epoch_files(conn, existing) if batch.kind == "epoch-csv" else set()
+        # A later-dated export of the same database revises its figures: they replace the
+        # stored ones from an earlier-dated export without a conflict, whichever was ingested
+        # first; an earlier-dated one only fills gaps (model_figures keeps every version).
+        exports = self._epoch_files(conn, existing) if batch.kind == "epoch-csv" else {}
+        older = {i for i, d in exports.items() if _later_export(batch.export_date, d)}
+        kept = 0
         for i, m in enumerate(batch.models):
             values = {f: getattr(m, f) for f in MODEL_FIELDS}
             old = existing.get(m.name)
             if old is None:
                 new_rows.append(dict(name=m.name, source_file_id=file_id, updated_at=now, **values))
                 continue
+            if old.source_file_id in exports and old.source_file_id not in older:
+                ids[m.name] = old.id  # a later-dated export's figures stay current
+                kept += 1
+                fill = {f: v for f, v in values.items()
+                        if v is not None and getattr(old, f) is None}
+                if fill:
+                    conn.execute(t.models.update().where(t.models.c.id == old.id).values(**fill))
+                continue
+            revisable = older
             if old.source_file_id in revisable:
                 values["compute_confidence"] = m.compute_confidence
                 if m.compute_flop is not None:
@@ -941,6 +999,12 @@ class BatchStore:
                     },
                 }
             ids[m.name] = old.id
+        if kept:
+            later = max(d for i, d in exports.items() if i not in older)
+            out.warnings.append(
+                f"{kept} model(s) keep the figures of a later-dated export ({later}); this "
+                f"export's ({batch.export_date}) are kept as their earlier version "
+                "(`tripwire models --diff` shows the changes)")
         if new_rows:
             conn.execute(t.models.insert(), new_rows)
             out.models += len(new_rows)
@@ -962,15 +1026,16 @@ class BatchStore:
         return ids
 
     @staticmethod
-    def _epoch_files(conn: sa.Connection, existing: dict[str, Any]) -> set[int]:
-        """Ids of the Epoch AI exports that filled the given stored models."""
+    def _epoch_files(conn: sa.Connection, existing: dict[str, Any]) -> dict[int, Any]:
+        """Id -> export date (None: unknown) of the Epoch AI exports that filled the given
+        stored models."""
         ids = {r.source_file_id for r in existing.values() if r.source_file_id is not None}
         if not ids:
-            return set()
-        return set(conn.execute(
-            sa.select(t.source_files.c.id).where(
+            return {}
+        return dict(conn.execute(
+            sa.select(t.source_files.c.id, t.source_files.c.export_date).where(
                 t.source_files.c.id.in_(ids), t.source_files.c.kind == "epoch-csv")
-        ).scalars())
+        ).all())
 
     def _store_results(
         self,
@@ -1271,6 +1336,12 @@ def _select_in(
     for i in range(0, len(items), 500):
         rows += conn.execute(sa.select(*columns).where(key.in_(items[i : i + 500]))).all()
     return rows
+
+
+def _later_export(new: dt.date | None, old: dt.date | None) -> bool:
+    """Whether an export dated `new` supersedes one dated `old`: on or after it; where either
+    date is unknown, the one ingested later does."""
+    return new is None or old is None or new >= old
 
 
 def _db_time(dialect: str) -> Any:

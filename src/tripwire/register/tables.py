@@ -23,6 +23,8 @@ source_files = sa.Table(
     sa.Column("ingested_at", UTCDateTime, nullable=False),
     sa.Column("run_key", sa.String(64), index=True),
     sa.Column("etag", sa.Text),
+    sa.Column("export_date", sa.Date),
+    sa.Column("export_basis", sa.Text),
 )
 
 models = sa.Table(

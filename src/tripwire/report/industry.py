@@ -83,6 +83,8 @@ class IndustryData(BaseModel):
     calibration: dict[str, Any] | None = None
     """How first-crossing forecasts fared over every half-decade of compute crossed."""
     notices: list[str] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+    """What the report's figures rest on that is not measured (said in its summary)."""
 
 
 def _series(models: list[Model], line: float) -> list[LinePoint]:
@@ -177,6 +179,9 @@ def gather_industry(reg: Any, *, n_boot: int = 500, seed: int = 0,
                         n_with_compute=sum(m.compute_flop is not None for m in models),
                         lines=lines, near=near, policies=policies, levels=levels,
                         notices=notices)
+    if any(m.compute_confidence in compute.CONFIDENCE_FACTOR for m in models
+           if m.compute_flop is not None):
+        data.assumptions.append(compute.CONFIDENCE_ASSUMPTION)
     try:
         s = compute_trend_summary(models, frontier=True, n_boot=n_boot, seed=seed)
         data.growth = {**s["growth"], "n_models": s["fit"]["n_models"],
@@ -186,7 +191,7 @@ def gather_industry(reg: Any, *, n_boot: int = 500, seed: int = 0,
                                   backtest=False)
         data.growth_all = {**a["growth"], "n_models": a["fit"]["n_models"]}
         for line in FORECAST_LINES:
-            c = compute_trend_summary(models, frontier=True, threshold=line, n_boot=n_boot,
+            c = compute_trend_summary(models, frontier=False, threshold=line, n_boot=n_boot,
                                       seed=seed, backtest=False)["crossing"]
             data.crossings.append({"threshold": line, **c})
     except InsufficientEvidence as e:
@@ -197,17 +202,8 @@ def gather_industry(reg: Any, *, n_boot: int = 500, seed: int = 0,
             continue
         for as_of in _backtest_dates(first[1]):
             try:
-                bt = fc.crossing_backtest(models, line, as_of, frontier=True, n_boot=n_boot,
-                                          seed=seed)
-                bt_d = bt.to_dict()
-                trend = fc.fit_compute_trend(models, frontier=True, as_of=as_of,
-                                             since=DEEP_LEARNING_ERA, n_boot=n_boot, seed=seed)
-                bt_d["forecast"] = trend.crossing(line).to_dict()
-                pit = (float(trend.crossing_cdf(line, [first[1]])[0])
-                       if bt.actual_date is not None else None)
-                bt_d.update(pit=pit, inside80=None if pit is None else 0.1 <= pit <= 0.9,
-                            inside95=None if pit is None else 0.025 <= pit <= 0.975,
-                            since=DEEP_LEARNING_ERA)
+                bt = fc.crossing_backtest(models, line, as_of, n_boot=n_boot, seed=seed)
+                bt_d = {**bt.to_dict(), "since": DEEP_LEARNING_ERA}
                 data.backtests.append(bt_d)
             except InsufficientEvidence as e:
                 notices.append(f"backtest of {line:g} as of {as_of}: {e.message}")
@@ -243,84 +239,161 @@ def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
     return [*out, ""]
 
 
+LONG_TABLE = 25
+"""Tables longer than this many rows are folded (HTML `<details>`) in the report."""
+
+
+class Section(BaseModel):
+    """One section of the report: an anchor, a heading, its Markdown, whether to fold it."""
+
+    id: str
+    title: str
+    markdown: str
+    folded: bool = False
+
+
+def _when(q: dict[str, Any], key: str, beyond: str = "beyond 100 years") -> str:
+    v = q.get(key)
+    return str(v) if v else beyond
+
+
+def _summary(d: IndustryData) -> list[str]:
+    """The few facts a reader needs first: counts over each line, who crossed first, when the
+    next lines fall, the growth rate, how such forecasts have fared, and the assumptions."""
+    out = [f"{d.n_models} models in the register, {d.n_with_compute} with a training compute "
+           "figure.", ""]
+    for s in d.lines:
+        c = s.count
+        first = next((m for m in sorted(d.near, key=lambda m: m.release_date or dt.date.max)
+                      if m.compute_flop > s.line and m.release_date), None)
+        out.append(f"- **Over {s.line:.0e} FLOP** ({s.label.split(':')[0]}): {c['point']} by "
+                   f"point estimate, {c['expected']:.1f} expected (80 %: "
+                   "{}-{})".format(*c["interval80"])
+                   + (f"; {c['unknown']} of unknown compute not counted" if c["unknown"] else "")
+                   + (f"; first: {first.name} ({first.release_date})" if first else "") + ".")
+    for c in d.crossings:
+        if "crossed_by" not in c:  # a line already crossed is in the counts above
+            q = c["date_quantiles"]
+            out.append(f"- **{c['threshold']:.0e} FLOP first crossed**: median "
+                       f"{_when(q, '0.5')}, 80 % interval {_when(q, '0.1', '?')} to "
+                       f"{_when(q, '0.9')}.")
+    if d.growth:
+        g = d.growth
+        out.append(f"- **Frontier training compute grows {g['per_year']:.1f}x per year** (80 %: "
+                   f"{g['interval80'][0]:.1f}-{g['interval80'][1]:.1f}); Epoch AI publishes "
+                   "4-5x.")
+    if d.calibration:
+        c = d.calibration
+        out.append(f"- **How such crossing forecasts fared**: over {c['n']} earlier forecasts "
+                   f"the 80 % interval held the actual date {c['inside80']:.0%} of the time, "
+                   f"the 95 % interval {c['inside95']:.0%}.")
+    if d.assumptions:
+        out += ["", "Assumptions: " + " ".join(f"({i}) {a}." for i, a in
+                                                enumerate(d.assumptions, 1))]
+    return [*out, ""]
+
+
+def sections(d: IndustryData) -> list[Section]:
+    """The report's sections in reading order: summary first, then the tables."""
+    out = [Section(id="summary", title="Summary", markdown="\n".join(_summary(d)))]
+    md = _table(["line", "over (point estimate)", "expected", "80 % interval",
+                 "95 % interval", "unknown compute"],
+                [[f"{s.line:.0e} FLOP ({s.label.split(':')[0]})", s.count["point"],
+                  f"{s.count['expected']:.1f}",
+                  "{}-{}".format(*s.count["interval80"]), "{}-{}".format(*s.count["interval95"]),
+                  s.count["unknown"]] for s in d.lines])
+    md += ["Expected counts sum each model's P(C > line) under its figure's spread (exact for a "
+           "developer's disclosure; Epoch AI's confidence label otherwise, read as the "
+           "assumption above); a model of unknown compute is not counted either way. The "
+           "figure shows the counts over time."]
+    out.append(Section(id="lines", title="Models over each compute line", markdown="\n".join(md)))
+    md = _table(["model", "organization", "released", "compute (FLOP)", "confidence",
+                 "P(C > 1e25)", "P(C > 1e26)"],
+                [[m.name, m.organization or "", m.release_date or "", _flop(m.compute_flop),
+                  m.confidence or "exact", _p(m.p_over.get("1e+25")),
+                  _p(m.p_over.get("1e+26"))] for m in d.near])
+    out.append(Section(id="near", title=f"Models over or near a line ({len(d.near)})",
+                       markdown="\n".join(md), folded=len(d.near) > LONG_TABLE))
+    md = []
+    if d.growth:
+        g = d.growth
+        md += [f"Frontier (running maximum, {g['n_models']} models from {g['first_date']} to "
+               f"{g['last_date']}): {g['per_year']:.2f}x per year (80 %: "
+               f"{g['interval80'][0]:.2f}-{g['interval80'][1]:.2f}; 95 %: "
+               f"{g['interval95'][0]:.2f}-{g['interval95'][1]:.2f})."]
+        if d.growth_all:
+            a = d.growth_all
+            md += ["", f"All {a['n_models']} models since 2010: {a['per_year']:.2f}x per year "
+                   f"(80 %: {a['interval80'][0]:.2f}-{a['interval80'][1]:.2f})."]
+        md += ["", f"Published: {g['published']}."]
+        if "coverage80" in g.get("backtest", {}):
+            bt = g["backtest"]
+            md += ["", f"The frontier trend's own backtest ({bt['n_cutoffs']} cutoffs): its 80 % "
+                   f"intervals covered {bt['coverage80']:.0%} of later frontier models, its 95 % "
+                   f"intervals {bt['coverage95']:.0%}. Where that is below the nominal level "
+                   "the intervals are too narrow: they are not calibrated."]
+    out.append(Section(id="growth", title="Growth of training compute",
+                       markdown="\n".join(md) or "No trend could be fitted."))
+    md = []
+    for c in d.crossings:
+        if "crossed_by" in c:
+            md.append(f"- {c['threshold']:.0e} FLOP: already crossed by {c['crossed_by']} "
+                      f"({c['date']}).")
+        else:
+            q = c["date_quantiles"]
+            md.append(f"- {c['threshold']:.0e} FLOP: median {_when(q, '0.5')}; 80 % interval "
+                      f"{_when(q, '0.1', '?')} to {_when(q, '0.9')}; 95 % "
+                      f"{_when(q, '0.05', '?')} to {_when(q, '0.95')}.")
+    md += ["", "The date of the first model over a line: models are released at the register's "
+           "own rate, each landing around the all-models trend with its scatter (and the "
+           "trend's growing error past the data), and none is over the line by the last "
+           "release the register holds."]
+    out.append(Section(id="crossings", title="When the next lines fall", markdown="\n".join(md)))
+    md = _table(["line", "as of", "median", "80 % interval", "first over it", "when",
+                 "percentile", "inside 80 %"],
+                [[f"{b['threshold']:.0e}", b["as_of"],
+                  b["forecast"]["date_quantiles"].get("0.5") or "",
+                  f"{b['forecast']['date_quantiles'].get('0.1') or '?'} to "
+                  f"{b['forecast']['date_quantiles'].get('0.9') or '?'}",
+                  b["actual_model"] or (b["already"] or ["none yet"])[0],
+                  b["actual_date"] or "", "" if b["pit"] is None else f"{b['pit']:.0%}",
+                  {True: "yes", False: "no", None: ""}[b["inside80"]]]
+                 for b in d.backtests])
+    if d.calibration:
+        c = d.calibration
+        md += [f"Over every half-decade of compute first crossed since 2013 ({c['n']} forecasts "
+               "made as of the end of each of the three years before the crossing), the 80 % "
+               f"interval held the actual date {c['inside80']:.0%} of the time and the 95 % "
+               f"interval {c['inside95']:.0%}; the actual date fell on average at the "
+               f"{c['mean_percentile']:.0%} point of the forecast (50 % would be unbiased; "
+               "higher means the lines fell later than forecast). The forecasts overlap, so "
+               "these are indicative; below the nominal levels, the intervals are not "
+               "calibrated."]
+    out.append(Section(id="backtests", title="Backtests: the same forecast made earlier",
+                       markdown="\n".join(md)))
+    md = _table(["model", "compute (FLOP)", *d.policies],
+                [[r.name, _flop(r.compute_flop),
+                  *(f"{r.levels.get(p) or '-'}"
+                    + (f" ({r.undecided[p]} undecided)" if r.undecided.get(p) else "")
+                    for p in d.policies)] for r in d.levels])
+    md += ["`-`: below every level; `undecided`: thresholds whose evidence is missing "
+           "(insufficient), never a silent pass."]
+    out.append(Section(id="policies",
+                       title=f"Every model under every built-in policy ({len(d.levels)})",
+                       markdown="\n".join(md), folded=len(d.levels) > LONG_TABLE))
+    if d.notices:
+        out.append(Section(id="notices", title="Notices",
+                           markdown="\n".join(f"- {n}" for n in d.notices)))
+    return out
+
+
 def _markdown(d: IndustryData) -> str:
     out = [f"# {d.title}", "",
            f"Generated {d.generated_at:%Y-%m-%d %H:%M} UTC by tripwire {d.tripwire_version} "
-           f"from `{d.register_at}`: {d.n_models} models, {d.n_with_compute} with a training "
-           "compute figure.", "", "## Models over each compute line", ""]
-    out += _table(["line", "over (point estimate)", "expected", "80 % interval",
-                   "95 % interval", "unknown compute"],
-                  [[f"{s.line:.0e} FLOP ({s.label.split(':')[0]})", s.count["point"],
-                    f"{s.count['expected']:.1f}",
-                    "{}-{}".format(*s.count["interval80"]), "{}-{}".format(*s.count["interval95"]),
-                    s.count["unknown"]] for s in d.lines])
-    out += ["Expected counts sum each model's P(C > line) under its figure's spread (exact for a "
-            "developer's disclosure; Epoch AI's confidence label otherwise); a model of "
-            "unknown compute is not counted either way.", "",
-            "## Models over or near a line", ""]
-    out += _table(["model", "organization", "released", "compute (FLOP)", "confidence",
-                   "P(C > 1e25)", "P(C > 1e26)"],
-                  [[m.name, m.organization or "", m.release_date or "", _flop(m.compute_flop),
-                    m.confidence or "exact", _p(m.p_over.get("1e+25")),
-                    _p(m.p_over.get("1e+26"))] for m in d.near])
-    out += ["## Growth of training compute", ""]
-    if d.growth:
-        g = d.growth
-        out += [f"Frontier (running maximum, {g['n_models']} models from {g['first_date']} to "
-                f"{g['last_date']}): {g['per_year']:.2f}x per year (80 %: "
-                f"{g['interval80'][0]:.2f}-{g['interval80'][1]:.2f}; 95 %: "
-                f"{g['interval95'][0]:.2f}-{g['interval95'][1]:.2f})."]
-        if d.growth_all:
-            a = d.growth_all
-            out += [f"All {a['n_models']} models since 2010: {a['per_year']:.2f}x per year "
-                    f"(80 %: {a['interval80'][0]:.2f}-{a['interval80'][1]:.2f})."]
-        out += [f"Published: {g['published']}.", ""]
-    out += ["## When the next lines fall", ""]
-    for c in d.crossings:
-        if "crossed_by" in c:
-            out += [f"- {c['threshold']:.0e} FLOP: already crossed by {c['crossed_by']} "
-                    f"({c['date']})."]
-        else:
-            q = c["date_quantiles"]
-            out += [f"- {c['threshold']:.0e} FLOP: median {q.get('0.5') or 'beyond 100 years'}"
-                    f"; 80 % interval {q.get('0.1') or '?'} to {q.get('0.9') or 'beyond'}"]
-    out += ["", "## Backtests: the same forecast made earlier, and what happened", ""]
-    out += _table(["line", "as of", "median", "80 % interval", "first over it", "when",
-                   "percentile", "inside 80 %"],
-                  [[f"{b['threshold']:.0e}", b["as_of"],
-                    b["forecast"]["date_quantiles"].get("0.5") or "",
-                    f"{b['forecast']['date_quantiles'].get('0.1') or '?'} to "
-                    f"{b['forecast']['date_quantiles'].get('0.9') or '?'}",
-                    b["actual_model"] or (b["already"] or ["none yet"])[0],
-                    b["actual_date"] or "", "" if b["pit"] is None else f"{b['pit']:.0%}",
-                    {True: "yes", False: "no", None: ""}[b["inside80"]]]
-                   for b in d.backtests])
-    if d.growth and "coverage80" in d.growth.get("backtest", {}):
-        bt = d.growth["backtest"]
-        out += [f"The frontier trend's own backtest ({bt['n_cutoffs']} cutoffs): its 80 % "
-                f"intervals covered {bt['coverage80']:.0%} of later frontier models, its 95 % "
-                f"intervals {bt['coverage95']:.0%}. Where that is below the nominal level the "
-                "intervals are too narrow: they are not calibrated.", ""]
-    if d.calibration:
-        c = d.calibration
-        out += [f"Over every half-decade of compute first crossed since 2013 ({c['n']} forecasts "
-                "made as of the end of each of the three years before the crossing), the 80 % "
-                f"interval held the actual date {c['inside80']:.0%} of the time and the 95 % "
-                f"interval {c['inside95']:.0%}; the actual date fell on average at the "
-                f"{c['mean_percentile']:.0%} point of the forecast (50 % would be unbiased; "
-                "higher means the lines fell later than forecast). The forecasts overlap, so "
-                "these are indicative; below the nominal levels, the intervals are not "
-                "calibrated.", ""]
-    out += ["## Every model under every built-in policy", ""]
-    out += _table(["model", "compute (FLOP)", *d.policies],
-                  [[r.name, _flop(r.compute_flop),
-                    *(f"{r.levels.get(p) or '-'}"
-                      + (f" ({r.undecided[p]} undecided)" if r.undecided.get(p) else "")
-                      for p in d.policies)] for r in d.levels])
-    out += ["`-`: below every level; `undecided`: thresholds whose evidence is missing "
-            "(insufficient), never a silent pass.", ""]
-    out += [f"- {n}" for n in d.notices]
-    return "\n".join(out) + "\n"
+           f"from `{d.register_at}`.", ""]
+    for s in sections(d):
+        out += [f"## {s.title}", "", s.markdown, ""]
+    return "\n".join(out)
 
 
 def line_figure(d: IndustryData) -> dict[str, Any]:
@@ -358,8 +431,9 @@ def _html(d: IndustryData) -> str:
 
     fig = line_figure(d)
     figure = Figure(id="fig-lines", title=fig["layout"]["title"]["text"], json=figs.embed(fig))
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(_markdown(d))
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    parts = [(sec, md.render(sec.markdown)) for sec in sections(d)]
     return environment().get_template("industry.html.j2").render(
-        d=d, body=body, fig=figure, css=static_text("tripwire.css"),
+        d=d, sections=parts, fig=figure, css=static_text("tripwire.css"),
         figures_js=static_text("figures.js").replace("</script", "<\\/script"),
         plotly_js=plotly_js())

@@ -467,6 +467,13 @@ def create_app(
         d = views.report(models=models, sections=views.OVERVIEW)
         return [x for x in d.determinations if policy is None or x.policy == policy]
 
+    @app.get("/api/obligations", dependencies=read, tags=["read"],
+             response_model=list[rdata.ObligationRow])
+    def api_obligations(model: str | None = None) -> list[rdata.ObligationRow]:
+        """The calendar: every clocked obligation (of one model, or all), overdue first, with
+        the attestation that met it (TRIPWIRE_TODAY sets "now")."""
+        return rdata.obligation_rows(reg, [model_name(model)] if model else None)
+
     @app.get("/api/record", dependencies=read, tags=["read"],
              response_model=rdata.RecordSection)
     def api_record() -> rdata.RecordSection:
@@ -530,6 +537,8 @@ def create_app(
         shown = [c for c in d.capabilities if any(p.highlight for p in c.points)]
         figures = {c.benchmark: figure(f"fig-cap-{i}", figs.capability_figure(
             c, d.regulatory_lines)) for i, c in enumerate(shown) if c.available}
+        reliability = {c.benchmark: figure(f"fig-rel-{i}", figs.reliability_figure(c))
+                       for i, c in enumerate(shown) if c.available}
         changed = d.changes_for(d.focus[0])
         if changed is not None:
             figures["changes"] = figure("fig-changes", figs.forest_figure(changed))
@@ -542,9 +551,12 @@ def create_app(
             attested = []
         missing = sorted({s for x in d.determinations for v in x.missing_safeguards.values()
                           for s in v})
-        return page("model.html.j2", d=d, m=m, shown=shown, figures=figures, active="models",
+        calendar = rdata.obligation_rows(reg, d.focus[:1])
+        return page("model.html.j2", d=d, m=m, shown=shown, figures=figures,
+                    reliability=reliability, active="models",
                     plots=any(figures.values()), changed=changed,
-                    title=m.name if m else name, attested=attested, missing=missing)
+                    title=m.name if m else name, attested=attested, missing=missing,
+                    calendar=calendar)
 
     @app.get("/evaluations", response_class=HTMLResponse, dependencies=read,
              include_in_schema=False)

@@ -2,8 +2,9 @@
 
 A policy safeguard's deadline with an `event` is clocked:
 
-* `crossing-known`: the first record entry (a determination, or a planned run recorded with
-  `tripwire plan --start`) in which a threshold whose level (or own requirement) requires the
+* `crossing-known`: the first record entry (a determination, a planned run recorded with
+  `tripwire plan --start`, or one a models table marks `planned`, judged here against each
+  policy) in which a threshold whose level (or own requirement) requires the
   safeguard is `crossed`, i.e. its probability passed the policy's confidence. For a planned
   run, that is when "it becomes known that it will be met" (EU AI Act Art. 52(1)).
 * `incident`: an incident recorded with `tripwire incident` for the model, under every policy
@@ -19,38 +20,18 @@ is `met-late`. Open obligations past their due date are `overdue`.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tripwire.clock import TODAY_ENV as TODAY_ENV
+from tripwire.clock import now as now
+from tripwire.clock import parse_when as parse_when
 from tripwire.errors import InputError
 
 if TYPE_CHECKING:
     from tripwire.policy.loader import LoadedPolicy
     from tripwire.register import Register
-
-TODAY_ENV = "TRIPWIRE_TODAY"
-"""Environment variable that sets "now" (a date, YYYY-MM-DD, or an ISO 8601 time) for
-recording and for judging deadlines: what-if runs and tests."""
-
-
-def parse_when(text: str, what: str = "date") -> dt.datetime:
-    """A date (midnight UTC) or an ISO 8601 time (UTC when it names no zone)."""
-    try:
-        got = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{what} {text!r} is not a date",
-                         hint="write YYYY-MM-DD or an ISO 8601 time") from None
-    return got if got.tzinfo is not None else got.replace(tzinfo=dt.UTC)
-
-
-def now() -> dt.datetime:
-    """The current time, or the one TRIPWIRE_TODAY sets."""
-    text = os.environ.get(TODAY_ENV)
-    if text:
-        return parse_when(text, TODAY_ENV)
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -156,15 +137,25 @@ def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None
                else sa.func.position(sa.literal_column(
                    "'\\x" + m.hex() + "'::bytea IN record_entries.body")) > 0
                for m in marks]
-        q = q.where(sa.or_(record_entries.c.kind.in_(("attestation", "incident")),
-                           sa.and_(record_entries.c.kind.in_(("determination", "plan")),
-                                   *has)))
+        # Plans are few, and those from a models table carry no determination: all of them.
+        q = q.where(sa.or_(record_entries.c.kind.in_(("attestation", "incident", "plan")),
+                           sa.and_(record_entries.c.kind == "determination", *has)))
         rows = conn.execute(q).fetchall()
     # Many entries (the whole record): orjson; one model's few (gate): the standard library.
     loads = json.loads if model is not None else _orjson_loads()
+    def crossed_in(pol: LoadedPolicy, name: str, det: Mapping[str, Any], seq: int,
+                   at: dt.datetime) -> None:
+        crossed = _crossed_safeguards(pol, det)
+        scope.setdefault((name, pol.name), set()).update(crossed)
+        for sid, dl in crossing[pol.name]:
+            key = (name, pol.name, sid)
+            if sid in crossed and key not in events:
+                events[key] = (dl, seq, at)
+
     for seq, kind, body in rows:
         body = bytes(body)
-        if kind in ("determination", "plan") and (
+        tabled = kind == "plan" and b'"determination":' not in body
+        if kind in ("determination", "plan") and not tabled and (
                 crossed_mark not in body or not any(m in body for m in policy_marks)):
             continue
         d = loads(body + b"}")
@@ -177,17 +168,20 @@ def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None
         if kind == "incident":
             incidents.append((seq, _at(p, entry_at), p))
             continue
+        if tabled:  # a planned run from a models table: judged under each policy in scope
+            name = p.get("model")
+            if name is None or (model is not None and name != model):
+                continue
+            at = _at(p, entry_at)
+            for planned_under in policies:
+                crossed_in(planned_under, name, judge_planned(planned_under, p, at), seq, at)
+            continue
         det = p.get("determination", p) if kind == "plan" else p
         name = p.get("model") if kind == "plan" else det.get("model")
         pol = by_name.get(det.get("policy", ""))
         if pol is None or name is None or (model is not None and name != model):
             continue
-        crossed = _crossed_safeguards(pol, det)
-        scope.setdefault((name, pol.name), set()).update(crossed)
-        for sid, dl in crossing[pol.name]:
-            key = (name, pol.name, sid)
-            if sid in crossed and key not in events:
-                events[key] = (dl, seq, _at(det, entry_at))
+        crossed_in(pol, name, det, seq, _at(det, entry_at))
     out: list[Obligation] = []
 
     def add(name: str, pol: str, sid: str, d: Any, seq: int, at: dt.datetime,
@@ -222,6 +216,21 @@ def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None
     order = {"overdue": 0, "open": 1, "met-late": 2, "met": 3}
     out.sort(key=lambda o: (order[o.status], o.due, o.model, o.policy, o.safeguard))
     return out
+
+
+def judge_planned(pol: LoadedPolicy, plan: Mapping[str, Any], at: dt.datetime
+                  ) -> dict[str, Any]:
+    """A planned run recorded from a models table, judged under `pol` as `tripwire plan`
+    judges model quantities: its planned compute (exact when given, log-normal when estimated
+    from parameters and tokens), no evaluation results; as the determination's JSON."""
+    from tripwire.model import ComputeMethod, Model
+    from tripwire.policy.evaluate import Evidence, evaluate_policy
+
+    m = Model(name=str(plan["model"]), compute_flop=plan.get("compute_flop"),
+              compute_method=ComputeMethod(plan.get("compute_method") or "given"),
+              params=plan.get("params"), tokens=plan.get("tokens"),
+              organization=plan.get("organization"), parent=plan.get("parent"))
+    return evaluate_policy(pol, Evidence(model=m), at=at).model_dump(mode="json")
 
 
 def _orjson_loads() -> Any:

@@ -137,3 +137,65 @@ def test_attest_points_to_the_incident_command(db: str) -> None:
         assert r.exit_code == 2
         assert "tripwire incident MODEL" in r.output, r.output
     assert "record it with `tripwire incident" in " ".join(run("attest", "--help").stdout.split())
+
+
+PLANNED = """\
+name,organization,compute,params,tokens,status,start,source
+acme-next,Acme,2e25,,,planned,2026-03-01,board minute 2026-01
+acme-small,Acme,3e24,,,planned,2026-04-01,board minute 2026-01
+acme-6nd,Acme,,4e11,2e13,planned,2026-05-01,design doc
+acme-1,Acme,8e24,,,released,,model card
+"""
+
+
+def test_a_planned_row_starts_the_clock_at_its_record_entry(db: str, tmp_path: Path) -> None:
+    r = run("ingest", str(write(tmp_path / "models.csv", PLANNED)), "--db", db, "--json",
+            today="2026-01-05")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)["summary"]
+    assert (summary["models"], summary["planned"]) == (1, 3)
+    # Planned runs are intentions, not models: only the released one is registered.
+    names = [m["name"] for m in json.loads(run("models", "--db", db, "--json").stdout)]
+    assert names == ["acme-1"]
+    got = obligations(db, "--as-of", "2026-01-10")
+    # 2e25 given, and 6 x 4e11 x 2e13 = 4.8e25 estimated (a factor of 2 as one standard
+    # deviation: P(> 1e25) = 0.99, past the policy's 0.9): two clocks; 3e24 starts none.
+    assert sorted((o["model"], o["due"][:10], o["status"]) for o in got) == [
+        ("acme-6nd", "2026-01-19", "open"), ("acme-next", "2026-01-19", "open")]
+    # Each plan entry names the file and row it came from.
+    plans = json.loads(run("record", "--kind", "plan", "--db", db, "--json").stdout)
+    assert [(e["payload"]["model"], e["payload"]["file"]["line"]) for e in plans] == [
+        ("acme-next", 2), ("acme-small", 3), ("acme-6nd", 4)]
+    assert {o["event_seq"] for o in got} == {plans[0]["seq"], plans[2]["seq"]}
+    late = obligations(db, "--as-of", "2026-01-25")
+    assert {o["status"] for o in late} == {"overdue"}
+    # Registered later under its planned name, the model is gated with the overdue duty.
+    run("ingest", str(write(tmp_path / "trained.csv", "name,compute\nacme-next,2.1e25\n")),
+        "--db", db)
+    g = run("gate", "acme-next", "--action", "train", "--policy", "eu-ai-act-gpai", "--db", db,
+            today="2026-01-25")
+    assert "overdue: commission-notification was due 2026-01-19" in g.stdout
+    # The same file again changes nothing; an edited one does not move the clock.
+    run("ingest", str(write(tmp_path / "models.csv", PLANNED + "acme-2,Acme,1e24,,,,,x\n")),
+        "--db", db, today="2026-01-20")
+    again = obligations(db, "--as-of", "2026-01-25")
+    assert sorted(o["due"][:10] for o in again) == ["2026-01-19", "2026-01-19"]
+
+
+@pytest.mark.parametrize("row, column, fix", [
+    ("x,Acme,2e25,,,planed,2026-03-01,s", "status", "planned, trained, released"),
+    ("x,Acme,2e25,,,planned,,s", "start", "YYYY-MM-DD"),
+    ("x,Acme,2e25,,,planned,March,s", "start", "date"),
+    ("x,Acme,2e25,,,released,2026-03-01,s", "start", "only a planned run"),
+    ("x,Acme,,,,planned,2026-03-01,s", "compute", "planned training compute"),
+])
+def test_bad_planned_rows_name_file_row_column_and_store_nothing(
+        db: str, tmp_path: Path, row: str, column: str, fix: str) -> None:
+    head = PLANNED.splitlines()[0]
+    p = write(tmp_path / "bad.csv", f"{head}\nok-1,Acme,1e24,,,,,s\n{row}\n")
+    r = run("ingest", str(p), "--db", db)
+    assert r.exit_code == 2
+    [line] = [x for x in r.output.splitlines() if x.startswith("error:")]
+    assert "bad.csv:3" in line and f"'{column}'" in line and fix in r.output, r.output
+    assert json.loads(run("models", "--db", db, "--json").stdout) == []
+    assert obligations(db, "--as-of", "2027-01-01") == []

@@ -153,6 +153,9 @@ def ingest_cmd(
     for o in outcomes:
         if o.export_date is not None and o.status == "stored":
             info(f"{o.path}: export dated {o.export_date} ({o.export_basis})")
+        if o.planned:
+            info(f"{o.path}: {o.planned} planned run{'s' if o.planned > 1 else ''} recorded "
+                 "(run `tripwire obligations` for the deadlines they start)")
         for w in o.warnings:
             warn(f"{o.path}: {w}")
         if o.status == "unchanged":
@@ -173,6 +176,7 @@ def ingest_cmd(
         results=sum(o.results for o in outcomes),
         loss_points=sum(o.loss for o in outcomes),
         samples=sum(o.samples for o in outcomes),
+        planned=sum(o.planned for o in outcomes),
     )
     if json:
         print_json(
@@ -189,6 +193,7 @@ def ingest_cmd(
                         results=o.results,
                         loss_points=o.loss,
                         samples=o.samples,
+                        planned=o.planned,
                         warnings=o.warnings,
                         reason=o.reason,
                         export_date=o.export_date,

@@ -82,6 +82,19 @@ class ResultTable:
         ]
 
 
+@dataclass(frozen=True)
+class PlannedRun:
+    """A training run a models table marks `planned`: recorded on ingest as the intention
+    (the event "it becomes known that it will be met" clocks run from), not as a model."""
+
+    model: Model
+    """The planned model: name, planned compute (or parameters and tokens), organisation."""
+    start: dt.date
+    """When the run is to start."""
+    line: int
+    """Its row in the file."""
+
+
 @dataclass
 class Batch:
     """The contents of one source file, in model types, before any storage.
@@ -99,6 +112,8 @@ class Batch:
     loss: list[LossObservation] = field(default_factory=list)
     ledger: list[ledger.Entry] = field(default_factory=list)
     """Compute-ledger entries (parts of a model's training compute)."""
+    planned: list[PlannedRun] = field(default_factory=list)
+    """Planned training runs (models-table rows with `status` planned)."""
     samples: dict[int, list[SampleScore]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     model_lines: list[int] = field(default_factory=list)
@@ -164,4 +179,4 @@ class Batch:
         """Rows this file contributes."""
         declared = len(self.benchmarks) if self.kind == "benchmarks-csv" else 0
         return (len(self.models) + self.result_count + len(self.loss) + len(self.ledger)
-                + declared)
+                + len(self.planned) + declared)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tripwire import compute
 from tripwire.errors import InputError
-from tripwire.ingest.batch import Batch, ResultTable
+from tripwire.ingest.batch import Batch, PlannedRun, ResultTable
 from tripwire.model import (
     Benchmark,
     ComputeMethod,
@@ -48,7 +48,14 @@ MODEL_COLUMNS = {
     "variant": "variant",
     "source": "source",
     "cost_usd": "cost_usd",
+    "status": "status",
+    "start": "start",
+    "planned_start": "start",
+    "planned_date": "start",
 }
+MODEL_STATUSES = ("planned", "trained", "released")
+"""A models-table row's `status`: a `planned` run is recorded as an intention, not a model;
+the others (and a blank) are models."""
 EVAL_COLUMNS = {
     "model": "model",
     "benchmark": "benchmark",
@@ -387,9 +394,33 @@ def _check_duplicates(models: list[Model], lines: list[int], path: str) -> None:
         seen[m.name] = (m, line)
 
 
+def _status(r: dict[str, str], table: Table, line: int) -> tuple[bool, dt.date | None]:
+    """(planned?, start date) of a models-table row, checked: a planned row needs its start
+    and its compute; only a planned row has a start."""
+    status = r.get("status", "").strip().lower()
+    col = _column("status", table, MODEL_COLUMNS)
+    if status and status not in MODEL_STATUSES:
+        raise InputError(f"column {col!r}: {r['status'][:60]!r} is not a status",
+                         source=table.path, where=str(line),
+                         hint=f"write one of {', '.join(MODEL_STATUSES)}, or leave it empty")
+    scol = _column("start", table, MODEL_COLUMNS)
+    start = date(r.get("start", ""), path=table.path, line=line, column=scol)
+    planned = status == "planned"
+    if planned and start is None:
+        raise InputError(f"column {scol!r}: a planned run needs the date it starts",
+                         source=table.path, where=str(line),
+                         hint="write YYYY-MM-DD in a 'start' column")
+    if not planned and start is not None:
+        raise InputError(f"column {scol!r}: only a planned run has a start date",
+                         source=table.path, where=str(line),
+                         hint=f"write planned in {col!r}, or leave {scol!r} empty")
+    return planned, start
+
+
 def read_models(table: Table, batch: Batch) -> None:
     """tripwire's models table: name, organization, release_date, params, tokens, compute,
-    multiplier, family, parent, variant, source (and optionally cost_usd)."""
+    multiplier, family, parent, variant, source (and optionally cost_usd); a row whose
+    `status` is `planned`, with its `start` date and planned compute, is a planned run."""
     _require(table, ["name"], MODEL_COLUMNS, "models")
     batch.warnings += _unknown(table, set(MODEL_COLUMNS))
     lines = []
@@ -401,6 +432,7 @@ def read_models(table: Table, batch: Batch) -> None:
                 where=str(line),
                 hint="every model needs a name",
             )
+        planned, start = _status(r, table, line)
         num = {
             f: number(
                 r.get(f, ""),
@@ -442,9 +474,21 @@ def read_models(table: Table, batch: Batch) -> None:
             multiplier=num["multiplier"] if num["multiplier"] is not None else 1.0,
             cost_usd=num["cost_usd"],
         )
-        batch.models.append(compute.with_estimates(m))
+        m = compute.with_estimates(m)
+        if planned:
+            assert start is not None
+            if not m.compute_flop:
+                raise InputError(
+                    f"column {_column('compute_flop', table, MODEL_COLUMNS)!r}: a planned run "
+                    "needs its planned training compute", source=table.path, where=str(line),
+                    hint="write the planned FLOP in 'compute' (or params and tokens)")
+            batch.planned.append(PlannedRun(m, start, line))
+            continue
+        batch.models.append(m)
         lines.append(line)
     _check_duplicates(batch.models, lines, table.path)
+    _check_duplicates([p.model for p in batch.planned], [p.line for p in batch.planned],
+                      table.path)
     batch.model_lines = lines
 
 

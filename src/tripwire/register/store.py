@@ -87,6 +87,8 @@ class IngestOutcome:
     loss: int = 0
     ledger: int = 0
     samples: int = 0
+    planned: int = 0
+    """Planned runs recorded (their clocks start at their record entries)."""
     warnings: list[str] = field(default_factory=list)
     reason: str | None = None
     export_date: dt.date | None = None
@@ -687,13 +689,35 @@ class BatchStore:
                 },
                 keys={"models": names.updated_models},
             )
-        commit(
+        entry = commit(
             conn,
             "ingest",
             {**ident, "kind": batch.kind, "rows": batch.count},
             since=marks,
             keys={"benchmarks": names.created_benchmarks},
         )
+        self._record_planned(conn, batch, out, entry.seq)
+
+    @staticmethod
+    def _record_planned(conn: sa.Connection, batch: Batch, out: IngestOutcome,
+                        ingest_seq: int) -> None:
+        """One `plan` entry per planned run of the file: the intention, recorded when it
+        became known (the clocks of `tripwire obligations` judge it against each policy
+        and start at this entry), with the file and row it came from."""
+        from tripwire.clock import now
+        from tripwire.register.record_store import append_entry
+
+        at = now().isoformat()
+        for p in batch.planned:
+            m = p.model
+            append_entry(conn, "plan", {
+                "model": m.name, "at": at, "start": p.start.isoformat(),
+                "compute_flop": m.compute_flop,
+                "compute_method": getattr(m.compute_method, "value", m.compute_method),
+                "params": m.params, "tokens": m.tokens, "organization": m.organization,
+                "parent": m.parent, "file": {"path": batch.path, "sha256": batch.sha256,
+                                             "line": p.line, "ingest_entry": ingest_seq}})
+        out.planned = len(batch.planned)
 
     def _store(
         self,

@@ -103,8 +103,8 @@ def test_newton_and_plain_lbfgs_give_the_same_fit_and_intervals(
         chinchilla_runs: pd.DataFrame, outliers: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Newton optimiser changes how fast the fits converge, not where: on Epoch's runs the
     optimum, every bootstrap interval endpoint (within 0.1 bootstrap standard errors; between
-    seeds they move by up to 0.5) and the calibrated model-error scale (within 5 %) are those of
-    L-BFGS alone, run to convergence on the same resamples."""
+    seeds they move by up to 0.5) and the calibrated model-error scale and drift (within 5 %) are
+    those of L-BFGS alone, run to convergence on the same resamples."""
     df = chinchilla_runs
     if not outliers:
         df = df[df.loss < np.sort(df.loss.to_numpy())[-5]]
@@ -121,6 +121,7 @@ def test_newton_and_plain_lbfgs_give_the_same_fit_and_intervals(
     moved = (a[ends] - b[ends]).abs().div(b["std_err"], axis=0)
     assert float(moved.to_numpy().max()) < 0.1, moved
     assert law.model_error_.scale == pytest.approx(ref.model_error_.scale, rel=0.05)
+    assert law.model_error_.drift == pytest.approx(ref.model_error_.drift, rel=0.05)
 
 
 def test_compute_optimal_allocation_is_about_20_tokens_per_parameter(epoch_fit) -> None:

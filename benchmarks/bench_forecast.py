@@ -1,11 +1,21 @@
-"""Benchmark: score-vs-compute sigmoid fits with 1,000-resample bootstraps.
+"""Benchmark: score-vs-compute sigmoid fits with 1,000-resample bootstraps, and the whole
+`tripwire forecast` command.
 
-60 simulated benchmarks x 200 models. tripwire's `CapabilityCurve.fit` (grid start, batched
-Levenberg-Marquardt over all resamples at once) against a straightforward loop of
+fit: 60 simulated benchmarks x 200 models. tripwire's `CapabilityCurve.fit` (grid start,
+batched Levenberg-Marquardt over all resamples at once) against a straightforward loop of
 `scipy.optimize.curve_fit`, one call per resample, started from the same full fit, on the same
 resamples. Prints both times, the ratio, and how far apart the fitted values are.
 
-    .venv/bin/python benchmarks/bench_forecast.py [--benchmarks 60] [--models 200] [--boot 1000]
+command: `tripwire forecast BENCHMARK --threshold T` with 1,000 resamples, as a user runs it
+(a fresh process: start-up, register read, fit, its self-calibration, the crossing forecast and
+the walk-forward backtest it prints), on a register of the public obsscaling models
+(``../shared/data``: Ruan et al. 2024, 123 base models with training compute) for three
+benchmarks. Runs are interleaved with the reference, `tripwire forecast --help` (start-up
+alone), so load on a shared machine falls on both; the median wall and CPU time of the rounds
+are printed against the budget of 2 s.
+
+    .venv/bin/python benchmarks/bench_forecast.py [--only fit|command] [--benchmarks 60]
+        [--models 200] [--boot 1000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -17,8 +27,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from scipy.optimize import OptimizeWarning, curve_fit  # noqa: E402
@@ -82,13 +98,101 @@ def reference(b: dict, weights: np.ndarray, p0: np.ndarray, clock: Clock) -> np.
     return params
 
 
+BUDGET = 2.0
+"""Seconds a one-benchmark forecast with 1,000 resamples may take, whole command."""
+OBSSCALING = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "obsscaling"
+              / "base_llm_benchmark_eval.csv")
+_COLUMNS = {"MMLU": "mmlu", "GSM8K": "gsm8k", "Winograd": "winogrande"}
+_THRESHOLDS = {"mmlu": 0.7, "gsm8k": 0.6, "winogrande": 0.8}
+
+
+def _tripwire(*args: str) -> list[str]:
+    """The command line as a fresh process of this interpreter (PYTHONPATH chooses the
+    tripwire measured, so an older tree can be timed with the same environment)."""
+    return [sys.executable, "-c", "import sys; from tripwire.cli import main; "
+            "sys.argv[0] = 'tripwire'; sys.exit(main())", *args]
+
+
+def _register(folder: Path) -> str:
+    """A register of the obsscaling base models that have training compute."""
+    import pandas as pd
+
+    base = pd.read_csv(OBSSCALING)
+    base = base[base["FLOPs (1E21)"].notna()]
+    names = "obs:" + base["Model"]
+    src = "Ruan et al. 2024 (arXiv 2405.10938) base_llm_benchmark_eval.csv"
+    pd.DataFrame({"name": names, "compute": base["FLOPs (1E21)"] * 1e21,
+                  "source": src}).to_csv(folder / "models.csv", index=False)
+    rows = [{"model": n, "benchmark": b, "metric": "acc", "value": v, "source": src}
+            for col, b in _COLUMNS.items()
+            for n, v in zip(names, base[col], strict=True) if np.isfinite(v)]
+    pd.DataFrame(rows).to_csv(folder / "evals.csv", index=False)
+    db = str(folder / "tripwire.db")
+    subprocess.run(_tripwire("init", "--db", db), check=True, capture_output=True)
+    subprocess.run(_tripwire("ingest", str(folder / "models.csv"), str(folder / "evals.csv"),
+                             "--db", db), check=True, capture_output=True)
+    return db
+
+
+def _timed(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, the child's) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[3:])} failed: {done.stderr.decode()[-400:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def command(rounds: int, boot: int) -> None:
+    if not OBSSCALING.exists():
+        print(f"command: skipped, {OBSSCALING} is missing")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        db = _register(Path(tmp))
+        cmds = {"tripwire forecast --help (reference)": _tripwire("forecast", "--help")}
+        for b, thr in _THRESHOLDS.items():
+            cmds[f"tripwire forecast {b} --threshold {thr:g}"] = _tripwire(
+                "forecast", b, "--threshold", f"{thr:g}", "--n-boot", str(boot), "--db", db)
+        for argv in cmds.values():  # warm the file cache once
+            _timed(argv)
+        times: dict[str, list[tuple[float, float]]] = {k: [] for k in cmds}
+        for _ in range(rounds):
+            for label, argv in cmds.items():
+                times[label].append(_timed(argv))
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    print(f"whole command, {boot} resamples, median of {rounds} interleaved rounds "
+          f"({os.cpu_count()} cores; load average {' '.join(load)})")
+    ref = statistics.median(w for w, _ in next(iter(times.values())))
+    width = max(map(len, times))
+    print(f"{'':<{width}}  wall s  CPU s  wall/reference")
+    for label, ts in times.items():
+        wall = statistics.median(w for w, _ in ts)
+        cpu = statistics.median(c for _, c in ts)
+        verdict = "" if "reference" in label else (
+            f"  budget {BUDGET:g} s: {'ok' if cpu <= BUDGET else 'OVER'} (CPU)")
+        print(f"{label:<{width}}  {wall:6.2f}  {cpu:5.2f}  {wall / ref:5.1f}x{verdict}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--only", choices=("fit", "command"), default=None)
     ap.add_argument("--benchmarks", type=int, default=60)
     ap.add_argument("--models", type=int, default=200)
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rounds", type=int, default=5)
     a = ap.parse_args()
+    if a.only != "fit":
+        command(a.rounds, a.boot)
+    if a.only != "command":
+        fits(a)
+
+
+def fits(a: argparse.Namespace) -> None:
     data = simulate(a.benchmarks, a.models, a.seed)
 
     # tripwire, least squares with the metadata ceiling (the reference's model)

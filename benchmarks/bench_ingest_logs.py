@@ -13,9 +13,10 @@ and for the whole set, into a fresh SQLite register and (with --pg or TRIPWIRE_T
 PostgreSQL database:
   ingest     Register.ingest_paths (what `tripwire ingest` calls): files in chunks of one
              transaction each, result rows by executemany (SQLite) or COPY (PostgreSQL)
-  raw        the same result rows written by the driver alone into a fresh register's
-             eval_results (same schema and indexes): sqlite3's executemany, psycopg's COPY,
-             one call per file in one transaction (the database work no ingest can avoid)
+  raw        the same rows (each file's source_files row, the models it names first, its
+             results) written by the driver alone into a fresh register (same schema,
+             indexes, foreign keys): sqlite3's executemany, psycopg's COPY for the results,
+             per file, in one transaction (the database work no ingest can avoid)
   bound      parse + raw: the best any ingest storing these rows could reach; the ratio
              ingest/bound is the floor (0.6 on SQLite, 0.5 on PostgreSQL); the ratio against
              the raw write alone is printed too
@@ -127,20 +128,21 @@ def timed(
 
 def result_rows(files: list[Path]) -> tuple[list[str], list[str], list[list[tuple]]]:
     """The result rows `files` hold, per file, as the register stores them (model and
-    benchmark ids resolved against numbered models 1..n), with the model and benchmark names."""
+    benchmark ids resolved against numbered models 1..n, file i's rows citing source file
+    i + 1), with the model and benchmark names."""
     results = [ingest.read_file(f).results for f in files]
     models = {m: i + 1 for i, m in enumerate(dict.fromkeys(r.model for rs in results for r in rs))}
     benches = list(dict.fromkeys(r.benchmark for rs in results for r in rs))
     rows = [
         [
             (
-                models[r.model], r.benchmark, r.metric, r.value, r.stderr, r.samples, 1,
+                models[r.model], r.benchmark, r.metric, r.value, r.stderr, r.samples, i + 1,
                 CREATED, r.original_model, r.original_benchmark, r.filter,
                 r.variant, json.dumps(r.extra, sort_keys=True) if r.extra else None,
             )
             for r in rs
         ]
-        for rs in results
+        for i, rs in enumerate(results)
     ]
     return list(models), benches, rows
 
@@ -150,68 +152,84 @@ COLS = ("model_id, benchmark_id, metric, value, stderr, samples, source_file_id,
         "original_model, original_benchmark, filter, variant, extra")
 
 
+def file_rows(files: list[Path], models: list[str], rows: list[list[tuple]]
+              ) -> list[tuple[tuple, list[tuple]]]:
+    """Per file, the source_files row and the models rows (those it names first) the
+    register stores beside its results, every value as the register's would be."""
+    seen: set[int] = set()
+    out = []
+    for i, (f, rs) in enumerate(zip(files, rows, strict=True)):
+        data = f.read_bytes()
+        file_row = (i + 1, str(f), f"{i:064x}", "x", len(data), 1, len(rs), CREATED)
+        new = sorted({r[0] for r in rs} - seen)
+        seen.update(new)
+        out.append((file_row, [(m, models[m - 1], 1.0, i + 1, CREATED, f"named in {f.name}")
+                               for m in new]))
+    return out
+
+
 def raw_insert(db: Path, files: list[Path]) -> tuple[Clock, int]:
-    """The database work any ingest of `files` has to do, done as cheaply as Python can: their
-    result rows, exactly as the register stores them, inserted by the sqlite3 module's
-    executemany into a fresh register's eval_results (same schema, indexes, foreign keys,
-    pragmas) in one transaction, the models, benchmarks and file rows they refer to being
-    there already. Returns (its Clock, rows)."""
+    """The database work any ingest of `files` has to do, done as cheaply as Python can: the
+    rows the register stores for them (each file's source_files row, the models it names
+    first, its results), exactly as the register stores them, inserted by the sqlite3
+    module (execute, executemany) into a fresh register's tables (same schema, indexes,
+    foreign keys, pragmas) in one transaction, the benchmarks they cite being there already.
+    Returns (its Clock, result rows)."""
     reg = open_register(str(db), create=True)
     reg.close()
     models, benches, rows = result_rows(files)
     stamp = CREATED.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
     rows = [[r[:7] + (stamp,) + r[8:] for r in rs] for rs in rows]
+    per_file = [((*f[:7], stamp), [(*m[:4], stamp, m[5]) for m in ms])
+                for f, ms in file_rows(files, models, rows)]
     con = sqlite3.connect(db, isolation_level=None)
     for pragma in ("journal_mode = WAL", "foreign_keys = ON", "synchronous = NORMAL"):
         con.execute(f"PRAGMA {pragma}")
     con.execute("BEGIN")
-    con.execute(
-        "INSERT INTO source_files (id, path, sha256, kind, size, version, rows, ingested_at) "
-        "VALUES (1, 'x', 'x', 'x', 1, 1, 1, '2025-01-01')"
-    )
-    con.executemany(
-        "INSERT INTO models (id, name, multiplier, updated_at) VALUES (?, ?, 1, '2025-01-01')",
-        [(i + 1, m) for i, m in enumerate(models)],
-    )
     con.executemany("INSERT INTO benchmarks (id, higher_is_better) VALUES (?, 1)",
                     [(b,) for b in benches])
     con.execute("COMMIT")
     sql = f"INSERT INTO eval_results ({COLS}) VALUES ({', '.join(['?'] * 13)})"
     with Clock() as c:
         con.execute("BEGIN")
-        for file_rows in rows:
-            con.executemany(sql, file_rows)
+        for (file_row, model_rows), file_results in zip(per_file, rows, strict=True):
+            con.execute(FILE_SQL.replace("%s", "?"), file_row)
+            con.executemany(MODEL_SQL.replace("%s", "?"), model_rows)
+            con.executemany(sql, file_results)
         con.execute("COMMIT")
     con.close()
     return c, sum(map(len, rows))
 
 
+FILE_SQL = ("INSERT INTO source_files (id, path, sha256, kind, size, version, rows, "
+            "ingested_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
+MODEL_SQL = ("INSERT INTO models (id, name, multiplier, source_file_id, updated_at, source) "
+             "VALUES (%s, %s, %s, %s, %s, %s)")
+
+
 def raw_copy(url: str, files: list[Path]) -> tuple[Clock, int]:
-    """The same rows into a fresh PostgreSQL register's eval_results by psycopg's COPY alone
-    (one COPY per file, as an ingest writes them, in one transaction), the rows they refer to
-    being there already. Returns (its Clock, rows)."""
+    """The same rows into a fresh PostgreSQL register by psycopg alone (each file's
+    source_files and models rows by INSERT, its results by one COPY, as an ingest writes
+    them, in one transaction), the benchmarks they cite being there already. Returns (its
+    Clock, result rows)."""
     import psycopg
 
     reg = open_register(url, create=True)
     reg.close()
     models, benches, rows = result_rows(files)
+    per_file = file_rows(files, models, rows)
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as con:
-        con.execute(
-            "INSERT INTO source_files (id, path, sha256, kind, size, version, rows, ingested_at) "
-            "VALUES (1, 'x', 'x', 'x', 1, 1, 1, now())"
-        )
         with con.cursor() as cur:
-            cur.executemany("INSERT INTO models (id, name, multiplier, updated_at) "
-                            "VALUES (%s, %s, 1, now())",
-                            [(i + 1, m) for i, m in enumerate(models)])
             cur.executemany("INSERT INTO benchmarks (id, higher_is_better) VALUES (%s, true)",
                             [(b,) for b in benches])
         con.commit()
         with Clock() as c, con.cursor() as cur:
-            for file_rows in rows:
+            for (file_row, model_rows), file_results in zip(per_file, rows, strict=True):
+                cur.execute(FILE_SQL, file_row)
+                cur.executemany(MODEL_SQL, model_rows)
                 with cur.copy(f"COPY eval_results ({COLS}) FROM STDIN") as copy:
-                    for r in file_rows:
+                    for r in file_results:
                         copy.write_row(r)
             con.commit()
     return c, sum(map(len, rows))

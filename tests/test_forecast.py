@@ -359,6 +359,77 @@ def test_mitigation_gaps_side_by_side() -> None:
     assert r.gap == pytest.approx(0.31) and r.z > 8
 
 
+@pytest.mark.parametrize("widening", [0.0, 0.6, 3.0])
+def test_crossing_quantiles_read_sparsely_equal_the_full_grid(widening: float) -> None:
+    """The crossing quantiles evaluate the CDF on a tenth of the grid (and the cells that
+    matter); they must equal the 2,001-point grid's, also where a widening model error makes
+    the CDF rise, peak and dip (its running maximum then decides)."""
+    from tripwire.forecast._common import QUANTILES, _mixture_cdf, _mixture_quantiles
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(-30.0, 0.5, 400)
+    k = rng.uniform(1.0, 1.6, 400)
+    t = np.where(rng.uniform(size=400) < 0.05, np.inf, rng.normal(0.5, 0.2, 400))
+    tau = rng.uniform(0.3, 1.0, 400)
+
+    def extra(x: np.ndarray) -> np.ndarray:
+        return widening * np.maximum(x - 22.0, 0.0) ** 1.5
+
+    lo, hi = 8.0, 52.0
+    qs = (*QUANTILES, 0.3, 0.515, 0.7, 0.8, 0.99)
+    grid = np.linspace(lo, hi, 2001)
+    f = np.maximum.accumulate(_mixture_cdf(grid, a, k, t, tau, 60.0, extra))
+    want = []
+    for q in qs:
+        if q <= f[0]:
+            want.append(-np.inf)
+        elif q > f[-1]:
+            want.append(np.inf)
+        else:
+            j = int(np.searchsorted(f, q))
+            w = 0.0 if f[j] <= f[j - 1] else (q - f[j - 1]) / (f[j] - f[j - 1])
+            want.append(grid[j - 1] + w * (grid[j] - grid[j - 1]))
+    got = _mixture_quantiles(qs, a, k, t, tau, lo, hi, 60.0, extra)
+    assert list(got.values()) == pytest.approx(want, abs=1e-12)
+    if widening > 1:
+        raw = _mixture_cdf(grid, a, k, t, tau, 60.0, extra)
+        assert raw.max() > 0.515 > raw[-1]  # the case it guards: the CDF peaks and dips
+
+
+def test_backtest_verdict_on_a_forecasts_intervals() -> None:
+    from tripwire.forecast._evaluate import verdict
+
+    ok = {"n_cutoffs": 4, "n_predictions": 30, "coverage80": 0.5, "coverage95": 0.8}
+    assert verdict(ok)[0] == "calibrated"
+    assert verdict({**ok, "coverage80": 0.49}) == (
+        "failed", "intervals failed their backtest: the 80 % intervals covered 49% of 30 later "
+                  "models over 4 walk-forward cutoffs; do not read them as calibrated")
+    own = {"calibrated_coverage": {"80": 0.4, "95": 0.7}}
+    assert verdict(ok, model_error=own)[0] == "failed"
+    for short in ({**ok, "n_cutoffs": 2}, {**ok, "n_predictions": 4}, None):
+        status, text = verdict(short)
+        assert status == "not calibrated"
+        assert text.startswith("not calibrated: too few models for a backtest")
+    status, text = verdict(None, error="no model has an effective compute figure")
+    assert text == ("not calibrated: too few models for a backtest (no model has an "
+                    "effective compute figure); the intervals are not checked out of sample")
+
+
+@pytest.mark.parametrize("f", [lambda t: t**2 - 2.0, lambda t: np.expm1(t) - 3.0,
+                               lambda t: np.tanh(4.0 * (t - 0.3)), lambda t: t**9 - 1e-6])
+def test_scatter_root_finder_agrees_with_brent(f) -> None:  # noqa: ANN001
+    """The latent scatter's root finder (regula falsi, Illinois) lands where Brent's method
+    does, to the tolerance both are asked for."""
+    from scipy.optimize import brentq
+
+    from tripwire.forecast._sigmoid import _root
+
+    lo, hi = 0.0, 4.0
+    want = brentq(f, lo, hi, xtol=1e-12, rtol=1e-12)
+    got = _root(f, lo, hi, float(f(lo)), float(f(hi)))
+    assert abs(got - want) <= 2e-6 * (1 + abs(want))
+
+
 def test_first_crossing_is_after_what_is_known_and_simulates_right() -> None:
     """The first model over a line, with models released at a known rate around a known
     trend: no probability before `after`, and the simulated first crossings' dates fall

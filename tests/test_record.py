@@ -690,3 +690,43 @@ def test_diagnosis_names_the_entry_at_fault() -> None:
     forged = Entry.create(3, "policy", {"forged": 1}, rows[2].hash).row()
     report = verify_record(t._renumber([*rows[:3], forged, *rows[3:]]))
     assert (report.failure.reason, report.failure.seq) == ("inserted", 3)
+
+
+def test_canonical_json_is_rfc8785_for_every_plain_value() -> None:
+    """Plain payloads (no floats) are written by Python's C encoder: the bytes must be the
+    RFC 8785 bytes, for escapes, non-ASCII and astral text, key order, integer limits, and
+    refused where RFC 8785 refuses (lone surrogates, integers beyond 2**53)."""
+    from tripwire.record import canonical_json
+
+    rng = random.Random(8785)
+    alphabet = ["a", "Z", "0", " ", '"', "\\", "/", "\b", "\f", "\n", "\r", "\t", "\x00",
+                "\x1f", "\x7f", "é", "\u2028", "\ud7ff", "\ue000", "\uffff", "😀", "\U0010ffff"]
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(6)))
+
+    def value(depth: int) -> object:
+        kind = rng.randrange(7 if depth < 3 else 5)
+        if kind == 0:
+            return text()
+        if kind == 1:
+            return rng.choice([0, 1, -1, 2**53 - 1, -(2**53) + 1, 2**53, -(2**53), 10**20])
+        if kind == 2:
+            return rng.choice([True, False, None])
+        if kind in (3, 4):
+            return rng.choice(["", "x", "\ud800", "a\udfffb"]) if kind == 4 else text()
+        if kind == 5:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        return {text(): value(depth + 1) for _ in range(rng.randrange(5))}
+
+    for _ in range(3000):
+        v = value(0)
+        try:
+            want: bytes | None = rfc8785.dumps(v)
+        except rfc8785.CanonicalizationError:
+            want = None
+        try:
+            got: bytes | None = canonical_json(v)
+        except InputError:
+            got = None
+        assert got == want, v

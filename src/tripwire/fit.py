@@ -146,6 +146,12 @@ class _Objective:
         self.n_params = 2 * self.k + (1 if irreducible else 0)
         self.chunk = max(8, 16384 // max(1, self.t.size))  # rows per block: fits in cache
 
+    def _row_weights(self, rows: NDArray[np.intp] | None) -> FloatArray | None:
+        """The observation weights of the parameter rows being evaluated (None: all ones)."""
+        if self.weights is None or rows is None:
+            return self.weights
+        return self.weights[rows]
+
     def __call__(self, theta: FloatArray, rows: NDArray[np.intp] | None = None
                  ) -> tuple[FloatArray, FloatArray]:
         """Objective values (rows,) and gradients (rows, p) at ``theta`` (rows, p)."""
@@ -155,9 +161,7 @@ class _Objective:
         grad = np.empty_like(theta)
         k, d, t, z = self.k, self.delta, self.t, self.z
         ke = k + (1 if self.irreducible else 0)
-        wts = None
-        if self.weights is not None:
-            wts = self.weights if rows is None else self.weights[rows]
+        wts = self._row_weights(rows)
         with np.errstate(all="ignore"):
             for s0 in range(0, g_rows, self.chunk):
                 s1 = min(g_rows, s0 + self.chunk)
@@ -234,9 +238,7 @@ class _Objective:
         """Objective values (rows,) alone, for line searches."""
         theta = np.asarray(theta, dtype=float)
         f = np.empty(theta.shape[0])
-        wts = None
-        if self.weights is not None:
-            wts = self.weights if rows is None else self.weights[rows]
+        wts = self._row_weights(rows)
         with np.errstate(all="ignore"):
             for s0 in range(0, theta.shape[0], self.chunk):
                 s1 = min(theta.shape[0], s0 + self.chunk)
@@ -269,9 +271,7 @@ class _Objective:
         k, d, z = self.k, self.delta, self.z
         ke = k + (1 if self.irreducible else 0)
         zz = [zj * zj for zj in z]
-        wts = None
-        if self.weights is not None:
-            wts = self.weights if rows is None else self.weights[rows]
+        wts = self._row_weights(rows)
         with np.errstate(all="ignore"):
             for s0 in range(0, g_rows, self.chunk):
                 s1 = min(g_rows, s0 + self.chunk)

@@ -210,6 +210,42 @@ def test_html_report_renders_offline_from_a_file(register: Register, browser: An
         w.close()
 
 
+def test_dashboard_forecasts_show_reliability_diagrams_and_warnings(server: str,
+                                                                    watch: Watch):
+    """Each forecast on the dashboard has its reliability diagram drawn beside it (the
+    interval curve and the threshold-probability points), and a forecast whose backtest
+    could not be run says it is not calibrated, on its figure and beside it."""
+    page = watch.page
+    page.goto(server + "/forecasts")
+    page.wait_for_selector("[id^=fig-rel-] .scatterlayer .point", timeout=20000)
+    cards = page.locator(".card", has=page.locator("[id^=fig-cap-]"))
+    assert cards.count() >= 6
+    for i in range(cards.count()):
+        card = cards.nth(i)
+        notice = card.locator("[data-calibration]")
+        assert notice.count() == 1 and notice.is_visible()
+        status = notice.get_attribute("data-calibration")
+        if status == "not calibrated":
+            assert "too few models for a backtest" in notice.inner_text()
+            assert card.locator("[id^=fig-rel-]").count() == 0
+            legend = str(card.locator("[id^=fig-cap-] .legend").text_content())
+            assert "80 % interval (not calibrated)" in legend
+            notes = card.locator("[id^=fig-cap-] .annotation").all_text_contents()
+            assert "not calibrated: too few models for a backtest" in notes
+        else:
+            rel = card.locator("[id^=fig-rel-]")
+            assert rel.count() == 1
+            # nine interval levels on the left, probability bins on the right
+            left = rel.locator(".subplot.xy .scatterlayer .point")
+            right = rel.locator(".subplot.x2y2 .scatterlayer .point")
+            assert left.count() == 9 and right.count() >= 2
+            assert "how far to trust the forecast" in str(rel.locator(".gtitle").text_content())
+    page.goto(model_url(server, "Qwen2-72B"))
+    page.wait_for_selector("[data-calibration='not calibrated']", timeout=20000)
+    assert page.locator("[data-calibration]").count() >= 2
+    assert not watch.errors and not watch.dialogs
+
+
 @pytest.fixture(scope="module")
 def clocked(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[str]:
     """A dashboard over a register whose record starts three clocks: a planned run long

@@ -152,3 +152,24 @@ def test_too_few_models_is_insufficient_evidence(tmp_path: Path) -> None:
     assert r.exit_code == 3 and "3 models with compute" in r.stderr
     r = run("forecast", "mmlu", "--by", "date", "--db", db)
     assert r.exit_code == 3 and "3 models with a release date" in r.stderr
+
+
+def test_a_forecast_whose_backtest_cannot_run_says_it_is_not_calibrated(tmp_path: Path
+                                                                        ) -> None:
+    from report.sample_register import FEW, FEW_SCORES
+
+    evals = write(tmp_path / "few.csv", "model,benchmark,metric,value,samples\n" + "".join(
+        f"{m},{FEW},acc,{v},12032\n" for m, v in FEW_SCORES.items()))
+    db = example_register(str(tmp_path / "tripwire.db"), evals)
+    r = run("forecast", FEW, "--threshold", "0.5", "--n-boot", "100", "--json", "--db", db)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["calibration"]["status"] == "not calibrated"
+    assert out["calibration"]["text"].startswith("not calibrated: too few models for a "
+                                                 "backtest")
+    assert out["calibration"]["text"] in out["warnings"]
+    r = run("forecast", FEW, "--n-boot", "100", "--db", db)
+    assert r.exit_code == 0 and "not calibrated: too few models for a backtest" in r.stderr
+    r = run("forecast", "mmlu", "--n-boot", "100", "--json", "--db", db)
+    got = json.loads(r.stdout)["calibration"]
+    assert got["status"] in ("calibrated", "failed") and "walk-forward cutoffs" in got["text"]

@@ -132,3 +132,57 @@ def test_postgresql_session_float_settings_do_not_change_the_rows(pg_url: str) -
     report = verify_register(reg)
     assert report.ok and report.rows, report.failure
     reg.close()
+
+
+def test_lines_made_from_inserted_values_are_the_rows_read_back(db_url: str) -> None:
+    """A results-only ingest commits lines it made from the values it inserted (no read-back):
+    they must be exactly the lines verify will read, for every awkward value either database
+    stores differently from how Python wrote it (SQLite: NaN as NULL, -0.0 as 0.0; integers in
+    float columns; times in other zones or naive; quotes, escapes and non-ASCII text; str
+    enums), through COPY and INSERT alike."""
+    import datetime as dt
+
+    from tripwire.model import Variant
+    from tripwire.register import store
+
+    reg = open_register(db_url, create=True)
+    d = reg.dialect
+    stamp = store._db_time(d)
+    when = [dt.datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=dt.UTC),
+            dt.datetime(2024, 3, 1, 1, 2, 3, 4, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+            dt.datetime(1999, 12, 31, 12, 0, 0)]
+    values = [0.1, -0.0, 3, 1e308, float("inf"), -float("inf"), 5e-324, 2**53 + 1, 1 / 3, 0.0]
+    stderrs = [None, float("nan"), -0.0, 0.0, 1.5, 2, None, 1e-300, None, -2.5]
+    texts = ["it's", 'say "hi"', "naïve ☃ 𝄞", "back\\slash", "tab\tnew\nline", "", "\x7f\x01",
+             "'", "ok", "z"]
+    rows = {
+        "source_files": [(7, "/logs/a.json", "ab" * 32, "lm-eval-results", 2**40, 1, 3,
+                          stamp(when[1]), None, '"etag-1"', None, None)],
+        "models": [(11, "org/model ☃", None, None, None, None, None, None, None, 1.0, None, None,
+                    None, "named in a.json", 7, stamp(when[0]), None),
+                   (12, "other", None, None, None, None, None, None, None, 1, None, None,
+                    None, None, 7, stamp(when[2]), None)],
+        "benchmarks": [("bench ☃", None, None, True, 0.25, 1, None, None, None, None)],
+    }
+    rows["eval_results"] = [
+        (100 + i, 11 if i % 2 else 12, "bench ☃", texts[i % 10], values[i % 10],
+         stderrs[(i * 3) % 10], [None, 0, 2**31 - 1, 5][i % 4], 7,
+         None if i % 7 == 6 else stamp(when[i % 3]), texts[(i + 1) % 10], texts[(i + 2) % 10],
+         [None, "strict-match"][i % 2], [None, Variant.POST][i % 2], '{"n_shot": 5}')
+        for i in range(40)]
+    with reg.transaction() as conn:
+        for name, table_rows in rows.items():
+            if name == "benchmarks":
+                conn.execute(t.benchmarks.insert(), [dict(zip(TABLES[name].columns, r,
+                                                              strict=True)) for r in table_rows])
+            else:
+                store._bulk_insert(conn, name, TABLES[name].columns, table_rows)
+        for name, table_rows in rows.items():
+            made = ev.lines_of(name, table_rows, d)
+            read = ev._rows_of(conn, TABLES[name], [r[0] for r in table_rows])
+            assert made == sorted(read, key=lambda x: ev._key_of(x, TABLES[name])), name
+        # values whose stored form is not worked out: read back instead
+        assert ev.lines_of("eval_results", [(1, 1, "b", "m", "0.5", *[None] * 9)], d) is None
+        assert ev.lines_of("models", [(1, "m", None, None, dt.date(2024, 1, 1),
+                                       *[None] * 12)], d) is None
+    reg.close()

@@ -101,15 +101,23 @@ def test_conflicting_model_is_an_error_naming_the_field(register: Register, tmp_
 def test_a_failing_file_stores_nothing(
     register: Register, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A failure after every row of a file was written rolls all of them back."""
+    """A failure after every row of a file was written (its results, the model it created,
+    its record entry and evidence blocks: a results-only file's rows are written with its
+    chunk's) rolls all of them back."""
+    from tripwire.register import evidence
+
     ingest_text(register, tmp_path, "models.csv", MODELS)
     before = register.counts()
+    written = evidence.Deferred.write
 
-    def fail(conn, batch, out, *rest):  # noqa: ANN001, ANN002
+    def fail(self, conn):  # noqa: ANN001
+        written(self, conn)
         assert conn.execute(sa.text("SELECT COUNT(*) FROM eval_results")).scalar() == 4
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM record_entries")).scalar() == (
+            before["record_entries"] + 1)
         raise RuntimeError("disk gone")
 
-    monkeypatch.setattr(register, "_on_ingest", fail)
+    monkeypatch.setattr(evidence.Deferred, "write", fail)
     with pytest.raises(RuntimeError):
         ingest_text(
             register, tmp_path, "evals.csv", EVALS + "brand-new-model,hellaswag,acc,0.5,,\n",
@@ -363,6 +371,30 @@ def test_a_file_failing_after_its_rows_leaves_no_trace_for_the_next(
         ).scalar_one()
     assert files == [str(second.resolve())] and owner == str(second.resolve())
     _check_record(register, [second])
+
+
+def test_results_only_files_between_others_in_one_transaction(
+    register: Register, tmp_path: Path
+) -> None:
+    """Results-only files choose their rows' keys themselves (and commit them from the values);
+    a loss table or compute ledger between them lets the database choose (the ledger creates
+    models too): keys never collide and every row is committed as stored."""
+    from tripwire.demo import example_path
+    from tripwire.register.record_store import verify_register
+
+    paths = [
+        write(tmp_path / "a.csv", "model,benchmark,value\nnew-a,mmlu,0.4\n"),
+        example_path("loss.csv"),
+        write(tmp_path / "b.csv", "model,benchmark,value\nnew-b,mmlu,0.5\n"),
+        example_path("ledger.csv"),
+        write(tmp_path / "c.csv", "model,benchmark,value\nnew-c,gsm8k,0.2\nnew-a,gsm8k,0.1\n"),
+    ]
+    got = list(register.ingest_paths(paths, new_models=True))
+    assert [o.status for _, o in got] == ["stored"] * 5
+    assert {"new-a", "new-b", "new-c"} <= {m.name for m in register.models()}
+    assert register.counts()["eval_results"] == 4
+    report = verify_register(register)
+    assert report.ok, report
 
 
 def test_later_dated_export_wins_on_both_databases(register: Register,

@@ -15,6 +15,14 @@ PIPE = "a|b *c* [x](javascript:y)"
 POLICIES = ["eu-ai-act-gpai", "ca-sb53"]
 """Two built-in policies keep the tests fast (every model is judged under each)."""
 FOCUS = "Llama-3.1-405B"
+FEW = "mmlu_pro"
+"""A benchmark with too few models for a backtest: its forecast must say it is not calibrated.
+MMLU-Pro scores of seven bundled models from Ruan et al. 2024's Open LLM Leaderboard v2 table
+(obsscaling base_llm_leaderboard_v2_eval.csv, column leaderboard_mmlu_pro)."""
+FEW_SCORES = {"phi-2": 0.26279920212765956, "falcon-7b": 0.11253324468085106,
+               "Llama-2-7b": 0.18608710106382978, "Llama-2-70b": 0.37175864361702127,
+               "Meta-Llama-3-8B": 0.32097739361702127, "Meta-Llama-3-70B": 0.4709109042553192,
+               "Qwen2-72B": 0.5730551861702128}
 
 
 def _csv_field(text: str) -> str:
@@ -23,7 +31,7 @@ def _csv_field(text: str) -> str:
 
 def build(folder: Path) -> Register:
     """A fresh register in `folder`: bundled models, results and loss points, plus three
-    models with hostile names and a few results each."""
+    models with hostile names and a few results each, and MMLU-Pro scores of seven models."""
     reg = run_demo(folder, report=False).register
     models = folder / "hostile-models.csv"
     models.write_text(
@@ -38,6 +46,12 @@ def build(folder: Path) -> Register:
         f"{_csv_field(HOSTILE)},arc_challenge,acc_norm,0.62,1172\n"
         f"{_csv_field(TRAVERSAL)},mmlu,acc,0.45,14042\n"
         f"{_csv_field(PIPE)},mmlu,acc,0.30,14042\n", encoding="utf-8")
-    for f in (models, evals):
+    few = folder / "mmlu-pro-evals.csv"
+    source = ("Ruan et al. 2024 (arXiv 2405.10938) base_llm_leaderboard_v2_eval.csv, "
+              "column leaderboard_mmlu_pro")
+    few.write_text("model,benchmark,metric,value,samples,source\n" + "".join(
+        f"{m},{FEW},acc,{v},12032,{_csv_field(source)}\n" for m, v in FEW_SCORES.items()),
+        encoding="utf-8")
+    for f in (models, evals, few):
         reg.ingest(ingest.read_file(f))
     return reg

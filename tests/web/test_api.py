@@ -207,3 +207,24 @@ def test_private_reads_need_the_token(shared: Register):
     assert c.get("/policies").status_code == 200  # the session cookie reads
     r = c.post("/api/attest", json={"safeguard": "x", "by": "y", "evidence": "https://z"})
     assert r.status_code == 401  # ... but never writes
+
+
+def test_forecasts_show_how_far_to_trust_them(client: TestClient):
+    from report.sample_register import FEW
+
+    caps = client.get("/api/forecasts").json()["capabilities"]
+    shown = [c for c in caps if c["available"]]
+    assert shown and all(c["calibration"]["status"] in ("calibrated", "failed",
+                                                        "not calibrated") for c in shown)
+    judged = [c for c in shown if c["calibration"]["status"] != "not calibrated"]
+    assert judged and all(len(c["calibration"]["reliability"]) == 9 for c in judged)
+    page = client.get("/forecasts").text
+    for c in shown:
+        assert f'data-calibration="{c["calibration"]["status"]}"' in page
+    assert page.count('id="fig-rel-') == len(judged)
+    few = next(c for c in shown if c["benchmark"] == FEW)["calibration"]
+    assert few["status"] == "not calibrated"
+    # a model's page shows the same beside each forecast it sits on
+    model = client.get(link("Qwen2-72B")).text
+    assert "<b>Not calibrated</b>: too few models for a backtest" in model
+    assert 'id="fig-rel-' in model

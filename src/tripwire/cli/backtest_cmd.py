@@ -17,8 +17,6 @@ from tripwire.errors import InputError, InsufficientEvidence
 if TYPE_CHECKING:
     import numpy as np
 
-MIN_CUTOFFS = 3
-MIN_HELD_OUT = 5
 _COMPUTE_BINS = (0.0, 0.5, 1.0, 2.0, 5.0)
 _YEAR_BINS = (0.0, 0.5, 1.0, 2.0, 10.0)
 
@@ -125,7 +123,13 @@ def backtest_cmd(
     models."""
     import pandas as pd
 
-    from tripwire.forecast._evaluate import PROTOCOLS, score
+    from tripwire.forecast._evaluate import (
+        FAILED_BELOW,
+        MIN_CUTOFFS,
+        MIN_HELD_OUT,
+        PROTOCOLS,
+        score,
+    )
     from tripwire.register import open_register
 
     if protocol not in PROTOCOLS:
@@ -174,7 +178,7 @@ def backtest_cmd(
         reasons = "; ".join(f"{p['benchmark']}: {p['error']}" for p in per[:5])
         raise InsufficientEvidence(f"no benchmark could be backtested ({reasons})")
     pooled = score(pd.concat(frames, ignore_index=True), distance=distance, bins=bins)
-    failing = [p["benchmark"] for p in per if p.get("coverage80", 1.0) < 0.5]
+    failing = [p["benchmark"] for p in per if p.get("coverage80", 1.0) < FAILED_BELOW]
     out: dict[str, Any] = {"by": by.value, "protocol": protocol if by is By.compute
                            else "walk-forward", "distance_units": (
                                "decades of compute" if by is By.compute else "years"),

@@ -75,9 +75,10 @@ def _parse_date(option: str, text: str | None) -> dt.date | None:
 
 
 def _load(db: str | None, benchmark: str, metric: str | None,
-          as_of: dt.date | None = None) -> dict[str, Any]:
+          as_of: dt.date | None = None, *, everything: bool = False) -> dict[str, Any]:
     """Everything the forecast needs from the register, as plain data (only models released
-    by `as_of`, when given)."""
+    by `as_of`, when given); with `everything`, every benchmark's results too (for the
+    anomaly checks against other benchmarks)."""
     from tripwire.register import open_register
 
     reg = open_register(db)
@@ -85,7 +86,7 @@ def _load(db: str | None, benchmark: str, metric: str | None,
         bm = reg.get_benchmark(benchmark)
         models = {m.name: m for m in reg.models()}
         results = reg.results(benchmark=bm.id)
-        everything = reg.results()
+        all_results = reg.results() if everything else []
         where = reg.display
     finally:
         reg.close()
@@ -109,7 +110,7 @@ def _load(db: str | None, benchmark: str, metric: str | None,
     if as_of is not None:
         notes.append(f"as of {as_of}: only models released on or before it")
     return {"benchmark": bm, "models": models, "rows": rows, "metric": metric, "notes": notes,
-            "all_results": everything, "where": where}
+            "all_results": all_results, "where": where}
 
 
 def _floor(bm: Benchmark) -> float:
@@ -125,21 +126,20 @@ def _floor(bm: Benchmark) -> float:
     return float(bm.chance)
 
 
-def _calibration_notes(me: dict[str, Any], bt: dict[str, Any]) -> list[str]:
-    """Warnings on how far the intervals past the data can be trusted."""
+def _calibration(me: dict[str, Any], bt: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The backtest's verdict on the intervals ({"status", "text"}) and the warnings on how
+    far the intervals past the data can be trusted."""
+    from tripwire.forecast._evaluate import verdict
+
     notes = []
     if me.get("source") == "prior":
         notes.append("intervals past the data use the default model-error prior, not this "
                      f"benchmark's own backtest ({me.get('reason') or 'none could be run'})")
-    cal = me.get("calibrated_coverage") or {}
-    if cal.get("80") is not None and cal["80"] < 0.5:
-        notes.append(f"intervals failed their backtest: only {cal['80']:.0%} of the "
-                     "walk-forward predictions fell inside their 80 % intervals even with the "
-                     "model-error term; do not read the intervals as calibrated")
-    elif bt.get("coverage80") is not None and bt["coverage80"] < 0.5:
-        notes.append(f"intervals failed their backtest: the 80 % intervals covered "
-                     f"{bt['coverage80']:.0%} of later models; do not read them as calibrated")
-    return notes
+    status, text = verdict(None if "error" in bt else bt, error=bt.get("error"),
+                           model_error=me)
+    if status != "calibrated":
+        notes.append(text)
+    return {"status": status, "text": text}, notes
 
 
 def _parse_at(at: str | None, by: By) -> float | dt.date | None:
@@ -312,7 +312,7 @@ def forecast_cmd(
                          frontier=frontier, since=_parse_date("--since", since),
                          as_of=as_of_date, n_boot=n_boot, seed=seed, plot=plot, json=json)
         return
-    data = _load(db, benchmark, metric, as_of_date)
+    data = _load(db, benchmark, metric, as_of_date, everything=anomalies)
     bm: Benchmark = data["benchmark"]
     if chance is not None:
         bm = bm.model_copy(update={"chance": chance})
@@ -372,7 +372,8 @@ def forecast_cmd(
                 out["backtest"]["cutoffs"] = bt.cutoffs.to_dict(orient="records")
         except InsufficientEvidence as e:
             out["backtest"] = {"error": e.message}
-        messages += _calibration_notes(out["model_error"], out["backtest"])
+        out["calibration"], notes = _calibration(out["model_error"], out["backtest"])
+        messages += notes
     else:
         transform: Literal["log2", "logit"] = "log2" if _horizon_like(bm, values) else "logit"
         t_floor = None if transform == "log2" else _floor(bm)
@@ -408,7 +409,8 @@ def forecast_cmd(
                 out["backtest"]["cutoffs"] = bt.cutoffs.to_dict(orient="records")
         except InsufficientEvidence as e:
             out["backtest"] = {"error": e.message}
-        messages += _calibration_notes(out["model_error"], out["backtest"])
+        out["calibration"], notes = _calibration(out["model_error"], out["backtest"])
+        messages += notes
 
     if anomalies:
         out["anomalies"] = _anomalies(fc, bm, names, data, messages)

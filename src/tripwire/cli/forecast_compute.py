@@ -65,8 +65,8 @@ def _print(out: dict[str, Any]) -> None:
     c = out.get("crossing")
     if c and "crossed_by" not in c:
         render([{"quantile": q, "date": d} for q, d in c["date_quantiles"].items()],
-               title=f"date at which the trend reaches {c['threshold']:g} FLOP "
-                     "(blank: not within 100 years)")
+               title=f"release date of the first model over {c['threshold']:g} FLOP "
+                     f"(after {c.get('first_after')}; blank: not within 100 years)")
         if c.get("probability") is not None:
             info(f"P(crossed by {c['at_date']}) = {c['probability']:.3f}")
     if "prediction" in out:

@@ -424,16 +424,19 @@ def _timeline(policy: str, by: str, organization: str | None, family: str | None
                  f"{tl.current_level or 'none'}" + (f" (by {tl.current_by})" if tl.current_by
                                                      and tl.current_level else ""),
                  markup=False)
-    rows = [dict(level=lv.level, compute_flop=lv.compute_flop,
+    rows = [dict(level=lv.level, status=lv.status, compute_flop=lv.compute_flop,
                  **{f"q{q}": d for q, d in lv.date_quantiles.items()},
                  **({f"P(by {at_date})": lv.probability} if at_date else {}),
-                 note=lv.note or "") for lv in tl.levels]
+                 note=lv.note or "") for lv in tl.levels if lv.status != "reached"]
     if rows:
         render(rows, title="when each level above is expected (date quantiles)")
     else:
         stdout.print(f"no level of {tl.policy} lies above {tl.current_level}", markup=False)
+    for n in tl.not_judged:
+        stdout.print(f"not judged: {n}", markup=False)
     for a in tl.assumptions:
         stdout.print(f"assumes: {a}", markup=False)
+    stdout.print(f"bottom line: {tl.bottom_line}", markup=False)
     stdout.print(f"recorded as entry {tl.entry}", markup=False)
 
 

@@ -144,12 +144,16 @@ class CapabilityCurve:
     `tau_` (logit units), and noise added to the score with sd `sigma_`.
 
     Past the compute range of the data a third part is added, the model error of the sigmoid
-    form: a latent shift with sd ``scale * growth(decades past the data)`` and a shift of the
-    score with sd ``additive * growth(...)``. With `calibrate`
+    form: a latent shift with sd ``scale * growth(decades past the data)``, a shift of the
+    score with sd ``additive * growth(...)`` and, for a fitted ceiling, a shift of the ceiling
+    (logits of its place between the lowest and highest ceiling allowed) with sd
+    ``ceiling * growth(decades above the largest model)``, so that a curve that seemed to
+    saturate may rise above its fitted ceiling far past the data. With `calibrate`
     (the default) its scale is fitted by leave-future-out on the data at hand (refits on the
     lowest 50, 60, 70 and 80 % of models by compute predict the rest) and shrunk towards
-    `prior_scale` (:mod:`tripwire.calibration`); ``model_error_`` says which, and how the
-    backtest's coverage changed.
+    `prior_scale` (the additive and ceiling parts towards their own priors;
+    :mod:`tripwire.calibration`); ``model_error_`` says which, and how the backtest's coverage
+    changed.
     """
 
     tau_: float

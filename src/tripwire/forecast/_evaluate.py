@@ -12,6 +12,13 @@ import pandas as pd
 
 from tripwire.calibration import interval_score, probability_reliability, reliability
 
+MIN_CUTOFFS = 3
+"""Fewest cutoffs whose fits predicted later models for a backtest to judge intervals."""
+MIN_HELD_OUT = 5
+"""Fewest held-out predictions for a backtest to judge intervals."""
+FAILED_BELOW = 0.5
+"""Intervals whose 80 % coverage in the backtest is below this failed it."""
+
 PROTOCOLS = ("owen", "ruan", "walk-forward")
 """Backtest protocols: Owen (2024), fit on every model below a compute cutoff and predict up
 to two decades above it, cutoffs every half decade; Ruan et al. (2024), one fixed training
@@ -79,3 +86,36 @@ def score(pred: pd.DataFrame, *, distance: str, bins: Sequence[float]) -> dict[s
         out["probability_reliability"] = probability_reliability(np.concatenate(probs),
                                                                  np.concatenate(outcomes))
     return out
+
+
+def verdict(summary: dict[str, Any] | None, *, error: str | None = None,
+            model_error: dict[str, Any] | None = None) -> tuple[str, str]:
+    """How far a forecast's intervals can be trusted, from its walk-forward backtest:
+    ("calibrated" | "failed" | "not calibrated", one line a reader sees beside the forecast).
+
+    "not calibrated" when the backtest could not be run (`error`) or judged too little (fewer
+    than MIN_CUTOFFS cutoffs or MIN_HELD_OUT later models); "failed" when its 80 % intervals
+    covered under half of the later models, or the model-error term's own walk-forward fits
+    (`model_error`, `tripwire.calibration.ModelError.to_dict`) did.
+    """
+    s = summary or {}
+    n_cut, n_pred = int(s.get("n_cutoffs") or 0), int(s.get("n_predictions") or 0)
+    if error is not None or n_cut < MIN_CUTOFFS or n_pred < MIN_HELD_OUT:
+        why = error or (f"{n_cut} usable cutoff{'s' if n_cut != 1 else ''} and {n_pred} "
+                        f"later model{'s' if n_pred != 1 else ''} predicted; a backtest needs "
+                        f"at least {MIN_CUTOFFS} cutoffs and {MIN_HELD_OUT} later models")
+        detail = "" if "for a backtest" in why else f" ({why})"
+        return ("not calibrated", f"not calibrated: too few models for a backtest{detail}; "
+                                  "the intervals are not checked out of sample")
+    cov80, cov95 = float(s["coverage80"]), float(s["coverage95"])
+    own = ((model_error or {}).get("calibrated_coverage") or {}).get("80")
+    where = f"{n_pred} later models over {n_cut} walk-forward cutoffs"
+    if cov80 < FAILED_BELOW:
+        return ("failed", f"intervals failed their backtest: the 80 % intervals covered "
+                          f"{cov80:.0%} of {where}; do not read them as calibrated")
+    if own is not None and own < FAILED_BELOW:
+        return ("failed", f"intervals failed their backtest: the model-error term's own "
+                          f"walk-forward fits put {own:.0%} inside their 80 % intervals; do "
+                          "not read them as calibrated")
+    return ("calibrated", f"backtested out of sample: the 80 % intervals covered {cov80:.0%} "
+                          f"and the 95 % intervals {cov95:.0%} of {where}")

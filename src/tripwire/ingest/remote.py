@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import struct
 import zipfile
@@ -67,8 +68,24 @@ class RemoteObject:
         return self.url
 
 
+_CLIENTS: dict[tuple[Any, ...], Any] = {}
+"""Filesystems made, by scheme and the store's configuration in the environment: a second
+listing in the same process (a watch loop, a rerun) reuses the client and its connections."""
+_CONFIG = ("AWS_", "BOTO", "GOOGLE_", "GCS", "AZURE_", "FSSPEC_")
+
+
 def _filesystem(url: str) -> tuple[Any, str]:
     scheme = _SCHEME.match(url).group(1).lower()  # type: ignore[union-attr]
+    key = (scheme, *sorted((k, v) for k, v in os.environ.items() if k.startswith(_CONFIG)))
+    fs = _CLIENTS.get(key)
+    if fs is not None:
+        return fs, fs._strip_protocol(url)
+    fs, root = _new_filesystem(url, scheme)
+    _CLIENTS[key] = fs
+    return fs, root
+
+
+def _new_filesystem(url: str, scheme: str) -> tuple[Any, str]:
     try:
         import fsspec
     except ImportError:

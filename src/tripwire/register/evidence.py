@@ -22,12 +22,17 @@ entry. `committed_digests` and `row_digests` serve determinations, which name th
 the rows they used and are stale when those no longer match the committed rows.
 
 Writers call `commit` (after `watermarks` taken before writing): it is the one place a new
-writer path (bulk COPY, another store) needs to call for its rows to be covered.
+writer path (bulk COPY, another store) needs to call for its rows to be covered. A writer that
+chose the keys of its rows itself (the log ingest) hands `commit` their canonical lines made by
+`lines_of` from the values it inserted, instead of the database reading them back: the same
+lines, for values the database stores unchanged (`lines_of` says None for any other, and those
+rows are read back).
 """
 
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import hashlib
 import math
 import zlib
@@ -44,10 +49,12 @@ __all__ = [
     "BLOCK",
     "COMMIT_KINDS",
     "TABLES",
+    "Deferred",
     "RowChange",
     "commit",
     "commit_baseline",
     "committed_lines",
+    "lines_of",
     "evidence_blocks",
     "row_digests",
     "verify_evidence",
@@ -195,6 +202,114 @@ def _fetch(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> list[st
         cur.close()
 
 
+_KINDS: dict[str, tuple[str, ...]] = {}
+
+
+def _kinds(table: Table) -> tuple[str, ...]:
+    """Each column's kind, in canonical order: int, float, text, time, date or flag."""
+    got = _KINDS.get(table.name)
+    if got is None:
+        from tripwire.register import tables as t
+
+        cols = t.metadata.tables[table.name].columns
+        got = _KINDS[table.name] = tuple(
+            "time" if c in table.times else "date" if c in table.dates
+            else "flag" if c in table.flags else "float" if isinstance(cols[c].type, sa.Float)
+            else "int" if isinstance(cols[c].type, sa.Integer) else "text"
+            for c in table.columns)
+    return got
+
+
+_NONE = type(None)
+
+
+def _utc_text(d: Any) -> str | None:
+    """A timestamp as `_select` reads it back from PostgreSQL (naive means UTC)."""
+    if type(d) is not dt.datetime:
+        return None
+    if d.tzinfo is not None:
+        d = d.astimezone(dt.UTC)
+    return (f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
+            f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}")
+
+
+def _column(kind: str, col: tuple[Any, ...], sqlite: bool) -> tuple[Any, ...] | None:
+    """A column of values as the database will return them, or None when one is not a value
+    it stores unchanged (or in a way worked out here)."""
+    types = set(map(type, col))
+    if kind == "text" or (kind == "time" and sqlite):
+        if types <= {str, _NONE}:
+            return col
+        if all(issubclass(x, str) or x is _NONE for x in types):  # str enums as their value
+            return tuple(None if v is None else str.__str__(v) for v in col)
+        return None
+    if kind == "int":
+        if types <= {int, _NONE}:
+            return col
+        if types <= {int, bool, _NONE}:
+            return tuple(None if v is None else int(v) for v in col)
+        return None
+    if kind == "float":
+        if not types <= {float, int, _NONE}:
+            return None
+        if int in types:
+            try:
+                col = tuple(v if v is None else float(v) for v in col)
+            except OverflowError:
+                return None
+        if sqlite:  # SQLite stores NaN as NULL and -0.0 as 0.0
+            present = set(col)
+            present.discard(None)
+            if any(map(math.isnan, present)) or (0.0 in present and _negative_zero(col)):
+                col = tuple(None if v is not None and v != v else 0.0 if v == 0.0 else v
+                            for v in col)
+        return col
+    if kind == "flag":
+        return tuple(None if v is None else int(v) for v in col) if types <= {
+            bool, int, _NONE} else None
+    if kind == "time":  # a file's rows share a time or a few: each worked out once
+        text = {v: _utc_text(v) for v in set(col) if v is not None}
+        if None in text.values():
+            return None
+        text[None] = None
+        return tuple(map(text.__getitem__, col))
+    return col if types <= {_NONE} else None  # dates: only absent ones
+
+
+def _negative_zero(col: tuple[Any, ...]) -> bool:
+    """Whether -0.0 is among the values (found among the zeros only, by C-level search)."""
+    i = -1
+    for _ in range(col.count(0.0)):
+        i = col.index(0.0, i + 1)
+        if math.copysign(1.0, col[i]) < 0:
+            return True
+    return False
+
+
+def lines_of(name: str, rows: Sequence[Sequence[Any]], dialect: str) -> list[str] | None:
+    """The canonical lines of `rows` about to be inserted into `name` with every column in
+    `TABLES` order (key first), as the database will read them back (`_select`): times as
+    the UTC text SQLite is given or PostgreSQL prints, floats as stored (SQLite: NaN is NULL,
+    -0.0 is 0.0; integers in a float column as floats). None when a value is of a kind the
+    database would change in ways not worked out here (read those rows back instead)."""
+    if not rows:
+        return []
+    table = TABLES[name]
+    kinds = _kinds(table)
+    cols = list(zip(*rows, strict=True))
+    if len(cols) != len(kinds):
+        raise ValueError(f"{name}: rows of {len(cols)} values, not {len(kinds)}")
+    changed = False
+    sqlite = dialect == "sqlite"
+    for i, kind in enumerate(kinds):
+        got = _column(kind, cols[i], sqlite)
+        if got is None:
+            return None
+        if got is not cols[i]:
+            cols[i], changed = got, True
+    return list(map(ascii, zip(*cols, strict=True) if changed else rows))
+
+
 def _key_of(line: str, table: Table) -> Any:
     """The key (first value) of a canonical line."""
     if table.int_key:
@@ -293,59 +408,116 @@ def _rows_of(conn: sa.Connection, table: Table, keys: Iterable[Any]) -> list[str
     return lines
 
 
-def _commit_lines(conn: sa.Connection, lines_by_table: Mapping[str, list[str]],
-                  kind: str, payload: dict[str, Any]) -> Entry:
+Keyed = tuple[list[Any], list[str]]
+"""Rows of one table as (keys, canonical lines), in the same order."""
+
+
+def _keyed(table: Table, lines: list[str]) -> Keyed:
+    return [_key_of(x, table) for x in lines], lines
+
+
+@dataclass
+class Deferred:
+    """The record and evidence_blocks rows of commits made with `defer`, kept to be written
+    together by `write` (after the rows they commit), before the transaction ends."""
+
+    entries: list[Any] = field(default_factory=list)
+    blocks: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def write(self, conn: sa.Connection) -> None:
+        from tripwire.register.record_store import insert_rows
+
+        insert_rows(conn, self.entries)
+        if self.blocks:
+            _insert_blocks(conn, self.blocks)
+        self.entries, self.blocks = [], []
+
+
+def _commit_lines(conn: sa.Connection, lines_by_table: Mapping[str, Keyed],
+                  kind: str, payload: dict[str, Any], defer: Deferred | None = None) -> Entry:
     from tripwire.register.record_store import append_entry
 
     blocks: list[tuple[str, int, Any, Any, list[str]]] = []
     summary: dict[str, dict[str, Any]] = {}
     for name in sorted(lines_by_table):
         table = TABLES[name]
-        lines = lines_by_table[name]
+        keys, lines = lines_by_table[name]
         if not lines:
             continue
-        keyed = sorted(((_key_of(x, table), x) for x in lines), key=lambda kx: kx[0])
-        lines = [x for _, x in keyed]
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        if order != list(range(len(keys))):
+            keys, lines = [keys[i] for i in order], [lines[i] for i in order]
         roots = []
         for part, lo in enumerate(range(0, len(lines), BLOCK)):
             chunk = lines[lo:lo + BLOCK]
             roots.append(_root(_leaves(chunk)))
-            first = keyed[lo][0] if table.int_key else None
-            last = keyed[lo + len(chunk) - 1][0] if table.int_key else None
+            first = keys[lo] if table.int_key else None
+            last = keys[lo + len(chunk) - 1] if table.int_key else None
             blocks.append((name, part, first, last, chunk))
         summary[name] = {"rows": len(lines), "root": _root(roots).hex()}
-    entry = append_entry(conn, kind, {**payload, "evidence": summary})
+    entry = append_entry(conn, kind, {**payload, "evidence": summary},
+                         defer=defer.entries if defer is not None else None)
     if blocks:
-        conn.execute(evidence_blocks.insert(), [
-            dict(seq=entry.seq, tbl=name, part=part, first_key=first, last_key=last,
-                 rows=len(chunk), data=_pack(chunk))
-            for name, part, first, last, chunk in blocks])
+        rows = [(entry.seq, name, part, first, last, len(chunk), _pack(chunk))
+                for name, part, first, last, chunk in blocks]
+        if defer is not None:
+            defer.blocks += rows
+        else:
+            _insert_blocks(conn, rows)
     return entry
+
+
+def _insert_blocks(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """evidence_blocks rows (seq, tbl, part, first_key, last_key, rows, data), straight to the
+    driver: through SQLAlchemy each insert costs more than the database's work."""
+    m = _mark(conn)
+    sql = ("INSERT INTO evidence_blocks (seq, tbl, part, first_key, last_key, rows, data) "
+           f"VALUES ({', '.join([m] * 7)})")
+    error = conn.dialect.loaded_dbapi.Error
+    cur = _cursor(conn)
+    try:
+        cur.executemany(sql, rows)
+    except error as e:
+        raise sa.exc.DBAPIError.instance(sql, rows[:1], e, error, dialect=conn.dialect) from e
+    finally:
+        cur.close()
 
 
 def commit(conn: sa.Connection, kind: str, payload: dict[str, Any], *,
            since: Watermarks | None = None,
-           keys: Mapping[str, Iterable[Any]] | None = None) -> Entry:
+           keys: Mapping[str, Iterable[Any]] | None = None,
+           built: Mapping[str, Keyed] | None = None, defer: Deferred | None = None) -> Entry:
     """Append a `kind` entry with `payload` committing the rows written since `since` (rows
-    whose key is above the watermark, integer-keyed tables) and the rows of `keys` (table ->
-    keys: rows updated, or of text-keyed tables), read back as stored, in the caller's
-    transaction. The payload gains ``evidence``: per table, the rows and their Merkle root."""
-    lines: dict[str, list[str]] = {}
+    whose key is above the watermark, integer-keyed tables), the rows of `keys` (table ->
+    keys: rows updated, or of text-keyed tables), read back as stored, and the rows of
+    `built` (table -> (keys, lines) made by `lines_of` from the values inserted), in the
+    caller's transaction. The payload gains ``evidence``: per table, the rows and their
+    Merkle root. With `defer`, the entry's row and its blocks are kept there to be written
+    later in the transaction (`Deferred.write`)."""
+    lines: dict[str, Keyed] = {n: (list(k), list(x)) for n, (k, x) in (built or {}).items()}
     if since:  # read back only the tables that gained rows (one query says which)
         after = watermarks(conn, since)
         since = {n: m for n, m in since.items() if after.get(n, m) > m}
     for name, mark in (since or {}).items():
-        lines[name] = _rows_since(conn, TABLES[name], mark)
+        got = _keyed(TABLES[name], _rows_since(conn, TABLES[name], mark))
+        if name in lines:
+            seen = set(lines[name][0])
+            got = ([k for k in got[0] if k not in seen],
+                   [x for k, x in zip(*got, strict=True) if k not in seen])
+        lines[name] = (lines.get(name, ([], []))[0] + got[0],
+                       lines.get(name, ([], []))[1] + got[1])
     for name, ks in (keys or {}).items():
         ks = list(ks)
         if not ks:
             continue
-        got = _rows_of(conn, TABLES[name], ks)
+        got = _keyed(TABLES[name], _rows_of(conn, TABLES[name], ks))
         if name in lines:  # a key both new and listed: one line
-            seen = set(lines[name])
-            got = [x for x in got if x not in seen]
-        lines[name] = lines.get(name, []) + got
-    return _commit_lines(conn, lines, kind, payload)
+            seen = set(lines[name][0])
+            got = ([k for k in got[0] if k not in seen],
+                   [x for k, x in zip(*got, strict=True) if k not in seen])
+        lines[name] = (lines.get(name, ([], []))[0] + got[0],
+                       lines.get(name, ([], []))[1] + got[1])
+    return _commit_lines(conn, lines, kind, payload, defer)
 
 
 def commit_baseline(conn: sa.Connection, reason: str) -> Entry | None:
@@ -356,7 +528,8 @@ def commit_baseline(conn: sa.Connection, reason: str) -> Entry | None:
              TABLES.items()}
     if not any(lines.values()):
         return None
-    return _commit_lines(conn, lines, "baseline", {"reason": reason})
+    return _commit_lines(conn, {n: _keyed(TABLES[n], x) for n, x in lines.items()}, "baseline",
+                         {"reason": reason})
 
 
 # ------------------------------------------------------------------------------- verify

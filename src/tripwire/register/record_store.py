@@ -48,6 +48,7 @@ __all__ = [
     "find_entry",
     "forget_head",
     "inclusion_proof",
+    "insert_rows",
     "lock_appends",
     "make_checkpoint",
     "verify_register",
@@ -80,7 +81,6 @@ record_checkpoints = sa.Table(
 )
 _LAST = (sa.select(record_entries.c.seq, record_entries.c.hash)
          .order_by(record_entries.c.seq.desc()).limit(1))
-_INSERT = record_entries.insert()
 _ROW_SQL = "SELECT seq, kind, body, prev, hash FROM record_entries ORDER BY seq"
 _SOURCE_REF = re.compile(rb'"source_sha256":"(.{64})', re.DOTALL)
 _INGEST_REF = re.compile(rb'"sha256":"(.{64})', re.DOTALL)
@@ -110,12 +110,15 @@ def lock_appends(conn: sa.Connection) -> None:
     _lock(conn)
 
 
-def append_entry(conn: sa.Connection, kind: str, payload: dict[str, Any]) -> Entry:
+def append_entry(conn: sa.Connection, kind: str, payload: dict[str, Any], *,
+                 defer: list[StoredRow] | None = None) -> Entry:
     """Append one entry inside the caller's transaction (`with reg.transaction() as conn`).
 
     Computes its seq, links it to the hash of the current last entry and stores its RFC 8785
     bytes; concurrent appenders queue (SQLite BEGIN IMMEDIATE, PostgreSQL advisory lock), and the
-    primary key on seq refuses a fork should a caller bypass both.
+    primary key on seq refuses a fork should a caller bypass both. With `defer`, the entry's
+    row is added to that list instead, for `insert_rows` before the transaction ends (the
+    transaction's later appends follow it all the same).
     """
     payload_json = canonical_json(payload) if isinstance(payload, dict) else b""
     _lock(conn)
@@ -127,9 +130,34 @@ def append_entry(conn: sa.Connection, kind: str, payload: dict[str, Any]) -> Ent
         last = conn.execute(_LAST).first()
         seq, prev = (last.seq + 1, last.hash) if last is not None else (0, GENESIS)
     entry = Entry.create(seq, kind, payload, prev, payload_json=payload_json)
-    conn.execute(_INSERT, entry.row()._asdict())
+    if defer is not None:
+        defer.append(entry.row())
+    else:
+        insert_rows(conn, [entry.row()])
     conn.info[_HEAD] = (txn, entry.seq + 1, entry.entry_hash)
     return entry
+
+
+def insert_rows(conn: sa.Connection, rows: Sequence[StoredRow]) -> None:
+    """Entries' rows, straight to the driver (through SQLAlchemy an insert costs more than the
+    database's work, and ingest appends one per file); errors raised as SQLAlchemy raises
+    them."""
+    if not rows:
+        return
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    sql = (f"INSERT INTO record_entries (seq, kind, body, prev, hash) "
+           f"VALUES ({', '.join([mark] * 5)})")
+    params = [tuple(r) for r in rows]
+    dbapi: Any = conn.connection.dbapi_connection
+    error = conn.dialect.loaded_dbapi.Error
+    try:
+        cur = dbapi.cursor()
+        try:
+            cur.executemany(sql, params)
+        finally:
+            cur.close()
+    except error as e:
+        raise sa.exc.DBAPIError.instance(sql, params[:1], e, error, dialect=conn.dialect) from e
 
 
 def forget_head(conn: sa.Connection) -> None:

@@ -6,6 +6,13 @@ Files are stored in chunks: one transaction per chunk of up to `CHUNK_FILES` fil
 head) are paid once per chunk. Each file is still stored whole or not at all: should one fail
 while being stored, the chunk is written again with a savepoint per file (see
 `ingest_batches`). Bulk rows go to the driver's executemany directly.
+
+A file of results only (an evaluation log, a results table: no models table, loss curve or
+compute ledger) is stored with keys the ingest chooses itself (`_Ids`), so the record's
+commitment to its rows is made from the values inserted instead of reading them back
+(`evidence.lines_of`); and its rows, record entry and evidence blocks are written with those
+of the chunk's other such files, a statement per table (`_Pending`), when the chunk is
+written straight through.
 """
 
 from __future__ import annotations
@@ -124,6 +131,9 @@ class _Names:
         self.version: dict[str, int] = {}
         self.stored: dict[str, int] = {}
         self.files_known: set[str] = set()
+        self.ids = _Ids()
+        self.registered: set[str] | None = None
+        self.pending: _Pending | None = None
         self.file_clear()
 
     def file_clear(self) -> None:
@@ -189,6 +199,90 @@ class _Names:
             self.version[path] = max(self.version[path], version)
 
 
+class _Ids:
+    """Keys for the rows a results-only file adds (source file, bare models, results,
+    samples), chosen by the ingest so that their canonical lines are made from the values:
+    SQLite, counting on from the largest key, read once per transaction (which holds the write
+    lock) and again after any write that let the database choose; PostgreSQL, drawn from each
+    table's own sequence (as its default would), a block at a time."""
+
+    TABLES = ("source_files", "models", "eval_results", "eval_samples")
+    BLOCK = 1024
+
+    def __init__(self) -> None:
+        self.next: dict[str, int] = {}
+        self.pool: dict[str, list[int]] = {}
+
+    def forget(self) -> None:
+        """The database chose keys since (SQLite): read the largest ones again."""
+        self.next.clear()
+
+    def take(self, conn: sa.Connection, table: str, n: int) -> list[int]:
+        if n <= 0:
+            return []
+        if conn.dialect.name == "postgresql":
+            pool = self.pool.setdefault(table, [])
+            if len(pool) < n:
+                pool += conn.exec_driver_sql(
+                    f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+                    "FROM generate_series(1, %s)", (max(n - len(pool), self.BLOCK),)
+                ).scalars()
+            got, pool[:n] = pool[:n], []
+            return got
+        if not self.next:
+            from tripwire.register.evidence import watermarks
+
+            self.next = {k: v + 1 for k, v in watermarks(conn, self.TABLES).items()}
+        first = self.next[table]
+        self.next[table] = first + n
+        return list(range(first, first + n))
+
+
+class _Pending:
+    """The rows of a chunk's results-only files not written yet, with their record entries
+    and evidence blocks: written together (`write`), a statement per table, at the end of the
+    chunk or before anything that needs them in the database. Only while the chunk is written
+    straight through: a failure there rolls the whole transaction back anyway."""
+
+    ORDER = ("source_files", "models", "eval_results", "eval_samples")
+
+    def __init__(self) -> None:
+        from tripwire.register.evidence import Deferred
+
+        self.rows: dict[str, tuple[tuple[str, ...], list[tuple]]] = {}
+        self.record = Deferred()
+        self.run_keys: dict[str, tuple[str, int]] = {}
+        """run_key -> (path, version) of the pending files, for `_SAME_RUN`."""
+
+    def add(self, table: str, cols: tuple[str, ...], rows: list[tuple]) -> None:
+        got = self.rows.setdefault(table, (cols, []))
+        if got[0] != cols:
+            raise ValueError(f"{table}: pending rows of other columns")
+        got[1].extend(rows)
+
+    def write(self, conn: sa.Connection) -> None:
+        for table in self.ORDER:
+            if table in self.rows:
+                _bulk_insert(conn, table, *self.rows.pop(table))
+        self.record.write(conn)
+        self.run_keys.clear()
+
+
+def _write(conn: sa.Connection, names: _Names, table: str, cols: tuple[str, ...],
+           rows: list[tuple]) -> None:
+    """Rows of a results-only file: kept with the chunk's pending rows, or written now."""
+    if names.pending is not None:
+        names.pending.add(table, cols, rows)
+    else:
+        _bulk_insert(conn, table, cols, rows)
+
+
+def _results_only(batch: Batch) -> bool:
+    """A file whose rows are results (and the bare models and benchmarks they name) only."""
+    return not (batch.models or batch.loss or batch.ledger or batch.planned
+                or batch.export_date is not None or batch.kind == "benchmarks-csv")
+
+
 # Run once per file, straight on the driver (`_driver`): through SQLAlchemy each costs more
 # than the database's work.
 _INSERT_FILE = (
@@ -199,6 +293,12 @@ _INSERT_MODEL = (
     "INSERT INTO models (name, multiplier, source_file_id, updated_at, source) "
     "VALUES (?, ?, ?, ?, ?) RETURNING id"
 )
+_FILE_COLS = ("id", "path", "sha256", "kind", "size", "version", "rows", "ingested_at",
+              "run_key", "etag", "export_date", "export_basis")
+_MODEL_COLS = ("id", "name", "organization", "family", "release_date", "params", "tokens",
+               "compute_flop", "compute_method", "multiplier", "cost_usd", "parent", "variant",
+               "source", "source_file_id", "updated_at", "compute_confidence")
+"""Every column of the two tables in the record's canonical order (evidence.TABLES)."""
 _INSERT_BENCH = t.benchmarks.insert()
 _SAME_RUN = (
     sa.select(t.source_files.c.path, t.source_files.c.version)
@@ -279,6 +379,8 @@ class BatchStore:
 
             lock_appends(conn)  # PostgreSQL: before any insert, so writers never deadlock
             names = _Names()
+            if not savepoints:
+                names.pending = _Pending()
             names.files(conn, batches)
             models: set[str] = {model_override} if model_override else set()
             benches: set[str] = set()
@@ -293,6 +395,11 @@ class BatchStore:
                 done.append(out)
                 if isinstance(out, TripwireError) and not keep_going:
                     break
+            if names.pending is not None:
+                try:
+                    names.pending.write(conn)
+                except (sa.exc.IntegrityError, sa.exc.DataError, OverflowError) as e:
+                    raise _FileFailed from e  # written again, a savepoint per file
         return done
 
     def _ingest_file(
@@ -326,12 +433,14 @@ class BatchStore:
                 out.status, out.version = "unchanged", seen
                 return out
             if batch.run_key is not None:
-                same = conn.execute(_SAME_RUN, {"key": batch.run_key}).first()
+                same = names.pending.run_keys.get(batch.run_key) if names.pending else None
+                if same is None:
+                    same = conn.execute(_SAME_RUN, {"key": batch.run_key}).first()
                 if same is not None:
                     out.status = "skipped"
                     out.reason = (
-                        f"the same evaluation run, with the same scores, as {same.path} "
-                        f"(stored already, version {same.version}); nothing added"
+                        f"the same evaluation run, with the same scores, as {same[0]} "
+                        f"(stored already, version {same[1]}); nothing added"
                     )
                     return out
             if not savepoints:
@@ -389,27 +498,32 @@ class BatchStore:
 
         out.version = names.version[batch.path] + 1
         names.file_clear()
-        marks = watermarks(conn)
-        file_id = _driver(
-            conn,
-            _INSERT_FILE,
-            (
-                batch.path,
-                batch.sha256,
-                batch.kind,
-                batch.size,
-                out.version,
-                batch.count,
-                _db_time(self.dialect)(_now()),
-                batch.run_key,
-                batch.etag,
-            ),
-        )
-        if batch.export_date is not None:
-            conn.execute(t.source_files.update().where(t.source_files.c.id == file_id)
-                         .values(export_date=batch.export_date, export_basis=batch.export_basis))
-        self._store(conn, batch, file_id, out, names, update=update, model_override=model_override)
-        self._on_ingest(conn, batch, out, marks, names, update)
+        values = (batch.path, batch.sha256, batch.kind, batch.size, out.version, batch.count,
+                  _db_time(self.dialect)(_now()), batch.run_key, batch.etag)
+        built: dict[str, list[tuple]] | None = None
+        marks: dict[str, int] = {}
+        if _results_only(batch):
+            (file_id,) = names.ids.take(conn, "source_files", 1)
+            built = {"source_files": [(file_id, *values, None, None)]}
+            _write(conn, names, "source_files", _FILE_COLS, built["source_files"])
+            if names.pending is not None and batch.run_key is not None:
+                names.pending.run_keys[batch.run_key] = (batch.path, out.version)
+        else:
+            if names.pending is not None:
+                names.pending.write(conn)
+            names.ids.forget()
+            names.registered = None
+            marks = watermarks(conn)
+            file_id = _driver(conn, _INSERT_FILE, values)
+            if batch.export_date is not None:
+                conn.execute(t.source_files.update().where(t.source_files.c.id == file_id)
+                             .values(export_date=batch.export_date,
+                                     export_basis=batch.export_basis))
+        self._store(conn, batch, file_id, out, names, update=update,
+                    model_override=model_override, built=built)
+        if built is None:
+            names.ids.forget()
+        self._on_ingest(conn, batch, out, marks, names, update, built)
         names.version[batch.path] = out.version
         names.stored[batch.sha256] = out.version
 
@@ -671,11 +785,14 @@ class BatchStore:
         marks: dict[str, int],
         names: _Names,
         update: bool,
+        built: dict[str, list[tuple]] | None = None,
     ) -> None:
         """Run inside the ingest transaction after a file is stored: commit its rows to the
         record. Models it changed get an `update` entry of their own (what changed, from what
-        to what), then the file's `ingest` entry commits every row it added."""
-        from tripwire.register.evidence import commit
+        to what), then the file's `ingest` entry commits every row it added: those above the
+        watermarks `marks`, or, for a results-only file, the rows `built` (table -> rows
+        inserted, every column), their lines made from the values where `lines_of` can."""
+        from tripwire.register.evidence import commit, lines_of
 
         ident = {"path": batch.path, "sha256": batch.sha256}
         if names.updated_models:
@@ -689,12 +806,25 @@ class BatchStore:
                 },
                 keys={"models": names.updated_models},
             )
+        keys: dict[str, list[Any]] = {"benchmarks": names.created_benchmarks}
+        lines = {}
+        for name, rows in (built or {}).items():
+            got = lines_of(name, rows, self.dialect)
+            if got is None:
+                keys[name] = [r[0] for r in rows]
+            else:
+                lines[name] = ([r[0] for r in rows], got)
+        pending = names.pending if built is not None else None
+        if pending is not None and len(keys) > 1:  # rows to read back: in the database first
+            pending.write(conn)
         entry = commit(
             conn,
             "ingest",
             {**ident, "kind": batch.kind, "rows": batch.count},
             since=marks,
-            keys={"benchmarks": names.created_benchmarks},
+            keys=keys,
+            built=lines,
+            defer=pending.record if pending is not None else None,
         )
         self._record_planned(conn, batch, out, entry.seq)
 
@@ -729,13 +859,15 @@ class BatchStore:
         *,
         update: bool,
         model_override: str | None,
+        built: dict[str, list[tuple]] | None = None,
     ) -> None:
         model_ids = self._store_models(conn, batch, file_id, out, names, update=update)
         if batch.kind == "benchmarks-csv":
             _store_benchmarks(conn, batch)
         if batch.result_count:
             self._store_results(
-                conn, batch, file_id, out, model_ids, names, model_override=model_override
+                conn, batch, file_id, out, model_ids, names, model_override=model_override,
+                built=built,
             )
         if batch.loss:
             conn.execute(
@@ -915,7 +1047,11 @@ class BatchStore:
         names: _Names,
         *,
         model_override: str | None,
+        built: dict[str, list[tuple]] | None = None,
     ) -> None:
+        """Store a file's results; the models they name that the register lacks are created
+        bare. With `built` (a results-only file), rows get keys from `names.ids` and are
+        added to it (table -> rows, every column) for the record's commitment."""
         # Look up only the names this file uses (the register may hold far more), and only
         # those this transaction has not looked up already.
         tab = batch.table if not batch.samples else None
@@ -950,7 +1086,19 @@ class BatchStore:
                 )
                 for m in missing
             ]
-            if len(new_models) <= 4:  # the usual case (a log names one model): ids straight back
+            if built is not None:
+                new_ids = names.ids.take(conn, "models", len(new_models))
+                stamp_now = _db_time(self.dialect)(now)
+                model_rows = [
+                    (mid, row["name"], None, None, None, None, None, None, None, 1.0, None, None,
+                     None, row["source"], file_id, stamp_now, None)
+                    for mid, row in zip(new_ids, new_models, strict=True)
+                ]
+                _write(conn, names, "models", _MODEL_COLS, model_rows)
+                built["models"] = model_rows
+                for mid, row in zip(new_ids, new_models, strict=True):
+                    model_ids[row["name"]] = names.model_id[row["name"]] = mid
+            elif len(new_models) <= 4:  # the usual case (a log names one model): ids straight back
                 for row in new_models:
                     mid = _driver(conn, _INSERT_MODEL, (
                         row["name"], 1.0, file_id, _db_time(self.dialect)(now), row["source"]
@@ -1016,8 +1164,10 @@ class BatchStore:
             n = len(tab)
             none = [None] * n
             model_col = tab.model
+            ids = names.ids.take(conn, "eval_results", n) if built is not None else None
             rows = list(
                 zip(
+                    *([ids] if ids is not None else []),
                     [mids[m] for m in model_col] if len(mids) > 1 else [mids[model_col[0]]] * n,
                     [bids[b] for b in tab.benchmark],
                     tab.metric,
@@ -1034,14 +1184,20 @@ class BatchStore:
                     strict=True,
                 )
             )
-            _bulk_insert(conn, "eval_results", cols, rows)
+            if built is not None:
+                _write(conn, names, "eval_results", ("id", *cols), rows)
+                built["eval_results"] = rows
+            else:
+                _bulk_insert(conn, "eval_results", cols, rows)
             out.results = n
         else:
             self._store_result_objects(
-                conn, batch, file_id, out, cols, model_id, bench_id, stamp, now_db
+                conn, batch, file_id, out, cols, model_id, bench_id, stamp, now_db, names, built
             )
         if created:
-            known = _model_names(conn, registered=True) - set(created)
+            if names.registered is None:
+                names.registered = _model_names(conn, registered=True)
+            known = names.registered - set(created)
             shown = ", ".join(
                 m + (f" (closest: {', '.join(near)})" if (near := _closest(m, known)) else "")
                 for m in created[:5]
@@ -1062,6 +1218,8 @@ class BatchStore:
         bench_id: Any,
         stamp: Any,
         now_db: Any,
+        names: _Names,
+        built: dict[str, list[tuple]] | None,
     ) -> None:
         mids: dict[str, int] = {}
         bids: dict[str, str] = {}
@@ -1090,7 +1248,24 @@ class BatchStore:
                     json.dumps(r.extra, sort_keys=True) if r.extra else None,
                 )
             )
-        if batch.samples:
+        sample_cols = ("result_id", "sample_id", "epoch", "score", "raw")
+        if built is not None:
+            ids = names.ids.take(conn, "eval_results", len(rows))
+            keyed: list[tuple] = [(i, *r) for i, r in zip(ids, rows, strict=True)]
+            _write(conn, names, "eval_results", ("id", *cols), keyed)
+            built["eval_results"] = keyed
+            sample_rows = [
+                (ids[i], s.sample_id, s.epoch, s.score, s.raw)
+                for i, scores in batch.samples.items()
+                for s in scores
+            ]
+            if sample_rows:
+                sids = names.ids.take(conn, "eval_samples", len(sample_rows))
+                keyed = [(i, *r) for i, r in zip(sids, sample_rows, strict=True)]
+                _write(conn, names, "eval_samples", ("id", *sample_cols), keyed)
+                built["eval_samples"] = keyed
+            out.samples = len(sample_rows)
+        elif batch.samples:
             ids = _bulk_insert(conn, "eval_results", cols, rows, returning="id")
             sample_rows = [
                 (ids[i], s.sample_id, s.epoch, s.score, s.raw)
@@ -1098,12 +1273,7 @@ class BatchStore:
                 for s in scores
             ]
             if sample_rows:
-                _bulk_insert(
-                    conn,
-                    "eval_samples",
-                    ("result_id", "sample_id", "epoch", "score", "raw"),
-                    sample_rows,
-                )
+                _bulk_insert(conn, "eval_samples", sample_cols, sample_rows)
             out.samples = len(sample_rows)
         else:
             _bulk_insert(conn, "eval_results", cols, rows)
@@ -1176,9 +1346,10 @@ def _later_export(new: dt.date | None, old: dt.date | None) -> bool:
 
 def _db_time(dialect: str) -> Any:
     """How a UTC datetime is written by a raw bulk insert: SQLite stores SQLAlchemy's text
-    form (read back by the DateTime type), PostgreSQL takes the datetime itself."""
+    form (read back by the DateTime type), PostgreSQL takes the datetime itself; naive means
+    UTC on both (PostgreSQL would read it in the session's time zone)."""
     if dialect != "sqlite":
-        return lambda d: d
+        return lambda d: d if d.tzinfo is not None else d.replace(tzinfo=dt.UTC)
 
     def text(d: dt.datetime) -> str:
         if d.tzinfo is not None:
@@ -1186,6 +1357,10 @@ def _db_time(dialect: str) -> Any:
         return d.strftime("%Y-%m-%d %H:%M:%S.%f")
 
     return text
+
+
+COPY_ROWS = 16
+"""Rows from which PostgreSQL is sent COPY rather than INSERTs (a COPY costs more to start)."""
 
 
 def _bulk_insert(
@@ -1200,11 +1375,13 @@ def _bulk_insert(
     executemany. With `returning`, the new ids in row order."""
     if not rows:
         return []
-    if conn.dialect.name == "postgresql":
+    pg = conn.dialect.name == "postgresql"
+    if pg and (returning is not None or len(rows) >= COPY_ROWS):
         return _copy(conn, table, cols, rows, returning)
-    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['?'] * len(cols))})"
+    mark = "%s" if pg else "?"
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
     if returning is None:
-        conn.exec_driver_sql(sql, rows)
+        _driver_many(conn, sql, rows)
         return []
     sql += f" RETURNING {returning}"
     return [conn.exec_driver_sql(sql, row).scalar_one() for row in rows]
@@ -1228,6 +1405,21 @@ def _driver(conn: sa.Connection, sql: str, params: tuple) -> Any:
     except error as e:
         raise sa.exc.DBAPIError.instance(sql, params, e, error, dialect=conn.dialect) from e
     return row[0] if row is not None else None
+
+
+def _driver_many(conn: sa.Connection, sql: str, rows: list[tuple]) -> None:
+    """One statement (written with the driver's marks) for each row, by the driver's
+    executemany, its errors raised as SQLAlchemy raises them."""
+    dbapi: Any = conn.connection.dbapi_connection
+    error = conn.dialect.loaded_dbapi.Error
+    try:
+        cur = dbapi.cursor()
+        try:
+            cur.executemany(sql, rows)
+        finally:
+            cur.close()
+    except error as e:
+        raise sa.exc.DBAPIError.instance(sql, rows[:1], e, error, dialect=conn.dialect) from e
 
 
 def _copy(

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import logging
 import math
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -215,6 +217,34 @@ class ThresholdLine(_Row):
     reason: str | None = None
 
 
+class ForecastCalibration(_Row):
+    """How far a forecast's intervals can be trusted: its walk-forward backtest (each cutoff's
+    fit calibrated on the models known then, as the forecast is), scored for coverage.
+
+    `status` is "calibrated", "failed" (80 % coverage below one half) or "not calibrated"
+    (no backtest could be run or judged: too few models); `text` says so in one line.
+    """
+
+    status: str
+    text: str
+    n_cutoffs: int = 0
+    n_predictions: int = 0
+    mae: float | None = None
+    coverage80: float | None = None
+    coverage95: float | None = None
+    interval_score80: float | None = None
+    interval_score95: float | None = None
+    reliability: list[dict[str, float | None]] = Field(default_factory=list)
+    """Nominal vs empirical coverage of the central intervals at 10 %, 20 %, ..., 90 %."""
+    probability_reliability: list[dict[str, float | None]] = Field(default_factory=list)
+    """Predicted P(score >= level) against the observed frequency, in bins of P
+    (bin_low, bin_high, mean_predicted, observed, n)."""
+    levels: list[float] = Field(default_factory=list)
+    """The score levels whose probabilities were judged: the thresholds and score quartiles."""
+    model_error: dict[str, Any] = Field(default_factory=dict)
+    """The forecast's model-error term (`tripwire.calibration.ModelError`)."""
+
+
 class CapabilitySection(_Row):
     """A benchmark's score against effective compute: the sigmoid forecast and thresholds."""
 
@@ -230,6 +260,8 @@ class CapabilitySection(_Row):
     curve: Band | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     thresholds: list[ThresholdLine] = Field(default_factory=list)
+    calibration: ForecastCalibration | None = None
+    """The backtest's verdict on the intervals, with its reliability diagrams."""
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -629,9 +661,12 @@ def _points(reg: Register, bench: Benchmark, models: Mapping[str, Model], focus:
 def capability_section(reg: Register, bench: Benchmark, models: Mapping[str, Model], *,
                        thresholds: Sequence[tuple[float, str]] = (), focus: Iterable[str] = (),
                        n_boot: int = DEFAULT_BOOT, seed: int = 0,
-                       notices: list[Notice] | None = None) -> CapabilitySection:
+                       notices: list[Notice] | None = None,
+                       backtest: tuple[Any, str | None] | None = None) -> CapabilitySection:
     """Fit the benchmark's score as a sigmoid in log effective compute; crossing forecasts for
-    each threshold; P(reached) for a 4x scale-up of each model in focus."""
+    each threshold; P(reached) for a 4x scale-up of each model in focus; and how far its
+    intervals can be trusted (`calibration`), from `backtest` (what `forecast_backtest`
+    returns; run here when not given)."""
     import numpy as np
 
     from tripwire.forecast import CapabilityCurve
@@ -662,6 +697,10 @@ def capability_section(reg: Register, bench: Benchmark, models: Mapping[str, Mod
     out.params = {k: (_num(v) if isinstance(v, float) else v)
                   for k, v in curve.summary().items() if k != "warnings"}
     out.warnings = list(curve.warnings_)
+    if backtest is None:
+        backtest = forecast_backtest(reg, bench, models, thresholds=[v for v, _ in thresholds],
+                                     n_boot=backtest_boot(n_boot), seed=seed, notices=notices)
+    out.calibration = forecast_calibration(*backtest, curve.model_error_.to_dict())
     x_lo, x_hi = float(np.log10(comp[has].min())) - 0.5, float(np.log10(comp[has].max())) + 2.0
     grid = np.logspace(x_lo, x_hi, 90)
     band = curve.predict(grid)
@@ -738,29 +777,103 @@ def trend_section(reg: Register, bench: Benchmark, models: Mapping[str, Model], 
     return out
 
 
-def backtest_row(reg: Register, bench: Benchmark, models: Mapping[str, Model], *,
-                 threshold: float | None = None, n_boot: int = 100, seed: int = 0,
-                 notices: list[Notice] | None = None) -> BacktestRow:
-    """Backtest the compute forecast: fit on smaller models, score the forecasts of larger."""
+def backtest_boot(n_boot: int) -> int:
+    """Bootstrap resamples of each backtest cutoff's fit, for a report fitted with n_boot."""
+    return max(50, n_boot // 2)
+
+
+def forecast_backtest(reg: Register, bench: Benchmark, models: Mapping[str, Model], *,
+                      thresholds: Sequence[float] = (), n_boot: int = 100, seed: int = 0,
+                      notices: list[Notice] | None = None) -> tuple[Any, str | None]:
+    """The walk-forward backtest of the benchmark's compute forecast (fit on smaller models,
+    predict the larger), as (`tripwire.forecast.Backtest`, None) or (None, why not).
+
+    Its lead time is that of the lowest threshold; threshold probabilities are recorded for
+    every threshold and the quartiles of the scores, for the reliability diagram.
+    """
     import numpy as np
 
     from tripwire.forecast import backtest_compute
 
     notices = notices if notices is not None else []
-    out = BacktestRow(benchmark=bench.id, threshold=threshold)
     if not bench.higher_is_better:
-        out.reason = "lower is better on this benchmark"
-        return out
+        return None, "lower is better on this benchmark"
     names, comp, vals, samples, _ = _points(reg, bench, models, set())
     has = np.isfinite(comp)
     floor = bench.chance if bench.chance is not None else 0.0
+    levels = sorted({float(v) for v in thresholds}
+                    | {float(q) for q in np.quantile(vals[has], [0.25, 0.5, 0.75])}
+                    if has.any() else {float(v) for v in thresholds})
+
+    kept = [nm for nm, ok in zip(names, has, strict=True) if ok]
+    threshold = min(thresholds, default=None)
+    key = hashlib.sha256(repr((bench.id, floor, kept, threshold, levels, n_boot, seed)).encode()
+                         + comp[has].tobytes() + vals[has].tobytes()
+                         + samples[has].tobytes()).hexdigest()
+    with _BACKTESTS_LOCK:
+        hit = _BACKTESTS.get(key)
+    if hit is not None:
+        if hit[0] is None:
+            notices.append(Notice(section=f"backtest {bench.id}", message=str(hit[1])))
+        return hit
 
     def run() -> Any:
         return backtest_compute(comp[has], vals[has], floor=floor, samples=samples[has],
-                                names=[nm for nm, ok in zip(names, has, strict=True) if ok],
-                                threshold=threshold, n_boot=n_boot, seed=seed)
+                                names=kept, threshold=threshold, n_boot=n_boot, seed=seed,
+                                events=levels)
 
-    bt, reason = _catch(f"backtest {bench.id}", notices, run)
+    got = _catch(f"backtest {bench.id}", notices, run)
+    with _BACKTESTS_LOCK:
+        _BACKTESTS[key] = got
+        while len(_BACKTESTS) > _BACKTESTS_KEPT:
+            _BACKTESTS.pop(next(iter(_BACKTESTS)))
+    return got
+
+
+_BACKTESTS: dict[str, tuple[Any, str | None]] = {}
+"""Backtests already run in this process, keyed by everything they depend on (the
+benchmark's models, compute, scores and sample counts, the levels, resamples and seed): the
+dashboard's pages and a report's sections ask for the same ones again."""
+_BACKTESTS_KEPT = 256
+_BACKTESTS_LOCK = threading.Lock()
+
+
+def forecast_calibration(bt: Any, reason: str | None,
+                         model_error: dict[str, Any] | None = None) -> ForecastCalibration:
+    """The verdict on a forecast's intervals from its backtest (`forecast_backtest`), with
+    the reliability diagrams of the intervals and of the threshold probabilities."""
+    from tripwire.forecast._evaluate import score, verdict
+
+    summary = None if bt is None else bt.summary
+    status, text = verdict(summary, error=reason if bt is None else None,
+                           model_error=model_error)
+    out = ForecastCalibration(status=status, text=text, model_error=dict(model_error or {}))
+    if bt is None or not len(bt.predictions):
+        return out
+    sc = score(bt.predictions, distance="decades_past_data", bins=(0.0, 0.5, 1.0, 2.0, 5.0))
+    out.n_cutoffs = int(bt.summary.get("n_cutoffs") or 0)
+    out.n_predictions = int(sc["n_predictions"])
+    for k in ("mae", "coverage80", "coverage95", "interval_score80", "interval_score95"):
+        setattr(out, k, _num(sc.get(k)))
+    out.reliability = [{k: _num(v) for k, v in r.items()} for r in sc.get("reliability", [])]
+    out.probability_reliability = [{k: (_num(v) if k != "n" else v) for k, v in r.items()}
+                                   for r in sc.get("probability_reliability", [])]
+    out.levels = sorted(float(c[5:]) for c in bt.predictions.columns if c.startswith("p_ge_"))
+    return out
+
+
+def backtest_row(reg: Register, bench: Benchmark, models: Mapping[str, Model], *,
+                 threshold: float | None = None, n_boot: int = 100, seed: int = 0,
+                 notices: list[Notice] | None = None,
+                 backtest: tuple[Any, str | None] | None = None) -> BacktestRow:
+    """Backtest the compute forecast: fit on smaller models, score the forecasts of larger
+    (`backtest`: what `forecast_backtest` returned, when it ran already)."""
+    out = BacktestRow(benchmark=bench.id, threshold=threshold)
+    if backtest is None:
+        backtest = forecast_backtest(reg, bench, models,
+                                     thresholds=[] if threshold is None else [threshold],
+                                     n_boot=n_boot, seed=seed, notices=notices)
+    bt, reason = backtest
     if bt is None:
         out.reason = reason
         return out
@@ -955,18 +1068,22 @@ def gather_report(
     for bench in benches:
         lines = score_thresholds(loaded, bench.id) + [(float(v), "asked for")
                                                       for v in extra.pop(bench.id, [])]
+        bt = None  # one backtest serves both; the forecast alone runs it when it can fit
+        if "backtests" in want:
+            bt = forecast_backtest(reg, bench, by_name, thresholds=[v for v, _ in lines],
+                                   n_boot=backtest_boot(n_boot), seed=seed, notices=notices)
         if "forecasts" in want:
             data.capabilities.append(capability_section(
                 reg, bench, by_name, thresholds=lines, focus=highlight, n_boot=n_boot,
-                seed=seed, notices=notices))
+                seed=seed, notices=notices, backtest=bt))
         if "trends" in want:
             data.trends.append(trend_section(reg, bench, by_name, focus=highlight,
                                              n_boot=n_boot, seed=seed, notices=notices))
         if "backtests" in want:
-            first = min((v for v, _ in lines), default=None)
-            data.backtests.append(backtest_row(reg, bench, by_name, threshold=first,
-                                               n_boot=max(50, n_boot // 2), seed=seed,
-                                               notices=notices))
+            data.backtests.append(backtest_row(reg, bench, by_name,
+                                               threshold=min((v for v, _ in lines),
+                                                             default=None),
+                                               backtest=bt))
         if "anomalies" in want:
             data.anomalies.extend(anomaly_rows(reg, bench, by_name, notices=notices))
     for bench_id in extra:

@@ -14,7 +14,14 @@ import math
 from typing import Any
 
 from tripwire.report.changes import ChangesSection
-from tripwire.report.data import Band, CapabilitySection, Point, ScalingSection, TrendSection
+from tripwire.report.data import (
+    Band,
+    CapabilitySection,
+    ForecastCalibration,
+    Point,
+    ScalingSection,
+    TrendSection,
+)
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 INK, MUTED, GRID = "#1f2933", "#6b7785", "#e6e9ee"
@@ -22,6 +29,8 @@ BLUE, BLUE_80, BLUE_95 = "#2563eb", "rgba(37,99,235,0.28)", "rgba(37,99,235,0.12
 POINT, FOCUS = "#52606d", "#d9480f"
 THRESHOLD_COLOURS = ("#c92a2a", "#7048e8", "#0b7285", "#e67700", "#5c940d", "#a61e4d")
 REG_LINE = "#868e96"
+BAD = "#c92a2a"
+STATUS_COLOURS = {"calibrated": BLUE, "failed": BAD, "not calibrated": "#e67700"}
 
 
 def label(text: str) -> str:
@@ -54,17 +63,22 @@ def _layout(title: str, x_title: str, y_title: str, *, log_x: bool = False,
     }
 
 
-def _band_traces(band: Band, *, name: str, hover_x: str, hover_y: str) -> list[dict[str, Any]]:
+def _band_traces(band: Band, *, name: str, hover_x: str, hover_y: str,
+                 qualifier: str = "") -> list[dict[str, Any]]:
+    """The 95 % and 80 % bands and the central line; `qualifier` is added to the bands'
+    legend names (" (not calibrated)")."""
     x = band.x
     return [
         {"type": "scatter", "mode": "lines", "x": x, "y": band.hi95, "line": {"width": 0},
          "hoverinfo": "skip", "showlegend": False},
         {"type": "scatter", "mode": "lines", "x": x, "y": band.lo95, "line": {"width": 0},
-         "fill": "tonexty", "fillcolor": BLUE_95, "name": "95 % interval", "hoverinfo": "skip"},
+         "fill": "tonexty", "fillcolor": BLUE_95, "name": f"95 % interval{qualifier}",
+         "hoverinfo": "skip"},
         {"type": "scatter", "mode": "lines", "x": x, "y": band.hi80, "line": {"width": 0},
          "hoverinfo": "skip", "showlegend": False},
         {"type": "scatter", "mode": "lines", "x": x, "y": band.lo80, "line": {"width": 0},
-         "fill": "tonexty", "fillcolor": BLUE_80, "name": "80 % interval", "hoverinfo": "skip"},
+         "fill": "tonexty", "fillcolor": BLUE_80, "name": f"80 % interval{qualifier}",
+         "hoverinfo": "skip"},
         {"type": "scatter", "mode": "lines", "x": x, "y": band.y, "name": name,
          "line": {"color": BLUE, "width": 2.2},
          "hovertemplate": f"{name}<br>{hover_x}<br>{hover_y}<extra></extra>"},
@@ -156,8 +170,21 @@ def capability_figure(c: CapabilitySection, regulatory_lines: list[tuple[float, 
                      "effective training compute (FLOP)", "score", log_x=True)
     hx, hy = "effective compute %{x:.3e} FLOP", "score %{y:.3f}"
     data: list[dict[str, Any]] = []
+    cal = c.calibration
     if c.curve is not None:
-        data += _band_traces(c.curve, name="forecast", hover_x=hx, hover_y=hy)
+        qualifier = {"failed": " (failed its backtest)",
+                     "not calibrated": " (not calibrated)"}.get(cal.status if cal else "", "")
+        data += _band_traces(c.curve, name="forecast", hover_x=hx, hover_y=hy,
+                             qualifier=qualifier)
+    if cal is not None and cal.status != "calibrated":
+        layout["annotations"].append({
+            "xref": "paper", "yref": "paper", "x": 0.01, "y": 0.99, "xanchor": "left",
+            "yanchor": "top", "showarrow": False, "align": "left",
+            "text": "<b>" + ("intervals failed their backtest" if cal.status == "failed"
+                             else "not calibrated: too few models for a backtest") + "</b>",
+            "hovertext": label(cal.text), "bgcolor": "rgba(255,255,255,0.85)",
+            "bordercolor": STATUS_COLOURS[cal.status], "borderwidth": 1,
+            "font": {"size": 11, "color": STATUS_COLOURS[cal.status]}})
     data += _point_traces(c.points, hover_x=hx, hover_y=hy, name="models")
     span = _log_span([float(x) for x in (c.curve.x if c.curve else [p.x for p in c.points])])
     if c.floor is not None and span:
@@ -212,6 +239,58 @@ def _short_line(value: float, text: str) -> str:
     name = label(text.split(":")[0])
     exp = math.log10(value)
     return f"{name} 10<sup>{exp:.0f}</sup>" if exp == round(exp) else f"{name} {value:.2g}"
+
+
+def reliability_figure(c: CapabilitySection) -> dict[str, Any] | None:
+    """How far to trust the forecast: its backtest's reliability diagrams side by side, the
+    nominal against the empirical coverage of central intervals (10 % ... 90 %), and the
+    predicted P(score >= level) against how often it happened (point size: predictions in
+    the bin). On the diagonal is calibrated; below it, over-confident. None without a
+    backtest that judged anything."""
+    cal: ForecastCalibration | None = c.calibration
+    if cal is None or not (cal.reliability or cal.probability_reliability):
+        return None
+    layout = _layout(f"{label(c.benchmark)}: how far to trust the forecast (backtest, "
+                     f"{cal.n_predictions} later models)", "nominal coverage of the interval",
+                     "share of later models inside", height=330)
+    layout["xaxis"].update(domain=[0, 0.44], range=[0, 1], tickformat=".0%")
+    layout["yaxis"].update(range=[0, 1.02], tickformat=".0%")
+    layout["xaxis2"] = {**layout["xaxis"], "domain": [0.56, 1], "anchor": "y2",
+                        "title": {"text": "predicted P(score ≥ level)"}}
+    layout["yaxis2"] = {**layout["yaxis"], "anchor": "x2",
+                        "title": {"text": "observed frequency"}}
+    layout["showlegend"] = False
+    colour = STATUS_COLOURS.get(cal.status, BLUE)
+    data: list[dict[str, Any]] = []
+    for ax in ("", "2"):
+        data.append({"type": "scatter", "mode": "lines", "x": [0, 1], "y": [0, 1],
+                     "xaxis": f"x{ax}", "yaxis": f"y{ax}", "hoverinfo": "skip",
+                     "line": {"color": "#adb5bd", "width": 1, "dash": "dash"}})
+    rel = [r for r in cal.reliability if r.get("empirical") is not None]
+    if rel:
+        data.append({"type": "scatter", "mode": "lines+markers", "name": "intervals",
+                     "x": [r["nominal"] for r in rel], "y": [r["empirical"] for r in rel],
+                     "line": {"color": colour, "width": 2.2}, "marker": {"size": 7},
+                     "hovertemplate": "central %{x:.0%} interval<br>held %{y:.0%} of the "
+                                      "later models<extra></extra>"})
+    pr = [r for r in cal.probability_reliability if r.get("observed") is not None]
+    if pr:
+        biggest = max(int(r["n"] or 0) for r in pr) or 1
+        data.append({"type": "scatter", "mode": "lines+markers", "name": "probabilities",
+                     "xaxis": "x2", "yaxis": "y2",
+                     "x": [r["mean_predicted"] for r in pr], "y": [r["observed"] for r in pr],
+                     "customdata": [int(r["n"] or 0) for r in pr],
+                     "line": {"color": colour, "width": 1.2},
+                     "marker": {"color": colour, "size": [6 + 12 * (int(r["n"] or 0) / biggest)
+                                                          ** 0.5 for r in pr]},
+                     "hovertemplate": "predicted %{x:.0%}<br>happened %{y:.0%} of "
+                                      "%{customdata} times<extra></extra>"})
+    for x, text in ((0.22, "intervals"), (0.78, "threshold probabilities")):
+        layout["annotations"].append({"xref": "paper", "yref": "paper", "x": x, "y": 1.0,
+                                      "xanchor": "center", "yanchor": "bottom",
+                                      "showarrow": False, "text": text,
+                                      "font": {"size": 11, "color": MUTED}})
+    return {"data": data, "layout": layout}
 
 
 def crossing_figure(c: CapabilitySection) -> dict[str, Any] | None:

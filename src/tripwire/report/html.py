@@ -217,14 +217,16 @@ def figure(fig_id: str, spec: dict[str, Any] | None) -> Figure | None:
 
 def report_figures(d: ReportData) -> dict[str, Any]:
     """Every figure the report shows, keyed by section and benchmark."""
-    out: dict[str, Any] = {"capability": {}, "crossing": {}, "trend": {}, "scaling": None,
-                           "changes": {}}
+    out: dict[str, Any] = {"capability": {}, "crossing": {}, "reliability": {}, "trend": {},
+                           "scaling": None, "changes": {}}
     for i, c in enumerate(d.capabilities):
         if c.available:
             out["capability"][c.benchmark] = figure(f"fig-cap-{i}",
                                                     figs.capability_figure(c,
                                                                            d.regulatory_lines))
             out["crossing"][c.benchmark] = figure(f"fig-cross-{i}", figs.crossing_figure(c))
+            out["reliability"][c.benchmark] = figure(f"fig-rel-{i}",
+                                                     figs.reliability_figure(c))
     for i, t in enumerate(d.trends):
         if t.available:
             out["trend"][t.benchmark] = figure(f"fig-trend-{i}", figs.trend_figure(t))

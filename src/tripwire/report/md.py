@@ -49,6 +49,34 @@ def _missing(d: DeterminationView) -> str:
     return ", ".join(escape(s) for s in seen) or "none"
 
 
+def _calibration(d: ReportData) -> list[str]:
+    """How far to trust each forecast: its backtest's verdict and reliability diagrams as
+    numbers (empirical coverage of the central 10 % ... 90 % intervals; predicted threshold
+    probabilities against how often the level was reached)."""
+    shown = [c for c in d.capabilities if c.available and c.calibration is not None]
+    if not shown:
+        return []
+    out = ["### How far to trust each forecast", "",
+           "Each forecast made again from the smaller models only (walk-forward backtest) and "
+           "checked against the larger ones. A calibrated forecast's central 10 %, 20 %, ..., "
+           "90 % intervals hold that share of the later models, and its probabilities come "
+           "true as often as they say.", ""]
+    rows = []
+    for c in shown:
+        cal = c.calibration
+        if cal is None:
+            continue
+        cover = " · ".join(prob(r.get("empirical")) for r in cal.reliability)
+        probs = " · ".join(f"{prob(r.get('mean_predicted'))} → {prob(r.get('observed'))} "
+                           f"({r.get('n')})" for r in cal.probability_reliability)
+        rows.append([escape(c.benchmark), escape(cal.text), cal.n_predictions or "",
+                     cover, probs])
+    out += _table(["benchmark", "verdict", "later models",
+                   "held by the central 10 % · 20 % · … · 90 % intervals",
+                   "P(score ≥ level): predicted → observed (predictions)"], rows)
+    return out
+
+
 def _determination(d: DeterminationView) -> list[str]:
     lines = [f"#### {escape(d.policy_title or d.policy)}: "
              f"{escape(d.level) if d.level else 'below every level'}", "",
@@ -139,9 +167,12 @@ def render_markdown(d: ReportData) -> str:
         if not c.available:
             rows.append([escape(c.benchmark), c.n_models, "", "", "", escape(c.reason or "")])
             continue
+        cal = c.calibration
+        flag = (f"**{escape(cal.text.split(':')[0])}**; "
+                if cal is not None and cal.status != "calibrated" else "")
         if not c.thresholds:
             rows.append([escape(c.benchmark), c.n_models, "", "", "",
-                         f"midpoint 10^{num(c.params.get('midpoint_log10_flop'))} FLOP, "
+                         flag + f"midpoint 10^{num(c.params.get('midpoint_log10_flop'))} FLOP, "
                          f"ceiling {num(c.ceiling)}"])
         for t in c.thresholds:
             q = t.crossing_quantiles
@@ -149,10 +180,12 @@ def render_markdown(d: ReportData) -> str:
                          f"≥ {num(t.value)} ({escape(t.label)})",
                          flop(q.get("0.5")) or "never",
                          f"{flop(q.get('0.1')) or 'never'} – {flop(q.get('0.9')) or 'never'}",
-                         "; ".join(f"{escape(p['model'])} ×4: P = {prob(p['probability'])}"
-                                   for p in t.planned) or escape(t.reason or "")])
+                         flag + ("; ".join(f"{escape(p['model'])} ×4: P = "
+                                           f"{prob(p['probability'])}" for p in t.planned)
+                                 or escape(t.reason or ""))])
     out += _table(["benchmark", "models", "threshold", "median crossing (FLOP)", "80 % range",
                    "note"], rows)
+    out += _calibration(d)
     s = d.scaling
     out += ["## Scaling law", ""]
     if s.available:

@@ -537,6 +537,8 @@ def create_app(
         shown = [c for c in d.capabilities if any(p.highlight for p in c.points)]
         figures = {c.benchmark: figure(f"fig-cap-{i}", figs.capability_figure(
             c, d.regulatory_lines)) for i, c in enumerate(shown) if c.available}
+        reliability = {c.benchmark: figure(f"fig-rel-{i}", figs.reliability_figure(c))
+                       for i, c in enumerate(shown) if c.available}
         changed = d.changes_for(d.focus[0])
         if changed is not None:
             figures["changes"] = figure("fig-changes", figs.forest_figure(changed))
@@ -550,7 +552,8 @@ def create_app(
         missing = sorted({s for x in d.determinations for v in x.missing_safeguards.values()
                           for s in v})
         calendar = rdata.obligation_rows(reg, d.focus[:1])
-        return page("model.html.j2", d=d, m=m, shown=shown, figures=figures, active="models",
+        return page("model.html.j2", d=d, m=m, shown=shown, figures=figures,
+                    reliability=reliability, active="models",
                     plots=any(figures.values()), changed=changed,
                     title=m.name if m else name, attested=attested, missing=missing,
                     calendar=calendar)

@@ -291,6 +291,46 @@ class _Checker:
         return self.cross_check(policy)
 
     def parse_yaml(self) -> dict[str, Any] | None:
+        parsed = self._parse_fast()
+        if parsed is not None:
+            node, data = parsed
+        else:
+            slow = self._parse_slow()
+            if slow is None:
+                return None
+            node, data = slow
+        dupes: list[tuple[Path_, Pos]] = []
+        _walk(node, (), self.pos, dupes)
+        for path, where in dupes:
+            self.add(where, f"key {_loc_text(path)} appears twice", "keep one of them")
+        if not isinstance(data, dict):
+            self.add((1, 1), "the policy must be a mapping of key: value",
+                     "start with `name:`, `version:`, `levels:`")
+            return None
+        return data if not dupes else None
+
+    def _parse_fast(self) -> tuple[yaml.Node, Any] | None:
+        """Node and data through libyaml when PyYAML has it (same nodes, marks and values,
+        several times faster); None on any problem, so that the pure-Python parser, whose
+        errors carry the exact place, reports it."""
+        fast = getattr(yaml, "CSafeLoader", None)
+        if fast is None:
+            return None
+        try:
+            loader = fast(self.text)
+        except yaml.YAMLError:
+            return None
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            return node, loader.construct_document(node)
+        except yaml.YAMLError:
+            return None
+        finally:
+            loader.dispose()
+
+    def _parse_slow(self) -> tuple[yaml.Node, Any] | None:
         try:
             loader = yaml.SafeLoader(self.text)
         except yaml.reader.ReaderError as e:  # a control character, checked before parsing
@@ -319,15 +359,7 @@ class _Checker:
             return None
         finally:
             loader.dispose()
-        dupes: list[tuple[Path_, Pos]] = []
-        _walk(node, (), self.pos, dupes)
-        for path, where in dupes:
-            self.add(where, f"key {_loc_text(path)} appears twice", "keep one of them")
-        if not isinstance(data, dict):
-            self.add((1, 1), "the policy must be a mapping of key: value",
-                     "start with `name:`, `version:`, `levels:`")
-            return None
-        return data if not dupes else None
+        return node, data
 
     def cross_check(self, policy: Policy) -> LoadedPolicy | None:
         pos = self.pos

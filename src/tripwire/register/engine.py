@@ -9,8 +9,10 @@ from __future__ import annotations
 import ast
 import functools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -172,3 +174,20 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
             from tripwire.register.evidence import commit_baseline
 
             commit_baseline(conn, BASELINE_REASON.format(before=before))
+
+
+@contextmanager
+def driver_cursor(conn: sa.Connection, sql: str, params: Any) -> Iterator[Any]:
+    """The driver's own cursor on `conn`'s connection, for bulk statements (through SQLAlchemy
+    a statement costs more than the database's work); a driver error while it is open is
+    raised as SQLAlchemy raises it, citing `sql` and `params`."""
+    dbapi: Any = conn.connection.dbapi_connection
+    error = conn.dialect.loaded_dbapi.Error
+    try:
+        cur = dbapi.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+    except error as e:
+        raise sa.exc.DBAPIError.instance(sql, params, e, error, dialect=conn.dialect) from e

@@ -38,6 +38,7 @@ from tripwire.record import (
     verify_blocks,
 )
 from tripwire.register.core import Register
+from tripwire.register.engine import driver_cursor
 
 __all__ = [
     "Entry",
@@ -148,16 +149,8 @@ def insert_rows(conn: sa.Connection, rows: Sequence[StoredRow]) -> None:
     sql = (f"INSERT INTO record_entries (seq, kind, body, prev, hash) "
            f"VALUES ({', '.join([mark] * 5)})")
     params = [tuple(r) for r in rows]
-    dbapi: Any = conn.connection.dbapi_connection
-    error = conn.dialect.loaded_dbapi.Error
-    try:
-        cur = dbapi.cursor()
-        try:
-            cur.executemany(sql, params)
-        finally:
-            cur.close()
-    except error as e:
-        raise sa.exc.DBAPIError.instance(sql, params[:1], e, error, dialect=conn.dialect) from e
+    with driver_cursor(conn, sql, params[:1]) as cur:
+        cur.executemany(sql, params)
 
 
 def forget_head(conn: sa.Connection) -> None:

@@ -36,6 +36,7 @@ from tripwire.ingest.batch import Batch
 from tripwire.model import Benchmark
 from tripwire.model import utcnow as _now
 from tripwire.register import tables as t
+from tripwire.register.engine import driver_cursor
 
 MODEL_FIELDS = (
     "organization",
@@ -1393,33 +1394,17 @@ def _driver(conn: sa.Connection, sql: str, params: tuple) -> Any:
     pg = conn.dialect.name == "postgresql"
     if pg:
         sql = sql.replace("?", "%s")
-    dbapi: Any = conn.connection.dbapi_connection
-    error = conn.dialect.loaded_dbapi.Error
-    try:
-        cur = dbapi.cursor()
-        try:
-            cur.execute(sql, params)
-            row = cur.fetchone()
-        finally:
-            cur.close()
-    except error as e:
-        raise sa.exc.DBAPIError.instance(sql, params, e, error, dialect=conn.dialect) from e
+    with driver_cursor(conn, sql, params) as cur:
+        cur.execute(sql, params)
+        row = cur.fetchone()
     return row[0] if row is not None else None
 
 
 def _driver_many(conn: sa.Connection, sql: str, rows: list[tuple]) -> None:
     """One statement (written with the driver's marks) for each row, by the driver's
     executemany, its errors raised as SQLAlchemy raises them."""
-    dbapi: Any = conn.connection.dbapi_connection
-    error = conn.dialect.loaded_dbapi.Error
-    try:
-        cur = dbapi.cursor()
-        try:
-            cur.executemany(sql, rows)
-        finally:
-            cur.close()
-    except error as e:
-        raise sa.exc.DBAPIError.instance(sql, rows[:1], e, error, dialect=conn.dialect) from e
+    with driver_cursor(conn, sql, rows[:1]) as cur:
+        cur.executemany(sql, rows)
 
 
 def _copy(

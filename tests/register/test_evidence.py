@@ -48,7 +48,7 @@ def test_roots_are_rfc6962_over_the_rows_whatever_the_blocks(monkeypatch: pytest
                             .where(ev.evidence_blocks.c.tbl == "models")).scalar() == 15
     committed = entry.payload["evidence"]["models"]
     assert committed == {"rows": 58, "root": merkle_root(
-        [leaf_hash(x.encode("ascii")) for x in lines]).hex()}
+        [leaf_hash(x) for x in lines]).hex()}
     report = verify_register(reg)
     counts = reg.counts()
     assert report.ok and report.rows == sum(counts[n] for n in ev.TABLES)
@@ -170,6 +170,7 @@ def test_lines_made_from_inserted_values_are_the_rows_read_back(db_url: str) -> 
          None if i % 7 == 6 else stamp(when[i % 3]), texts[(i + 1) % 10], texts[(i + 2) % 10],
          [None, "strict-match"][i % 2], [None, Variant.POST][i % 2], '{"n_shot": 5}')
         for i in range(40)]
+    forms: set[bytes] = set()
     with reg.transaction() as conn:
         for name, table_rows in rows.items():
             if name == "benchmarks":
@@ -181,8 +182,112 @@ def test_lines_made_from_inserted_values_are_the_rows_read_back(db_url: str) -> 
             made = ev.lines_of(name, table_rows, d)
             read = ev._rows_of(conn, TABLES[name], [r[0] for r in table_rows])
             assert made == sorted(read, key=lambda x: ev._key_of(x, TABLES[name])), name
+            forms.update(x[:1] for x in made)
+        assert forms == {b"[", b"("}  # JSON lines, and tuples for the infinities
         # values whose stored form is not worked out: read back instead
         assert ev.lines_of("eval_results", [(1, 1, "b", "m", "0.5", *[None] * 9)], d) is None
         assert ev.lines_of("models", [(1, "m", None, None, dt.date(2024, 1, 1),
                                        *[None] * 12)], d) is None
+    reg.close()
+
+
+def test_canonical_lines_are_json_where_json_is_exact_and_tuples_otherwise() -> None:
+    """A row's line is its compact JSON array; a row holding a value JSON would lose (NaN and
+    the infinities, which JSON writes as null; text that is not Unicode; an integer beyond 64
+    bits; bytes) keeps the tuple form. Either reads back to exactly the values. The bytes of
+    the JSON form are pinned: a change in how floats or text are written would make every
+    row committed before it read as another form (still the same values, see `_same`)."""
+    plain = (1, 0.1, 1e16, -0.0, 5e-324, 1.0, 2**63 - 1, "é ☃ \"q\" \\ \n", None)
+    assert ev._lines([plain]) == [
+        b'[1,0.1,1e+16,-0.0,5e-324,1.0,9223372036854775807,'
+        b'"\xc3\xa9 \xe2\x98\x83 \\"q\\" \\\\ \\n",null]']
+    odd = [(2, float("inf"), None), (3, float("nan"), "x"), (4, -float("inf"), None),
+           (5, 0.5, "\udcff"), (6, 2**70, None), (7, b"\x00", None), (8, 0.5, None)]
+    lines = ev._lines(odd)
+    assert [x[:1] for x in lines] == [b"("] * 6 + [b"["]
+    assert ev._lines(odd, floats=[1]) == lines
+    for row, line in zip(odd, lines, strict=True):
+        got = ev._values(line) if not isinstance(row[2], bytes) else None
+        if got is not None:
+            assert ascii(got) == ascii(row)
+        assert b"\n" not in line
+    assert ev._key_of(lines[0], TABLES["models"]) == 2
+    assert ev._lines([plain]) == [ev._line(plain)] and ev._line(odd[0]) == lines[0]
+
+
+def test_same_values_across_the_two_forms_and_nothing_else() -> None:
+    row = (9, "m", 0.1, None, -0.0)
+    new, old = ev._line(row), ev._line1(row)
+    assert new[:1] == b"[" and old[:1] == b"("
+    assert ev._same(old, new) and ev._same(new, new)
+    assert not ev._same(old, ev._line((9, "m", 0.1, None, 0.0)))  # -0.0 is not 0.0
+    assert not ev._same(old, ev._line((9, "m", 0.1, 0, -0.0)))  # None is not 0
+    assert not ev._same(old, ev._line((9, "m", 0.1, None, -0)))  # an int is not a float
+    assert not ev._same(old, b"[9,")
+
+
+MMLU_POLICY = """\
+name: mmlu-house
+version: "1"
+default_level: base
+confidence: 0.9
+levels:
+  - id: base
+    requires: {deploy: [security]}
+  - id: high
+    requires: {deploy: [vault]}
+safeguards: [{id: security}, {id: vault}]
+evidence:
+  knowledge: {benchmark: mmlu, description: general knowledge}
+thresholds:
+  - id: knowledge-high
+    level: high
+    condition: score("knowledge") >= 0.9
+"""
+
+
+def test_rows_committed_as_tuples_verify_and_keep_their_digests(
+        db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A register whose rows were committed in the tuple form (every register written before
+    JSON lines) verifies clean alongside rows committed since; a determination made now names
+    the same row digests as one made then (so reports see the same evidence); edits made
+    afterwards to rows of either form are found and named."""
+    from tripwire.assess import assess
+
+    policy = tmp_path / "mmlu-house.yaml"
+    policy.write_text(MMLU_POLICY)
+    with monkeypatch.context() as m:  # the writer as it was: every line a tuple
+        m.setattr(ev, "_lines", lambda rows, floats=None, cols=None: list(map(ev._line1, rows)))
+        reg = open_register(db_url, create=True)
+        reg.ingest_path(example_path("models.csv"))
+        reg.ingest_path(example_path("evals.csv"))
+        then = assess(reg, "gpt2-xl", policy, anomalies=False).determination
+        with reg.read() as conn:
+            blocks = conn.execute(sa.select(ev.evidence_blocks.c.data)).scalars().all()
+        assert all(x[:1] == b"(" for b in blocks for x in ev._unpack(b))
+    assert then.evidence_rows.get("eval_results") and then.evidence_rows.get("models")
+    report = verify_register(reg)
+    assert report.ok, report.failure
+    reg.ingest_path(example_path("loss.csv"))  # committed as JSON lines
+    with reg.read() as conn:
+        blocks = conn.execute(sa.select(ev.evidence_blocks.c.data)).scalars().all()
+    assert any(x[:1] == b"[" for b in blocks for x in ev._unpack(b))
+    assert verify_register(reg).ok
+    now = assess(reg, "gpt2-xl", policy, anomalies=False)
+    assert not now.tampered
+    assert now.determination.evidence_rows == then.evidence_rows
+    with reg.transaction() as conn:
+        conn.execute(t.models.update().where(t.models.c.name == "gpt2-xl")
+                     .values(params=1.0))
+        conn.execute(t.loss_observations.update().where(t.loss_observations.c.id == 1)
+                     .values(loss=9.5))
+    report = verify_register(reg)
+    assert not report.ok
+    found = sorted(str(c) for c in report.changes)
+    assert len(found) == 2
+    assert found[0].startswith("loss_observations 1 changed outside tripwire (loss: ")
+    assert found[1].startswith("models ") and "(gpt2-xl) changed outside tripwire (params: " \
+        "1.5e+09 -> 1;" in found[1]
+    later = assess(reg, "gpt2-xl", policy, anomalies=False)
+    assert later.tampered and "params" in later.tampered[0]
     reg.close()

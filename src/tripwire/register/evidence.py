@@ -3,9 +3,14 @@
 Each write of evidence (an ingest, a model update, an alias, samples attached later, the baseline
 of a register upgraded from before this existed) reads back the rows it stored and commits them:
 
-- a row's canonical form is the ASCII ``repr`` of its column values as the database returns them
-  (key first, every column in `TABLES` order; dates and times as UTC text, booleans as 0/1), so
-  it is what `verify` will read back, whatever wrote it (a bulk insert, COPY, an update);
+- a row's canonical line is its column values as the database returns them (key first, every
+  column in `TABLES` order; dates and times as UTC text, booleans as 0/1) written as a compact
+  JSON array (`_lines`: orjson's output, floats in shortest round-trip form, text as UTF-8), so
+  it is what `verify` will read back, whatever wrote it (a bulk insert, COPY, an update); a row
+  holding a value JSON cannot carry exactly (a non-finite float, text that is not Unicode, an
+  integer beyond 64 bits, bytes) is written in the first format instead, the ASCII ``repr`` of
+  the tuple, which is also the form of every row committed before JSON lines: ``[`` or ``(``
+  as first byte says which, and rows are compared by value across the two (`_same`);
 - its leaf hash is the RFC 6962 leaf hash SHA-256(0x00 || canonical bytes);
 - the entry that records the write carries, per table, the row count and the RFC 6962 Merkle
   root over the leaf hashes in key order (``"evidence": {"models": {"root": ..., "rows": n}}``);
@@ -38,9 +43,9 @@ import math
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from tripwire.record import Entry
@@ -177,7 +182,7 @@ def _exact_floats(conn: sa.Connection) -> None:
     conn.info[_EXACT] = txn
 
 
-def _fetch(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> list[str]:
+def _fetch(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> list[bytes]:
     """Canonical lines of the rows a query returns, in its order. SQLite text that is not UTF-8
     (only raw SQL writes it) is read with its bad bytes escaped instead of failing."""
     if conn.dialect.name == "postgresql":
@@ -186,7 +191,7 @@ def _fetch(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> list[st
     try:
         try:
             cur.execute(sql, tuple(params))
-            return list(map(ascii, cur.fetchall()))
+            return _lines(cur.fetchall())
         except Exception as e:
             if conn.dialect.name != "sqlite" or "decode" not in str(e):
                 raise
@@ -195,11 +200,67 @@ def _fetch(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> list[st
         raw.text_factory = lambda b: b.decode("utf-8", "surrogateescape")  # type: ignore
         try:
             cur.execute(sql, tuple(params))
-            return list(map(ascii, cur.fetchall()))
+            return _lines(cur.fetchall())
         finally:
             raw.text_factory = old  # type: ignore[union-attr]
     finally:
         cur.close()
+
+
+_DUMPS = orjson.dumps
+_INFINITIES = frozenset((math.inf, -math.inf))
+
+
+def _line1(row: Sequence[Any]) -> bytes:
+    """The first format of a canonical line: the ASCII ``repr`` of the row's tuple."""
+    return ascii(tuple(row)).encode("ascii")
+
+
+def _line(row: Sequence[Any]) -> bytes:
+    """One row's canonical line: its JSON array where JSON carries every value exactly,
+    else the first format."""
+    if not _inexact([(v,) for v in row], None):
+        try:
+            return _DUMPS(row)
+        except TypeError:  # bytes, text that is not Unicode, an integer beyond 64 bits
+            pass
+    return _line1(row)
+
+
+def _inexact(cols: Sequence[Sequence[Any]], floats: Iterable[int] | None) -> list[int]:
+    """Indexes of the rows (given as columns) holding a float JSON cannot write (orjson writes
+    NaN and the infinities as null). `floats`: the only columns that may hold floats, when
+    known; else every column is looked at."""
+    bad: set[int] = set()
+    for i in range(len(cols)) if floats is None else floats:
+        col = cols[i]
+        types = set(map(type, col))
+        if float not in types:
+            continue
+        values = set(col)
+        if types <= {float, int, _NONE}:
+            values.discard(None)
+            if not (_INFINITIES & values or any(map(math.isnan, values))):
+                continue
+        elif all(type(v) is not float or math.isfinite(v) for v in values):
+            continue
+        bad.update(j for j, v in enumerate(col) if type(v) is float and not math.isfinite(v))
+    return sorted(bad)
+
+
+def _lines(rows: Sequence[Sequence[Any]], floats: Iterable[int] | None = None,
+           cols: Sequence[Sequence[Any]] | None = None) -> list[bytes]:
+    """Canonical lines of rows (as `_line`, each step a C-level map where every row is plain
+    JSON). `floats` as for `_inexact`; `cols`: the same rows as columns, when at hand."""
+    if not rows:
+        return []
+    try:
+        out = list(map(_DUMPS, rows))
+    except TypeError:
+        return list(map(_line, rows))
+    for i in _inexact(list(zip(*rows, strict=True)) if cols is None else cols, floats):
+        out[i] = _line1(rows[i])
+    return out
 
 
 _KINDS: dict[str, tuple[str, ...]] = {}
@@ -286,7 +347,7 @@ def _negative_zero(col: tuple[Any, ...]) -> bool:
     return False
 
 
-def lines_of(name: str, rows: Sequence[Sequence[Any]], dialect: str) -> list[str] | None:
+def lines_of(name: str, rows: Sequence[Sequence[Any]], dialect: str) -> list[bytes] | None:
     """The canonical lines of `rows` about to be inserted into `name` with every column in
     `TABLES` order (key first), as the database will read them back (`_select`): times as
     the UTC text SQLite is given or PostgreSQL prints, floats as stored (SQLite: NaN is NULL,
@@ -307,18 +368,32 @@ def lines_of(name: str, rows: Sequence[Sequence[Any]], dialect: str) -> list[str
             return None
         if got is not cols[i]:
             cols[i], changed = got, True
-    return list(map(ascii, zip(*cols, strict=True) if changed else rows))
+    floats = [i for i, k in enumerate(kinds) if k == "float"]
+    return _lines(list(zip(*cols, strict=True)) if changed else rows, floats, cols)
 
 
-def _key_of(line: str, table: Table) -> Any:
+def _key_of(line: bytes, table: Table) -> Any:
     """The key (first value) of a canonical line."""
     if table.int_key:
-        return int(line[1:line.index(",")])
+        return int(line[1:line.index(b",")])
     return _values(line)[0]
 
 
-def _values(line: str) -> tuple[Any, ...]:
-    """A canonical line read back into its values (literals only; nan and inf allowed)."""
+def _values(line: bytes) -> tuple[Any, ...]:
+    """A canonical line read back into its values (either format)."""
+    if line[:1] == b"[":
+        try:
+            got = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise ValueError("not a canonical row") from e
+        if not isinstance(got, list):
+            raise ValueError("not a canonical row")
+        return tuple(got)
+    try:
+        text = line.decode("ascii")
+    except UnicodeDecodeError as e:
+        raise ValueError("not a canonical row") from e
+
     def value(node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):
             return node.value
@@ -328,7 +403,7 @@ def _values(line: str) -> tuple[Any, ...]:
             return -value(node.operand)
         raise ValueError("not a canonical row")
     try:
-        tree = ast.parse(line, mode="eval").body
+        tree = ast.parse(text, mode="eval").body
     except SyntaxError as e:
         raise ValueError("not a canonical row") from e
     if not isinstance(tree, ast.Tuple):
@@ -336,30 +411,42 @@ def _values(line: str) -> tuple[Any, ...]:
     return tuple(value(e) for e in tree.elts)
 
 
-def leaf(line: str) -> bytes:
-    """A canonical line's leaf hash: SHA-256(0x00 || its ASCII bytes)."""
-    return _SHA(b"\x00" + line.encode("ascii")).digest()
+def _same(committed: bytes, current: bytes) -> bool:
+    """Whether two canonical lines hold the same values: the same bytes, or the same row in
+    the two formats (a row committed as a tuple, read now as JSON)."""
+    if committed == current:
+        return True
+    try:
+        if committed[:1] == b"(" and current[:1] == b"[":
+            return _line1(_values(current)) == committed
+        return ascii(_values(committed)) == ascii(_values(current))
+    except ValueError:
+        return False
+
+
+def leaf(line: bytes) -> bytes:
+    """A canonical line's leaf hash: SHA-256(0x00 || its bytes)."""
+    return _SHA(b"\x00" + line).digest()
 
 
 _DIGEST = type(_SHA()).digest
 _ZERO, _ONE = b"\x00".__add__, b"\x01".__add__
 
 
-def _leaves(lines: Iterable[str]) -> list[bytes]:
+def _leaves(lines: Iterable[bytes]) -> list[bytes]:
     """Leaf hashes of lines, each step a C-level map (no Python frame per line)."""
-    enc = map(str.encode, lines, repeat("ascii"))
-    return list(map(_DIGEST, map(_SHA, map(_ZERO, enc))))
+    return list(map(_DIGEST, map(_SHA, map(_ZERO, lines))))
 
 
-def _pack(lines: list[str]) -> bytes:
-    """A block as stored: its lines, newline-separated (`ascii` escapes any in a value),
-    zlib level 1."""
-    return zlib.compress("\n".join(lines).encode("ascii"), 1)
+def _pack(lines: list[bytes]) -> bytes:
+    """A block as stored: its lines, newline-separated (neither format has a raw newline in
+    a line), zlib level 1."""
+    return zlib.compress(b"\n".join(lines), 1)
 
 
-def _unpack(data: bytes) -> list[str]:
-    """A stored block's lines (zlib.error or UnicodeDecodeError when it is not one)."""
-    return zlib.decompress(data).decode("ascii").split("\n")
+def _unpack(data: bytes) -> list[bytes]:
+    """A stored block's lines (zlib.error when it is not one)."""
+    return zlib.decompress(data).split(b"\n")
 
 
 def _root(leaves: list[bytes]) -> bytes:
@@ -391,15 +478,15 @@ def watermarks(conn: sa.Connection, tables: Iterable[str] | None = None) -> Wate
     return {n: int(v) for n, v in conn.exec_driver_sql(sql)} if names else {}
 
 
-def _rows_since(conn: sa.Connection, table: Table, mark: int) -> list[str]:
+def _rows_since(conn: sa.Connection, table: Table, mark: int) -> list[bytes]:
     m = _mark(conn)
     return _fetch(conn, f"{_select(table, conn.dialect.name)} WHERE {table.key} > {m} "
                   f"ORDER BY {table.key}", (mark,))
 
 
-def _rows_of(conn: sa.Connection, table: Table, keys: Iterable[Any]) -> list[str]:
+def _rows_of(conn: sa.Connection, table: Table, keys: Iterable[Any]) -> list[bytes]:
     items = sorted(set(keys))
-    lines: list[str] = []
+    lines: list[bytes] = []
     for i in range(0, len(items), 500):
         part = items[i:i + 500]
         marks = ", ".join([_mark(conn)] * len(part))
@@ -408,11 +495,11 @@ def _rows_of(conn: sa.Connection, table: Table, keys: Iterable[Any]) -> list[str
     return lines
 
 
-Keyed = tuple[list[Any], list[str]]
+Keyed = tuple[list[Any], list[bytes]]
 """Rows of one table as (keys, canonical lines), in the same order."""
 
 
-def _keyed(table: Table, lines: list[str]) -> Keyed:
+def _keyed(table: Table, lines: list[bytes]) -> Keyed:
     return [_key_of(x, table) for x in lines], lines
 
 
@@ -437,7 +524,7 @@ def _commit_lines(conn: sa.Connection, lines_by_table: Mapping[str, Keyed],
                   kind: str, payload: dict[str, Any], defer: Deferred | None = None) -> Entry:
     from tripwire.register.record_store import append_entry
 
-    blocks: list[tuple[str, int, Any, Any, list[str]]] = []
+    blocks: list[tuple[str, int, Any, Any, list[bytes]]] = []
     summary: dict[str, dict[str, Any]] = {}
     for name in sorted(lines_by_table):
         table = TABLES[name]
@@ -623,7 +710,7 @@ def _typed(table: Table, values: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _diff(table: Table, key: Any, committed: str, current: str, seq: int) -> RowChange:
+def _diff(table: Table, key: Any, committed: bytes, current: bytes, seq: int) -> RowChange:
     try:
         a, b = _typed(table, _values(committed)), _typed(table, _values(current))
     except ValueError:
@@ -637,7 +724,7 @@ def _diff(table: Table, key: Any, committed: str, current: str, seq: int) -> Row
     return RowChange(table.name, key, "changed", fields, label, seq)
 
 
-def _label(table: Table, line: str) -> str | None:
+def _label(table: Table, line: bytes) -> str | None:
     if table.label is None:
         return None
     try:
@@ -659,12 +746,12 @@ class _Checker:
         else:
             self.report.more += 1
 
-    def lines(self, table: Table, b: _Block) -> list[str]:
+    def lines(self, table: Table, b: _Block) -> list[bytes]:
         """A block's committed lines, its root noted for the entry check."""
         assert b.data is not None
         try:
             lines = _unpack(b.data)
-        except (zlib.error, UnicodeDecodeError):
+        except zlib.error:
             lines = []
         b.data = None
         self.block_roots.setdefault((b.seq, table.name), []).append(
@@ -673,8 +760,8 @@ class _Checker:
         self.report.rows += len(lines)
         return lines
 
-    def compare(self, table: Table, committed: Mapping[Any, tuple[str, int]],
-                current: Sequence[str]) -> None:
+    def compare(self, table: Table, committed: Mapping[Any, tuple[bytes, int]],
+                current: Sequence[bytes]) -> None:
         """Compare the fold of committed lines (key -> (line, seq)) with the current lines."""
         seen = set()
         for line in current:
@@ -686,7 +773,7 @@ class _Checker:
             got = committed.get(key)
             if got is None:
                 self.add(RowChange(table.name, key, "added", label=_label(table, line)))
-            elif got[0] != line:
+            elif got[0] != line and not _same(got[0], line):
                 self.add(_diff(table, key, got[0], line, got[1]))
         for key in committed.keys() - seen:
             line, seq = committed[key]
@@ -764,7 +851,7 @@ def verify_evidence(conn: sa.Connection, *, limit: int = 1000) -> EvidenceReport
         blocks = _blocks_of(conn, name)
         select = _select(table, d)
         if not table.int_key:
-            committed: dict[Any, tuple[str, int]] = {}
+            committed: dict[Any, tuple[bytes, int]] = {}
             for b in blocks:
                 for line in ck.lines(table, b):
                     committed[_key_of(line, table)] = (line, b.seq)
@@ -795,7 +882,7 @@ def verify_evidence(conn: sa.Connection, *, limit: int = 1000) -> EvidenceReport
             cur.execute(f"{select}{rest} ORDER BY {table.key}",
                         (prev_hi,) if prev_hi is not None else ())
             while chunk := cur.fetchmany(FETCH):
-                ck.compare(table, {}, list(map(ascii, chunk)))
+                ck.compare(table, {}, _lines(chunk))
         finally:
             cur.close()
     ck.entries_check()
@@ -815,15 +902,15 @@ def row_digests(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
 
 
 def committed_lines(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
-                    ) -> dict[str, dict[Any, tuple[str, int]]]:
+                    ) -> dict[str, dict[Any, tuple[bytes, int]]]:
     """The committed line and committing entry of each wanted row (absent when no entry
     committed it): the latest commitment of the key in the record."""
     b = evidence_blocks.c
-    out: dict[str, dict[Any, tuple[str, int]]] = {}
+    out: dict[str, dict[Any, tuple[bytes, int]]] = {}
     for name, keys in wanted.items():
         table = TABLES[name]
         keys = set(keys)
-        got: dict[Any, tuple[str, int]] = {}
+        got: dict[Any, tuple[bytes, int]] = {}
         if keys:
             q = sa.select(b.id, b.seq, b.part, b.data).where(b.tbl == name)
             found: dict[int, tuple[int, int, bytes]] = {}
@@ -840,7 +927,7 @@ def committed_lines(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
             for seq, _part, data in sorted(found.values(), key=lambda r: (r[0], r[1])):
                 try:
                     lines = _unpack(bytes(data))
-                except (zlib.error, UnicodeDecodeError):
+                except zlib.error:
                     continue
                 for line in lines:
                     try:
@@ -853,18 +940,36 @@ def committed_lines(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
     return out
 
 
+_Lines = dict[str, tuple[dict[Any, bytes], dict[Any, tuple[bytes, int]]]]
+"""table -> (key -> line as stored now, key -> (committed line, committing entry))."""
+
+
+def _now_and_committed(conn: sa.Connection, wanted: Mapping[str, set[Any]]) -> _Lines:
+    committed = (committed_lines(conn, wanted) if sa.inspect(conn).has_table("evidence_blocks")
+                 else None)
+    out: _Lines = {}
+    for name, keys in wanted.items():
+        table = TABLES[name]
+        now = {_key_of(x, table): x for x in _rows_of(conn, table, keys)}
+        out[name] = (now, committed[name] if committed is not None else {})
+    return out
+
+
 def stale_rows(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]) -> list[RowChange]:
     """The wanted rows that no longer match what the record committed."""
     if not sa.inspect(conn).has_table("evidence_blocks"):
         return []
     wanted = {n: set(k) for n, k in wanted.items()}
-    committed = committed_lines(conn, wanted)
+    return _stale(wanted, _now_and_committed(conn, wanted))
+
+
+def _stale(wanted: Mapping[str, set[Any]], lines: _Lines) -> list[RowChange]:
     out = []
     for name, keys in wanted.items():
         table = TABLES[name]
-        now = {_key_of(x, table): x for x in _rows_of(conn, table, keys)}
+        now, committed = lines[name]
         for key in sorted(keys, key=str):
-            have, got = now.get(key), committed[name].get(key)
+            have, got = now.get(key), committed.get(key)
             if have is None and got is None:
                 continue
             if got is None:
@@ -873,7 +978,7 @@ def stale_rows(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]) -> list
             elif have is None:
                 out.append(RowChange(name, key, "removed", label=_label(table, got[0]),
                                      seq=got[1]))
-            elif have != got[0]:
+            elif not _same(got[0], have):
                 out.append(_diff(table, key, got[0], have, got[1]))
     return out
 
@@ -892,9 +997,20 @@ def used_rows(conn: sa.Connection, model: str, result_ids: Iterable[int],
 def evidence_state(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
                    ) -> tuple[dict[str, dict[str, str]], list[RowChange]]:
     """For a determination: the leaf hash of each wanted row as stored now (table -> key as
-    text -> hex), and the wanted rows that no longer match what the record committed."""
+    text -> hex), and the wanted rows that no longer match what the record committed. A row
+    holding the values the record committed is named by the committed line's hash, in
+    whichever format it was committed, so that determinations before and after a change of
+    format name the same rows alike."""
     wanted = {n: set(k) for n, k in wanted.items() if k}
-    digests = row_digests(conn, wanted)
-    rows = {n: {str(k): d for k, d in sorted(m.items(), key=lambda kd: str(kd[0]))}
-            for n, m in digests.items() if m}
-    return rows, stale_rows(conn, wanted)
+    lines = _now_and_committed(conn, wanted)
+    rows: dict[str, dict[str, str]] = {}
+    for name, (now, committed) in lines.items():
+        digests = {}
+        for key, line in sorted(now.items(), key=lambda kv: str(kv[0])):
+            got = committed.get(key)
+            digests[str(key)] = leaf(got[0] if got is not None and _same(got[0], line)
+                                     else line).hex()
+        if digests:
+            rows[name] = digests
+    stale = _stale(wanted, lines) if sa.inspect(conn).has_table("evidence_blocks") else []
+    return rows, stale

@@ -235,10 +235,9 @@ def bench_evidence(url: str, n_rows: int, reps: int) -> None:
         lines = []
         for name, table in TABLES.items():
             lines += _fetch(conn, _select(table, conn.dialect.name))
-    data = [x.encode("ascii") for x in lines]
+    data = lines
     size = sum(map(len, data))
     n = len(data)
-    del lines
     raws, verifies = [], []
     for _ in range(reps):
         sha = hashlib.sha256

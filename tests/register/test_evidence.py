@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -29,10 +30,10 @@ def test_every_register_table_is_evidence_with_every_column() -> None:
         assert spec.columns[0] == spec.key == next(iter(table.primary_key.columns)).name
 
 
-def test_roots_are_rfc6962_over_the_rows_whatever_the_blocks(monkeypatch: pytest.MonkeyPatch,
-                                                             db_url: str) -> None:
-    """An entry's root is the RFC 6962 root over all its rows' leaf hashes in key order, though
-    verify rebuilds it from per-block roots (blocks of a power of two are subtrees)."""
+def test_roots_are_rfc6962_over_the_blocks_of_rows(monkeypatch: pytest.MonkeyPatch,
+                                                  db_url: str) -> None:
+    """An entry's root is the RFC 6962 root over the leaf hashes of its blocks' texts (the
+    rows' lines in key order, BLOCK to a block, newline-separated)."""
     rng = random.Random(0)
     for n in (1, 2, 3, 5, 8, 13):
         leaves = [rng.randbytes(32) for _ in range(n)]
@@ -47,8 +48,8 @@ def test_roots_are_rfc6962_over_the_rows_whatever_the_blocks(monkeypatch: pytest
         assert conn.execute(sa.select(sa.func.count()).select_from(ev.evidence_blocks)
                             .where(ev.evidence_blocks.c.tbl == "models")).scalar() == 15
     committed = entry.payload["evidence"]["models"]
-    assert committed == {"rows": 58, "root": merkle_root(
-        [leaf_hash(x) for x in lines]).hex()}
+    assert committed == {"rows": 58, "leaves": "blocks", "root": merkle_root(
+        [leaf_hash(b"\n".join(lines[i:i + 4])) for i in range(0, 58, 4)]).hex()}
     report = verify_register(reg)
     counts = reg.counts()
     assert report.ok and report.rows == sum(counts[n] for n in ev.TABLES)
@@ -226,6 +227,39 @@ def test_same_values_across_the_two_forms_and_nothing_else() -> None:
     assert not ev._same(old, b"[9,")
 
 
+def _first_commit_lines(conn: sa.Connection, lines_by_table: Any, kind: str,
+                        payload: dict[str, Any], defer: Any = None) -> Any:
+    """The commitment as first written: a leaf per row, blocks zlib-compressed."""
+    import zlib
+
+    from tripwire.register.record_store import append_entry
+
+    blocks, summary = [], {}
+    for name in sorted(lines_by_table):
+        keys, lines = lines_by_table[name]
+        if not lines:
+            continue
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        keys, lines = [keys[i] for i in order], [lines[i] for i in order]
+        roots = []
+        for part, lo in enumerate(range(0, len(lines), ev.BLOCK)):
+            chunk = lines[lo:lo + ev.BLOCK]
+            roots.append(merkle_root([leaf_hash(x) for x in chunk]))
+            int_key = TABLES[name].int_key
+            blocks.append((name, part, keys[lo] if int_key else None,
+                           keys[lo + len(chunk) - 1] if int_key else None, chunk))
+        summary[name] = {"rows": len(lines), "root": merkle_root(roots).hex()}
+    entry = append_entry(conn, kind, {**payload, "evidence": summary},
+                         defer=defer.entries if defer is not None else None)
+    rows = [(entry.seq, n, p, f, la, len(c), zlib.compress(b"\n".join(c), 1))
+            for n, p, f, la, c in blocks]
+    if defer is not None:
+        defer.blocks += rows
+    elif rows:
+        ev._insert_blocks(conn, rows)
+    return entry
+
+
 MMLU_POLICY = """\
 name: mmlu-house
 version: "1"
@@ -246,25 +280,30 @@ thresholds:
 """
 
 
-def test_rows_committed_as_tuples_verify_and_keep_their_digests(
+def test_rows_committed_in_the_first_form_verify_and_keep_their_digests(
         db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A register whose rows were committed in the tuple form (every register written before
-    JSON lines) verifies clean alongside rows committed since; a determination made now names
+    """A register whose rows were committed in the first form (tuple lines, a leaf per row,
+    zlib blocks: every register written before JSON lines) verifies clean alongside rows
+    committed since; a determination made now names
     the same row digests as one made then (so reports see the same evidence); edits made
     afterwards to rows of either form are found and named."""
     from tripwire.assess import assess
 
     policy = tmp_path / "mmlu-house.yaml"
     policy.write_text(MMLU_POLICY)
-    with monkeypatch.context() as m:  # the writer as it was: every line a tuple
+    with monkeypatch.context() as m:  # the writer as it was
         m.setattr(ev, "_lines", lambda rows, floats=None, cols=None: list(map(ev._line1, rows)))
+        m.setattr(ev, "_commit_lines", _first_commit_lines)
         reg = open_register(db_url, create=True)
         reg.ingest_path(example_path("models.csv"))
         reg.ingest_path(example_path("evals.csv"))
         then = assess(reg, "gpt2-xl", policy, anomalies=False).determination
         with reg.read() as conn:
             blocks = conn.execute(sa.select(ev.evidence_blocks.c.data)).scalars().all()
+            old = entries(conn, "ingest")
         assert all(x[:1] == b"(" for b in blocks for x in ev._unpack(b))
+        assert all(b[:1] == b"\x78" for b in blocks)  # zlib
+        assert not any("leaves" in v for e in old for v in e.payload["evidence"].values())
     assert then.evidence_rows.get("eval_results") and then.evidence_rows.get("models")
     report = verify_register(reg)
     assert report.ok, report.failure
@@ -272,6 +311,7 @@ def test_rows_committed_as_tuples_verify_and_keep_their_digests(
     with reg.read() as conn:
         blocks = conn.execute(sa.select(ev.evidence_blocks.c.data)).scalars().all()
     assert any(x[:1] == b"[" for b in blocks for x in ev._unpack(b))
+    assert any(b[:4] == ev._ZSTD_MAGIC for b in blocks)
     assert verify_register(reg).ok
     now = assess(reg, "gpt2-xl", policy, anomalies=False)
     assert not now.tampered
@@ -290,4 +330,68 @@ def test_rows_committed_as_tuples_verify_and_keep_their_digests(
         "1.5e+09 -> 1;" in found[1]
     later = assess(reg, "gpt2-xl", policy, anomalies=False)
     assert later.tampered and "params" in later.tampered[0]
+    reg.close()
+
+
+def _rewrite_block(reg: Any, block_id: int, data: bytes) -> None:
+    """Replace a stored block's bytes as someone holding the database could (triggers off)."""
+    with reg.engine.begin() as conn:
+        if reg.dialect == "sqlite":
+            saved = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = "
+                                         "'trigger' AND tbl_name = 'evidence_blocks'").all()
+            for name, _ in saved:
+                conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        else:
+            conn.exec_driver_sql("ALTER TABLE evidence_blocks DISABLE TRIGGER USER")
+        conn.execute(ev.evidence_blocks.update().where(ev.evidence_blocks.c.id == block_id)
+                     .values(data=data))
+        if reg.dialect == "sqlite":
+            for _, sql in saved:
+                conn.exec_driver_sql(sql)
+        else:
+            conn.exec_driver_sql("ALTER TABLE evidence_blocks ENABLE TRIGGER USER")
+
+
+def test_a_rewritten_block_fails_its_entry_in_either_form(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block rewritten to agree with an edited row (so the rows compare equal) no longer
+    hashes to its entry's root, whether the entry's leaves are rows (first form, zlib) or
+    blocks (zstd); bytes that are no block at all fail too."""
+    import zlib
+
+    import zstandard
+
+    with monkeypatch.context() as m:
+        m.setattr(ev, "_lines", lambda rows, floats=None, cols=None: list(map(ev._line1, rows)))
+        m.setattr(ev, "_commit_lines", _first_commit_lines)
+        reg = open_register(db_url, create=True)
+        reg.ingest_path(example_path("models.csv"))
+    reg.ingest_path(example_path("loss.csv"))
+    with reg.read() as conn:
+        found = {tbl: (bid, seq, bytes(data)) for bid, seq, tbl, data in conn.execute(
+            sa.select(ev.evidence_blocks.c.id, ev.evidence_blocks.c.seq,
+                      ev.evidence_blocks.c.tbl, ev.evidence_blocks.c.data)
+            .where(ev.evidence_blocks.c.tbl.in_(["models", "loss_observations"]))
+            .order_by(ev.evidence_blocks.c.id))}
+    cases = [("models", "params", lambda text: zlib.compress(text, 1)),
+             ("loss_observations", "loss", zstandard.ZstdCompressor().compress)]
+    for table, column, pack in cases:
+        bid, seq, data = found[table]
+        lines = ev._unpack(data)
+        values = list(ev._values(lines[0]))
+        col = TABLES[table].columns.index(column)
+        values[col] = 123.0
+        line = ev._line1(values) if lines[0][:1] == b"(" else ev._line(values)
+        _rewrite_block(reg, bid, pack(b"\n".join([line, *lines[1:]])))
+        with reg.transaction() as conn:
+            conn.exec_driver_sql(f"UPDATE {table} SET {column} = 123.0 WHERE id = "
+                                 f"{values[0]}")
+        report = verify_register(reg)
+        assert not report.ok
+        assert any(f"entry {seq}" in str(c) and "no longer matches its root" in str(c)
+                   for c in report.changes), [str(c) for c in report.changes]
+        assert not any(f"{table} {values[0]} " in str(c) for c in report.changes)
+        _rewrite_block(reg, bid, b"not a block")
+        assert any(f"entry {seq}" in str(c) and "no longer matches its root" in str(c)
+                   for c in verify_register(reg).changes)
     reg.close()

@@ -8,23 +8,25 @@ of a register upgraded from before this existed) reads back the rows it stored a
   JSON array (`_lines`: orjson's output, floats in shortest round-trip form, text as UTF-8), so
   it is what `verify` will read back, whatever wrote it (a bulk insert, COPY, an update); a row
   holding a value JSON cannot carry exactly (a non-finite float, text that is not Unicode, an
-  integer beyond 64 bits, bytes) is written in the first format instead, the ASCII ``repr`` of
-  the tuple, which is also the form of every row committed before JSON lines: ``[`` or ``(``
-  as first byte says which, and rows are compared by value across the two (`_same`);
-- its leaf hash is the RFC 6962 leaf hash SHA-256(0x00 || canonical bytes);
+  integer beyond 64 bits, bytes) is written in the first form instead, the ASCII ``repr`` of
+  its tuple, which is also the form of every row committed before JSON lines (``[`` or ``(``
+  as first byte says which; rows are compared by value across the two, `_same`);
+- the lines are kept in `evidence_blocks` (append-only by trigger, like the record) in blocks
+  of `BLOCK` rows in key order, newline-separated, as Zstandard frames;
 - the entry that records the write carries, per table, the row count and the RFC 6962 Merkle
-  root over the leaf hashes in key order (``"evidence": {"models": {"root": ..., "rows": n}}``);
-- the canonical rows themselves are kept, zlib-compressed, in `evidence_blocks` (append-only by
-  trigger, like the record), in blocks of `BLOCK` rows aligned so that each full block is a
-  subtree of that Merkle tree: verify re-hashes a block and combines block roots, never holding
-  more than a block's leaves.
+  root over its blocks' hashes, each SHA-256(0x00 || block text), in key order
+  (``"evidence": {"models": {"root": ..., "rows": n, "leaves": "blocks"}}``): one hash per
+  block, where a leaf per row cost more than every other step of the commitment together.
+  Entries written before say no ``leaves``: theirs is the tree over every row's leaf hash
+  SHA-256(0x00 || line), each of their blocks (zlib) a subtree of it, and verify checks them so.
 
 `verify_evidence` folds the blocks in record order (a later commitment of a key replaces the
 earlier one: updates, moved results, replaced aliases) and compares the result with the tables,
 naming each row changed (and which fields, with the committed and current values), added or
 removed outside tripwire; blocks whose bytes no longer hash to their entry's root are named by
-entry. `committed_digests` and `row_digests` serve determinations, which name the leaf hashes of
-the rows they used and are stale when those no longer match the committed rows.
+entry. `evidence_state` serves determinations, which name the leaf hash of each row they used
+(SHA-256(0x00 || line) of the line committed) and are stale when those rows no longer hold the
+committed values.
 
 Writers call `commit` (after `watermarks` taken before writing): it is the one place a new
 writer path (bulk COPY, another store) needs to call for its rows to be covered. A writer that
@@ -39,13 +41,13 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import hashlib
+import json
 import math
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from tripwire.record import Entry
@@ -61,7 +63,6 @@ __all__ = [
     "committed_lines",
     "lines_of",
     "evidence_blocks",
-    "row_digests",
     "verify_evidence",
     "watermarks",
 ]
@@ -183,15 +184,20 @@ def _exact_floats(conn: sa.Connection) -> None:
 
 
 def _fetch(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> list[bytes]:
-    """Canonical lines of the rows a query returns, in its order. SQLite text that is not UTF-8
-    (only raw SQL writes it) is read with its bad bytes escaped instead of failing."""
+    """Canonical lines of the rows a query returns, in its order."""
+    return _lines(_fetch_rows(conn, sql, params))
+
+
+def _fetch_rows(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """The rows a query returns, in its order. SQLite text that is not UTF-8 (only raw SQL
+    writes it) is read with its bad bytes escaped instead of failing."""
     if conn.dialect.name == "postgresql":
         _exact_floats(conn)
     cur = _cursor(conn)
     try:
         try:
             cur.execute(sql, tuple(params))
-            return _lines(cur.fetchall())
+            return cur.fetchall()  # type: ignore[no-any-return]
         except Exception as e:
             if conn.dialect.name != "sqlite" or "decode" not in str(e):
                 raise
@@ -200,14 +206,13 @@ def _fetch(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> list[by
         raw.text_factory = lambda b: b.decode("utf-8", "surrogateescape")  # type: ignore
         try:
             cur.execute(sql, tuple(params))
-            return _lines(cur.fetchall())
+            return cur.fetchall()  # type: ignore[no-any-return]
         finally:
             raw.text_factory = old  # type: ignore[union-attr]
     finally:
         cur.close()
 
 
-_DUMPS = orjson.dumps
 _INFINITIES = frozenset((math.inf, -math.inf))
 
 
@@ -220,8 +225,10 @@ def _line(row: Sequence[Any]) -> bytes:
     """One row's canonical line: its JSON array where JSON carries every value exactly,
     else the first format."""
     if not _inexact([(v,) for v in row], None):
+        import orjson  # here, not at import: commands that never write rows skip it
+
         try:
-            return _DUMPS(row)
+            return orjson.dumps(row)
         except TypeError:  # bytes, text that is not Unicode, an integer beyond 64 bits
             pass
     return _line1(row)
@@ -254,8 +261,10 @@ def _lines(rows: Sequence[Sequence[Any]], floats: Iterable[int] | None = None,
     JSON). `floats` as for `_inexact`; `cols`: the same rows as columns, when at hand."""
     if not rows:
         return []
+    import orjson
+
     try:
-        out = list(map(_DUMPS, rows))
+        out = list(map(orjson.dumps, rows))
     except TypeError:
         return list(map(_line, rows))
     for i in _inexact(list(zip(*rows, strict=True)) if cols is None else cols, floats):
@@ -382,9 +391,9 @@ def _key_of(line: bytes, table: Table) -> Any:
 def _values(line: bytes) -> tuple[Any, ...]:
     """A canonical line read back into its values (either format)."""
     if line[:1] == b"[":
-        try:
-            got = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
+        try:  # standard JSON, read exactly by the standard library (no orjson to import)
+            got = json.loads(line)
+        except (ValueError, RecursionError) as e:
             raise ValueError("not a canonical row") from e
         if not isinstance(got, list):
             raise ValueError("not a canonical row")
@@ -424,6 +433,17 @@ def _same(committed: bytes, current: bytes) -> bool:
         return False
 
 
+def _holds(committed: bytes, row: tuple[Any, ...]) -> bool:
+    """Whether a row read now holds the values of a committed line (either form; the JSON
+    form read by the standard library, so a determination need not load orjson)."""
+    if committed[:1] == b"(":
+        return _line1(row) == committed
+    try:
+        return ascii(_values(committed)) == ascii(row)
+    except ValueError:
+        return False
+
+
 def leaf(line: bytes) -> bytes:
     """A canonical line's leaf hash: SHA-256(0x00 || its bytes)."""
     return _SHA(b"\x00" + line).digest()
@@ -438,15 +458,44 @@ def _leaves(lines: Iterable[bytes]) -> list[bytes]:
     return list(map(_DIGEST, map(_SHA, map(_ZERO, lines))))
 
 
-def _pack(lines: list[bytes]) -> bytes:
-    """A block as stored: its lines, newline-separated (neither format has a raw newline in
-    a line), zlib level 1."""
-    return zlib.compress(b"\n".join(lines), 1)
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class BadBlock(ValueError):
+    """Stored block bytes that do not decompress."""
+
+
+def _block_hash(text: bytes) -> bytes:
+    """A block's hash, the leaf of its entry's tree: SHA-256(0x00 || its text)."""
+    h = _SHA(b"\x00")
+    h.update(text)
+    return h.digest()
+
+
+def _pack(text: bytes) -> bytes:
+    """A block's text (its lines, newline-separated: neither format has a raw newline in a
+    line) as stored: a Zstandard frame (level 1: several times faster than zlib, smaller)."""
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=1).compress(text)
+
+
+def _unpack_text(data: bytes) -> bytes:
+    """A stored block's text: a Zstandard frame, or zlib as blocks were first written
+    (`BadBlock` when it is neither)."""
+    try:
+        if data[:4] == _ZSTD_MAGIC:
+            import zstandard
+
+            return zstandard.ZstdDecompressor().decompress(data)
+        return zlib.decompress(data)
+    except Exception as e:  # zlib.error, zstandard.ZstdError
+        raise BadBlock(str(e)) from e
 
 
 def _unpack(data: bytes) -> list[bytes]:
-    """A stored block's lines (zlib.error when it is not one)."""
-    return zlib.decompress(data).split(b"\n")
+    """A stored block's lines (`BadBlock` when it does not decompress)."""
+    return _unpack_text(data).split(b"\n")
 
 
 def _root(leaves: list[bytes]) -> bytes:
@@ -485,14 +534,19 @@ def _rows_since(conn: sa.Connection, table: Table, mark: int) -> list[bytes]:
 
 
 def _rows_of(conn: sa.Connection, table: Table, keys: Iterable[Any]) -> list[bytes]:
+    return _lines(_values_of(conn, table, keys))
+
+
+def _values_of(conn: sa.Connection, table: Table, keys: Iterable[Any]) -> list[Any]:
+    """The rows of `keys` as the database returns them (canonical columns)."""
     items = sorted(set(keys))
-    lines: list[bytes] = []
+    rows: list[Any] = []
     for i in range(0, len(items), 500):
         part = items[i:i + 500]
         marks = ", ".join([_mark(conn)] * len(part))
-        lines += _fetch(conn, f"{_select(table, conn.dialect.name)} WHERE {table.key} IN "
-                        f"({marks})", part)
-    return lines
+        rows += _fetch_rows(conn, f"{_select(table, conn.dialect.name)} WHERE {table.key} IN "
+                            f"({marks})", part)
+    return rows
 
 
 Keyed = tuple[list[Any], list[bytes]]
@@ -524,7 +578,7 @@ def _commit_lines(conn: sa.Connection, lines_by_table: Mapping[str, Keyed],
                   kind: str, payload: dict[str, Any], defer: Deferred | None = None) -> Entry:
     from tripwire.register.record_store import append_entry
 
-    blocks: list[tuple[str, int, Any, Any, list[bytes]]] = []
+    blocks: list[tuple[str, int, Any, Any, int, bytes]] = []
     summary: dict[str, dict[str, Any]] = {}
     for name in sorted(lines_by_table):
         table = TABLES[name]
@@ -537,16 +591,17 @@ def _commit_lines(conn: sa.Connection, lines_by_table: Mapping[str, Keyed],
         roots = []
         for part, lo in enumerate(range(0, len(lines), BLOCK)):
             chunk = lines[lo:lo + BLOCK]
-            roots.append(_root(_leaves(chunk)))
+            text = b"\n".join(chunk)
+            roots.append(_block_hash(text))
             first = keys[lo] if table.int_key else None
             last = keys[lo + len(chunk) - 1] if table.int_key else None
-            blocks.append((name, part, first, last, chunk))
-        summary[name] = {"rows": len(lines), "root": _root(roots).hex()}
+            blocks.append((name, part, first, last, len(chunk), text))
+        summary[name] = {"rows": len(lines), "root": _root(roots).hex(), "leaves": "blocks"}
     entry = append_entry(conn, kind, {**payload, "evidence": summary},
                          defer=defer.entries if defer is not None else None)
     if blocks:
-        rows = [(entry.seq, name, part, first, last, len(chunk), _pack(chunk))
-                for name, part, first, last, chunk in blocks]
+        rows = [(entry.seq, name, part, first, last, n, _pack(text))
+                for name, part, first, last, n, text in blocks]
         if defer is not None:
             defer.blocks += rows
         else:
@@ -750,12 +805,18 @@ class _Checker:
         """A block's committed lines, its root noted for the entry check."""
         assert b.data is not None
         try:
-            lines = _unpack(b.data)
-        except zlib.error:
-            lines = []
+            text: bytes | None = _unpack_text(b.data)
+        except BadBlock:
+            text = None
         b.data = None
-        self.block_roots.setdefault((b.seq, table.name), []).append(
-            (b.part, _root(_leaves(lines)) if lines else b"", len(lines)))
+        lines = text.split(b"\n") if text is not None else []
+        if text is None:
+            root = b""
+        elif self.roots.get(b.seq, {}).get(table.name, {}).get("leaves") == "blocks":
+            root = _block_hash(text)
+        else:  # entries written before blocks were the leaves: a leaf per row
+            root = _root(_leaves(lines))
+        self.block_roots.setdefault((b.seq, table.name), []).append((b.part, root, len(lines)))
         self.report.blocks += 1
         self.report.rows += len(lines)
         return lines
@@ -891,16 +952,6 @@ def verify_evidence(conn: sa.Connection, *, limit: int = 1000) -> EvidenceReport
 
 # ------------------------------------------------------------------- for determinations
 
-def row_digests(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
-                ) -> dict[str, dict[Any, str]]:
-    """Leaf hash (hex) of each wanted row as stored now: table -> key -> digest."""
-    out: dict[str, dict[Any, str]] = {}
-    for name, keys in wanted.items():
-        table = TABLES[name]
-        out[name] = {_key_of(x, table): leaf(x).hex() for x in _rows_of(conn, table, keys)}
-    return out
-
-
 def committed_lines(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
                     ) -> dict[str, dict[Any, tuple[bytes, int]]]:
     """The committed line and committing entry of each wanted row (absent when no entry
@@ -927,7 +978,7 @@ def committed_lines(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
             for seq, _part, data in sorted(found.values(), key=lambda r: (r[0], r[1])):
                 try:
                     lines = _unpack(bytes(data))
-                except zlib.error:
+                except BadBlock:
                     continue
                 for line in lines:
                     try:
@@ -940,8 +991,8 @@ def committed_lines(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
     return out
 
 
-_Lines = dict[str, tuple[dict[Any, bytes], dict[Any, tuple[bytes, int]]]]
-"""table -> (key -> line as stored now, key -> (committed line, committing entry))."""
+_Lines = dict[str, tuple[dict[Any, tuple[Any, ...]], dict[Any, tuple[bytes, int]]]]
+"""table -> (key -> row as stored now, key -> (committed line, committing entry))."""
 
 
 def _now_and_committed(conn: sa.Connection, wanted: Mapping[str, set[Any]]) -> _Lines:
@@ -950,7 +1001,7 @@ def _now_and_committed(conn: sa.Connection, wanted: Mapping[str, set[Any]]) -> _
     out: _Lines = {}
     for name, keys in wanted.items():
         table = TABLES[name]
-        now = {_key_of(x, table): x for x in _rows_of(conn, table, keys)}
+        now = {r[0]: tuple(r) for r in _values_of(conn, table, keys)}
         out[name] = (now, committed[name] if committed is not None else {})
     return out
 
@@ -974,12 +1025,12 @@ def _stale(wanted: Mapping[str, set[Any]], lines: _Lines) -> list[RowChange]:
                 continue
             if got is None:
                 assert have is not None
-                out.append(RowChange(name, key, "added", label=_label(table, have)))
+                out.append(RowChange(name, key, "added", label=_label(table, _line1(have))))
             elif have is None:
                 out.append(RowChange(name, key, "removed", label=_label(table, got[0]),
                                      seq=got[1]))
-            elif not _same(got[0], have):
-                out.append(_diff(table, key, got[0], have, got[1]))
+            elif not _holds(got[0], have):
+                out.append(_diff(table, key, got[0], _line1(have), got[1]))
     return out
 
 
@@ -1006,10 +1057,10 @@ def evidence_state(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
     rows: dict[str, dict[str, str]] = {}
     for name, (now, committed) in lines.items():
         digests = {}
-        for key, line in sorted(now.items(), key=lambda kv: str(kv[0])):
+        for key, row in sorted(now.items(), key=lambda kv: str(kv[0])):
             got = committed.get(key)
-            digests[str(key)] = leaf(got[0] if got is not None and _same(got[0], line)
-                                     else line).hex()
+            digests[str(key)] = leaf(got[0] if got is not None and _holds(got[0], row)
+                                     else _line(row)).hex()
         if digests:
             rows[name] = digests
     stale = _stale(wanted, lines) if sa.inspect(conn).has_table("evidence_blocks") else []

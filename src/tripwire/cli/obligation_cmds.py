@@ -27,13 +27,19 @@ def obligations_cmd(
     clock (record entry) and its clause, overdue ones first. Met by attesting the safeguard
     (`tripwire attest`)."""
     from tripwire import obligations as obl
-    from tripwire.assess import resolve_policy
-    from tripwire.register import open_register
+    from tripwire.policy.loader import load_policy
+    from tripwire.register import direct
 
     when = obl.parse_when(as_of, "--as-of") if as_of is not None else obl.now()
-    pols = [resolve_policy(p) for p in policy] if policy else None
-    reg = open_register(db)
-    got = obl.obligations(reg, policies=pols, model=model, as_of=when, include_met=all_)
+    pols = [load_policy(p) for p in policy] if policy else None
+    # A current SQLite register is read with the standard library's driver (no SQLAlchemy);
+    # any other register is opened as every command opens it.
+    src = direct.connect(db)
+    if src is None:
+        from tripwire.register import open_register
+
+        src = open_register(db)
+    got = obl.obligations(src, policies=pols, model=model, as_of=when, include_met=all_)
     if json:
         print_json({"as_of": when.isoformat(), "obligations": [o.to_dict() for o in got]})
         return

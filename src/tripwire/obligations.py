@@ -20,6 +20,7 @@ is `met-late`. Open obligations past their due date are `overdue`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -133,11 +134,31 @@ def _kept(rows: Iterable[Any], marks: Sequence[bytes], any_of: Sequence[bytes]
     for seq, kind, body in rows:
         body = bytes(body)
         if kind == "determination":
-            if not all(m in body for m in marks) or not any(m in body for m in any_of):
+            if not all(m in body for m in marks) or not _holds_one(body, any_of):
                 continue
         out.append((seq, kind, body))
     out.sort(key=itemgetter(0))
     return out
+
+
+POLICY_KEY = b'"policy":'
+
+
+def _canonical(name: str) -> bytes:
+    """A name as the record's canonical JSON writes it (UTF-8, not \\u escapes)."""
+    return json.dumps(name, ensure_ascii=False).encode()
+
+
+def _holds_one(body: bytes, marks: Sequence[bytes]) -> bool:
+    """Whether `body` holds one of `marks`, each `"policy":<name>`: one scan for the key
+    instead of one per policy in scope."""
+    i = body.find(POLICY_KEY)
+    while i >= 0:
+        for m in marks:
+            if body.startswith(m, i):
+                return True
+        i = body.find(POLICY_KEY, i + len(POLICY_KEY))
+    return False
 
 
 def obligations(reg: Register | sqlite3.Connection, *,
@@ -147,8 +168,6 @@ def obligations(reg: Register | sqlite3.Connection, *,
     """Every clocked obligation in the record (open ones, or all with `include_met`), overdue
     first, then by due date. `reg` is a register, or a standard-library connection to a SQLite
     register (`register.direct.connect`), which reads the same entries faster."""
-    import json
-
     if policies is None:
         policies = default_policies()
     as_of = as_of or now()
@@ -159,39 +178,40 @@ def obligations(reg: Register | sqlite3.Connection, *,
     # a clock: the canonical JSON (no spaces, quotes inside strings escaped) is filtered on
     # its bytes before it is decoded.
     crossed_mark = b'"state":"crossed"'
-    policy_marks = [b'"policy":%s' % json.dumps(n).encode() for n in by_name]
+    policy_marks = [POLICY_KEY + _canonical(n) for n in by_name]
     events: dict[tuple[str, str, str], tuple[Any, int, dt.datetime]] = {}
     # (model, policy, safeguard) -> (deadline, seq, at) of the first crossing-known event
-    scope: dict[tuple[str, str], set[str]] = {}
-    # (model, policy) -> safeguards any recorded crossing required (incident duties' scope)
+    scope: dict[tuple[str, str], set[tuple[str, tuple[tuple[Any, Any], ...]]]] = {}
+    # (model, policy) -> its recorded crossings (keys of `requires`): incident duties' scope
     incidents: list[tuple[int, dt.datetime, Mapping[str, Any]]] = []
     attested: dict[tuple[str | None, str], list[tuple[int, dt.datetime, str]]] = {}
     marks = [crossed_mark]
     if model is not None:
-        marks.append(b'"model":%s' % json.dumps(model).encode())
+        marks.append(b'"model":' + _canonical(model))
     rows = _entries(reg, marks, policy_marks)
     # Many entries (the whole record): orjson; one model's few (gate): the standard library.
     loads = json.loads if model is not None else _orjson_loads()
-    required: dict[tuple[str, tuple[tuple[Any, Any], ...]], set[str]] = {}
+    requires: dict[tuple[str, tuple[tuple[Any, Any], ...]], set[str]] = {}
     # (policy, the (id, level) of the thresholds crossed) -> the safeguards they require
 
     def crossed_in(pol: LoadedPolicy, name: str, det: Mapping[str, Any], seq: int,
                    at: dt.datetime) -> None:
-        key = (pol.name, tuple([(t.get("id"), t.get("level")) for t in det.get("thresholds", ())
-                                if t.get("state") == "crossed"]))
-        crossed = required.get(key)
+        pname = pol.name
+        key = (pname, tuple([(t.get("id"), t.get("level")) for t in det.get("thresholds", ())
+                             if t.get("state") == "crossed"]))
+        crossed = requires.get(key)
         if crossed is None:
-            crossed = required[key] = _crossed_safeguards(pol, key[1])
-        scope.setdefault((name, pol.name), set()).update(crossed)
-        for sid, dl in crossing[pol.name]:
-            k = (name, pol.name, sid)
+            crossed = requires[key] = _crossed_safeguards(pol, key[1])
+        scope.setdefault((name, pname), set()).add(key)
+        for sid, dl in crossing[pname]:
+            k = (name, pname, sid)
             if sid in crossed and k not in events:
                 events[k] = (dl, seq, at)
 
     for seq, kind, body in rows:
         tabled = kind == "plan" and b'"determination":' not in body
         if kind == "plan" and not tabled and (
-                crossed_mark not in body or not any(m in body for m in policy_marks)):
+                crossed_mark not in body or not _holds_one(body, policy_marks)):
             continue  # (determinations were filtered so as they were read)
         d = loads(body + b"}")
         p = d["payload"]
@@ -243,7 +263,7 @@ def obligations(reg: Register | sqlite3.Connection, *,
         if model is not None and who != model:
             continue
         for pol_name, clocked in incident.items():
-            required = scope.get((who, pol_name), set())
+            required = set().union(*(requires[k] for k in scope.get((who, pol_name), ())))
             for sid, d in clocked:
                 if sid in required and (d.when is None or inc.get("imminent")):
                     add(who, pol_name, sid, d, seq, at, "incident")

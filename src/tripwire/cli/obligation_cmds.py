@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, print_json, render
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from tripwire.register import Register
 
 
 @app.command("obligations")
@@ -34,7 +39,7 @@ def obligations_cmd(
     pols = [load_policy(p) for p in policy] if policy else None
     # A current SQLite register is read with the standard library's driver (no SQLAlchemy);
     # any other register is opened as every command opens it.
-    src = direct.connect(db)
+    src: Register | sqlite3.Connection | None = direct.connect(db)
     if src is None:
         from tripwire.register import open_register
 

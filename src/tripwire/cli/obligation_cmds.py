@@ -44,7 +44,10 @@ def obligations_cmd(
         from tripwire.register import open_register
 
         src = open_register(db)
-    got = obl.obligations(src, policies=pols, model=model, as_of=when, include_met=all_)
+    try:
+        got = obl.obligations(src, policies=pols, model=model, as_of=when, include_met=all_)
+    finally:
+        src.close()
     if json:
         print_json({"as_of": when.isoformat(), "obligations": [o.to_dict() for o in got]})
         return

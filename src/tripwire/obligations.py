@@ -31,6 +31,7 @@ from tripwire.clock import TODAY_ENV as TODAY_ENV
 from tripwire.clock import now as now
 from tripwire.clock import parse_when as parse_when
 from tripwire.errors import InputError
+from tripwire.policy.clocks import Clock, Clocks, builtin_clocks
 
 if TYPE_CHECKING:
     from tripwire.policy.loader import LoadedPolicy
@@ -78,25 +79,6 @@ def _at(payload: Mapping[str, Any], entry: Mapping[str, Any]) -> dt.datetime:
         except ValueError:
             pass
     return dt.datetime.fromisoformat(entry["at"])
-
-
-def _crossed_safeguards(pol: LoadedPolicy, crossed: Iterable[tuple[Any, Any]]) -> set[str]:
-    """Safeguards required by the thresholds (id, level) a determination found crossed: their
-    level's, and their own."""
-    out: set[str] = set()
-    specs = pol.specs
-    for tid, level in crossed:
-        for names in pol.required_at(level).values():
-            out.update(names)
-        spec = specs.get(tid)
-        if spec is not None and spec.requires_any:
-            for names in pol.policy.threshold_required([spec]).values():
-                out.update(names)
-    return out
-
-
-def _clocked(pol: LoadedPolicy, event: str) -> list[tuple[str, Any]]:
-    return [(s.id, d) for s in pol.policy.safeguards for d in s.deadlines if d.event == event]
 
 
 _SQLITE_ENTRIES = ("SELECT seq, kind, body FROM record_entries "
@@ -168,18 +150,17 @@ def obligations(reg: Register | sqlite3.Connection, *,
     """Every clocked obligation in the record (open ones, or all with `include_met`), overdue
     first, then by due date. `reg` is a register, or a standard-library connection to a SQLite
     register (`register.direct.connect`), which reads the same entries faster."""
-    if policies is None:
-        policies = default_policies()
+    views = builtin_clocks() if policies is None else [Clocks.of_policy(p) for p in policies]
     as_of = as_of or now()
-    by_name = {p.name: p for p in policies}
-    crossing = {p.name: _clocked(p, "crossing-known") for p in policies}
-    incident = {p.name: _clocked(p, "incident") for p in policies}
+    by_name = {v.name: v for v in views}
+    crossing = {v.name: v.of("crossing-known") for v in views}
+    incident = {v.name: v.of("incident") for v in views}
     # Only determinations and plans with a crossed threshold under a policy in scope can start
     # a clock: the canonical JSON (no spaces, quotes inside strings escaped) is filtered on
     # its bytes before it is decoded.
     crossed_mark = b'"state":"crossed"'
     policy_marks = [POLICY_KEY + _canonical(n) for n in by_name]
-    events: dict[tuple[str, str, str], tuple[Any, int, dt.datetime]] = {}
+    events: dict[tuple[str, str, str], tuple[Clock, int, dt.datetime]] = {}
     # (model, policy, safeguard) -> (deadline, seq, at) of the first crossing-known event
     scope: dict[tuple[str, str], set[tuple[str, tuple[tuple[Any, Any], ...]]]] = {}
     # (model, policy) -> its recorded crossings (keys of `requires`): incident duties' scope
@@ -194,19 +175,19 @@ def obligations(reg: Register | sqlite3.Connection, *,
     requires: dict[tuple[str, tuple[tuple[Any, Any], ...]], set[str]] = {}
     # (policy, the (id, level) of the thresholds crossed) -> the safeguards they require
 
-    def crossed_in(pol: LoadedPolicy, name: str, det: Mapping[str, Any], seq: int,
+    def crossed_in(view: Clocks, name: str, det: Mapping[str, Any], seq: int,
                    at: dt.datetime) -> None:
-        pname = pol.name
+        pname = view.name
         key = (pname, tuple([(t.get("id"), t.get("level")) for t in det.get("thresholds", ())
                              if t.get("state") == "crossed"]))
         crossed = requires.get(key)
         if crossed is None:
-            crossed = requires[key] = _crossed_safeguards(pol, key[1])
+            crossed = requires[key] = view.required(key[1])
         scope.setdefault((name, pname), set()).add(key)
-        for sid, dl in crossing[pname]:
-            k = (name, pname, sid)
-            if sid in crossed and k not in events:
-                events[k] = (dl, seq, at)
+        for c in crossing[pname]:
+            k = (name, pname, c.safeguard)
+            if c.safeguard in crossed and k not in events:
+                events[k] = (c, seq, at)
 
     for seq, kind, body in rows:
         tabled = kind == "plan" and b'"determination":' not in body
@@ -227,8 +208,8 @@ def obligations(reg: Register | sqlite3.Connection, *,
             if name is None or (model is not None and name != model):
                 continue
             at = _at(p, d)
-            for planned_under in policies:
-                crossed_in(planned_under, name, judge_planned(planned_under, p, at), seq, at)
+            for view in views:
+                crossed_in(view, name, judge_planned(view.loaded(), p, at), seq, at)
             continue
         det = p.get("determination", p) if kind == "plan" else p
         name = p.get("model") if kind == "plan" else det.get("model")
@@ -238,8 +219,8 @@ def obligations(reg: Register | sqlite3.Connection, *,
         crossed_in(pol, name, det, seq, _at(det, d))
     out: list[Obligation] = []
 
-    def add(name: str, pol: str, sid: str, d: Any, seq: int, at: dt.datetime,
-            event: str) -> None:
+    def add(name: str, pol: str, d: Clock, seq: int, at: dt.datetime, event: str) -> None:
+        sid = d.safeguard
         due = at + dt.timedelta(hours=d.hours)
         met = min((m for who in (name, None) for m in attested.get((who, sid), ())
                    if m[1] >= at), default=None, key=lambda m: m[1])
@@ -256,17 +237,17 @@ def obligations(reg: Register | sqlite3.Connection, *,
             evidence=met[2] if met else None,
             days_left=(due - as_of).total_seconds() / 86400))
 
-    for (who, pol_name, sid), (d, seq, at) in events.items():
-        add(who, pol_name, sid, d, seq, at, "crossing-known")
+    for (who, pol_name, _), (d, seq, at) in events.items():
+        add(who, pol_name, d, seq, at, "crossing-known")
     for seq, at, inc in incidents:
         who = str(inc.get("model"))
         if model is not None and who != model:
             continue
         for pol_name, clocked in incident.items():
             required = set().union(*(requires[k] for k in scope.get((who, pol_name), ())))
-            for sid, d in clocked:
-                if sid in required and (d.when is None or inc.get("imminent")):
-                    add(who, pol_name, sid, d, seq, at, "incident")
+            for d in clocked:
+                if d.safeguard in required and (d.when is None or inc.get("imminent")):
+                    add(who, pol_name, d, seq, at, "incident")
     order = {"overdue": 0, "open": 1, "met-late": 2, "met": 3}
     out.sort(key=lambda o: (order[o.status], o.due, o.model, o.policy, o.safeguard))
     return out
@@ -291,17 +272,6 @@ def _orjson_loads() -> Any:
     import orjson
 
     return orjson.loads
-
-
-def default_policies() -> list[LoadedPolicy]:
-    """The built-in policies that clock any deadline."""
-    from tripwire.policy.loader import builtin_names, builtin_text, load_policy
-
-    # Only policies whose text declares an event are parsed (parsing all costs ~0.1 s each).
-    names = [n for n in builtin_names() if "event:" in builtin_text(n)]
-    pols = [load_policy(n) for n in names]
-    return [p for p in pols
-            if any(d.event for s in p.policy.safeguards for d in s.deadlines)]
 
 
 def record_incident(reg: Register, model: str, *, by: str, evidence: str,

@@ -294,5 +294,9 @@ def test_the_calendar_is_the_same_on_both_backends_and_both_read_paths(
             assert answer == [o.to_dict() for o in lib], extra
             assert answer == [o for o in got if model in (None, o["model"])
                               and policy in (None, o["policy"])], extra
+        # The built-ins' clocks kept as data answer as the parsed policies do.
+        parsed = [load_policy(n) for n in ("ca-sb53", "eu-ai-act-gpai", "ny-raise")]
+        assert got == [o.to_dict() for o in obl.obligations(
+            reg, policies=parsed, as_of=parse_when("2026-02-01"), include_met=True)]
     finally:
         reg.close()

@@ -32,11 +32,14 @@ def obligations_cmd(
     clock (record entry) and its clause, overdue ones first. Met by attesting the safeguard
     (`tripwire attest`)."""
     from tripwire import obligations as obl
-    from tripwire.policy.loader import load_policy
     from tripwire.register import direct
 
     when = obl.parse_when(as_of, "--as-of") if as_of is not None else obl.now()
-    pols = [load_policy(p) for p in policy] if policy else None
+    pols = None  # the built-in policies' clocks, which need no policy file parsed
+    if policy:
+        from tripwire.policy.loader import load_policy
+
+        pols = [load_policy(p) for p in policy]
     # A current SQLite register is read with the standard library's driver (no SQLAlchemy);
     # any other register is opened as every command opens it.
     src: Register | sqlite3.Connection | None = direct.connect(db)

@@ -7,9 +7,10 @@ determination each under eu-ai-act-gpai (judged by the real evaluator, appended 
 transaction), 200 attestations and 50 incidents. Timed: the real command in a subprocess
 (`tripwire obligations --db R --json`, interpreter start and imports included) and the library
 call `obligations()` in process. The reference, measured in the same run, is the least any
-reader of the record pays: reading those entries' rows from the record table
-(`SELECT ... FROM record_entries`), without decoding them. Medians with their ratio to the
-reference; the floor: the command answers within 1 s.
+reader of the record pays: reading those entries' rows from the record table with the standard
+library's driver (`SELECT ... FROM record_entries WHERE kind IN (...)`, in storage order: an
+ORDER BY seq would sort every body), without decoding them. Medians with their ratio to the
+reference, and the machine's load average; the floor: the command answers within 1 s.
 """
 
 from __future__ import annotations
@@ -74,19 +75,19 @@ def main() -> None:
         build(db, args.models)
         print(f"built: {args.models} models with determinations in "
               f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        import sqlalchemy as sa
+        import sqlite3
 
         from tripwire import obligations as obl
         from tripwire.register import open_register
 
         reg = open_register(db)
+        raw = sqlite3.connect(db)
         as_of = dt.datetime(2026, 1, 20, tzinfo=dt.UTC)
         kinds = "('determination','plan','attestation','incident')"
 
         def reference() -> None:
-            with reg.read() as conn:
-                conn.execute(sa.text("SELECT seq, kind, body, prev, hash FROM record_entries "
-                                     f"WHERE kind IN {kinds} ORDER BY seq")).fetchall()
+            raw.execute("SELECT seq, kind, body, prev, hash FROM record_entries "
+                        f"WHERE kind IN {kinds}").fetchall()
 
         def library() -> None:
             obl.obligations(reg, as_of=as_of)
@@ -104,7 +105,8 @@ def main() -> None:
         print(f"reference (read the entries' rows): {ref:.3f} s")
         print(f"obligations() in process:          {lib:.3f} s  ({lib / ref:.1f}x reference)")
         print(f"tripwire obligations (command):    {cmd:.3f} s  ({cmd / ref:.1f}x reference)")
-        print(f"floor {FLOOR_S:g} s: {'met' if cmd < FLOOR_S else 'NOT met'}")
+        print(f"floor {FLOOR_S:g} s: {'met' if cmd < FLOOR_S else 'NOT met'} "
+              f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

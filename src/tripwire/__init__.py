@@ -8,7 +8,6 @@ engine that decides levels and gates actions, and a tamper-evident record of eve
 never opens a register never imports SQLAlchemy.
 """
 
-import importlib as _importlib
 import typing as _typing
 
 from tripwire.errors import (
@@ -21,6 +20,7 @@ from tripwire.errors import (
     RegisterError,
     TripwireError,
 )
+from tripwire.lazy import exports as _exports
 
 if _typing.TYPE_CHECKING:
     from tripwire.fit import ChinchillaLaw, ComputeLaw
@@ -60,19 +60,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    """Load a public name from its module on first access (then it is a plain attribute)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tripwire' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
+__getattr__, __dir__ = _exports(__name__, _LAZY)
 
 __all__ = [
     "CapabilityCurve",

@@ -20,14 +20,18 @@ is `met-late`. Open obligations past their due date are `overdue`.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from tripwire.clock import TODAY_ENV as TODAY_ENV
 from tripwire.clock import now as now
 from tripwire.clock import parse_when as parse_when
 from tripwire.errors import InputError
+from tripwire.policy.clocks import Clock, Clocks, builtin_clocks
 
 if TYPE_CHECKING:
     from tripwire.policy.loader import LoadedPolicy
@@ -65,7 +69,8 @@ class Obligation:
         return d
 
 
-def _at(payload: Mapping[str, Any], entry_at: dt.datetime) -> dt.datetime:
+def _at(payload: Mapping[str, Any], entry: Mapping[str, Any]) -> dt.datetime:
+    """When an event happened: the payload's `at`, else when its record entry was made."""
     text = payload.get("at")
     if isinstance(text, str):
         try:
@@ -73,119 +78,149 @@ def _at(payload: Mapping[str, Any], entry_at: dt.datetime) -> dt.datetime:
             return got if got.tzinfo is not None else got.replace(tzinfo=dt.UTC)
         except ValueError:
             pass
-    return entry_at
+    return dt.datetime.fromisoformat(entry["at"])
 
 
-def _crossed_safeguards(pol: LoadedPolicy, det: Mapping[str, Any]) -> set[str]:
-    """Safeguards required by the thresholds a determination found crossed (their level's,
-    and their own)."""
-    out: set[str] = set()
-    specs = pol.specs
-    for t in det.get("thresholds", ()):
-        if t.get("state") != "crossed":
-            continue
-        for names in pol.required_at(t.get("level")).values():
-            out.update(names)
-        spec = specs.get(t.get("id"))
-        if spec is not None and spec.requires_any:
-            for names in pol.policy.threshold_required([spec]).values():
-                out.update(names)
+_SQLITE_ENTRIES = ("SELECT seq, kind, body FROM record_entries "
+                   "WHERE kind IN ('attestation', 'determination', 'incident', 'plan')")
+"""On SQLite the body filters run in Python as the rows stream in: a scan with instr() costs
+more than reading the rows, and ORDER BY would sort every body through a temporary b-tree (seq
+is not the rowid); the few rows kept are sorted instead."""
+
+
+def _entries(reg: Register | sqlite3.Connection, marks: Sequence[bytes],
+             any_of: Sequence[bytes]) -> list[tuple[int, str, bytes]]:
+    """The record entries that can start or meet a clock, in record order: every attestation,
+    incident and plan, and the determinations whose canonical JSON holds each of `marks` and
+    one of `any_of`.
+
+    `reg` is a register, or a standard-library connection to a SQLite register's file
+    (`register.direct.connect`): the same rows, without SQLAlchemy."""
+    if isinstance(reg, sqlite3.Connection):
+        return _kept(reg.execute(_SQLITE_ENTRIES), marks, any_of)
+    with reg.read() as conn:
+        if conn.dialect.name == "sqlite":
+            return _kept(conn.exec_driver_sql(_SQLITE_ENTRIES), marks, any_of)
+        # PostgreSQL: the server filters, which saves moving the bodies.
+        has = " AND ".join(["position(%s IN body) > 0"] * len(marks))
+        one = " OR ".join(["position(%s IN body) > 0"] * len(any_of)) or "FALSE"
+        return _kept(conn.exec_driver_sql(
+            "SELECT seq, kind, body FROM record_entries WHERE kind IN "
+            f"('attestation', 'incident', 'plan') OR (kind = 'determination' AND {has} "
+            f"AND ({one}))", (*marks, *any_of)), marks, any_of)
+
+
+def _kept(rows: Iterable[Any], marks: Sequence[bytes], any_of: Sequence[bytes]
+          ) -> list[tuple[int, str, bytes]]:
+    out = []
+    for seq, kind, body in rows:
+        body = bytes(body)
+        if kind == "determination":
+            if not all(m in body for m in marks) or not _holds_one(body, any_of):
+                continue
+        out.append((seq, kind, body))
+    out.sort(key=itemgetter(0))
     return out
 
 
-def _clocked(pol: LoadedPolicy, event: str) -> list[tuple[str, Any]]:
-    return [(s.id, d) for s in pol.policy.safeguards for d in s.deadlines if d.event == event]
+POLICY_KEY = b'"policy":'
 
 
-def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None,
-                model: str | None = None, as_of: dt.datetime | None = None,
+def _canonical(name: str) -> bytes:
+    """A name as the record's canonical JSON writes it (UTF-8, not \\u escapes)."""
+    return json.dumps(name, ensure_ascii=False).encode()
+
+
+def _holds_one(body: bytes, marks: Sequence[bytes]) -> bool:
+    """Whether `body` holds one of `marks`, each `"policy":<name>`: one scan for the key
+    instead of one per policy in scope."""
+    i = body.find(POLICY_KEY)
+    while i >= 0:
+        for m in marks:
+            if body.startswith(m, i):
+                return True
+        i = body.find(POLICY_KEY, i + len(POLICY_KEY))
+    return False
+
+
+def obligations(reg: Register | sqlite3.Connection, *,
+                policies: Sequence[LoadedPolicy] | None = None, model: str | None = None,
+                as_of: dt.datetime | None = None,
                 include_met: bool = False) -> list[Obligation]:
     """Every clocked obligation in the record (open ones, or all with `include_met`), overdue
-    first, then by due date."""
-    import json
-
-    import sqlalchemy as sa
-
-    from tripwire.register.record_store import record_entries
-
-    if policies is None:
-        policies = default_policies()
+    first, then by due date. `reg` is a register, or a standard-library connection to a SQLite
+    register (`register.direct.connect`), which reads the same entries faster."""
+    views = builtin_clocks() if policies is None else [Clocks.of_policy(p) for p in policies]
     as_of = as_of or now()
-    by_name = {p.name: p for p in policies}
-    crossing = {p.name: _clocked(p, "crossing-known") for p in policies}
-    incident = {p.name: _clocked(p, "incident") for p in policies}
+    by_name = {v.name: v for v in views}
+    crossing = {v.name: v.of("crossing-known") for v in views}
+    incident = {v.name: v.of("incident") for v in views}
     # Only determinations and plans with a crossed threshold under a policy in scope can start
     # a clock: the canonical JSON (no spaces, quotes inside strings escaped) is filtered on
     # its bytes before it is decoded.
     crossed_mark = b'"state":"crossed"'
-    policy_marks = [b'"policy":%s' % json.dumps(n).encode() for n in by_name]
-    body_col = record_entries.c.body
-    q = (sa.select(record_entries.c.seq, record_entries.c.kind, body_col)
-         .order_by(record_entries.c.seq))
-    events: dict[tuple[str, str, str], tuple[Any, int, dt.datetime]] = {}
+    policy_marks = [POLICY_KEY + _canonical(n) for n in by_name]
+    events: dict[tuple[str, str, str], tuple[Clock, int, dt.datetime]] = {}
     # (model, policy, safeguard) -> (deadline, seq, at) of the first crossing-known event
-    scope: dict[tuple[str, str], set[str]] = {}
-    # (model, policy) -> safeguards any recorded crossing required (incident duties' scope)
+    scope: dict[tuple[str, str], set[tuple[str, tuple[tuple[Any, Any], ...]]]] = {}
+    # (model, policy) -> its recorded crossings (keys of `requires`): incident duties' scope
     incidents: list[tuple[int, dt.datetime, Mapping[str, Any]]] = []
     attested: dict[tuple[str | None, str], list[tuple[int, dt.datetime, str]]] = {}
     marks = [crossed_mark]
     if model is not None:
-        marks.append(b'"model":%s' % json.dumps(model).encode())
-    with reg.read() as conn:
-        sqlite = conn.dialect.name == "sqlite"
-        has = [sa.func.instr(body_col, sa.literal(m, sa.LargeBinary)) > 0 if sqlite
-               else sa.func.position(sa.literal_column(
-                   "'\\x" + m.hex() + "'::bytea IN record_entries.body")) > 0
-               for m in marks]
-        # Plans are few, and those from a models table carry no determination: all of them.
-        q = q.where(sa.or_(record_entries.c.kind.in_(("attestation", "incident", "plan")),
-                           sa.and_(record_entries.c.kind == "determination", *has)))
-        rows = conn.execute(q).fetchall()
+        marks.append(b'"model":' + _canonical(model))
+    rows = _entries(reg, marks, policy_marks)
     # Many entries (the whole record): orjson; one model's few (gate): the standard library.
     loads = json.loads if model is not None else _orjson_loads()
-    def crossed_in(pol: LoadedPolicy, name: str, det: Mapping[str, Any], seq: int,
+    requires: dict[tuple[str, tuple[tuple[Any, Any], ...]], set[str]] = {}
+    # (policy, the (id, level) of the thresholds crossed) -> the safeguards they require
+
+    def crossed_in(view: Clocks, name: str, det: Mapping[str, Any], seq: int,
                    at: dt.datetime) -> None:
-        crossed = _crossed_safeguards(pol, det)
-        scope.setdefault((name, pol.name), set()).update(crossed)
-        for sid, dl in crossing[pol.name]:
-            key = (name, pol.name, sid)
-            if sid in crossed and key not in events:
-                events[key] = (dl, seq, at)
+        pname = view.name
+        key = (pname, tuple([(t.get("id"), t.get("level")) for t in det.get("thresholds", ())
+                             if t.get("state") == "crossed"]))
+        crossed = requires.get(key)
+        if crossed is None:
+            crossed = requires[key] = view.required(key[1])
+        scope.setdefault((name, pname), set()).add(key)
+        for c in crossing[pname]:
+            k = (name, pname, c.safeguard)
+            if c.safeguard in crossed and k not in events:
+                events[k] = (c, seq, at)
 
     for seq, kind, body in rows:
-        body = bytes(body)
         tabled = kind == "plan" and b'"determination":' not in body
-        if kind in ("determination", "plan") and not tabled and (
-                crossed_mark not in body or not any(m in body for m in policy_marks)):
-            continue
+        if kind == "plan" and not tabled and (
+                crossed_mark not in body or not _holds_one(body, policy_marks)):
+            continue  # (determinations were filtered so as they were read)
         d = loads(body + b"}")
         p = d["payload"]
-        entry_at = dt.datetime.fromisoformat(d["at"])
         if kind == "attestation":
             attested.setdefault((p.get("model"), p.get("safeguard", "")), []).append(
-                (seq, _at(p, entry_at), str(p.get("evidence", ""))))
+                (seq, _at(p, d), str(p.get("evidence", ""))))
             continue
         if kind == "incident":
-            incidents.append((seq, _at(p, entry_at), p))
+            incidents.append((seq, _at(p, d), p))
             continue
         if tabled:  # a planned run from a models table: judged under each policy in scope
             name = p.get("model")
             if name is None or (model is not None and name != model):
                 continue
-            at = _at(p, entry_at)
-            for planned_under in policies:
-                crossed_in(planned_under, name, judge_planned(planned_under, p, at), seq, at)
+            at = _at(p, d)
+            for view in views:
+                crossed_in(view, name, judge_planned(view.loaded(), p, at), seq, at)
             continue
         det = p.get("determination", p) if kind == "plan" else p
         name = p.get("model") if kind == "plan" else det.get("model")
         pol = by_name.get(det.get("policy", ""))
         if pol is None or name is None or (model is not None and name != model):
             continue
-        crossed_in(pol, name, det, seq, _at(det, entry_at))
+        crossed_in(pol, name, det, seq, _at(det, d))
     out: list[Obligation] = []
 
-    def add(name: str, pol: str, sid: str, d: Any, seq: int, at: dt.datetime,
-            event: str) -> None:
+    def add(name: str, pol: str, d: Clock, seq: int, at: dt.datetime, event: str) -> None:
+        sid = d.safeguard
         due = at + dt.timedelta(hours=d.hours)
         met = min((m for who in (name, None) for m in attested.get((who, sid), ())
                    if m[1] >= at), default=None, key=lambda m: m[1])
@@ -202,17 +237,17 @@ def obligations(reg: Register, *, policies: Sequence[LoadedPolicy] | None = None
             evidence=met[2] if met else None,
             days_left=(due - as_of).total_seconds() / 86400))
 
-    for (who, pol_name, sid), (d, seq, at) in events.items():
-        add(who, pol_name, sid, d, seq, at, "crossing-known")
+    for (who, pol_name, _), (d, seq, at) in events.items():
+        add(who, pol_name, d, seq, at, "crossing-known")
     for seq, at, inc in incidents:
         who = str(inc.get("model"))
         if model is not None and who != model:
             continue
         for pol_name, clocked in incident.items():
-            required = scope.get((who, pol_name), set())
-            for sid, d in clocked:
-                if sid in required and (d.when is None or inc.get("imminent")):
-                    add(who, pol_name, sid, d, seq, at, "incident")
+            required = set().union(*(requires[k] for k in scope.get((who, pol_name), ())))
+            for d in clocked:
+                if d.safeguard in required and (d.when is None or inc.get("imminent")):
+                    add(who, pol_name, d, seq, at, "incident")
     order = {"overdue": 0, "open": 1, "met-late": 2, "met": 3}
     out.sort(key=lambda o: (order[o.status], o.due, o.model, o.policy, o.safeguard))
     return out
@@ -237,17 +272,6 @@ def _orjson_loads() -> Any:
     import orjson
 
     return orjson.loads
-
-
-def default_policies() -> list[LoadedPolicy]:
-    """The built-in policies that clock any deadline."""
-    from tripwire.policy.loader import builtin_names, builtin_text, load_policy
-
-    # Only policies whose text declares an event are parsed (parsing all costs ~0.1 s each).
-    names = [n for n in builtin_names() if "event:" in builtin_text(n)]
-    pols = [load_policy(n) for n in names]
-    return [p for p in pols
-            if any(d.event for s in p.policy.safeguards for d in s.deadlines)]
 
 
 def record_incident(reg: Register, model: str, *, by: str, evidence: str,

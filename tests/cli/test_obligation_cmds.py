@@ -199,3 +199,104 @@ def test_bad_planned_rows_name_file_row_column_and_store_nothing(
     assert "bad.csv:3" in line and f"'{column}'" in line and fix in r.output, r.output
     assert json.loads(run("models", "--db", db, "--json").stdout) == []
     assert obligations(db, "--as-of", "2027-01-01") == []
+
+
+MODELS = """\
+name,compute
+notified-early,2e25
+notified-late,2e25
+overdue-a,3e25
+open-b,2e25
+huge,2e26
+small,5e23
+Modèle-é,2e25
+"""
+
+
+def _calendar(db: str, tmp_path: Path) -> None:
+    """A register whose clocks are overdue, open, met and met late, from determinations (one
+    model judged twice), a planned run, a models table's planned row and incidents (imminent
+    and not); a model under the line and one judged under a policy that clocks nothing."""
+    run("ingest", str(write(tmp_path / "m.csv", MODELS)), "--db", db, today="2026-01-01")
+    run("ingest", str(write(tmp_path / "p.csv", "name,compute,status,start\n"
+                            "tabled-run,3e25,planned,2026-04-01\n")), "--db", db,
+        today="2026-01-10")
+
+    def gate(model: str, policy: str, today: str) -> None:
+        r = run("gate", model, "--action", "train", "--policy", policy, "--db", db, today=today)
+        assert r.exit_code in (0, 1), r.output
+
+    for m in ("notified-early", "notified-late", "overdue-a", "Modèle-é", "small"):
+        gate(m, "eu-ai-act-gpai", "2026-01-01")
+    for p in ("ca-sb53", "ny-raise", "eu-ai-act-gpai", "anthropic-rsp"):
+        gate("huge", p, "2026-01-10")
+    gate("open-b", "eu-ai-act-gpai", "2026-01-25")
+    gate("open-b", "eu-ai-act-gpai", "2026-01-28")  # the clock keeps the first crossing
+    for m, day in (("notified-early", "2026-01-05"), ("notified-late", "2026-01-20")):
+        r = run("attest", m, "commission-notification", "--evidence", "https://example.org/n",
+                "--by", "legal", "--db", db, today=day)
+        assert r.exit_code == 0, r.output
+    r = run("plan", "--policy", "eu-ai-act-gpai", "--compute", "2e25", "--start", "2026-03-01",
+            "--name", "acme-plan", "--db", db, today="2026-01-20")
+    assert r.exit_code == 0, r.output
+    for at, flag in (("2026-01-30T10:00:00", ("--imminent",)), ("2026-01-31T09:00:00", ())):
+        r = run("incident", "huge", "--by", "oncall", "--evidence", "https://example.org/i",
+                "--at", at, *flag, "--db", db)
+        assert r.exit_code == 0, r.output
+
+
+CALENDAR = [  # as of 2026-02-01, --all: (model, policy, within, status, due, event)
+    ("Modèle-é", "eu-ai-act-gpai", "2 weeks", "overdue", "2026-01-15", "crossing-known"),
+    ("overdue-a", "eu-ai-act-gpai", "2 weeks", "overdue", "2026-01-15", "crossing-known"),
+    ("huge", "eu-ai-act-gpai", "2 weeks", "overdue", "2026-01-24", "crossing-known"),
+    ("tabled-run", "eu-ai-act-gpai", "2 weeks", "overdue", "2026-01-24", "crossing-known"),
+    ("huge", "ca-sb53", "24 hours", "overdue", "2026-01-31", "incident"),
+    ("huge", "ny-raise", "24 hours", "overdue", "2026-01-31", "incident"),
+    ("huge", "ny-raise", "72 hours", "open", "2026-02-02", "incident"),
+    ("acme-plan", "eu-ai-act-gpai", "2 weeks", "open", "2026-02-03", "crossing-known"),
+    ("huge", "ny-raise", "72 hours", "open", "2026-02-03", "incident"),
+    ("open-b", "eu-ai-act-gpai", "2 weeks", "open", "2026-02-08", "crossing-known"),
+    ("huge", "ca-sb53", "15 days", "open", "2026-02-14", "incident"),
+    ("huge", "ca-sb53", "15 days", "open", "2026-02-15", "incident"),
+    ("notified-late", "eu-ai-act-gpai", "2 weeks", "met-late", "2026-01-15", "crossing-known"),
+    ("notified-early", "eu-ai-act-gpai", "2 weeks", "met", "2026-01-15", "crossing-known"),
+]
+
+
+def test_the_calendar_is_the_same_on_both_backends_and_both_read_paths(
+        db_url: str, tmp_path: Path) -> None:
+    """`tripwire obligations` reads a SQLite register with the standard library's driver and
+    PostgreSQL through SQLAlchemy; the library call reads either through SQLAlchemy. Every
+    answer (all obligations, one model's, one policy's) is the same on each, field for field,
+    and the same calendar on both backends."""
+    from tripwire import obligations as obl
+    from tripwire.clock import parse_when
+    from tripwire.policy import load_policy
+    from tripwire.register import open_register
+
+    assert run("init", "--db", db_url).exit_code == 0
+    _calendar(db_url, tmp_path)
+    got = obligations(db_url, "--as-of", "2026-02-01", "--all")
+    assert [(o["model"], o["policy"], o["within"], o["status"], o["due"][:10], o["event"])
+            for o in got] == CALENDAR
+    assert {o["safeguard"] for o in got if o["event"] == "incident"} == {
+        "critical-safety-incident-reporting"}
+    assert obligations(db_url, "--as-of", "2026-02-01") == got[:-2]  # met ones only with --all
+    reg = open_register(db_url)
+    try:
+        for extra, model, policy in (((), None, None), (("--model", "huge"), "huge", None),
+                                     (("--model", "Modèle-é"), "Modèle-é", None),
+                                     (("--policy", "ca-sb53"), None, "ca-sb53")):
+            lib = obl.obligations(reg, as_of=parse_when("2026-02-01"), include_met=True,
+                                  model=model,
+                                  policies=[load_policy(policy)] if policy else None)
+            answer = obligations(db_url, "--as-of", "2026-02-01", "--all", *extra)
+            assert answer == [o.to_dict() for o in lib], extra
+            assert answer == [o for o in got if model in (None, o["model"])
+                              and policy in (None, o["policy"])], extra
+        # The built-ins' clocks kept as data answer as the parsed policies do.
+        parsed = [load_policy(n) for n in ("ca-sb53", "eu-ai-act-gpai", "ny-raise")]
+        assert got == [o.to_dict() for o in obl.obligations(
+            reg, policies=parsed, as_of=parse_when("2026-02-01"), include_met=True)]
+    finally:
+        reg.close()

@@ -92,6 +92,17 @@ def test_gate_on_a_compute_line_needs_the_register_only(db: str) -> None:
     assert got == {"sqlalchemy", "pydantic", "yaml", "cryptography"}
 
 
+def test_obligations_on_sqlite_read_the_record_without_sqlalchemy(db: str) -> None:
+    """The clocks are one read of the record: on a SQLite register the standard library's
+    driver reads it (no SQLAlchemy, no signatures), orjson decodes the bodies, and the
+    built-in policies' clocks are plain data (no YAML); pydantic is typer's coercion."""
+    got, code = imported("obligations", "--db", db, "--json")
+    assert code == 0
+    assert got == {"pydantic", "orjson"}
+    got, code = imported("obligations", "--db", db, "--json", "--policy", "ca-sb53")
+    assert (got, code) == ({"pydantic", "orjson", "yaml"}, 0)  # a policy named: parsed
+
+
 def test_gate_on_scores_adds_the_numeric_stack_for_the_anomaly_check(db: str) -> None:
     """Mapped to a benchmark with enough models, the decision runs the implausibly-low-score
     check (a sigmoid fit): numpy, SciPy and pandas are needed then, and only then."""

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tripwire.cli.app import DbOpt, JsonOpt, app, info, print_json, render
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from tripwire.register import Register
 
 
 @app.command("obligations")
@@ -27,13 +32,25 @@ def obligations_cmd(
     clock (record entry) and its clause, overdue ones first. Met by attesting the safeguard
     (`tripwire attest`)."""
     from tripwire import obligations as obl
-    from tripwire.assess import resolve_policy
-    from tripwire.register import open_register
+    from tripwire.register import direct
 
     when = obl.parse_when(as_of, "--as-of") if as_of is not None else obl.now()
-    pols = [resolve_policy(p) for p in policy] if policy else None
-    reg = open_register(db)
-    got = obl.obligations(reg, policies=pols, model=model, as_of=when, include_met=all_)
+    pols = None  # the built-in policies' clocks, which need no policy file parsed
+    if policy:
+        from tripwire.policy.loader import load_policy
+
+        pols = [load_policy(p) for p in policy]
+    # A current SQLite register is read with the standard library's driver (no SQLAlchemy);
+    # any other register is opened as every command opens it.
+    src: Register | sqlite3.Connection | None = direct.connect(db)
+    if src is None:
+        from tripwire.register import open_register
+
+        src = open_register(db)
+    try:
+        got = obl.obligations(src, policies=pols, model=model, as_of=when, include_met=all_)
+    finally:
+        src.close()
     if json:
         print_json({"as_of": when.isoformat(), "obligations": [o.to_dict() for o in got]})
         return

@@ -14,7 +14,6 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,8 @@ from tripwire.errors import InputError, PolicyError
 from tripwire.policy.clause import ClauseError, parse_clause
 from tripwire.policy.expr import INDICATORS, Condition, ExprError, Quantity, Score, parse
 from tripwire.policy.schema import Policy, Threshold
+from tripwire.policy.shipped import builtin_names as builtin_names
+from tripwire.policy.shipped import shipped_text
 
 Pos = tuple[int, int]
 Path_ = tuple[Any, ...]
@@ -564,26 +565,17 @@ def check_text(text: str, source: str = "<policy>", *,
 
 # ---------------------------------------------------------------------------------- built-ins
 
-def builtin_names() -> list[str]:
-    """Names of the policies shipped with tripwire."""
-    folder = resources.files("tripwire.policy") / "builtins"
-    names = [p.name[: -len(".yaml")] for p in folder.iterdir()
-             if p.name.endswith(".yaml") and not p.name.endswith(".tests.yaml")]
-    return sorted(names)
-
-
 def builtin_text(name: str) -> str:
     """The YAML text of a built-in policy (InputError listing close names if unknown)."""
     names = builtin_names()
     if name not in names:
         raise InputError(f"no built-in policy named {name!r}",
                          hint=_close(name, names) + "; or give a policy file path")
-    return (resources.files("tripwire.policy") / "builtins" / f"{name}.yaml").read_text("utf-8")
+    return shipped_text(name)
 
 
 def builtin_tests_text(name: str) -> str:
-    return (resources.files("tripwire.policy") / "builtins"
-            / f"{name}.tests.yaml").read_text("utf-8")
+    return shipped_text(name, ".tests.yaml")
 
 
 def read_policy_text(ref: str | Path) -> tuple[str, str, bool]:

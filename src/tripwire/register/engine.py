@@ -1,7 +1,8 @@
 """Where the register lives and how to talk to it: URL resolution, engines, migrations.
 
 SQLite is the default (a file, WAL mode, foreign keys on, writers serialised by
-BEGIN IMMEDIATE and a long busy timeout); PostgreSQL is reached by URL.
+BEGIN IMMEDIATE and a long busy timeout); PostgreSQL is reached by URL. SQLAlchemy is imported
+by the functions that use it, so resolving a URL or the shipped schema revision does not.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-
 from tripwire.errors import RegisterError
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
     from alembic.config import Config
 
 DEFAULT_PATH = "tripwire.db"
@@ -39,6 +38,8 @@ def resolve_url(db: str | None) -> str:
 
 def display_url(url: str) -> str:
     """The URL with any password hidden, fit for messages."""
+    from sqlalchemy.engine import make_url
+
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         return u.database or ":memory:"
@@ -46,6 +47,8 @@ def display_url(url: str) -> str:
 
 
 def _sqlite_events(engine: sa.Engine) -> None:
+    import sqlalchemy as sa
+
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see below)
@@ -64,6 +67,9 @@ def _sqlite_events(engine: sa.Engine) -> None:
 
 def create_engine(url: str) -> sa.Engine:
     """An engine for a resolved URL; SQLite gets WAL, foreign keys and immediate writes."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
     u = make_url(url)
     backend = u.get_backend_name()
     if backend == "sqlite":
@@ -144,6 +150,8 @@ def alembic_head() -> str:
 
 def current_revision(conn: sa.Connection) -> str | None:
     """The migration a register is at (None for an empty database)."""
+    import sqlalchemy as sa
+
     if not sa.inspect(conn).has_table("alembic_version"):
         return None
     return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
@@ -181,6 +189,8 @@ def driver_cursor(conn: sa.Connection, sql: str, params: Any) -> Iterator[Any]:
     """The driver's own cursor on `conn`'s connection, for bulk statements (through SQLAlchemy
     a statement costs more than the database's work); a driver error while it is open is
     raised as SQLAlchemy raises it, citing `sql` and `params`."""
+    import sqlalchemy as sa
+
     dbapi: Any = conn.connection.dbapi_connection
     error = conn.dialect.loaded_dbapi.Error
     try:

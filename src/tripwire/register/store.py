@@ -18,7 +18,7 @@ written straight through.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
+import functools
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -36,6 +36,7 @@ from tripwire.ingest.batch import Batch
 from tripwire.model import Benchmark
 from tripwire.model import utcnow as _now
 from tripwire.register import tables as t
+from tripwire.register.closest import CloseNames
 from tripwire.register.engine import driver_cursor
 
 MODEL_FIELDS = (
@@ -133,7 +134,7 @@ class _Names:
         self.stored: dict[str, int] = {}
         self.files_known: set[str] = set()
         self.ids = _Ids()
-        self.registered: set[str] | None = None
+        self.registered: CloseNames | None = None
         self.pending: _Pending | None = None
         self.file_clear()
 
@@ -1197,10 +1198,10 @@ class BatchStore:
             )
         if created:
             if names.registered is None:
-                names.registered = _model_names(conn, registered=True)
-            known = names.registered - set(created)
+                names.registered = CloseNames(_model_names(conn, registered=True))
+            near_of = functools.partial(names.registered.closest, exclude=created)
             shown = ", ".join(
-                m + (f" (closest: {', '.join(near)})" if (near := _closest(m, known)) else "")
+                m + (f" (closest: {', '.join(near)})" if (near := near_of(m)) else "")
                 for m in created[:5]
             ) + (f" and {len(created) - 5} more" if created[5:] else "")
             out.warnings.append(
@@ -1500,10 +1501,6 @@ def _model_names(conn: sa.Connection, *, registered: bool = False) -> set[str]:
     )
 
 
-def _closest(name: str, known: set[str], n: int = 3) -> list[str]:
-    return difflib.get_close_matches(name, sorted(known), n=n, cutoff=0.6)
-
-
 def _unknown_models(
     conn: sa.Connection, batch: Batch, missing: set[str], target_of: Callable[[str], str]
 ) -> InputError:
@@ -1513,7 +1510,7 @@ def _unknown_models(
     row = next(i for i, n in enumerate(names) if target_of(n) in missing)
     first = target_of(names[row])
     line = batch.result_lines[row] if row < len(batch.result_lines) else None
-    near = _closest(first, _model_names(conn))
+    near = CloseNames(_model_names(conn)).closest(first)
     others = sorted(missing - {first})
     more = (
         f" (also unknown: {', '.join(others[:4])}{' ...' if others[4:] else ''})" if others else ""

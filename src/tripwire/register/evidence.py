@@ -217,13 +217,13 @@ _INFINITIES = frozenset((math.inf, -math.inf))
 
 
 def _line1(row: Sequence[Any]) -> bytes:
-    """The first format of a canonical line: the ASCII ``repr`` of the row's tuple."""
+    """The first form of a canonical line: the ASCII ``repr`` of the row's tuple."""
     return ascii(tuple(row)).encode("ascii")
 
 
 def _line(row: Sequence[Any]) -> bytes:
     """One row's canonical line: its JSON array where JSON carries every value exactly,
-    else the first format."""
+    else the first form."""
     if not _inexact([(v,) for v in row], None):
         import orjson  # here, not at import: commands that never write rows skip it
 
@@ -389,7 +389,7 @@ def _key_of(line: bytes, table: Table) -> Any:
 
 
 def _values(line: bytes) -> tuple[Any, ...]:
-    """A canonical line read back into its values (either format)."""
+    """A canonical line read back into its values (either form)."""
     if line[:1] == b"[":
         try:  # standard JSON, read exactly by the standard library (no orjson to import)
             got = json.loads(line)
@@ -422,7 +422,7 @@ def _values(line: bytes) -> tuple[Any, ...]:
 
 def _same(committed: bytes, current: bytes) -> bool:
     """Whether two canonical lines hold the same values: the same bytes, or the same row in
-    the two formats (a row committed as a tuple, read now as JSON)."""
+    the two forms (a row committed as a tuple, read now as JSON)."""
     if committed == current:
         return True
     try:
@@ -473,7 +473,7 @@ def _block_hash(text: bytes) -> bytes:
 
 
 def _pack(text: bytes) -> bytes:
-    """A block's text (its lines, newline-separated: neither format has a raw newline in a
+    """A block's text (its lines, newline-separated: neither form has a raw newline in a
     line) as stored: a Zstandard frame (level 1: several times faster than zlib, smaller)."""
     import zstandard
 
@@ -1050,8 +1050,8 @@ def evidence_state(conn: sa.Connection, wanted: Mapping[str, Iterable[Any]]
     """For a determination: the leaf hash of each wanted row as stored now (table -> key as
     text -> hex), and the wanted rows that no longer match what the record committed. A row
     holding the values the record committed is named by the committed line's hash, in
-    whichever format it was committed, so that determinations before and after a change of
-    format name the same rows alike."""
+    whichever form it was committed, so that determinations before and after a change of
+    form name the same rows alike."""
     wanted = {n: set(k) for n, k in wanted.items() if k}
     lines = _now_and_committed(conn, wanted)
     rows: dict[str, dict[str, str]] = {}

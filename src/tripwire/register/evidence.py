@@ -426,20 +426,18 @@ def _same(committed: bytes, current: bytes) -> bool:
     if committed == current:
         return True
     try:
-        if committed[:1] == b"(" and current[:1] == b"[":
-            return _line1(_values(current)) == committed
-        return ascii(_values(committed)) == ascii(_values(current))
+        return _holds(committed, _values(current))
     except ValueError:
         return False
 
 
 def _holds(committed: bytes, row: tuple[Any, ...]) -> bool:
-    """Whether a row read now holds the values of a committed line (either form; the JSON
-    form read by the standard library, so a determination need not load orjson)."""
+    """Whether a row's values are those of a committed line (either form; the JSON form read
+    by the standard library, so a determination need not load orjson)."""
     if committed[:1] == b"(":
         return _line1(row) == committed
     try:
-        return ascii(_values(committed)) == ascii(row)
+        return ascii(_values(committed)) == ascii(tuple(row))
     except ValueError:
         return False
 

@@ -33,6 +33,19 @@ class TripwireError(Exception):
             text += f" ({self.hint})"
         return text
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled with its parts (an ingest parsing in other processes sends a file's error
+        back), not rebuilt from its text as an exception otherwise is."""
+        return (_rebuilt, (type(self), self.message, self.source, self.where, self.hint),
+                self.__dict__)
+
+
+def _rebuilt(cls: type[TripwireError], message: str, source: str | None, where: str | None,
+             hint: str | None) -> TripwireError:
+    error = cls.__new__(cls)
+    TripwireError.__init__(error, message, source=source, where=where, hint=hint)
+    return error
+
 
 class InputError(TripwireError):
     """A user's file or argument is wrong; `source` names the file, `where` the line/row/key."""

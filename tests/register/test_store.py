@@ -397,6 +397,43 @@ def test_results_only_files_between_others_in_one_transaction(
     assert report.ok, report
 
 
+def test_a_chunks_commitments_made_together_are_those_made_one_by_one(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk written straight through makes the lines of all its results-only files at
+    once (`Deferred.commit_later`); a chunk written with a savepoint per file makes each
+    file's own. Both commit the same rows to the same roots, in the same blocks."""
+    import datetime as dt
+    import json
+
+    from tripwire.register import store
+    from tripwire.register.evidence import _unpack
+
+    monkeypatch.setattr(store, "_now", lambda: dt.datetime(2026, 1, 2, 3, 4, 5, 6789,
+                                                           tzinfo=dt.UTC))
+    files = sorted((shared_data / "lm_eval_harness").rglob("*results_*.json"))[:6]
+    files += sorted((shared_data / "inspect_ai").iterdir())
+    files += [write(tmp_path / "e.csv", "model,benchmark,value,stderr\nnew-a,mmlu,0.4,\n"
+                    "new-b,mmlu,-0.0,0.01\n")]
+    got = {}
+    for savepoints in (False, True):
+        reg = open_register(f"sqlite:///{tmp_path / f'{savepoints}.db'}", create=True)
+        batches = [ingest.read_file(f) for f in files]
+        batches[-1].new_models = True
+        outs = reg._store_chunk(batches, False, None, True, savepoints)
+        assert not [o for o in outs if isinstance(o, Exception)], outs
+        with reg.read() as conn:
+            payloads = [json.loads(b + b"}")["payload"] for (b,) in conn.exec_driver_sql(
+                "SELECT body FROM record_entries WHERE kind = 'ingest' ORDER BY seq")]
+            blocks = [(*r[:-1], _unpack(r[-1])) for r in conn.exec_driver_sql(
+                "SELECT tbl, part, first_key, last_key, rows, data FROM evidence_blocks "
+                "ORDER BY seq, tbl, part")]
+        reg.close()
+        got[savepoints] = [o.status for o in outs], payloads, blocks
+    assert got[False][0].count("stored") == len(got[False][1]) > 8
+    assert got[False] == got[True]
+
+
 def test_later_dated_export_wins_on_both_databases(register: Register,
                                                     tmp_path: Path) -> None:
     """Two dated exports of one database, the later-dated ingested first: its figures stay

@@ -173,9 +173,11 @@ def resolved(p: Source) -> str:
     file instead of one per component of the path)."""
     if not isinstance(p, Path):
         return p.url
-    if p.is_symlink():
+    text = os.fspath(p)
+    if os.path.islink(text):
         return str(p.resolve())
-    return os.path.join(_resolved_dir(os.path.abspath(p.parent)), p.name)
+    folder, name = os.path.split(os.path.abspath(text))
+    return os.path.join(_resolved_dir(folder), name)
 
 
 @functools.lru_cache(maxsize=1024)

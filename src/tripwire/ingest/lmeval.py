@@ -501,7 +501,7 @@ def read_lmeval_results(
             source_file=source,
             source_sha256=batch.sha256,
         )
-    batch.declare_later([bid for _, bid in tasks_seen], lambda: _declare(doc, tasks_seen, rows))
+    batch.declare_later([bid for _, bid in tasks_seen], _Declaration(doc, tasks_seen, rows))
     if not n:
         batch.skipped = "the results file holds no numeric metrics"
         return batch
@@ -561,6 +561,39 @@ def _extra_json(
 
 
 _extra_json_cached = functools.lru_cache(maxsize=4096)(_extra_json)
+
+
+@dataclass
+class _Declaration:
+    """The benchmarks a results file declares, built when first asked for (`_declare`).
+    Sent to another process (a parallel ingest), it carries only what `_declare` reads: the
+    first metric of each task and the config keys it looks at, not the whole file."""
+
+    doc: _ResultsFile
+    tasks: list[tuple[str, str]]
+    rows: list[tuple[Any, ...]]
+
+    def __call__(self) -> list[Benchmark]:
+        return _declare(self.doc, self.tasks, self.rows)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        doc = self.doc
+        firsts: dict[str, tuple[Any, ...]] = {}
+        for r in self.rows:
+            firsts.setdefault(r[1], (None, r[1], r[2]))
+        trimmed = _ResultsFile(
+            results={},
+            configs={task: {k: cfg[k] for k in _CONFIG_KEYS if k in cfg}
+                     for task, cfg in doc.configs.items()},
+            group_subtasks=doc.group_subtasks,
+            n_samples=doc.n_samples,
+            higher_is_better=doc.higher_is_better,
+        )
+        return (_Declaration, (trimmed, self.tasks, list(firsts.values())))
+
+
+_CONFIG_KEYS = ("doc_to_choice", "output_type", "dataset_path", "dataset_name")
+"""The keys of a task's config that `_declare` reads (`_chance`, `_dataset`)."""
 
 
 def _declare(

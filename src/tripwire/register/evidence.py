@@ -43,6 +43,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -473,9 +474,17 @@ def _block_hash(text: bytes) -> bytes:
 def _pack(text: bytes) -> bytes:
     """A block's text (its lines, newline-separated: neither form has a raw newline in a
     line) as stored: a Zstandard frame (level 1: several times faster than zlib, smaller)."""
-    import zstandard
+    compress = getattr(_compressors, "compress", None)
+    if compress is None:
+        import zstandard
 
-    return zstandard.ZstdCompressor(level=1).compress(text)
+        compress = _compressors.compress = zstandard.ZstdCompressor(level=1).compress
+    return compress(text)  # type: ignore[no-any-return]
+
+
+_compressors = threading.local()
+"""One compressor per thread for every block it packs: making one costs about what
+compressing a small block does, and one must not be used by two threads at once."""
 
 
 def _unpack_text(data: bytes) -> bytes:
@@ -556,20 +565,76 @@ def _keyed(table: Table, lines: list[bytes]) -> Keyed:
 
 
 @dataclass
+class _Later:
+    """A commit whose lines `Deferred.write` makes: the rows of `built` (table -> rows as
+    inserted, every column, key first) from their values, the rows of `keys` read back."""
+
+    kind: str
+    payload: dict[str, Any]
+    built: dict[str, list[tuple[Any, ...]]]
+    keys: dict[str, list[Any]]
+
+
+@dataclass
 class Deferred:
     """The record and evidence_blocks rows of commits made with `defer`, kept to be written
-    together by `write` (after the rows they commit), before the transaction ends."""
+    together by `write` (after the rows they commit), before the transaction ends; and the
+    commits queued by `commit_later`, whose lines are made there."""
 
     entries: list[Any] = field(default_factory=list)
     blocks: list[tuple[Any, ...]] = field(default_factory=list)
+    later: list[_Later] = field(default_factory=list)
+
+    def commit_later(self, kind: str, payload: dict[str, Any],
+                     built: dict[str, list[tuple[Any, ...]]],
+                     keys: Mapping[str, Iterable[Any]] | None = None) -> None:
+        """Queue an entry committing `built`'s rows (and those of `keys`, read back then):
+        its lines are made by `write` with those of every other queued commit, a call of
+        `lines_of` per table rather than per commit (most of what a commit of a small file
+        costs), its entry appended there in queue order. Only for commits that nothing
+        appends between (their entries' places in the chain are taken at `write`)."""
+        self.later.append(_Later(kind, payload, built,
+                                 {n: list(k) for n, k in (keys or {}).items() if k}))
 
     def write(self, conn: sa.Connection) -> None:
         from tripwire.register.record_store import insert_rows
 
+        if self.later:
+            later, self.later = self.later, []
+            _commit_all(conn, later, self)
         insert_rows(conn, self.entries)
         if self.blocks:
             _insert_blocks(conn, self.blocks)
         self.entries, self.blocks = [], []
+
+
+def _commit_all(conn: sa.Connection, later: list[_Later], defer: Deferred) -> None:
+    """The queued commits, in order, their rows in the database already: the lines of each
+    table's rows made at once (`lines_of` over all of them, then cut per commit); a commit
+    whose rows hold a value `lines_of` cannot foresee has its own made, or read back."""
+    dialect = conn.dialect.name
+    made: dict[str, list[bytes] | None] = {}
+    for name in {n for c in later for n in c.built}:
+        rows = [r for c in later for r in c.built.get(name, ())]
+        made[name] = lines_of(name, rows, dialect)
+    at = dict.fromkeys(made, 0)
+    for c in later:
+        lines: dict[str, Keyed] = {}
+        for name, rows in c.built.items():
+            keys = [r[0] for r in rows]
+            got = made[name]
+            if got is not None:
+                got = got[at[name]:at[name] + len(rows)]
+            else:
+                got = lines_of(name, rows, dialect)
+            at[name] += len(rows)
+            if got is None:
+                lines[name] = _keyed(TABLES[name], _rows_of(conn, TABLES[name], keys))
+            else:
+                lines[name] = (keys, got)
+        for name, ks in c.keys.items():
+            lines[name] = _keyed(TABLES[name], _rows_of(conn, TABLES[name], ks))
+        _commit_lines(conn, lines, c.kind, c.payload, defer)
 
 
 def _commit_lines(conn: sa.Connection, lines_by_table: Mapping[str, Keyed],

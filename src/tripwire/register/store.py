@@ -17,8 +17,10 @@ written straight through.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import gc
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -309,6 +311,23 @@ _SAME_RUN = (
 )
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a chunk is read and stored. A chunk
+    allocates hundreds of thousands of row tuples and values, none of them in a reference
+    cycle, and every collection they set off walks all of them and everything else alive:
+    about a tenth of an ingest of logs, measured. Cycles made meanwhile are collected when
+    it resumes, at the end of the chunk."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class _FileFailed(Exception):
     """A file of a chunk written without savepoints failed: roll back, write with them."""
 
@@ -362,10 +381,11 @@ class BatchStore:
         savepoint, and then finds the row. (SQLite writers queue, so they never race.)"""
         if not batches:
             return []
-        try:
-            return self._store_chunk(batches, update, model_override, keep_going, False)
-        except _FileFailed:
-            return self._store_chunk(batches, update, model_override, keep_going, True)
+        with _collector_paused():
+            try:
+                return self._store_chunk(batches, update, model_override, keep_going, False)
+            except _FileFailed:
+                return self._store_chunk(batches, update, model_override, keep_going, True)
 
     def _store_chunk(
         self,
@@ -567,6 +587,7 @@ class BatchStore:
         progress: Callable[[Source], None] | None = None,
         new_models: bool = False,
         as_of_export: dt.date | None = None,
+        workers: int | None = None,
     ) -> Iterator[tuple[Source, Stored]]:
         """Read and store files, yielding each path with its outcome (or error) in order.
 
@@ -579,86 +600,152 @@ class BatchStore:
         without them). Objects from a store (`ingest.collect` of a URL) whose ETag and size
         match the latest stored version of their URL are not even downloaded. Files are parsed
         before the chunk's transaction opens, so the write lock is held only while rows are
-        written. Without `keep_going` the first failure ends the run: the files before it are
-        stored, none after it is read. `progress(path)` is called as each file has been read.
-        `as_of_export` states the date of the Epoch AI exports among the files (see
-        `ingest.csv.export_date` for what is used otherwise)."""
-        from tripwire import ingest as readers
+        written; with `workers` processes (`ingest.ahead`: by default one fewer than the
+        cores, for many files) the next chunk's files are parsed while a chunk is written.
+        Without `keep_going` the first failure ends the run: the files before it are stored,
+        none after it is (some may have been read ahead). `progress(path)` is called as each
+        file has been read. `as_of_export` states the date of the Epoch AI exports among the
+        files (see `ingest.csv.export_date` for what is used otherwise)."""
+        from tripwire.ingest.ahead import Ahead, workers_for
 
         todo = _model_tables_first(paths) if format is None else list(paths)
-        while todo:
+        n = workers_for(len(todo), workers)
+        with Ahead(n) if n else contextlib.nullcontext() as ahead:
+            yield from self._ingest_chunks(
+                todo, ahead, format=format, samples=samples, update=update,
+                model_override=model_override, keep_going=keep_going, progress=progress,
+                new_models=new_models, as_of_export=as_of_export)
+
+    def _prepare(
+        self, window: Sequence[Source], ahead: Any, *, format: str | None, samples: bool,
+        keep_going: bool,
+    ) -> tuple[list[tuple[Source, str, Any]], bool]:
+        """The files of `window` made ready to be taken in order, as (source, what, item):
+        `done` (an outcome or error known without parsing: unchanged bytes or object, a file
+        that could not be read), `parse` ((bytes, sha256) to parse when taken) or `future`
+        (being parsed by `ahead`'s workers). Also whether a file failed to load and, without
+        `keep_going`, the window was cut there."""
+        from tripwire import ingest as readers
+
+        same = self._unchanged_objects(window)
+        fetched = readers.load_many(
+            [p for p in window if samples or _key(p) not in same], samples=samples
+        )
+        loaded: list[tuple[Source, bytes | None, Any]] = []
+        cut = False
+        for p in window:
+            if not samples and _key(p) in same:
+                loaded.append((p, None, same[_key(p)]))
+                continue
+            _, got = next(fetched)
+            if isinstance(got, TripwireError):
+                loaded.append((p, None, got))
+                if not keep_going:
+                    cut = True
+                    break
+            else:
+                loaded.append((p, *got))
+        fetched.close()
+        known = self._stored_files({sha for _, data, sha in loaded if data is not None})
+        slots: list[tuple[Source, str, Any]] = []
+        for p, data, sha in loaded:
+            if data is None and isinstance(sha, TripwireError):
+                slots.append((p, "done", sha))
+            elif data is None or sha in known or _key(p) in same:
+                if data is None:  # an object known by its ETag: not downloaded
+                    version, kind, stored_sha = sha
+                elif sha in known:
+                    (version, kind), stored_sha = known[sha], sha
+                else:  # downloaded only for its samples; stored from its header
+                    version, kind, stored_sha = same[_key(p)]
+                out = IngestOutcome(
+                    path=readers.resolved(p),
+                    kind=kind,
+                    sha256=stored_sha,
+                    status="unchanged",
+                    version=version,
+                    reason="same ETag and size as stored" if _key(p) in same else None,
+                )
+                if samples and data is not None:
+                    try:
+                        batch = readers.parse(p, data, sha, format=format, samples=True)
+                        batch.sha256 = stored_sha
+                        out.samples = self._add_samples(batch)
+                    except TripwireError as e:
+                        slots.append((p, "done", e))
+                        if keep_going:
+                            continue
+                        return slots, True
+                slots.append((p, "done", out))
+            elif ahead is not None:
+                slots.append((p, "future", ahead.submit(
+                    readers.parse, p, data, sha, format=format, samples=samples)))
+            else:
+                slots.append((p, "parse", (data, sha)))
+        return slots, cut
+
+    def _ingest_chunks(
+        self, todo: list[Source], ahead: Any, *, format: str | None, samples: bool,
+        update: bool, model_override: str | None, keep_going: bool,
+        progress: Callable[[Source], None] | None, new_models: bool,
+        as_of_export: dt.date | None,
+    ) -> Iterator[tuple[Source, Stored]]:
+        from collections import deque
+
+        from tripwire import ingest as readers
+
+        slots: deque[tuple[Source, str, Any]] = deque()
+        taken = 0  # files of `todo` made into slots
+        cut = False  # a file failed to load and the run stops there
+
+        def prepare() -> None:
+            nonlocal taken, cut
+            window = todo[taken : taken + CHUNK_FILES]
+            taken += len(window)
+            got, cut = self._prepare(window, ahead, format=format, samples=samples,
+                                     keep_going=keep_going)
+            slots.extend(got)
+
+        while True:
+            if not slots and taken < len(todo) and not cut:
+                prepare()
+            if not slots:
+                return
             chunk: list[tuple[Source, Stored | Batch]] = []
             rows = 0
             stop = False
-            window = todo[:CHUNK_FILES]
-            same = self._unchanged_objects(window)
-            fetched = readers.load_many(
-                [p for p in window if samples or _key(p) not in same], samples=samples
-            )
-            loaded: list[tuple[Source, bytes | None, Any]] = []
-            for p in window:
-                if not samples and _key(p) in same:
-                    loaded.append((p, None, same[_key(p)]))
-                    continue
-                _, got = next(fetched)
-                if isinstance(got, TripwireError):
-                    loaded.append((p, None, got))
-                    if not keep_going:
-                        break
-                else:
-                    loaded.append((p, *got))
-            fetched.close()
-            known = self._stored_files({sha for _, data, sha in loaded if data is not None})
-            for p, data, sha in loaded:
-                if data is None and isinstance(sha, TripwireError):
-                    chunk.append((p, sha))
-                    stop = not keep_going
-                elif data is None or sha in known or _key(p) in same:
-                    if data is None:  # an object known by its ETag: not downloaded
-                        version, kind, stored_sha = sha
-                    elif sha in known:
-                        (version, kind), stored_sha = known[sha], sha
-                    else:  # downloaded only for its samples; stored from its header
-                        version, kind, stored_sha = same[_key(p)]
-                    out = IngestOutcome(
-                        path=readers.resolved(p),
-                        kind=kind,
-                        sha256=stored_sha,
-                        status="unchanged",
-                        version=version,
-                        reason="same ETag and size as stored" if _key(p) in same else None,
-                    )
-                    chunk.append((p, out))
-                    if samples and data is not None:
+            with _collector_paused():
+                while slots and len(chunk) < CHUNK_FILES:
+                    p, what, item = slots.popleft()
+                    if what == "future":
+                        item = ahead.result(item)
+                    elif what == "parse":
                         try:
-                            batch = readers.parse(p, data, sha, format=format, samples=True)
-                            batch.sha256 = stored_sha
-                            out.samples = self._add_samples(batch)
+                            item = readers.parse(p, *item, format=format, samples=samples)
                         except TripwireError as e:
-                            chunk[-1] = (p, e)
-                            stop = not keep_going
-                else:
-                    try:
-                        batch = readers.parse(p, data, sha, format=format, samples=samples)
-                    except TripwireError as e:
-                        chunk.append((p, e))
-                        stop = not keep_going
-                    else:
-                        batch.new_models = new_models
+                            item = e
+                    if isinstance(item, Batch):
+                        item.new_models = new_models
                         if as_of_export is not None:
-                            if batch.kind == "epoch-csv":
-                                batch.export_date = as_of_export
-                                batch.export_basis = "stated (ingest --as-of-export)"
+                            if item.kind == "epoch-csv":
+                                item.export_date = as_of_export
+                                item.export_basis = "stated (ingest --as-of-export)"
                             else:
-                                batch.warnings.append("--as-of-export applies to Epoch AI "
-                                                      "exports only: ignored for this file")
-                        chunk.append((p, batch))
-                        rows += batch.count
-                if progress is not None:
-                    progress(p)
-                if stop or rows >= CHUNK_ROWS:
-                    break
-            todo = [] if stop else todo[len(chunk) :]
+                                item.warnings.append("--as-of-export applies to Epoch AI "
+                                                     "exports only: ignored for this file")
+                        rows += item.count
+                    elif isinstance(item, TripwireError):
+                        stop = not keep_going
+                    chunk.append((p, item))
+                    if progress is not None:
+                        progress(p)
+                    if stop or rows >= CHUNK_ROWS:
+                        break
+            if stop:
+                slots.clear()
+            elif ahead is not None and len(slots) < CHUNK_FILES and taken < len(todo) \
+                    and not cut:
+                prepare()  # the workers parse the next files while this chunk is written
             batches = [b for _, b in chunk if isinstance(b, Batch)]
             stored = iter(
                 self.ingest_batches(
@@ -808,6 +895,13 @@ class BatchStore:
                 },
                 keys={"models": names.updated_models},
             )
+        payload = {**ident, "kind": batch.kind, "rows": batch.count}
+        pending = names.pending if built is not None else None
+        if pending is not None and not names.updated_models and not batch.planned:
+            # Its entry is the only one the file appends: made with the chunk's others.
+            pending.record.commit_later("ingest", payload, dict(built or {}),
+                                        {"benchmarks": names.created_benchmarks})
+            return
         keys: dict[str, list[Any]] = {"benchmarks": names.created_benchmarks}
         lines = {}
         for name, rows in (built or {}).items():
@@ -816,13 +910,12 @@ class BatchStore:
                 keys[name] = [r[0] for r in rows]
             else:
                 lines[name] = ([r[0] for r in rows], got)
-        pending = names.pending if built is not None else None
         if pending is not None and len(keys) > 1:  # rows to read back: in the database first
             pending.write(conn)
         entry = commit(
             conn,
             "ingest",
-            {**ident, "kind": batch.kind, "rows": batch.count},
+            payload,
             since=marks,
             keys=keys,
             built=lines,

@@ -139,17 +139,23 @@ def test_close_with_work_outstanding_ends_the_workers() -> None:
 
 @needs_fork
 def test_workers_of_a_killed_ingest_end(tmp_path: Path) -> None:
-    """An ingest killed outright (no chance to stop its workers) leaves no worker behind."""
+    """An ingest killed outright (no chance to stop its workers) leaves no worker behind, even
+    one holding a result nobody will read (more than a pipe holds)."""
     script = (
         "import os, sys, time\n"
         "from tripwire.ingest.ahead import Ahead\n"
         "pool = Ahead(1)\n"
+        "pool.result(pool.submit(time.sleep, 0.1))\n"
+        "pool.submit(bytes, 10_000_000)\n"
+        "time.sleep(1)\n"
         "print(pool._procs[0].pid, flush=True)\n"
         "os._exit(0)\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    pid = int(out.stdout.split()[0])
+    printed = tmp_path / "pid"
+    with printed.open("w") as out:  # a file: a pipe would stay open while the worker lives
+        subprocess.run([sys.executable, "-c", script], stdout=out, check=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    pid = int(printed.read_text().split()[0])
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.2)

@@ -96,21 +96,31 @@ class Ahead:
     def __init__(self, workers: int) -> None:
         import multiprocessing
 
-        ctx = multiprocessing.get_context("fork")
-        self._tasks = ctx.Queue()
-        self._results = ctx.Queue()
+        self._ctx = multiprocessing.get_context("fork")
+        self._workers = workers
+        self._tasks: Any = None
+        self._results: Any = None
         self._done: dict[int, Any] = {}
         self._next = 0
         self._taken = 0
+        self._procs: list[Any] = []
+
+    def _start(self) -> None:
+        """Fork the workers, at the first file to parse (an ingest of files all stored
+        already starts none)."""
+        ctx = self._ctx
+        self._tasks, self._results = ctx.Queue(), ctx.Queue()
         self._procs = [
             ctx.Process(target=_work, args=(os.getpid(), self._tasks, self._results),
                         daemon=True, name=f"tripwire-parse-{i}")
-            for i in range(workers)
+            for i in range(self._workers)
         ]
         for p in self._procs:
             p.start()
 
     def submit(self, parse: Callable[..., Batch], *args: Any, **kwargs: Any) -> int:
+        if not self._procs:
+            self._start()
         ticket = self._next
         self._next += 1
         self._tasks.put((ticket, parse, args, kwargs))
@@ -138,6 +148,8 @@ class Ahead:
         """Stop the workers. Idle ones (every result taken) are told to stop; when results
         are still outstanding (the ingest stopped early), the workers are ended at once:
         parsing changes nothing, so nothing is lost."""
+        if not self._procs:
+            return
         idle = self._next == len(self._done) + self._taken
         for p in self._procs:
             if idle:

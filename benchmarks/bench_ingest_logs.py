@@ -2,7 +2,7 @@
 parsing the same files, in the same run.
 
     .venv/bin/python benchmarks/bench_ingest_logs.py [--lmeval 1000] [--inspect 200]
-        [--repeat 3] [--workers N] [--pg URL]
+        [--repeat 3] [--pg URL]
 
 The files are real: the public lm-eval results (v0.4 Mamba-2 and Llama-3, v0.3 Pythia/OPT/BLOOM)
 under ../shared/data, each copy with its model name varied, and the public Inspect logs rewritten
@@ -13,20 +13,16 @@ by Inspect's own writer with the model name varied. Printed, per format:
 and for the whole set, in `--repeat` rounds, each into fresh SQLite registers and (with --pg or
 TRIPWIRE_TEST_PG) fresh PostgreSQL databases:
   ingest     Register.ingest_paths (what `tripwire ingest` calls): files in chunks of one
-             transaction each, result rows by executemany (SQLite) or COPY (PostgreSQL), the
-             next chunk's files parsed by worker processes meanwhile (as many as the command
-             would start: one fewer than the cores; `--workers` to choose)
-  in process the same with no workers (`--workers 0`): every step on one core
+             transaction each, result rows by executemany (SQLite) or COPY (PostgreSQL)
   raw        the same rows (each file's source_files row, the models it names first, its
              results) written by the driver alone into a fresh register (same schema,
              indexes, foreign keys): sqlite3's executemany, psycopg's COPY for the results,
              per file, in one transaction (the database work no ingest can avoid)
-  bound      parse + raw: the best any ingest storing these rows on one core could reach;
+  bound      parse + raw: the best any ingest storing these rows could reach;
              the ratio ingest/bound is the floor (0.6 on SQLite, 0.5 on PostgreSQL), taken
              on the best of each term (parse: best of its 5 passes; ingest, raw: best of the
              rounds), medians beside; the ratio against the raw write alone is printed too
-  CPU        (SQLite) the seconds of this process and of the parsing workers, so that what
-             parallel parsing saves in wall time is not mistaken for less work
+  CPU        (SQLite) the same ratio in this process's CPU seconds, steadier on a busy machine
   re-ingest  the same files again (all unchanged), as the command does it (the file's sha256
              is looked up before any parsing), as a share of the first ingest (ceiling 5 %).
 """
@@ -40,7 +36,6 @@ import io
 import json
 import os
 import re
-import resource
 import sqlite3
 import statistics
 import tempfile
@@ -110,19 +105,12 @@ class Clock:
     process; it leaves out what a database server does, so PostgreSQL is judged by wall time."""
 
     def __enter__(self) -> Clock:
-        self.w0, self.c0, self.k0 = time.perf_counter(), time.process_time(), _children()
+        self.w0, self.c0 = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self.w0
         self.cpu = time.process_time() - self.c0
-        self.children = _children() - self.k0
-        """CPU seconds of the worker processes the block started and ended (parsing)."""
-
-
-def _children() -> float:
-    use = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return use.ru_utime + use.ru_stime
 
 
 def timed(
@@ -288,9 +276,6 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3,
                     help="rounds of the full ingest and the raw write, each into fresh "
                     "databases (default 3): best and median of each are printed")
-    ap.add_argument("--workers", type=int, default=None,
-                    help="parsing workers for the ingest (default: as `tripwire ingest` "
-                    "chooses); every round also ingests in process (0) for comparison")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -321,52 +306,44 @@ def main() -> None:
         files = lm + insp
         parse_all = (parse[0] + iparse[0], parse[1] + iparse[1])
         rounds = range(args.repeat)
-        full_ingest([f"sqlite:///{tmp / f'tripwire{i}_{w}.db'}" for i in rounds for w in "ab"],
+        full_ingest([f"sqlite:///{tmp / f'tripwire{i}.db'}" for i in rounds],
                     files, parse_all, [lambda i=i: raw_insert(tmp / f"raw{i}.db", files)
                                        for i in rounds],
-                    "raw insert", "sqlite3 executemany per file, one transaction", 0.6,
-                    args.workers)
+                    "raw insert", "sqlite3 executemany per file, one transaction", 0.6)
         if args.pg:
             with contextlib.ExitStack() as stack:
-                urls = [stack.enter_context(pg_database(args.pg)) for _ in range(3 * args.repeat)]
-                full_ingest(urls[: 2 * args.repeat], files, parse_all,
-                            [lambda u=u: raw_copy(u, files) for u in urls[2 * args.repeat:]],
-                            "raw COPY", "psycopg COPY per file, one transaction", 0.5,
-                            args.workers)
+                urls = [stack.enter_context(pg_database(args.pg)) for _ in range(2 * args.repeat)]
+                full_ingest(urls[: args.repeat], files, parse_all,
+                            [lambda u=u: raw_copy(u, files) for u in urls[args.repeat:]],
+                            "raw COPY", "psycopg COPY per file, one transaction", 0.5)
         else:
             print("PostgreSQL: skipped (pass --pg URL or set TRIPWIRE_TEST_PG)")
 
 
 def full_ingest(urls: list[str], files: list[Path], parse: tuple[float, float],
                 raws: list[Callable[[], tuple[Clock, int]]], raw_label: str, raw_note: str,
-                floor: float, workers: int | None) -> None:
-    """Rounds of: ingest every file into a fresh register (what `tripwire ingest` does, and
-    the same in process, without parsing workers), then again (all unchanged), and the raw
-    write of the same rows; printed against parse + raw write, best of the rounds for every
-    term (parse is the best of its passes too), the medians beside."""
-    from tripwire.ingest.ahead import workers_for
-
+                floor: float) -> None:
+    """Rounds of: ingest every file into a fresh register (what `tripwire ingest` does), then
+    again (all unchanged), and the raw write of the same rows into a fresh database; printed
+    against parse + raw write, best of the rounds for every term (parse is the best of its
+    passes too), the medians beside."""
     sqlite = urls[0].startswith("sqlite")
-    used = workers_for(len(files), workers)
     ingest_c: list[Clock] = []
-    serial_c: list[Clock] = []
     raw_c: list[Clock] = []
     again_c: list[Clock] = []
     rows = 0
-    for i, raw in enumerate(raws):
-        for url, w, into in ((urls[2 * i], workers, ingest_c), (urls[2 * i + 1], 0, serial_c)):
-            reg = open_register(url, create=True)
-            with Clock() as c:
-                first = [o for _, o in reg.ingest_paths(files, workers=w)]
-            assert all(o.status == "stored" for o in first), {o.status for o in first}
-            into.append(c)
-            rows = sum(o.results for o in first)
-            if w == 0:
-                with Clock() as c_again:
-                    again = [o for _, o in reg.ingest_paths(files)]
-                assert all(o.status == "unchanged" for o in again)
-                again_c.append(c_again)
-            reg.close()
+    for url, raw in zip(urls, raws, strict=True):
+        reg = open_register(url, create=True)
+        with Clock() as c:
+            first = [o for _, o in reg.ingest_paths(files)]
+        assert all(o.status == "stored" for o in first), {o.status for o in first}
+        ingest_c.append(c)
+        rows = sum(o.results for o in first)
+        with Clock() as c_again:
+            again = [o for _, o in reg.ingest_paths(files)]
+        assert all(o.status == "unchanged" for o in again)
+        again_c.append(c_again)
+        reg.close()
         c_raw, raw_rows = raw()
         assert raw_rows == rows, (raw_rows, rows)
         raw_c.append(c_raw)
@@ -378,33 +355,29 @@ def full_ingest(urls: list[str], files: list[Path], parse: tuple[float, float],
         return statistics.median(c.wall for c in cs)
 
     def two(label: str, cs: list[Clock], note: str = "") -> str:
-        return (f"  {label:<34} best {best(cs):6.3f} s  median {median(cs):6.3f} s  "
+        return (f"  {label:<30} best {best(cs):6.3f} s  median {median(cs):6.3f} s  "
                 f"{len(files) / best(cs):7,.0f} files/s{note}")
 
     bound, bound_med = parse[0] + best(raw_c), parse[0] + median(raw_c)
     print(f"Full ingest of all {len(files):,} files into {'SQLite' if sqlite else 'PostgreSQL'}"
           f" ({rows:,} results), {len(raws)} rounds:")
-    print(two(f"ingest ({used} parsing worker{'s' if used != 1 else ''})", ingest_c))
-    print(two("ingest in process (0 workers)", serial_c))
+    print(two("ingest", ingest_c))
     print(two(f"{raw_label} of the same rows", raw_c, f"  ({raw_note})"))
     print(f"  bound = parse + {raw_label}: best {bound:.3f} s, median {bound_med:.3f} s (the "
-          "best an ingest storing these rows could reach on one core)")
+          "best an ingest storing these rows could reach)")
     print(f"  ratio ingest/bound (throughput, wall): {bound / best(ingest_c):.2f} best of each "
           f"(floor {floor}); {bound_med / median(ingest_c):.2f} medians")
-    print(f"  ratio in process/bound: {bound / best(serial_c):.2f} best of each; "
-          f"{bound_med / median(serial_c):.2f} medians")
     if sqlite:
         cpu_bound = parse[1] + min(c.cpu for c in raw_c)
-        first = min(ingest_c, key=lambda c: c.wall)
-        serial = min(serial_c, key=lambda c: c.wall)
-        print(f"  CPU seconds (this process + parsing workers), fastest rounds: ingest "
-              f"{first.cpu:.3f} + {first.children:.3f}, in process {serial.cpu:.3f}, bound "
-              f"{cpu_bound:.3f}; ratio in process {cpu_bound / serial.cpu:.2f}")
-    print(f"  ratio ingest/{raw_label} alone (throughput, best): {best(raw_c) / best(ingest_c):.2f}")
+        cpu = min(c.cpu for c in ingest_c)
+        print(f"  the same in CPU seconds (least of each): ingest {cpu:.3f}, bound "
+              f"{cpu_bound:.3f}, ratio {cpu_bound / cpu:.2f}")
+    print(f"  ratio ingest/{raw_label} alone (throughput, best): "
+          f"{best(raw_c) / best(ingest_c):.2f}")
     t_again = best(again_c)
     print(
         line("re-ingest (the command: sha256 first)", len(files), t_again)
-        + f"  {100 * t_again / best(serial_c):5.1f} % of first in process (ceiling 5 %)"
+        + f"  {100 * t_again / best(ingest_c):5.1f} % of first (ceiling 5 %)"
     )
 
 

@@ -34,8 +34,8 @@ class TripwireError(Exception):
         return text
 
     def __reduce__(self) -> tuple[object, ...]:
-        """Pickled with its parts (an ingest parsing in other processes sends a file's error
-        back), not rebuilt from its text as an exception otherwise is."""
+        """Pickled with its parts (an error sent between processes keeps its file, place and
+        hint), not rebuilt from its text as an exception otherwise is."""
         return (_rebuilt, (type(self), self.message, self.source, self.where, self.hint),
                 self.__dict__)
 

@@ -566,7 +566,7 @@ _extra_json_cached = functools.lru_cache(maxsize=4096)(_extra_json)
 @dataclass
 class _Declaration:
     """The benchmarks a results file declares, built when first asked for (`_declare`).
-    Sent to another process (a parallel ingest), it carries only what `_declare` reads: the
+    Pickled (a Batch sent to another process), it carries only what `_declare` reads: the
     first metric of each task and the config keys it looks at, not the whole file."""
 
     doc: _ResultsFile

@@ -587,7 +587,6 @@ class BatchStore:
         progress: Callable[[Source], None] | None = None,
         new_models: bool = False,
         as_of_export: dt.date | None = None,
-        workers: int | None = None,
     ) -> Iterator[tuple[Source, Stored]]:
         """Read and store files, yielding each path with its outcome (or error) in order.
 
@@ -600,31 +599,87 @@ class BatchStore:
         without them). Objects from a store (`ingest.collect` of a URL) whose ETag and size
         match the latest stored version of their URL are not even downloaded. Files are parsed
         before the chunk's transaction opens, so the write lock is held only while rows are
-        written; with `workers` processes (`ingest.ahead`: by default one fewer than the
-        cores, for many files) the next chunk's files are parsed while a chunk is written.
-        Without `keep_going` the first failure ends the run: the files before it are stored,
-        none after it is (some may have been read ahead). `progress(path)` is called as each
-        file has been read. `as_of_export` states the date of the Epoch AI exports among the
-        files (see `ingest.csv.export_date` for what is used otherwise)."""
-        from tripwire.ingest.ahead import Ahead, workers_for
+        written. Without `keep_going` the first failure ends the run: the files before it are
+        stored, none after it is read. `progress(path)` is called as each file has been read.
+        `as_of_export` states the date of the Epoch AI exports among the files (see
+        `ingest.csv.export_date` for what is used otherwise)."""
+        from collections import deque
+
+        from tripwire import ingest as readers
 
         todo = _model_tables_first(paths) if format is None else list(paths)
-        n = workers_for(len(todo), workers)
-        with Ahead(n) if n else contextlib.nullcontext() as ahead:
-            yield from self._ingest_chunks(
-                todo, ahead, format=format, samples=samples, update=update,
-                model_override=model_override, keep_going=keep_going, progress=progress,
-                new_models=new_models, as_of_export=as_of_export)
+        slots: deque[tuple[Source, str, Any]] = deque()
+        taken = 0  # files of `todo` made into slots
+        cut = False  # a file failed to load and the run stops there
+        while True:
+            if not slots and taken < len(todo) and not cut:
+                window = todo[taken : taken + CHUNK_FILES]
+                taken += len(window)
+                got, cut = self._prepare(window, format=format, samples=samples,
+                                         keep_going=keep_going)
+                slots.extend(got)
+            if not slots:
+                return
+            chunk: list[tuple[Source, Stored | Batch]] = []
+            rows = 0
+            stop = False
+            with _collector_paused():
+                while slots and len(chunk) < CHUNK_FILES:
+                    p, what, item = slots.popleft()
+                    if what == "parse":
+                        try:
+                            item = readers.parse(p, *item, format=format, samples=samples)
+                        except TripwireError as e:
+                            item = e
+                    if isinstance(item, Batch):
+                        item.new_models = new_models
+                        if as_of_export is not None:
+                            if item.kind == "epoch-csv":
+                                item.export_date = as_of_export
+                                item.export_basis = "stated (ingest --as-of-export)"
+                            else:
+                                item.warnings.append("--as-of-export applies to Epoch AI "
+                                                     "exports only: ignored for this file")
+                        rows += item.count
+                    elif isinstance(item, TripwireError):
+                        stop = not keep_going
+                    chunk.append((p, item))
+                    if progress is not None:
+                        progress(p)
+                    if stop or rows >= CHUNK_ROWS:
+                        break
+            if stop:
+                slots.clear()
+            batches = [b for _, b in chunk if isinstance(b, Batch)]
+            stored = iter(
+                self.ingest_batches(
+                    batches,
+                    update=update,
+                    model_override=model_override,
+                    keep_going=keep_going,
+                )
+            )
+            for p, item in chunk:
+                if isinstance(item, Batch):
+                    result = next(stored, None)
+                    if result is None:  # not attempted: an earlier file failed
+                        return
+                    yield p, result
+                    if isinstance(result, TripwireError) and not keep_going:
+                        return
+                else:
+                    yield p, item
+            if stop:
+                return
 
     def _prepare(
-        self, window: Sequence[Source], ahead: Any, *, format: str | None, samples: bool,
-        keep_going: bool,
+        self, window: Sequence[Source], *, format: str | None, samples: bool, keep_going: bool,
     ) -> tuple[list[tuple[Source, str, Any]], bool]:
         """The files of `window` made ready to be taken in order, as (source, what, item):
         `done` (an outcome or error known without parsing: unchanged bytes or object, a file
-        that could not be read), `parse` ((bytes, sha256) to parse when taken) or `future`
-        (being parsed by `ahead`'s workers). Also whether a file failed to load and, without
-        `keep_going`, the window was cut there."""
+        that could not be read) or `parse` ((bytes, sha256), parsed when taken; a chunk closed
+        early by its rows leaves the rest for the next). Also whether a file failed to load
+        and, without `keep_going`, the window was cut there."""
         from tripwire import ingest as readers
 
         same = self._unchanged_objects(window)
@@ -677,96 +732,9 @@ class BatchStore:
                             continue
                         return slots, True
                 slots.append((p, "done", out))
-            elif ahead is not None:
-                slots.append((p, "future", ahead.submit(
-                    readers.parse, p, data, sha, format=format, samples=samples)))
             else:
                 slots.append((p, "parse", (data, sha)))
         return slots, cut
-
-    def _ingest_chunks(
-        self, todo: list[Source], ahead: Any, *, format: str | None, samples: bool,
-        update: bool, model_override: str | None, keep_going: bool,
-        progress: Callable[[Source], None] | None, new_models: bool,
-        as_of_export: dt.date | None,
-    ) -> Iterator[tuple[Source, Stored]]:
-        from collections import deque
-
-        from tripwire import ingest as readers
-
-        slots: deque[tuple[Source, str, Any]] = deque()
-        taken = 0  # files of `todo` made into slots
-        cut = False  # a file failed to load and the run stops there
-
-        def prepare() -> None:
-            nonlocal taken, cut
-            window = todo[taken : taken + CHUNK_FILES]
-            taken += len(window)
-            got, cut = self._prepare(window, ahead, format=format, samples=samples,
-                                     keep_going=keep_going)
-            slots.extend(got)
-
-        while True:
-            if not slots and taken < len(todo) and not cut:
-                prepare()
-            if not slots:
-                return
-            chunk: list[tuple[Source, Stored | Batch]] = []
-            rows = 0
-            stop = False
-            with _collector_paused():
-                while slots and len(chunk) < CHUNK_FILES:
-                    p, what, item = slots.popleft()
-                    if what == "future":
-                        item = ahead.result(item)
-                    elif what == "parse":
-                        try:
-                            item = readers.parse(p, *item, format=format, samples=samples)
-                        except TripwireError as e:
-                            item = e
-                    if isinstance(item, Batch):
-                        item.new_models = new_models
-                        if as_of_export is not None:
-                            if item.kind == "epoch-csv":
-                                item.export_date = as_of_export
-                                item.export_basis = "stated (ingest --as-of-export)"
-                            else:
-                                item.warnings.append("--as-of-export applies to Epoch AI "
-                                                     "exports only: ignored for this file")
-                        rows += item.count
-                    elif isinstance(item, TripwireError):
-                        stop = not keep_going
-                    chunk.append((p, item))
-                    if progress is not None:
-                        progress(p)
-                    if stop or rows >= CHUNK_ROWS:
-                        break
-            if stop:
-                slots.clear()
-            elif ahead is not None and len(slots) < CHUNK_FILES and taken < len(todo) \
-                    and not cut:
-                prepare()  # the workers parse the next files while this chunk is written
-            batches = [b for _, b in chunk if isinstance(b, Batch)]
-            stored = iter(
-                self.ingest_batches(
-                    batches,
-                    update=update,
-                    model_override=model_override,
-                    keep_going=keep_going,
-                )
-            )
-            for p, item in chunk:
-                if isinstance(item, Batch):
-                    result = next(stored, None)
-                    if result is None:  # not attempted: an earlier file failed
-                        return
-                    yield p, result
-                    if isinstance(result, TripwireError) and not keep_going:
-                        return
-                else:
-                    yield p, item
-            if stop:
-                return
 
     def _unchanged_objects(
         self, sources: Sequence[Source]

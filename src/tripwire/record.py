@@ -243,12 +243,14 @@ class Entry:
         if not isinstance(payload, dict):
             raise InputError(f"{kind} entry payload must be a JSON object, not "
                              f"{type(payload).__name__}")
-        at_text = format_time(at if at is not None else dt.datetime.now(dt.UTC))
+        moment = at if at is not None else dt.datetime.now(dt.UTC)
+        at_text = format_time(moment)
         if payload_json is None:
             payload_json = canonical_json(payload)
         body = entry_body(at_text, kind, payload_json)
         canonical = entry_bytes(body, prev_hash, seq)
-        return cls(seq, _parse_time(at_text), kind, payload, prev_hash,
+        moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+        return cls(seq, moment.astimezone(dt.UTC), kind, payload, prev_hash,
                    leaf_hash(canonical).hex(), canonical)
 
     @classmethod

@@ -40,9 +40,11 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
+import operator
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -245,6 +247,8 @@ def _inexact(cols: Sequence[Sequence[Any]], floats: Iterable[int] | None) -> lis
         types = set(map(type, col))
         if float not in types:
             continue
+        if types <= {float, int, _NONE} and _finite(col, _NONE in types):
+            continue
         values = set(col)
         if types <= {float, int, _NONE}:
             values.discard(None)
@@ -329,6 +333,10 @@ def _column(kind: str, col: tuple[Any, ...], sqlite: bool) -> tuple[Any, ...] | 
             except OverflowError:
                 return None
         if sqlite:  # SQLite stores NaN as NULL and -0.0 as 0.0
+            if _finite(col, _NONE in types):
+                if 0.0 in col and _negative_zero(col):
+                    col = tuple(0.0 if v == 0.0 else v for v in col)
+                return col
             present = set(col)
             present.discard(None)
             if any(map(math.isnan, present)) or (0.0 in present and _negative_zero(col)):
@@ -345,6 +353,19 @@ def _column(kind: str, col: tuple[Any, ...], sqlite: bool) -> tuple[Any, ...] | 
         text[None] = None
         return tuple(map(text.__getitem__, col))
     return col if types <= {_NONE} else None  # dates: only absent ones
+
+
+_PRESENT = functools.partial(operator.is_not, None)
+
+
+def _finite(col: Sequence[Any], nones: bool) -> bool:
+    """Whether every number of a column of numbers (and Nones) is finite: their exact sum is
+    (NaN and the infinities spread through a sum; an overflow or inf - inf raises), found in
+    C rather than by a set of every value."""
+    try:
+        return math.isfinite(math.fsum(filter(_PRESENT, col) if nones else col))
+    except (OverflowError, ValueError):
+        return False
 
 
 def _negative_zero(col: tuple[Any, ...]) -> bool:

@@ -623,7 +623,7 @@ class BatchStore:
             chunk: list[tuple[Source, Stored | Batch]] = []
             rows = 0
             stop = False
-            with _collector_paused():
+            with _collector_paused():  # resumed with the chunk's rows freed, not before
                 while slots and len(chunk) < CHUNK_FILES:
                     p, what, item = slots.popleft()
                     if what == "parse":
@@ -648,27 +648,26 @@ class BatchStore:
                         progress(p)
                     if stop or rows >= CHUNK_ROWS:
                         break
-            if stop:
-                slots.clear()
-            batches = [b for _, b in chunk if isinstance(b, Batch)]
-            stored = iter(
-                self.ingest_batches(
-                    batches,
+                if stop:
+                    slots.clear()
+                stored = iter(self.ingest_batches(
+                    [b for _, b in chunk if isinstance(b, Batch)],
                     update=update,
                     model_override=model_override,
                     keep_going=keep_going,
-                )
-            )
-            for p, item in chunk:
-                if isinstance(item, Batch):
-                    result = next(stored, None)
-                    if result is None:  # not attempted: an earlier file failed
-                        return
-                    yield p, result
-                    if isinstance(result, TripwireError) and not keep_going:
-                        return
-                else:
-                    yield p, item
+                ))
+                # Outcomes in the files' order (None: not attempted, an earlier file failed).
+                outcomes = [(p, next(stored, None) if isinstance(item, Batch) else item)
+                            for p, item in chunk]
+                del chunk, stored, item
+            for p, result in outcomes:
+                if result is None:
+                    return
+                yield p, result
+                if isinstance(result, TripwireError) and not keep_going:
+                    return
+            if stop:
+                return
             if stop:
                 return
 
@@ -1223,7 +1222,9 @@ class BatchStore:
         now_db = stamp(now)
         if tab is not None:  # the columnar bulk path
             mids = {m: model_id(m) for m in set(tab.model)}
-            bids = {b: bench_id(b) for b in set(tab.benchmark)}
+            known = names.bench
+            bids = {b: b if not b_alias and known.get(b) else bench_id(b)
+                    for b in set(tab.benchmark)}
             n = len(tab)
             none = [None] * n
             model_col = tab.model
@@ -1232,7 +1233,8 @@ class BatchStore:
                 zip(
                     *([ids] if ids is not None else []),
                     [mids[m] for m in model_col] if len(mids) > 1 else [mids[model_col[0]]] * n,
-                    [bids[b] for b in tab.benchmark],
+                    tab.benchmark if all(k == v for k, v in bids.items())
+                    else [bids[b] for b in tab.benchmark],
                     tab.metric,
                     tab.value,
                     tab.stderr,

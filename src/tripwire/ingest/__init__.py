@@ -155,7 +155,7 @@ def load(path: Source | str, *, samples: bool = False) -> tuple[Source, bytes, s
         from tripwire.ingest.remote import fetch
 
         return (path, *fetch(path, samples=samples))
-    p = Path(path)
+    p = path if isinstance(path, Path) else Path(path)
     try:
         data = p.read_bytes()
     except IsADirectoryError:
@@ -182,7 +182,7 @@ def resolved(p: Source) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def _resolved_dir(folder: str) -> str:
-    return str(Path(folder).resolve())
+    return os.path.realpath(folder)
 
 
 def parse(p: Source, data: bytes, sha: str, *, format: str | None = None,

@@ -203,7 +203,7 @@ def read_inspect(
 ) -> Batch:
     """One Inspect log (`.eval` or `.json`) as a Batch: the task as a benchmark, one result
     per scorer metric with its stderr, and with `samples` each sample's score per epoch."""
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     if not data or data.isspace():
         raise InputError("the file is empty", source=str(path))
     fmt = _format(path, data)

@@ -377,7 +377,7 @@ def read_lmeval_results(
     `samples_<task>_<timestamp>.jsonl` files that lm-eval wrote beside it (same folder, same
     timestamp) are attached to their results.
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     raw = _load_json(path, data)
     if not isinstance(raw, dict):
         raise InputError(
@@ -820,7 +820,7 @@ def read_lmeval_samples(
     it; the model is the folder name, which lm-eval's output layout makes the sanitised model
     name (`org__name`).
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     m = _SAMPLES_NAME.match(path.name)
     scores, not_scalar = _sample_scores(path, data)
     if m is None:

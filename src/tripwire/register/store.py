@@ -23,6 +23,7 @@ import functools
 import gc
 import json
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -1144,7 +1145,7 @@ class BatchStore:
                     multiplier=1.0,
                     source_file_id=file_id,
                     updated_at=now,
-                    source=f"named in {Path(batch.path).name}",
+                    source=f"named in {os.path.basename(batch.path)}",
                 )
                 for m in missing
             ]

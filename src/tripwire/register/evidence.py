@@ -42,6 +42,7 @@ import ast
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 import math
 import operator
@@ -636,13 +637,14 @@ def _commit_all(conn: sa.Connection, later: list[_Later], defer: Deferred) -> No
     dialect = conn.dialect.name
     made: dict[str, list[bytes] | None] = {}
     for name in {n for c in later for n in c.built}:
-        rows = [r for c in later for r in c.built.get(name, ())]
+        rows = list(itertools.chain.from_iterable(c.built.get(name, ()) for c in later))
         made[name] = lines_of(name, rows, dialect)
     at = dict.fromkeys(made, 0)
+    first = operator.itemgetter(0)
     for c in later:
         lines: dict[str, Keyed] = {}
         for name, rows in c.built.items():
-            keys = [r[0] for r in rows]
+            keys = list(map(first, rows))
             got = made[name]
             if got is not None:
                 got = got[at[name]:at[name] + len(rows)]
@@ -669,8 +671,8 @@ def _commit_lines(conn: sa.Connection, lines_by_table: Mapping[str, Keyed],
         keys, lines = lines_by_table[name]
         if not lines:
             continue
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        if order != list(range(len(keys))):
+        if keys != sorted(keys):  # a copy and a compare, in C, when in order already
+            order = sorted(range(len(keys)), key=keys.__getitem__)
             keys, lines = [keys[i] for i in order], [lines[i] for i in order]
         roots = []
         for part, lo in enumerate(range(0, len(lines), BLOCK)):

@@ -669,8 +669,6 @@ class BatchStore:
                     return
             if stop:
                 return
-            if stop:
-                return
 
     def _prepare(
         self, window: Sequence[Source], *, format: str | None, samples: bool, keep_going: bool,

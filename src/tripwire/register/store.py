@@ -168,6 +168,8 @@ class _Names:
     def lookup(self, conn: sa.Connection, models: set[str], benchmarks: set[str]) -> None:
         """Learn the aliases and ids of these model and benchmark names (as written in files;
         `org/name` also as `name`), querying only for names not looked up before."""
+        if models <= self.model_alias.keys() and benchmarks <= self.bench_alias.keys():
+            return  # all looked up, with what they name (a file's, by its chunk's lookup)
         self.fill(conn, self.model_alias, models, t.model_aliases.c.alias, t.model_aliases.c.model)
         wanted = models | {a for n in models if (a := self.model_alias[n]) is not None}
         wanted |= {n.rsplit("/", 1)[1] for n in models if "/" in n}

@@ -136,6 +136,8 @@ class _Names:
         self.version: dict[str, int] = {}
         self.stored: dict[str, int] = {}
         self.files_known: set[str] = set()
+        self.runs: dict[str, tuple[str, int] | None] = {}
+        """run_key -> (path, version) of a file stored with it, None if none is."""
         self.ids = _Ids()
         self.registered: CloseNames | None = None
         self.pending: _Pending | None = None
@@ -185,7 +187,8 @@ class _Names:
         self.fill(conn, self.bench, wanted, t.benchmarks.c.id, t.benchmarks.c.id)
 
     def files(self, conn: sa.Connection, batches: Sequence[Batch]) -> None:
-        """Learn which of these files' bytes are stored, and each path's latest version."""
+        """Learn which of these files' bytes are stored, each path's latest version and which
+        of their runs are stored."""
         shas = {b.sha256 for b in batches} - self.files_known
         if shas:
             for sha, version in _select_in(
@@ -197,6 +200,15 @@ class _Names:
             ):
                 self.stored[sha] = version
             self.files_known |= shas
+        runs = {b.run_key for b in batches if b.run_key is not None} - self.runs.keys()
+        if runs:
+            for key, path, version in _select_in(
+                conn, t.source_files.c.run_key, runs, t.source_files.c.run_key,
+                t.source_files.c.path, t.source_files.c.version,
+            ):
+                self.runs.setdefault(key, (path, version))
+            for key in runs:
+                self.runs.setdefault(key, None)
         paths = {b.path for b in batches} - self.version.keys()
         for p in paths:
             self.version[p] = 0
@@ -258,8 +270,6 @@ class _Pending:
 
         self.rows: dict[str, tuple[tuple[str, ...], list[tuple]]] = {}
         self.record = Deferred()
-        self.run_keys: dict[str, tuple[str, int]] = {}
-        """run_key -> (path, version) of the pending files, for `_SAME_RUN`."""
 
     def add(self, table: str, cols: tuple[str, ...], rows: list[tuple]) -> None:
         got = self.rows.setdefault(table, (cols, []))
@@ -272,7 +282,6 @@ class _Pending:
             if table in self.rows:
                 _bulk_insert(conn, table, *self.rows.pop(table))
         self.record.write(conn)
-        self.run_keys.clear()
 
 
 def _write(conn: sa.Connection, names: _Names, table: str, cols: tuple[str, ...],
@@ -458,9 +467,8 @@ class BatchStore:
                 out.status, out.version = "unchanged", seen
                 return out
             if batch.run_key is not None:
-                same = names.pending.run_keys.get(batch.run_key) if names.pending else None
-                if same is None:
-                    same = conn.execute(_SAME_RUN, {"key": batch.run_key}).first()
+                same = (names.runs[batch.run_key] if batch.run_key in names.runs
+                        else conn.execute(_SAME_RUN, {"key": batch.run_key}).first())
                 if same is not None:
                     out.status = "skipped"
                     out.reason = (
@@ -531,8 +539,6 @@ class BatchStore:
             (file_id,) = names.ids.take(conn, "source_files", 1)
             built = {"source_files": [(file_id, *values, None, None)]}
             _write(conn, names, "source_files", _FILE_COLS, built["source_files"])
-            if names.pending is not None and batch.run_key is not None:
-                names.pending.run_keys[batch.run_key] = (batch.path, out.version)
         else:
             if names.pending is not None:
                 names.pending.write(conn)
@@ -551,6 +557,8 @@ class BatchStore:
         self._on_ingest(conn, batch, out, marks, names, update, built)
         names.version[batch.path] = out.version
         names.stored[batch.sha256] = out.version
+        if batch.run_key is not None:
+            names.runs[batch.run_key] = (batch.path, out.version)
 
     def ingest_path(
         self,

@@ -2,7 +2,7 @@
 parsing the same files, in the same run.
 
     .venv/bin/python benchmarks/bench_ingest_logs.py [--lmeval 1000] [--inspect 200]
-        [--repeat 3] [--pg URL]
+        [--repeat 5] [--pg URL]
 
 The files are real: the public lm-eval results (v0.4 Mamba-2 and Llama-3, v0.3 Pythia/OPT/BLOOM)
 under ../shared/data, each copy with its model name varied, and the public Inspect logs rewritten
@@ -273,9 +273,9 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("TRIPWIRE_TEST_PG"),
                     help="PostgreSQL admin URL to create the benchmark databases from "
                     "(default $TRIPWIRE_TEST_PG)")
-    ap.add_argument("--repeat", type=int, default=3,
+    ap.add_argument("--repeat", type=int, default=5,
                     help="rounds of the full ingest and the raw write, each into fresh "
-                    "databases (default 3): best and median of each are printed")
+                    "databases (default 5): best and median of each are printed")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)

@@ -316,11 +316,6 @@ _MODEL_COLS = ("id", "name", "organization", "family", "release_date", "params",
                "source", "source_file_id", "updated_at", "compute_confidence")
 """Every column of the two tables in the record's canonical order (evidence.TABLES)."""
 _INSERT_BENCH = t.benchmarks.insert()
-_SAME_RUN = (
-    sa.select(t.source_files.c.path, t.source_files.c.version)
-    .where(t.source_files.c.run_key == sa.bindparam("key"))
-    .limit(1)
-)
 
 
 @contextlib.contextmanager
@@ -460,15 +455,15 @@ class BatchStore:
             out.status, out.reason = "skipped", batch.skipped
             return out
         for attempt in range(RACE_RETRIES + 1):
-            if not names.files_known >= {batch.sha256} or batch.path not in names.version:
+            if (not names.files_known >= {batch.sha256} or batch.path not in names.version
+                    or (batch.run_key is not None and batch.run_key not in names.runs)):
                 names.files(conn, [batch])
             seen = names.stored.get(batch.sha256)
             if seen is not None:
                 out.status, out.version = "unchanged", seen
                 return out
             if batch.run_key is not None:
-                same = (names.runs[batch.run_key] if batch.run_key in names.runs
-                        else conn.execute(_SAME_RUN, {"key": batch.run_key}).first())
+                same = names.runs[batch.run_key]
                 if same is not None:
                     out.status = "skipped"
                     out.reason = (

@@ -22,7 +22,9 @@ TRIPWIRE_TEST_PG) fresh PostgreSQL databases:
              the ratio ingest/bound is the floor (0.6 on SQLite, 0.5 on PostgreSQL), taken
              on the best of each term (parse: best of its 5 passes; ingest, raw: best of the
              rounds), medians beside; the ratio against the raw write alone is printed too
-  CPU        (SQLite) the same ratio in this process's CPU seconds, steadier on a busy machine
+  CPU        (SQLite) the same ratio in this process's CPU seconds, steadier on a busy machine:
+             the work done, by all its threads (a chunk's commit, run on a thread while the
+             next chunk is read, counts in full there and not in the wall time)
   re-ingest  the same files again (all unchanged), as the command does it (the file's sha256
              is looked up before any parsing), as a share of the first ingest (ceiling 5 %).
 """
@@ -370,7 +372,7 @@ def full_ingest(urls: list[str], files: list[Path], parse: tuple[float, float],
     if sqlite:
         cpu_bound = parse[1] + min(c.cpu for c in raw_c)
         cpu = min(c.cpu for c in ingest_c)
-        print(f"  the same in CPU seconds (least of each): ingest {cpu:.3f}, bound "
+        print(f"  the same in CPU seconds, all threads (least of each): ingest {cpu:.3f}, bound "
               f"{cpu_bound:.3f}, ratio {cpu_bound / cpu:.2f}")
     print(f"  ratio ingest/{raw_label} alone (throughput, best): "
           f"{best(raw_c) / best(ingest_c):.2f}")

@@ -331,6 +331,113 @@ def test_many_files_each_whole_or_not_at_all(
     _check_record(register, files)
 
 
+def _stored(register: Register) -> list[tuple]:
+    """Every result as (file, model, benchmark, value), in key order."""
+    with register.read() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(
+            "SELECT f.path, m.name, r.benchmark_id, r.value FROM eval_results r "
+            "JOIN source_files f ON f.id = r.source_file_id JOIN models m ON m.id = r.model_id "
+            "ORDER BY r.id"))]
+
+
+def test_a_chunk_commits_while_the_next_is_read(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk's commit runs on a thread while the next chunk is read and written: the same
+    outcomes, in the same order, the same rows and the same record as committing each chunk
+    before reading the next; every chunk but the last (nothing left to read meanwhile) is
+    committed so."""
+    from tripwire.register import store
+
+    monkeypatch.setattr(store, "CHUNK_FILES", 2)
+    files = _evals(tmp_path, 7)
+    dup = write(tmp_path / "dup.csv", files[1].read_text())  # e1's bytes, 2 chunks later
+    paths = files[:5] + [dup] + files[5:]
+    made: list[object] = []
+    threaded = store._Commit
+
+    def counted(*args):  # noqa: ANN002
+        made.append(threaded(*args))
+        return made[-1]
+
+    got = {}
+    for on_thread in (False, True):
+        url = db_url if on_thread else f"sqlite:///{tmp_path / 'one-by-one.db'}"
+        reg = open_register(url, create=True)
+        monkeypatch.setattr(store, "_Commit", counted if on_thread else None)
+        monkeypatch.setattr(store.BatchStore, "_commits_on_thread", lambda self, t=on_thread: t)
+        outcomes = [(p, o.status, o.version) for p, o in reg.ingest_paths(paths, new_models=True)]
+        got[on_thread] = outcomes, _stored(reg)
+        _check_record(reg, files)
+        reg.close()
+    assert len(made) == 3  # 4 chunks: the last one commits as it is written
+    assert got[True] == got[False]
+    assert [s for _, s, _ in got[True][0]] == ["stored"] * 5 + ["unchanged"] + ["stored"] * 2
+
+
+def test_a_commit_that_fails_on_its_thread_reports_none_of_its_chunk(
+    register: Register, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error of a commit made on a thread is raised where the ingest waits for it: the
+    chunk before is stored and reported, the failed one holds nothing and is not reported,
+    the record verifies, and the same ingest run again stores the rest."""
+    from tripwire.register import store
+
+    monkeypatch.setattr(store, "CHUNK_FILES", 2)
+    files = _evals(tmp_path, 6)
+    commit = store._commit_and_close
+    calls = []
+
+    def second_fails(conn, trans):  # noqa: ANN001
+        calls.append(1)
+        if len(calls) == 2:
+            conn.close()  # rolled back
+            raise OSError("disk full")
+        commit(conn, trans)
+
+    monkeypatch.setattr(store, "_commit_and_close", second_fails)
+    seen = []
+    with pytest.raises(OSError, match="disk full"):
+        for p, out in register.ingest_paths(files, new_models=True):
+            seen.append((p, out.status))
+    assert seen == [(files[0], "stored"), (files[1], "stored")]
+    assert {row[0] for row in _stored(register)} == {str(f.resolve()) for f in files[:2]}
+    _check_record(register, files[:2])
+    monkeypatch.setattr(store, "_commit_and_close", commit)
+    again = [o.status for _, o in register.ingest_paths(files, new_models=True)]
+    assert again == ["unchanged"] * 2 + ["stored"] * 4
+    _check_record(register, files)
+
+
+def test_an_error_while_the_next_chunk_is_read_leaves_the_last_one_whole(
+    register: Register, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupted while reading a chunk, with the one before committing on a thread: the
+    interruption propagates once that commit has ended, which stored its chunk whole."""
+    import time
+
+    from tripwire.register import store
+
+    monkeypatch.setattr(store, "CHUNK_FILES", 2)
+    files = _evals(tmp_path, 5)
+    commit = store._commit_and_close
+
+    def slow(conn, trans):  # noqa: ANN001
+        time.sleep(0.5)  # still committing when the interruption comes
+        commit(conn, trans)
+
+    monkeypatch.setattr(store, "_commit_and_close", slow)
+
+    def interrupt(p: Path) -> None:
+        if p == files[3]:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        list(register.ingest_paths(files, new_models=True, progress=interrupt))
+    assert {row[0] for row in _stored(register)} == {str(f.resolve()) for f in files[:2]}
+    _check_record(register, files[:2])
+
+
 def test_without_keep_going_the_first_failure_ends_the_run(
     register: Register, tmp_path: Path
 ) -> None:

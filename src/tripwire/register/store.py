@@ -24,6 +24,7 @@ import gc
 import json
 import math
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -339,6 +340,32 @@ class _FileFailed(Exception):
     """A file of a chunk written without savepoints failed: roll back, write with them."""
 
 
+class _Commit:
+    """A chunk's write transaction, every row of it written, being committed on a thread
+    while the ingest reads the next chunk. The commit (SQLite's write of the log and its
+    checkpoint, PostgreSQL's round trip and flush) runs in the database driver, which lets
+    go of the interpreter lock for it, so reading and committing run side by side. The
+    chunk's outcomes are reported only once `wait` has returned."""
+
+    def __init__(self, conn: sa.Connection, trans: sa.RootTransaction) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="tripwire-commit")
+        self.future = pool.submit(_commit_and_close, conn, trans)
+        pool.shutdown(wait=False)  # the thread ends with its one task
+
+    def wait(self) -> None:
+        """Until committed; the commit's error, if it failed (the chunk is then not stored)."""
+        self.future.result()
+
+
+def _commit_and_close(conn: sa.Connection, trans: sa.RootTransaction) -> None:
+    try:
+        trans.commit()
+    finally:
+        conn.close()  # rolls back a transaction whose commit failed
+
+
 Stored = IngestOutcome | TripwireError
 """A file's outcome, or the error that kept it out of the register."""
 
@@ -348,6 +375,7 @@ class BatchStore:
     `transaction()`, `read()`, `dialect` and the `_on_ingest` hook)."""
 
     dialect: str
+    engine: sa.Engine
     if TYPE_CHECKING:  # supplied by Register
 
         def transaction(self) -> AbstractContextManager[sa.Connection]: ...
@@ -386,13 +414,53 @@ class BatchStore:
         PostgreSQL writers run side by side: a file that loses a race to create the same new
         model or benchmark as another writer (a unique violation) runs again in a fresh
         savepoint, and then finds the row. (SQLite writers queue, so they never race.)"""
+        return self._store_batches(batches, update=update, model_override=model_override,
+                                   keep_going=keep_going)[0]
+
+    def _store_batches(
+        self,
+        batches: Sequence[Batch],
+        *,
+        update: bool,
+        model_override: str | None,
+        keep_going: bool,
+        later: bool = False,
+    ) -> tuple[list[Stored], _Commit | None]:
+        """`ingest_batches`; with `later`, the transaction may be left committing on a thread
+        (returned: wait for it before anything else writes or its outcomes are reported)."""
         if not batches:
-            return []
+            return [], None
+        handoff: list[_Commit] | None = [] if later and self._commits_on_thread() else None
         with _collector_paused():
             try:
-                return self._store_chunk(batches, update, model_override, keep_going, False)
+                done = self._store_chunk(batches, update, model_override, keep_going, False,
+                                         handoff)
             except _FileFailed:
-                return self._store_chunk(batches, update, model_override, keep_going, True)
+                done = self._store_chunk(batches, update, model_override, keep_going, True,
+                                         handoff)
+        return done, (handoff[0] if handoff else None)
+
+    def _commits_on_thread(self) -> bool:
+        """Whether a connection may be committed by another thread than the one that opened
+        it: not SQLite's in-memory databases, which are one connection per thread."""
+        return not isinstance(self.engine.pool, sa.pool.SingletonThreadPool | sa.pool.StaticPool)
+
+    @contextlib.contextmanager
+    def _chunk_transaction(self, handoff: list[_Commit] | None) -> Iterator[sa.Connection]:
+        """A chunk's write transaction: committed on leaving, or (`handoff`) left to commit
+        on a thread, appended to `handoff`. Rolled back on an error, either way."""
+        if handoff is None:
+            with self.transaction() as conn:
+                yield conn
+            return
+        conn = self.engine.connect()
+        try:
+            trans = conn.begin()
+            yield conn
+        except BaseException:
+            conn.close()
+            raise
+        handoff.append(_Commit(conn, trans))
 
     def _store_chunk(
         self,
@@ -401,9 +469,10 @@ class BatchStore:
         model_override: str | None,
         keep_going: bool,
         savepoints: bool,
+        handoff: list[_Commit] | None = None,
     ) -> list[Stored]:
         done: list[Stored] = []
-        with self.transaction() as conn:
+        with self._chunk_transaction(handoff) as conn:
             from tripwire.register.record_store import lock_appends
 
             lock_appends(conn)  # PostgreSQL: before any insert, so writers never deadlock
@@ -609,71 +678,113 @@ class BatchStore:
         stored, none after it is read. `progress(path)` is called as each file has been read.
         `as_of_export` states the date of the Epoch AI exports among the files (see
         `ingest.csv.export_date` for what is used otherwise)."""
-        from collections import deque
-
-        from tripwire import ingest as readers
-
         todo = _model_tables_first(paths) if format is None else list(paths)
         slots: deque[tuple[Source, str, Any]] = deque()
         taken = 0  # files of `todo` made into slots
         cut = False  # a file failed to load and the run stops there
-        while True:
-            if not slots and taken < len(todo) and not cut:
-                window = todo[taken : taken + CHUNK_FILES]
-                taken += len(window)
-                got, cut = self._prepare(window, format=format, samples=samples,
-                                         keep_going=keep_going)
-                slots.extend(got)
-            if not slots:
-                return
-            chunk: list[tuple[Source, Stored | Batch]] = []
-            rows = 0
-            stop = False
-            with _collector_paused():  # resumed with the chunk's rows freed, not before
-                while slots and len(chunk) < CHUNK_FILES:
-                    p, what, item = slots.popleft()
-                    if what == "parse":
-                        try:
-                            item = readers.parse(p, *item, format=format, samples=samples)
-                        except TripwireError as e:
-                            item = e
-                    if isinstance(item, Batch):
-                        item.new_models = new_models
-                        if as_of_export is not None:
-                            if item.kind == "epoch-csv":
-                                item.export_date = as_of_export
-                                item.export_basis = "stated (ingest --as-of-export)"
-                            else:
-                                item.warnings.append("--as-of-export applies to Epoch AI "
-                                                     "exports only: ignored for this file")
-                        rows += item.count
-                    elif isinstance(item, TripwireError):
-                        stop = not keep_going
-                    chunk.append((p, item))
-                    if progress is not None:
-                        progress(p)
-                    if stop or rows >= CHUNK_ROWS:
-                        break
-                if stop:
-                    slots.clear()
-                stored = iter(self.ingest_batches(
-                    [b for _, b in chunk if isinstance(b, Batch)],
-                    update=update,
-                    model_override=model_override,
-                    keep_going=keep_going,
-                ))
-                # Outcomes in the files' order (None: not attempted, an earlier file failed).
-                outcomes = [(p, next(stored, None) if isinstance(item, Batch) else item)
-                            for p, item in chunk]
-                del chunk, stored, item
-            for p, result in outcomes:
-                if result is None:
+        # The chunk being committed on a thread while the next is read and stored, with its
+        # outcomes: reported once it is committed, after the next chunk is written (a run
+        # its consumer stops may so have stored a chunk past the last outcome it took).
+        # Never one whose outcomes end the run.
+        committing: tuple[_Commit, list[tuple[Source, Stored | None]]] | None = None
+        try:
+            while True:
+                if not slots and taken < len(todo) and not cut:
+                    window = todo[taken : taken + CHUNK_FILES]
+                    taken += len(window)
+                    got, cut = self._prepare(window, format=format, samples=samples,
+                                             keep_going=keep_going)
+                    slots.extend(got)
+                previous: list[tuple[Source, Stored | None]] = []
+                outcomes: list[tuple[Source, Stored | None]] = []
+                commit: _Commit | None = None
+                more = stop = False
+                with _collector_paused():  # resumed with the chunk's rows freed, not before
+                    chunk, stop = self._read_chunk(
+                        slots, format=format, samples=samples, keep_going=keep_going,
+                        new_models=new_models, as_of_export=as_of_export, progress=progress)
+                    if stop:
+                        slots.clear()
+                    if committing is not None:
+                        earlier, previous = committing
+                        committing = None
+                        earlier.wait()
+                    if chunk:
+                        more = not stop and (bool(slots) or (taken < len(todo) and not cut))
+                        stored_list, commit = self._store_batches(
+                            [b for _, b in chunk if isinstance(b, Batch)],
+                            update=update,
+                            model_override=model_override,
+                            keep_going=keep_going,
+                            later=more,
+                        )
+                        stored = iter(stored_list)
+                        # In the files' order (None: not attempted, an earlier file failed).
+                        outcomes = [(p, next(stored, None) if isinstance(item, Batch) else item)
+                                    for p, item in chunk]
+                        del chunk, stored, stored_list
+                if commit is not None:
+                    ends = any(r is None or (isinstance(r, TripwireError) and not keep_going)
+                               for _, r in outcomes)
+                    if more and not ends:
+                        committing = (commit, outcomes)
+                        outcomes = []
+                    else:
+                        commit.wait()
+                for p, result in previous + outcomes:
+                    if result is None:
+                        return
+                    yield p, result
+                    if isinstance(result, TripwireError) and not keep_going:
+                        return
+                if committing is None and (stop or not outcomes):
                     return
-                yield p, result
-                if isinstance(result, TripwireError) and not keep_going:
-                    return
-            if stop:
-                return
+        finally:
+            if committing is not None:  # an error before its outcomes were reported
+                committing[0].future.exception()  # committed, or not, before it propagates
+
+    def _read_chunk(
+        self,
+        slots: deque[tuple[Source, str, Any]],
+        *,
+        format: str | None,
+        samples: bool,
+        keep_going: bool,
+        new_models: bool,
+        as_of_export: dt.date | None,
+        progress: Callable[[Source], None] | None,
+    ) -> tuple[list[tuple[Source, Stored | Batch]], bool]:
+        """The next chunk taken from `slots` (a deque of `_prepare`'s), parsed: up to
+        `CHUNK_FILES` files or `CHUNK_ROWS` rows; and whether a failure ends the run there."""
+        from tripwire import ingest as readers
+
+        chunk: list[tuple[Source, Stored | Batch]] = []
+        rows = 0
+        while slots and len(chunk) < CHUNK_FILES:
+            p, what, item = slots.popleft()
+            if what == "parse":
+                try:
+                    item = readers.parse(p, *item, format=format, samples=samples)
+                except TripwireError as e:
+                    item = e
+            if isinstance(item, Batch):
+                item.new_models = new_models
+                if as_of_export is not None:
+                    if item.kind == "epoch-csv":
+                        item.export_date = as_of_export
+                        item.export_basis = "stated (ingest --as-of-export)"
+                    else:
+                        item.warnings.append("--as-of-export applies to Epoch AI "
+                                             "exports only: ignored for this file")
+                rows += item.count
+            chunk.append((p, item))
+            if progress is not None:
+                progress(p)
+            if isinstance(item, TripwireError) and not keep_going:
+                return chunk, True
+            if rows >= CHUNK_ROWS:
+                break
+        return chunk, False
 
     def _prepare(
         self, window: Sequence[Source], *, format: str | None, samples: bool, keep_going: bool,

@@ -12,6 +12,15 @@ TripwireError
 
 from __future__ import annotations
 
+_ESCAPES = {c: repr(chr(c))[1:-1] for c in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)}
+
+
+def one_line(text: str) -> str:
+    """Text quoted from a user's input (a validator's message may quote the offending
+    value) with its line breaks and other control characters escaped: an error stays on
+    one line."""
+    return text.translate(_ESCAPES)
+
 
 class TripwireError(Exception):
     """Base of every error tripwire raises on purpose."""

@@ -212,6 +212,18 @@ def test_bad_logs(tmp_path: Path, public: Path) -> None:
     assert "JSON object" in bad(tmp_path, "t.json", b"version: 2\n").message
 
 
+def test_a_value_quoted_in_an_error_stays_on_one_line(tmp_path: Path, public: Path) -> None:
+    """Inspect's validation quotes the offending value: a line break in it is escaped."""
+    doc = json.loads((public / "log_formats.json").read_bytes())
+    sample = doc["samples"][0]
+    event = (sample.get("events") or sample["transcript"]["events"])[0]  # either layout
+    event["event"] = "\n\u2028\t"
+    e = bad(tmp_path, "n.json", json.dumps(doc).encode())
+    assert e.message.startswith("not an Inspect log") and e.where.startswith("samples.0.events")
+    assert "'\\n\\u2028\\t'" in e.message, e.message
+    assert len(str(e).splitlines()) == 1
+
+
 def test_missing_inspect_ai_says_how_to_install(
     tmp_path: Path, public: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -61,6 +61,17 @@ def test_malformed_tests_file_points_at_the_place(tmp_path: Path):
     assert ":4:" in str(e.value) and "p.tests.yaml" in str(e.value)
 
 
+def test_a_tests_file_error_stays_on_one_line(tmp_path: Path):
+    """A key or value quoted from the tests file has its line breaks escaped."""
+    shutil.copy(BUILTINS / "ca-sb53.yaml", tmp_path / "p.yaml")
+    (tmp_path / "p.tests.yaml").write_text(
+        'cases:\n  - name: x\n    model: {name: m, compute_flop: 2.0e+26, compute_method: given}\n'
+        '    expect: {level: frontier-model}\n    "exp\\nect": 1\n', encoding="utf-8")
+    with pytest.raises(PolicyError) as e:
+        run_tests(str(tmp_path / "p.yaml"))
+    assert len(str(e.value).splitlines()) == 1 and "exp\\nect" in str(e.value), str(e.value)
+
+
 def test_tests_can_name_a_builtin_policy(tmp_path: Path):
     (tmp_path / "mine.tests.yaml").write_text(
         "policy: ca-sb53\ncases:\n  - name: big\n"

@@ -31,7 +31,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from tripwire.errors import InputError
+from tripwire.errors import InputError, one_line
 from tripwire.ingest.batch import Batch
 from tripwire.ingest.lmeval import benchmark_id
 from tripwire.model import Benchmark, EvalResult, SampleScore
@@ -124,10 +124,11 @@ def _read(path: Path, data: bytes, fmt: str, header_only: bool) -> Any:
     except ValidationError as e:
         errs = e.errors()
         err = errs[0]
-        where = ".".join(str(p) for p in err["loc"]) or None
+        where = one_line(".".join(str(p) for p in err["loc"])) or None
         more = f" (and {len(errs) - 1} more problems)" if len(errs) > 1 else ""
         raise InputError(
-            f"not an Inspect log: {err['msg'].lower()}{more}", source=str(path), where=where
+            f"not an Inspect log: {one_line(err['msg'].lower())}{more}", source=str(path),
+            where=where,
         ) from None
     except (zipfile.BadZipFile, zlib.error):
         raise InputError(

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from tripwire.errors import InputError, PolicyError
+from tripwire.errors import InputError, PolicyError, one_line
 from tripwire.policy.clause import ClauseError, parse_clause
 from tripwire.policy.expr import INDICATORS, Condition, ExprError, Quantity, Score, parse
 from tripwire.policy.schema import Policy, Threshold
@@ -238,11 +238,6 @@ _FIXES = {
 }
 
 
-_ESCAPES = {c: repr(chr(c))[1:-1] for c in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)}
-"""Control characters and line breaks a quoted name may carry, written as escapes so that every
-issue stays on one line."""
-
-
 def _loc_text(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -269,8 +264,8 @@ class _Checker:
         self.pos = _Positions()
 
     def add(self, where: Pos, message: str, fix: str, severity: str = "error") -> None:
-        self.issues.append(Issue(self.source, where[0], where[1], message.translate(_ESCAPES),
-                                 fix.translate(_ESCAPES), severity))
+        self.issues.append(Issue(self.source, where[0], where[1], one_line(message),
+                                 one_line(fix), severity))
 
     def run(self) -> LoadedPolicy | None:
         data = self.parse_yaml()

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tripwire.errors import InputError, PolicyError
+from tripwire.errors import InputError, PolicyError, one_line
 from tripwire.model import Attestation, EvalResult, Model, Variant
 from tripwire.policy.evaluate import Evidence, evaluate_policy
 from tripwire.policy.loader import (
@@ -228,7 +228,8 @@ def run_case(policy_text: str, policy_label: str, case: Case,
     try:
         model = Model.model_validate(case.model)
     except ValidationError as e:
-        return [f"model: {err['msg']} at {_loc_text(tuple(err['loc']))}" for err in e.errors()]
+        return [one_line(f"model: {err['msg']} at {_loc_text(tuple(err['loc']))}")
+                for err in e.errors()]
     results = [EvalResult(id=i + 1, model=model.name, benchmark=r.benchmark, value=r.value,
                           stderr=r.stderr, samples=r.samples,
                           variant=Variant(r.variant) if r.variant else None,
@@ -277,8 +278,9 @@ def run_tests(ref: str) -> PolicyTestRun:
         err = e.errors()[0]
         loc = tuple(err["loc"])
         line, col = pos.at(loc, key=err["type"] == "extra_forbidden")
-        raise PolicyError(f"{_loc_text(loc)}: {err['msg']} — see the tests format in "
-                          "docs/policies.md", source=tlabel, where=f"{line}:{col}") from None
+        raise PolicyError(one_line(f"{_loc_text(loc)}: {err['msg']}") + " — see the tests "
+                          "format in docs/policies.md", source=tlabel,
+                          where=f"{line}:{col}") from None
     policy_issues: list[Issue]
     _, policy_issues = check_text(ptext, plabel)
     errors = [i for i in policy_issues if i.severity == "error"]

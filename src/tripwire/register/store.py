@@ -449,10 +449,6 @@ class BatchStore:
     def _chunk_transaction(self, handoff: list[_Commit] | None) -> Iterator[sa.Connection]:
         """A chunk's write transaction: committed on leaving, or (`handoff`) left to commit
         on a thread, appended to `handoff`. Rolled back on an error, either way."""
-        if handoff is None:
-            with self.transaction() as conn:
-                yield conn
-            return
         conn = self.engine.connect()
         try:
             trans = conn.begin()
@@ -460,7 +456,10 @@ class BatchStore:
         except BaseException:
             conn.close()
             raise
-        handoff.append(_Commit(conn, trans))
+        if handoff is None:
+            _commit_and_close(conn, trans)
+        else:
+            handoff.append(_Commit(conn, trans))
 
     def _store_chunk(
         self,
@@ -722,22 +721,22 @@ class BatchStore:
                         # In the files' order (None: not attempted, an earlier file failed).
                         outcomes = [(p, next(stored, None) if isinstance(item, Batch) else item)
                                     for p, item in chunk]
-                        del chunk, stored, stored_list
+                    # The run ends here: nothing was left to read, or a failure ends it.
+                    ends = not chunk or stop or any(
+                        r is None or (isinstance(r, TripwireError) and not keep_going)
+                        for _, r in outcomes)
+                    del chunk
                 if commit is not None:
-                    ends = any(r is None or (isinstance(r, TripwireError) and not keep_going)
-                               for _, r in outcomes)
                     if more and not ends:
                         committing = (commit, outcomes)
                         outcomes = []
                     else:
                         commit.wait()
                 for p, result in previous + outcomes:
-                    if result is None:
-                        return
+                    if result is None:  # not attempted: an earlier file failed
+                        break
                     yield p, result
-                    if isinstance(result, TripwireError) and not keep_going:
-                        return
-                if committing is None and (stop or not outcomes):
+                if ends:
                     return
         finally:
             if committing is not None:  # an error before its outcomes were reported
